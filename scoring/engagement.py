@@ -1,0 +1,151 @@
+"""The customer engagement score (CES), its per-event-type contributions and tiers.
+
+    CES = sum over event types t of  w_t x n_t
+
+where n_t counts the customer's events of type t whose UTC time falls on the run date or the
+`window_days - 1` days before it. Event types without a weight count 0.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import polars as pl
+
+from scoring.config import ScoringConfig, TierBoundaries
+from scoring.events import events_until
+from scoring.schema import TIERS, UTC_TIMESTAMP
+
+SCORE_DECIMALS = 9
+"""Scores are rounded to 1e-9: removes floating-point noise so tier boundaries are exact."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The half-open UTC interval [start, end) of a run date's scoring window."""
+
+    start: datetime
+    end: datetime
+    run_date: date
+
+    @classmethod
+    def ending_on(cls, run_date: date, window_days: int) -> "Window":
+        """The `window_days` days ending on `run_date`, run date included."""
+        end = datetime.combine(run_date + timedelta(days=1), time(), tzinfo=UTC)
+        return cls(start=end - timedelta(days=window_days), end=end, run_date=run_date)
+
+
+def events_in_window(events: pl.LazyFrame, window: Window) -> pl.LazyFrame:
+    """Events with window.start <= occurred_at < window.end."""
+    return events_until(events, window.end).filter(
+        pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    )
+
+
+def occurrence_weight(config: ScoringConfig, run_date: date) -> pl.Expr:
+    """How much one occurrence counts: 1, or 0.5 ** (age_days / half_life_days) with decay."""
+    if config.half_life_days is None:
+        return pl.lit(1.0)
+    age_days = (pl.lit(run_date) - pl.col("occurred_at").dt.date()).dt.total_days()
+    return pl.lit(0.5).pow(age_days / config.half_life_days)
+
+
+def weights_frame(config: ScoringConfig) -> pl.LazyFrame:
+    """The configured weights as a frame: event_type, weight."""
+    return pl.LazyFrame(
+        {"event_type": list(config.weights), "weight": list(config.weights.values())},
+        schema={"event_type": pl.String, "weight": pl.Float64},
+    )
+
+
+def contributions(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+    """Per customer and weighted event type: count, weight and contribution = weight x count.
+
+    With decay, contribution = weight x sum of 0.5 ** (age_days / half_life_days); count stays
+    the number of occurrences. Rows are sorted by customer_id, event_type.
+    """
+    window = Window.ending_on(run_date, config.window_days)
+    return (
+        events_in_window(events, window)
+        .join(weights_frame(config), on="event_type", how="inner")
+        .group_by("customer_id", "event_type")
+        .agg(
+            pl.len().cast(pl.Int64).alias("count"),
+            pl.col("weight").first(),
+            occurrence_weight(config, run_date).sum().alias("occurrences"),
+        )
+        .with_columns(
+            (pl.col("weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("contribution")
+        )
+        .select("customer_id", "event_type", "count", "weight", "contribution")
+        .sort("customer_id", "event_type")
+    )
+
+
+def tier_of(score: pl.Expr, boundaries: TierBoundaries) -> pl.Expr:
+    """The tier of a score: churn_risk (s < 0), very_disengaged (s <= 40), somewhat_engaged
+    (s <= 70), highly_engaged (s <= 100), power_user (s > 100), with configurable bounds."""
+    return (
+        pl.when(score < boundaries.churn_risk_below)
+        .then(pl.lit("churn_risk"))
+        .when(score <= boundaries.very_disengaged_max)
+        .then(pl.lit("very_disengaged"))
+        .when(score <= boundaries.somewhat_engaged_max)
+        .then(pl.lit("somewhat_engaged"))
+        .when(score <= boundaries.highly_engaged_max)
+        .then(pl.lit("highly_engaged"))
+        .otherwise(pl.lit("power_user"))
+    )
+
+
+def customer_scores(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+    """One row per customer seen at or before the run date: score, tier, event_count,
+    last_event_at. A customer with no event in the window scores 0.
+    """
+    window = Window.ending_on(run_date, config.window_days)
+    known = events_until(events, window.end)
+    seen = known.group_by("customer_id").agg(pl.col("occurred_at").max().alias("last_event_at"))
+    counted = (
+        events_in_window(known, window)
+        .group_by("customer_id")
+        .agg(pl.len().cast(pl.Int64).alias("event_count"))
+    )
+    scored = (
+        contributions(known, config, run_date)
+        .group_by("customer_id", maintain_order=True)
+        .agg(pl.col("contribution").sum().alias("score"))
+    )
+    score = pl.col("score").fill_null(0.0).round(SCORE_DECIMALS)
+    return (
+        seen.join(scored, on="customer_id", how="left")
+        .join(counted, on="customer_id", how="left")
+        .with_columns(score.alias("score"), pl.col("event_count").fill_null(0))
+        .with_columns(tier_of(pl.col("score"), config.tier_boundaries).alias("tier"))
+        .select("customer_id", "score", "tier", "event_count", "last_event_at")
+        .sort("customer_id")
+    )
+
+
+def unweighted_event_types(
+    events: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.LazyFrame:
+    """Event types seen in the window that have no weight (they count 0): event_type, count."""
+    window = Window.ending_on(run_date, config.window_days)
+    return (
+        events_in_window(events, window)
+        .join(weights_frame(config), on="event_type", how="anti")
+        .group_by("event_type")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .sort("event_type")
+    )
+
+
+def tier_distribution(scores: pl.LazyFrame) -> pl.LazyFrame:
+    """Customers per tier, every tier listed (0 where empty), in tier order."""
+    tiers = pl.LazyFrame({"tier": list(TIERS), "order": list(range(len(TIERS)))})
+    counts = scores.group_by("tier").agg(pl.len().cast(pl.Int64).alias("customers"))
+    return (
+        tiers.join(counts, on="tier", how="left")
+        .with_columns(pl.col("customers").fill_null(0))
+        .sort("order")
+        .select("tier", "customers")
+    )

@@ -1,0 +1,71 @@
+"""Turning raw event rows into typed, de-duplicated events (pure Polars, no I/O)."""
+
+from datetime import datetime
+
+import polars as pl
+
+from scoring.schema import UTC_TIMESTAMP
+
+ROW_ID = "_row"
+"""Global 0-based position of a row in the input (files in order): keeps results deterministic."""
+
+_OFFSET_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z")
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
+
+
+def timestamp_from_text(text: pl.Expr) -> pl.Expr:
+    """Parse ISO 8601 text to a UTC timestamp; null where it is not one.
+
+    Accepts an offset (`+02:00`, `+0200`) or `Z`, a naive time (taken as UTC), a space instead
+    of `T`, fractional seconds, and a bare date (midnight UTC).
+    """
+    normalized = (
+        text.str.strip_chars()
+        .str.replace(r"[zZ]$", "+00:00")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[ tT]", "${1}T")
+    )
+    with_offset = [
+        normalized.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+        for fmt in _OFFSET_FORMATS
+    ]
+    naive = [
+        normalized.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC")
+        for fmt in _NAIVE_FORMATS
+    ]
+    bare_date = (
+        normalized.str.to_date("%Y-%m-%d", strict=False)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+    )
+    return pl.coalesce(*with_offset, *naive, bare_date).alias("occurred_at")
+
+
+def timestamp_from_typed(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A typed (Parquet) timestamp or date as a UTC timestamp: naive values are taken as UTC."""
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return column.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+        return column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if dtype == pl.Date:
+        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    raise TypeError(f"occurred_at must be a timestamp, a date or ISO 8601 text, not {dtype}")
+
+
+def blank_as_null(column: str) -> pl.Expr:
+    """Text with nothing but white space is missing."""
+    return (
+        pl.when(pl.col(column).str.strip_chars() == "")
+        .then(None)
+        .otherwise(pl.col(column))
+        .alias(column)
+    )
+
+
+def first_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Events with duplicate `event_id`s removed, keeping the first in input order."""
+    return events.filter(pl.col(ROW_ID) == pl.col(ROW_ID).min().over("event_id"))
+
+
+def events_until(events: pl.LazyFrame, end_exclusive: datetime) -> pl.LazyFrame:
+    """Events strictly before `end_exclusive`: what was known at a run date's cut-off."""
+    return events.filter(pl.col("occurred_at") < pl.lit(end_exclusive, dtype=UTC_TIMESTAMP))
