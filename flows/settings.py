@@ -1,0 +1,53 @@
+"""Environment settings (prefix ENGAGE_), read when a run starts, never at import."""
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import deployments
+from scoring.config import ScoringConfig
+
+
+class EngageSettings(BaseSettings):
+    """Where a run reads and writes when its parameters do not say."""
+
+    model_config = SettingsConfigDict(env_prefix="ENGAGE_", extra="ignore")
+
+    output: Path = Path("output")
+    events: str | None = None
+    config: Path | None = None
+
+
+def settings() -> EngageSettings:
+    """The settings as the environment says now."""
+    return EngageSettings()
+
+
+class ConfigFileError(ValueError):
+    """A configuration file that is missing, not YAML, or not a valid ScoringConfig."""
+
+
+def load_config(path: str | Path) -> ScoringConfig:
+    """Read and validate a YAML scoring configuration; errors name the file and the key."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
+    except yaml.YAMLError as error:
+        raise ConfigFileError(f"{path}: not valid YAML: {error}") from error
+    try:
+        return ScoringConfig.model_validate(document or {})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise ConfigFileError(f"{path}: invalid configuration: {problems}") from error
+
+
+def bundled_config_path() -> Path:
+    """The configuration shipped with the package (used by the demo and the deployment)."""
+    return Path(deployments.__file__).parent / "config.yaml"
