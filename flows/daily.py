@@ -10,6 +10,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract import extract_events, find_event_files
@@ -72,15 +73,25 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
 
 @flow(name="daily-engagement-scoring", flow_run_name=run_name, log_prints=True)
 def daily_scoring(
-    events: str,
-    config: ScoringConfig,
     run_date: date | None = None,
-    output: str = "output",
+    events: str | None = None,
+    config: ScoringConfig | None = None,
+    output: str | None = None,
 ) -> RunSummary:
     """Score every customer for `run_date` (default: yesterday, UTC) from the events at
-    `events` (a file, directory or glob) and publish the Parquet outputs under `output`."""
+    `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
+
+    Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
+    the configuration defaults to the bundled one.
+    """
     logger = get_run_logger()
     run_date = run_date or default_run_date()
+    environment = settings()
+    events = events or environment.events
+    if not events:
+        raise ValueError("no events to score: pass `events` or set ENGAGE_EVENTS")
+    config = config or load_config(environment.config or bundled_config_path())
+    output = output or str(environment.output)
     staging = str(new_staging_dir(output, run_date))
     timings: dict[str, float] = {}
 

@@ -101,11 +101,42 @@ def polars_schema(columns: tuple[Column, ...]) -> pl.Schema:
     return pl.Schema({c.name: c.dtype for c in columns})
 
 
+def arrow_type_name(dtype: pl.DataType) -> str:
+    """The Arrow/Parquet name of a contract dtype, as readers of the files see it."""
+    if isinstance(dtype, pl.Datetime):
+        return f"timestamp[{dtype.time_unit}, tz={dtype.time_zone}]"
+    names = {pl.String: "string", pl.Float64: "double", pl.Int64: "int64", pl.Boolean: "bool"}
+    return names.get(type(dtype), str(dtype).lower())
+
+
 def markdown_table(columns: tuple[Column, ...]) -> str:
     """A README-ready table of a contract."""
     rows = ["| column | type | nullable | meaning |", "|---|---|---|---|"]
     rows += [
-        f"| `{c.name}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {c.description} |"
+        f"| `{c.name}` | {arrow_type_name(c.dtype)} | {'yes' if c.nullable else 'no'} "
+        f"| {c.description} |"
         for c in columns
     ]
     return "\n".join(rows)
+
+
+OUTPUT_TABLES: dict[str, tuple[Column, ...]] = {
+    "scores": SCORES,
+    "contributions": CONTRIBUTIONS,
+    "quarantine": QUARANTINE_FIXED,
+}
+"""Every Parquet output table and its contract (README tables are generated from this)."""
+
+
+def readme_tables() -> str:
+    """The README's schema section: the input contract and every output table."""
+    sections = ["### Input events\n\n" + markdown_table(REQUIRED_EVENT_COLUMNS)]
+    sections += [
+        f"### `{name}/run_date=YYYY-MM-DD/part-0.parquet`\n\n{markdown_table(columns)}"
+        for name, columns in OUTPUT_TABLES.items()
+    ]
+    return "\n\n".join(sections)
+
+
+if __name__ == "__main__":
+    print(readme_tables())
