@@ -1,0 +1,142 @@
+"""The engage CLI end to end, checked against the plain-Python oracle in tests/reference.py."""
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.settings import bundled_config_path
+from tasks.demo_data import write_demo_dataset
+from tests.reference import Event, parse_iso, reference_scores
+
+RUN_DATE = date(2026, 3, 31)
+runner = CliRunner()
+
+
+def _oracle_events(path: Path) -> list[Event]:
+    events = []
+    with path.open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            try:
+                occurred_at = parse_iso(row["occurred_at"])
+            except ValueError:
+                continue
+            if all(row[c].strip() for c in ("event_id", "customer_id", "event_type")):
+                events.append(
+                    Event(row["event_id"], row["customer_id"], row["event_type"], occurred_at)
+                )
+    return events
+
+
+@pytest.fixture(scope="module")
+def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return write_demo_dataset(tmp_path_factory.mktemp("demo"), end_date=RUN_DATE, customers=300)
+
+
+def test_run_matches_the_independent_oracle_column_by_column(
+    demo_dataset: dict, tmp_path: Path
+) -> None:
+    config_path = tmp_path / "config.yaml"
+    weights = {"login": 1.5, "invite_sent": 10, "feature_used": 0.3, "app_uninstalled": -20}
+    config_path.write_text(yaml.safe_dump({"window_days": 14, "weights": weights}))
+    output = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--events", str(demo_dataset["events"]),
+            "--config", str(config_path),
+            "--run-date", "2026-03-25",
+            "--output", str(output),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "customers per tier" in result.output
+
+    expected_scores, expected_contributions = reference_scores(
+        _oracle_events(Path(demo_dataset["events"])), weights, date(2026, 3, 25), window_days=14
+    )
+    scores = pl.read_parquet(output / "scores" / "run_date=2026-03-25" / "part-0.parquet")
+    assert scores.height == len(expected_scores)
+    for row in scores.iter_rows(named=True):
+        expected = expected_scores[row["customer_id"]]
+        assert row["score"] == pytest.approx(expected["score"], abs=1e-9)
+        assert row["tier"] == expected["tier"]
+        assert row["event_count"] == expected["event_count"]
+        assert row["last_event_at"] == expected["last_event_at"]
+
+    contributions = pl.read_parquet(output / "contributions")
+    assert contributions.height == len(expected_contributions)
+    for row in contributions.iter_rows(named=True):
+        expected = expected_contributions[(row["customer_id"], row["event_type"])]
+        assert row["count"] == expected["count"]
+        assert row["weight"] == expected["weight"]
+        assert row["contribution"] == pytest.approx(expected["contribution"], abs=1e-9)
+
+
+def test_demo_command_generates_data_and_scores_it(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--output", str(tmp_path), "--customers", "150"])
+    assert result.exit_code == 0, result.output
+    scores = pl.read_parquet(tmp_path / "scores")
+    assert scores.height == 150
+    assert set(scores["tier"]) >= {"churn_risk", "very_disengaged", "power_user"}
+    assert pl.read_parquet(tmp_path / "quarantine").height > 0
+    assert str(tmp_path / "scores" / "run_date=2026-03-31") in result.output.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        ("window_days: 30\nweigths: {login: 1}\n", "weigths: Extra inputs are not permitted"),
+        ("weights: {login: heavy}\n", "weights.login: Input should be a valid number"),
+        ("window_days: 0\n", "window_days: Input should be greater than or equal to 1"),
+        ("weights: [login\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_exits_2_naming_the_file_and_key(
+    tmp_path: Path, config_text: str, message: str
+) -> None:
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(config_text)
+    result = runner.invoke(
+        app,
+        ["run", "--events", "x.csv", "--config", str(config_path), "--run-date", "2026-03-31"],
+    )
+    assert result.exit_code == 2
+    assert "config.yaml" in result.output
+    assert message in result.output.replace("\n", " ")
+
+
+def test_missing_events_exits_2_with_what_to_check(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--events", str(tmp_path / "nothing-*.csv"),
+            "--config", str(bundled_config_path()),
+            "--run-date", "2026-03-31",
+            "--output", str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no event files match" in result.output
+
+
+def test_bad_run_date_is_rejected() -> None:
+    result = runner.invoke(
+        app, ["run", "--events", "x", "--config", "c.yaml", "--run-date", "31/03/2026"]
+    )
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_every_command_has_help() -> None:
+    for command in ([], ["run"], ["demo"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0
+        assert "Usage" in result.output
