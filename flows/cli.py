@@ -90,9 +90,7 @@ def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
         raise _fail(str(error)) from error
     console.print(f"scoring {run_date} from {events} into {output} ...")
     try:
-        summary = daily_scoring(
-            events=events, config=config, run_date=run_date, output=str(output)
-        )
+        summary = daily_scoring(events=events, config=config, run_date=run_date, output=str(output))
     except EventInputError as error:
         raise _fail(str(error)) from error
     print_summary(summary)
@@ -100,7 +98,9 @@ def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
 
 @app.command()
 def run(
-    events: Annotated[str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")],
+    events: Annotated[
+        str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
+    ],
     config: Annotated[Path, typer.Option(help="Scoring configuration (YAML).")],
     run_date: Annotated[str, typer.Option(help="The day to score, YYYY-MM-DD.")],
     output: Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")] = Path(

@@ -46,8 +46,9 @@ def to_arrow(frame: pl.DataFrame, columns: tuple[Column, ...] | None, table: str
     arrow = frame.to_arrow()
     # plain `string` (not large/view strings): the most widely readable Parquet/Arrow type
     fields = [
-        pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type)
-        or pa.types.is_string_view(f.type) else f
+        pa.field(f.name, pa.string())
+        if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
+        else f
         for f in arrow.schema
     ]
     metadata = {"engage.schema_version": OUTPUT_SCHEMA_VERSION, "engage.table": table}

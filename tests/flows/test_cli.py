@@ -49,10 +49,14 @@ def test_run_matches_the_independent_oracle_column_by_column(
         app,
         [
             "run",
-            "--events", str(demo_dataset["events"]),
-            "--config", str(config_path),
-            "--run-date", "2026-03-25",
-            "--output", str(output),
+            "--events",
+            str(demo_dataset["events"]),
+            "--config",
+            str(config_path),
+            "--run-date",
+            "2026-03-25",
+            "--output",
+            str(output),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -117,10 +121,14 @@ def test_missing_events_exits_2_with_what_to_check(tmp_path: Path) -> None:
         app,
         [
             "run",
-            "--events", str(tmp_path / "nothing-*.csv"),
-            "--config", str(bundled_config_path()),
-            "--run-date", "2026-03-31",
-            "--output", str(tmp_path / "out"),
+            "--events",
+            str(tmp_path / "nothing-*.csv"),
+            "--config",
+            str(bundled_config_path()),
+            "--run-date",
+            "2026-03-31",
+            "--output",
+            str(tmp_path / "out"),
         ],
     )
     assert result.exit_code == 2

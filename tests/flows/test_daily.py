@@ -94,7 +94,9 @@ def test_outputs_are_readable_by_pyarrow_pandas_and_duckdb(
         assert "run_date" in arrow.column_names
         assert len(pd.read_parquet(output / table)) == rows
         glob = str(output / table / "*" / "*.parquet")
-        query = f"select count(*), min(run_date) from read_parquet('{glob}', hive_partitioning=true)"
+        query = (
+            f"select count(*), min(run_date) from read_parquet('{glob}', hive_partitioning=true)"
+        )
         assert duckdb.sql(query).fetchall() == [(rows, date(2026, 3, 31))]
         assert pl.read_parquet(output / table).height == rows
 
@@ -126,6 +128,8 @@ def test_missing_required_column_names_the_file_and_column(tmp_path: Path) -> No
     path.write_text("event_id,customer,event_type,occurred_at\n1,a,login,2026-03-31T00:00:00Z\n")
     from tasks.extract import EventInputError
 
-    with pytest.raises(EventInputError, match=r"bad\.csv: missing required column\(s\) customer_id"):
+    with pytest.raises(
+        EventInputError, match=r"bad\.csv: missing required column\(s\) customer_id"
+    ):
         daily_scoring(events=str(path), config=CONFIG, run_date=RUN_DATE, output=str(tmp_path))
     assert not (tmp_path / "scores").exists()

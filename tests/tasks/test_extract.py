@@ -95,8 +95,11 @@ def test_blank_ids_are_missing(tmp_path: Path) -> None:
 def test_missing_column_error_names_file_and_column(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text("event_id,user,event_type,occurred_at\n1,a,login,2026-03-31\n")
-    with pytest.raises(EventInputError, match=r"events\.csv: missing required column\(s\) "
-                       r"customer_id \(found: event_id, user, event_type, occurred_at\)"):
+    with pytest.raises(
+        EventInputError,
+        match=r"events\.csv: missing required column\(s\) "
+        r"customer_id \(found: event_id, user, event_type, occurred_at\)",
+    ):
         _read(path)
 
 
