@@ -32,6 +32,9 @@ class TierBoundaries(_Frozen):
             self.somewhat_engaged_max,
             self.highly_engaged_max,
         ]
+        # NaN compares false both ways, so it would slip through the sorted() check
+        if any(bound != bound for bound in bounds):
+            raise ValueError(f"tier boundaries must be numbers, got {bounds}")
         if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
             raise ValueError(f"tier boundaries must be strictly ascending, got {bounds}")
         return self

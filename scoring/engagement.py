@@ -67,11 +67,12 @@ def contributions(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
     return (
         events_in_window(events, window)
         .join(weights_frame(config), on="event_type", how="inner")
+        .with_columns(occurrence_weight(config, run_date).alias("occurrence"))
         .group_by("customer_id", "event_type")
         .agg(
             pl.len().cast(pl.Int64).alias("count"),
             pl.col("weight").first(),
-            occurrence_weight(config, run_date).sum().alias("occurrences"),
+            pl.col("occurrence").sum().alias("occurrences"),
         )
         .with_columns(
             (pl.col("weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("contribution")
