@@ -62,11 +62,13 @@ class TierIs(_Frozen):
 
 class ScoreDrop(_Frozen):
     """Fires when the score fell by at least `points`, or by at least `percent` % of |previous
-    score|, versus the previous run. Needs a previous run (a new customer never fires)."""
+    score|, versus the previous run (or the run `days_ago` days before, e.g. 30 for the previous
+    window). Needs that run: a customer absent from it never fires."""
 
     condition: Literal["score_drop"]
     points: float | None = Field(None, gt=0)
     percent: float | None = Field(None, gt=0)
+    days_ago: int | None = Field(None, ge=1, description="null = the previous run")
 
     @model_validator(mode="after")
     def _threshold(self) -> Self:
@@ -83,10 +85,12 @@ class Inactive(_Frozen):
 
 
 class TierFell(_Frozen):
-    """Fires when the tier is at least `steps` tiers lower than at the previous run."""
+    """Fires when the tier is at least `steps` tiers lower than at the previous run (or the run
+    `days_ago` days before)."""
 
     condition: Literal["tier_fell"]
     steps: int = Field(1, ge=1)
+    days_ago: int | None = Field(None, ge=1, description="null = the previous run")
 
 
 class NpsDetractor(_Frozen):

@@ -13,6 +13,7 @@ reason text and the evidence numbers.
 """
 
 import string
+from collections.abc import Mapping
 from datetime import date
 
 import polars as pl
@@ -31,7 +32,7 @@ from scoring.followup_config import (
     TierIs,
     UsageNearLimit,
 )
-from scoring.history import metric_snapshot, number_text, tier_rank
+from scoring.history import metric_snapshot, number_text, score_deltas, tier_rank
 
 EVIDENCE: dict[str, pl.DataType] = {
     "customer_id": pl.String(),
@@ -170,10 +171,30 @@ def usage_evidence(
     )
 
 
+def compared_days_ago(condition: Condition) -> int | None:
+    """How many days back a comparing condition looks (None: the previous run)."""
+    return condition.days_ago if isinstance(condition, ScoreDrop | TierFell) else None
+
+
+def compared_evidence(evidence: pl.LazyFrame, earlier: pl.LazyFrame | None) -> pl.LazyFrame:
+    """The evidence with previous_score, previous_tier, score_delta and score_delta_pct taken
+    against another snapshot (e.g. N days ago; None: no such run, so they are null)."""
+    deltas = score_deltas(evidence.select("customer_id", "score", "tier"), earlier)
+    return evidence.drop("previous_score", "previous_tier", "score_delta", "score_delta_pct").join(
+        deltas.drop("score", "tier"), on="customer_id", how="left"
+    )
+
+
 def matches_of(
-    rule: FollowupRule, evidence: pl.LazyFrame, contributions: pl.LazyFrame
+    rule: FollowupRule,
+    evidence: pl.LazyFrame,
+    contributions: pl.LazyFrame,
+    snapshots_days_ago: Mapping[int, pl.LazyFrame | None],
 ) -> pl.LazyFrame:
     """The customers for whom one rule holds: customer_id, rule, kind, reason."""
+    days_ago = compared_days_ago(rule.when)
+    if days_ago is not None:
+        evidence = compared_evidence(evidence, snapshots_days_ago.get(days_ago))
     evidence = evidence.with_columns(
         (-pl.col("score_delta")).alias("score_drop"),
         (-pl.col("score_delta_pct")).alias("score_drop_pct"),
@@ -191,9 +212,16 @@ def matches_of(
 
 
 def rule_matches(
-    evidence: pl.LazyFrame, contributions: pl.LazyFrame, config: FollowupsConfig
+    evidence: pl.LazyFrame,
+    contributions: pl.LazyFrame,
+    config: FollowupsConfig,
+    snapshots_days_ago: Mapping[int, pl.LazyFrame | None] | None = None,
 ) -> pl.LazyFrame:
-    """Every (customer, rule) that holds on the run date: customer_id, rule, kind, reason."""
+    """Every (customer, rule) that holds on the run date: customer_id, rule, kind, reason.
+
+    `snapshots_days_ago[n]` is the history snapshot of the run n days before (None when
+    there was none), for rules comparing with `days_ago: n` instead of the previous run.
+    """
     empty = pl.LazyFrame(
         schema={
             "customer_id": pl.String(),
@@ -202,9 +230,15 @@ def rule_matches(
             "reason": pl.String(),
         }
     )
+    snapshots = snapshots_days_ago or {}
     return pl.concat(
-        [empty, *(matches_of(rule, evidence, contributions) for rule in config.rules)]
+        [empty, *(matches_of(rule, evidence, contributions, snapshots) for rule in config.rules)]
     ).sort("customer_id", "rule")
+
+
+def comparison_days(config: FollowupsConfig) -> list[int]:
+    """The distinct `days_ago` the rules compare with (their snapshots are needed)."""
+    return sorted({days for rule in config.rules if (days := compared_days_ago(rule.when))})
 
 
 def rule_enrolments(

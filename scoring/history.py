@@ -10,8 +10,6 @@ decomposed exactly by event type:
 (exact up to the 1e-9 rounding of every score).
 """
 
-from datetime import date
-
 import polars as pl
 
 from scoring.engagement import SCORE_DECIMALS
@@ -87,11 +85,6 @@ def score_deltas(today: pl.LazyFrame, before: pl.LazyFrame | None) -> pl.LazyFra
         )
         .sort("customer_id")
     )
-
-
-def snapshot_on(history: pl.LazyFrame, run_date: date) -> pl.LazyFrame:
-    """The snapshot of one run date from a history with a `run_date` column (may be empty)."""
-    return history.filter(pl.col("run_date") == run_date).drop("run_date")
 
 
 def delta_by_event_type(today: pl.LazyFrame, before: pl.LazyFrame) -> pl.LazyFrame:

@@ -56,8 +56,11 @@ SOURCE_ROW = "source_row"
 SCORES: tuple[Column, ...] = (
     Column("customer_id", pl.String(), "customer id"),
     Column("score", pl.Float64(), "CES = sum over event types of weight x count in the window"),
-    Column("tier", pl.String(), "churn_risk / very_disengaged / somewhat_engaged / "
-           "highly_engaged / power_user"),
+    Column(
+        "tier",
+        pl.String(),
+        "churn_risk / very_disengaged / somewhat_engaged / highly_engaged / power_user",
+    ),
     Column("event_count", pl.Int64(), "valid, de-duplicated events of any type in the window"),
     Column(
         "last_event_at",

@@ -3,7 +3,7 @@ the flags, enrolments and actions, and announce the run with a Prefect event."""
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from prefect.events import emit_event
 from scoring.config import ScoringConfig
 from scoring.followup_config import FollowupsConfig
 from scoring.followups import (
+    comparison_days,
     current_flags,
     empty_enrolments,
     empty_flags,
@@ -129,7 +130,11 @@ def track_followups(
     explanations = change_explanations(
         delta_by_event_type(contributed, previous_contributions), deltas
     )
-    matches = rule_matches(evidence, contributed, followups)
+    snapshots_days_ago = {
+        days: published(output, "score_history", run_date - timedelta(days=days), None)
+        for days in comparison_days(followups)
+    }
+    matches = rule_matches(evidence, contributed, followups, snapshots_days_ago)
     enrolments = rule_enrolments(
         matches,
         published(output, "flag_enrolments", before, empty_enrolments()),

@@ -10,6 +10,7 @@ from scoring.config import ScoringConfig
 from scoring.followup_config import FollowupRule, FollowupsConfig
 from scoring.followups import (
     EVIDENCE,
+    comparison_days,
     current_flags,
     empty_enrolments,
     empty_flags,
@@ -192,6 +193,50 @@ def test_upsell_rules_for_plans_power_users_and_usage_limits() -> None:
     ]  # ent-heavy: no limit for its plan; trial-hi: 1 of 10 exports
     no_plans = followup_evidence(score_deltas(scores, None), scores, RUN_DATE)
     assert [r[1] for r in fired(no_plans, *rules, contributions=contributions)] == ["power"]
+
+
+def test_score_drop_and_tier_fall_against_the_run_n_days_ago() -> None:
+    frame = evidence(
+        customer_id=["a", "b", "c"],
+        score=[50.0] * 3,
+        tier=["somewhat_engaged"] * 3,
+        previous_score=[50.0] * 3,  # flat since yesterday
+        previous_tier=["somewhat_engaged"] * 3,
+        score_delta=[0.0] * 3,
+        score_delta_pct=[0.0] * 3,
+        days_inactive=[0] * 3,
+    )
+    week_ago = pl.LazyFrame(
+        {
+            "customer_id": ["a", "b"],
+            "score": [90.0, 69.0],
+            "tier": ["highly_engaged", "somewhat_engaged"],
+        }
+    )
+    config = FollowupsConfig(
+        rules=(
+            rule(
+                "weekly_drop",
+                "at_risk",
+                {"condition": "score_drop", "points": 20, "days_ago": 7},
+                "down {score_drop} from {previous_score} a week ago",
+            ),
+            rule(
+                "weekly_fall",
+                "at_risk",
+                {"condition": "tier_fell", "days_ago": 7},
+                "{previous_tier} -> {tier}",
+            ),
+            rule("daily_drop", "at_risk", {"condition": "score_drop", "points": 20}, "daily"),
+        )
+    )
+    assert comparison_days(config) == [7]
+    matches = rule_matches(frame, NO_CONTRIBUTIONS, config, {7: week_ago})
+    assert matches.select("customer_id", "rule", "reason").collect().rows() == [
+        ("a", "weekly_drop", "down 40 from 90 a week ago"),
+        ("a", "weekly_fall", "highly_engaged -> somewhat_engaged"),
+    ]  # b fell 19 < 20 points; c has no snapshot a week ago; nobody dropped since yesterday
+    assert rule_matches(frame, NO_CONTRIBUTIONS, config, {7: None}).collect().height == 0
 
 
 def day(n: int) -> date:
