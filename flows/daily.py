@@ -141,7 +141,16 @@ def daily_scoring(
     manifest["followups"] = asdict(followups)
     write_manifest(manifest, staging, run_date)
     published = publish_outputs(staging, output, run_date)
-    emit_run_event(run_date, output, {"flags": followups.flags, "actions": followups.actions})
+    emit_run_event(
+        run_date,
+        output,
+        {
+            "customers": scoring.customers,
+            "tiers": scoring.tiers,
+            "flags": followups.flags,
+            "actions": followups.actions,
+        },
+    )
     return RunSummary(run_date, output, files, validation, scoring, published, timings, followups)
 
 

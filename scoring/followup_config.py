@@ -124,7 +124,8 @@ class ProductQualifiedLead(_Frozen):
 
 class PromoterAdoption(_Frozen):
     """Fires for a promoter (latest NPS >= `min_nps`) with broad feature adoption: at least
-    `min_features_used` distinct features and/or `min_feature_adoption_pct` %."""
+    `min_features_used` distinct features and at least `min_feature_adoption_pct` % (each
+    threshold that is set must hold)."""
 
     condition: Literal["promoter_adoption"]
     min_nps: float = Field(9, ge=0, le=10)

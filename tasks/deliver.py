@@ -2,9 +2,11 @@
 with retries and backoff, an idempotency key per action, and a ledger of what was delivered
 so that a retried or re-run delivery never notifies twice."""
 
+import fcntl
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -76,6 +78,19 @@ def record_delivery(ledger: Path, action_id: str, url: str, attempts: int, statu
         handle.flush()
 
 
+@contextmanager
+def ledger_lock(ledger: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the ledger: two deliveries of the same output (a triggered and
+    a manual run) take turns, so the second sees what the first delivered."""
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    with (ledger.parent / f"{ledger.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def webhook_payload(action: dict[str, Any]) -> dict[str, Any]:
     """Slack-compatible JSON: `text` is the formatted message, `action` the whole row."""
     return {
@@ -132,9 +147,9 @@ def deliver_to_webhook(
     if any failed (a re-run then sends only those)."""
     logger = get_run_logger()
     ledger = ledger_path(output)
-    done = delivered_action_ids(ledger, url)
     sent, skipped, failures, attempts_total = [], [], [], 0
-    with httpx.Client(timeout=delivery.timeout_seconds) as client:
+    with ledger_lock(ledger), httpx.Client(timeout=delivery.timeout_seconds) as client:
+        done = delivered_action_ids(ledger, url)
         for action in read_actions(actions_file):
             action_id = action["action_id"]
             if action_id in done:

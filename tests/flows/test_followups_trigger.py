@@ -5,10 +5,7 @@ exactly once, through a receiver that fails twice first, and never again on a re
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from tests.flows.real_server import (
     serving,
     wait_until,
 )
+from tests.flows.webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real_server]
 
@@ -38,44 +36,10 @@ e5,dan,login,2026-03-31T11:00:00Z
 """
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that answers 500 to its first `failures` requests."""
-
-    failures: int
-    requests: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def accepted(self) -> list[tuple[str, dict[str, Any]]]:
-        with self.lock:
-            return [(key, body) for status, key, body in self.requests if status == 200]
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[Receiver, str]]:
-    state = Receiver(failures=2)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with state.lock:
-                status = 500 if len(state.requests) < state.failures else 200
-                state.requests.append((status, self.headers["Idempotency-Key"], body))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:  # keep the test output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with webhook_receiver(failures=2) as running:
+        yield running
 
 
 def test_prefect_yaml_declares_the_same_trigger_as_serve() -> None:
