@@ -108,7 +108,7 @@ def test_daily_run_event_starts_delivery_exactly_once(
                 ),
                 None,
             ),
-            60,
+            120,
             "the served follow-up deployment",
         )
         automations = api(api_url, "POST", "/automations/filter", {})
@@ -132,6 +132,7 @@ def test_daily_run_event_starts_delivery_exactly_once(
                 cwd=PROJECT_ROOT,
                 check=True,
                 capture_output=True,
+                timeout=600,
             )
 
         daily_run()
