@@ -14,6 +14,7 @@ from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract import extract_events, find_event_files
+from tasks.followups import FollowupReport, emit_run_event, track_followups
 from tasks.score import ScoreReport, score_customers
 from tasks.validate import ValidationReport, validate_events
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
@@ -30,6 +31,7 @@ class RunSummary:
     scoring: ScoreReport
     published: list[str]
     timings_s: dict[str, float] = field(default_factory=dict)
+    followups: FollowupReport | None = None
 
 
 def default_run_date() -> date:
@@ -77,12 +79,14 @@ def daily_scoring(
     events: str | None = None,
     config: ScoringConfig | None = None,
     output: str | None = None,
+    customers: str | None = None,
 ) -> RunSummary:
     """Score every customer for `run_date` (default: yesterday, UTC) from the events at
     `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
 
     Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
-    the configuration defaults to the bundled one.
+    the configuration defaults to the bundled one. `customers` (CSV/Parquet with customer_id,
+    plan) feeds the plan-based follow-up rules.
     """
     logger = get_run_logger()
     run_date = run_date or default_run_date()
@@ -121,10 +125,33 @@ def daily_scoring(
             ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
         )
 
+    followups = track_followups(
+        scoring.scores_file,
+        scoring.contributions_file,
+        config,
+        run_date,
+        staging,
+        output,
+        customers,
+    )
+    logger.info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
+
     summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
-    write_manifest(manifest_of(summary, config, flow_run.get_id()), staging, run_date)
+    manifest = manifest_of(summary, config, flow_run.get_id())
+    manifest["followups"] = asdict(followups)
+    write_manifest(manifest, staging, run_date)
     published = publish_outputs(staging, output, run_date)
-    return RunSummary(run_date, output, files, validation, scoring, published, timings)
+    emit_run_event(
+        run_date,
+        output,
+        {
+            "customers": scoring.customers,
+            "tiers": scoring.tiers,
+            "flags": followups.flags,
+            "actions": followups.actions,
+        },
+    )
+    return RunSummary(run_date, output, files, validation, scoring, published, timings, followups)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from scoring.followup_config import FollowupsConfig
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -58,6 +60,9 @@ class ScoringConfig(_Frozen):
         description="event_type -> weight; may be negative or fractional",
     )
     tiers: TierBoundaries | None = Field(None, description="null = the spec's defaults")
+    followups: FollowupsConfig | None = Field(
+        None, description="at-risk / upsell-ready rules and their delivery; null = none"
+    )
 
     @model_validator(mode="after")
     def _finite_weights(self) -> Self:

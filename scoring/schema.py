@@ -56,8 +56,11 @@ SOURCE_ROW = "source_row"
 SCORES: tuple[Column, ...] = (
     Column("customer_id", pl.String(), "customer id"),
     Column("score", pl.Float64(), "CES = sum over event types of weight x count in the window"),
-    Column("tier", pl.String(), "churn_risk / very_disengaged / somewhat_engaged / "
-           "highly_engaged / power_user"),
+    Column(
+        "tier",
+        pl.String(),
+        "churn_risk / very_disengaged / somewhat_engaged / highly_engaged / power_user",
+    ),
     Column("event_count", pl.Int64(), "valid, de-duplicated events of any type in the window"),
     Column(
         "last_event_at",
@@ -85,6 +88,74 @@ QUARANTINE_FIXED: tuple[Column, ...] = (
 )
 """Quarantine rows carry these plus every raw input column, as text (nothing is lost)."""
 
+SCORE_HISTORY: tuple[Column, ...] = (
+    *SCORES,
+    Column("nps_response", pl.Float64(), "latest NPS answer (0-10) in the window", True),
+    Column(
+        "effort_score", pl.Float64(), "mean effort answer in the window (lower is better)", True
+    ),
+    Column("csat", pl.Float64(), "CSAT % in the window", True),
+    Column("features_used", pl.Int64(), "distinct features used in the window", True),
+    Column("feature_adoption_pct", pl.Float64(), "share of the product's features used, %", True),
+)
+"""One row per customer and run date; the metric snapshot is null without customer metrics."""
+
+_EVIDENCE: tuple[Column, ...] = (
+    Column("score", pl.Float64(), "score on the run date"),
+    Column("tier", pl.String(), "tier on the run date"),
+    Column("previous_score", pl.Float64(), "score at the previous run (null: new customer)", True),
+    Column("previous_tier", pl.String(), "tier at the previous run", True),
+    Column("score_delta", pl.Float64(), "score - previous_score", True),
+    Column("score_delta_pct", pl.Float64(), "100 x score_delta / |previous_score|", True),
+    Column("days_inactive", pl.Int64(), "run date - date of the last event"),
+    Column("nps_response", pl.Float64(), "latest NPS answer (0-10)", True),
+    Column("effort_score", pl.Float64(), "mean effort answer", True),
+    Column("features_used", pl.Int64(), "distinct features used in the window", True),
+    Column("feature_adoption_pct", pl.Float64(), "share of features used, %", True),
+    Column("plan", pl.String(), "plan from the customers table (trial, free, ...)", True),
+)
+
+FLAGS: tuple[Column, ...] = (
+    Column("customer_id", pl.String(), "customer id"),
+    Column("kind", pl.String(), "at_risk / upsell_ready"),
+    Column("flagged_on", pl.Date(), "run date the earliest open rule flagged the customer"),
+    Column("rules", pl.String(), "every open rule, ', '-separated"),
+    Column("reasons", pl.String(), "their reason texts with evidence, '; '-separated"),
+    *_EVIDENCE,
+    Column(
+        "explanation",
+        pl.String(),
+        "score change by event type, e.g. '-24: 12 fewer login (-12), ...'",
+        True,
+    ),
+)
+"""The full current flag table: one row per flagged customer x kind."""
+
+FLAG_ENROLMENTS: tuple[Column, ...] = (
+    Column("customer_id", pl.String(), "customer id"),
+    Column("rule", pl.String(), "follow-up rule name"),
+    Column("kind", pl.String(), "at_risk / upsell_ready"),
+    Column("status", pl.String(), "open (flagged) / cooling (resolved, in the cool-down)"),
+    Column("flagged_on", pl.Date(), "run date of the current or last enrolment"),
+    Column("last_held_on", pl.Date(), "last run date the rule held"),
+)
+"""Per customer x rule enrolment state: what dedupe and re-enrolment read at the next run."""
+
+ACTIONS: tuple[Column, ...] = (
+    Column("action_id", pl.String(), "idempotency key: <run_date>:<kind>:<customer_id>:<action>"),
+    Column("action", pl.String(), "new / changed / resolved"),
+    Column("customer_id", pl.String(), "customer id"),
+    Column("kind", pl.String(), "at_risk / upsell_ready"),
+    Column("flagged_on", pl.Date(), "run date the flag started"),
+    Column("rules", pl.String(), "open rules now (null when resolved)", True),
+    Column("previous_rules", pl.String(), "open rules at the previous run (null when new)", True),
+    Column("reasons", pl.String(), "reason texts with evidence, '; '-separated"),
+    Column("message", pl.String(), "Slack-style text of the action"),
+    *_EVIDENCE,
+    Column("explanation", pl.String(), "score change by event type", True),
+)
+"""Only what changed since the previous run: what downstream CRMs consume."""
+
 TIERS: tuple[str, ...] = (
     "churn_risk",
     "very_disengaged",
@@ -105,7 +176,13 @@ def arrow_type_name(dtype: pl.DataType) -> str:
     """The Arrow/Parquet name of a contract dtype, as readers of the files see it."""
     if isinstance(dtype, pl.Datetime):
         return f"timestamp[{dtype.time_unit}, tz={dtype.time_zone}]"
-    names = {pl.String: "string", pl.Float64: "double", pl.Int64: "int64", pl.Boolean: "bool"}
+    names = {
+        pl.String: "string",
+        pl.Float64: "double",
+        pl.Int64: "int64",
+        pl.Boolean: "bool",
+        pl.Date: "date32[day]",
+    }
     return names.get(type(dtype), str(dtype).lower())
 
 
@@ -124,6 +201,10 @@ OUTPUT_TABLES: dict[str, tuple[Column, ...]] = {
     "scores": SCORES,
     "contributions": CONTRIBUTIONS,
     "quarantine": QUARANTINE_FIXED,
+    "score_history": SCORE_HISTORY,
+    "flags": FLAGS,
+    "flag_enrolments": FLAG_ENROLMENTS,
+    "actions": ACTIONS,
 }
 """Every Parquet output table and its contract (README tables are generated from this)."""
 
