@@ -18,6 +18,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 if TYPE_CHECKING:
     from flows.daily import RunSummary
+    from tasks.backtest import BacktestReport
 
 DEMO_RUN_DATE = date(2026, 3, 31)
 
@@ -130,3 +131,115 @@ def demo(
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
     _run(str(dataset["events"]), bundled_config_path(), day, output)
+
+
+def print_backtest_summary(report: "BacktestReport") -> None:
+    """AUC of current / suggested / uniform weights, lift per tier, where the outputs are."""
+    auc = Table(title="ROC AUC (higher score = less churn)")
+    auc.add_column("weights")
+    auc.add_column("out of time (test dates)", justify="right")
+    auc.add_column("all dates", justify="right")
+    for name in ("current", "suggested", "uniform"):
+        test, every = report.auc_test.get(name), report.auc_all.get(name)
+        auc.add_row(
+            name,
+            "n/a" if test is None else f"{test:.4f}",
+            "n/a" if every is None else f"{every:.4f}",
+        )
+    console.print(auc)
+    console.print(
+        f"train dates {report.train_dates[0]}..{report.train_dates[-1]} "
+        f"({len(report.train_dates)}), test dates {report.test_dates[0]}.."
+        f"{report.test_dates[-1]} ({len(report.test_dates)}): "
+        f"{report.observations:,} test observations, {report.churned:,} churned"
+    )
+    tiers = Table(title="lift per tier, test dates (tier churn rate / base rate)")
+    tiers.add_column("tier")
+    for name in ("current", "suggested"):
+        tiers.add_column(f"{name}: customers", justify="right")
+        tiers.add_column(f"{name}: churn rate", justify="right")
+        tiers.add_column(f"{name}: lift", justify="right")
+    by_tier: dict[str, dict[str, dict]] = {}
+    for row in report.tiers_test:
+        by_tier.setdefault(row["tier"], {})[row["weights"]] = row
+    for tier, rows in by_tier.items():
+        cells = []
+        for name in ("current", "suggested"):
+            row = rows.get(name, {})
+            rate, lift = row.get("churn_rate"), row.get("lift")
+            cells += [
+                f"{row.get('customers', 0):,}",
+                "n/a" if rate is None else f"{rate:.1%}",
+                "n/a" if lift is None else f"{lift:.2f}",
+            ]
+        tiers.add_row(tier, *cells)
+    console.print(tiers)
+    new_types = [w["event_type"] for w in report.weights if w["status"] == "new"]
+    console.print(report.calibration_note)
+    if new_types:
+        console.print(f"suggested new event types (not in the config): {', '.join(new_types)}")
+    for warning in report.calibration_warnings:
+        console.print(f"[yellow]fit warning:[/] {warning}")
+    if report.dropped_dates:
+        dropped = ", ".join(map(str, report.dropped_dates))
+        console.print(f"[yellow]dropped (horizon beyond the last event):[/] {dropped}")
+    if report.empty_dates:
+        empty = ", ".join(map(str, report.empty_dates))
+        console.print(f"[yellow]no active customer on:[/] {empty}")
+    if report.skipped_segment_columns:
+        skipped = ", ".join(report.skipped_segment_columns)
+        console.print(f"customer columns not used as segments (1 or > 20 values): {skipped}")
+    console.print(f"suggested config: {report.suggested_config_path}")
+    console.print(f"report: {report.report_path}")
+    console.print(f"tables: {Path(report.report_path).parent}/*.parquet")
+
+
+@app.command()
+def backtest(
+    events: Annotated[
+        str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
+    ],
+    config: Annotated[Path, typer.Option(help="Scoring configuration (YAML); never modified.")],
+    from_: Annotated[str, typer.Option("--from", help="First observation date, YYYY-MM-DD.")],
+    to: Annotated[str, typer.Option(help="Last possible observation date, YYYY-MM-DD.")],
+    every: Annotated[int, typer.Option(min=1, help="Days between observation dates.")] = 7,
+    horizon: Annotated[int, typer.Option(min=1, help="Churn horizon in days.")] = 30,
+    output: Annotated[Path, typer.Option(help="Directory of the backtest outputs.")] = Path(
+        "output"
+    ),
+    customers: Annotated[
+        Path | None,
+        typer.Option(help="Optional customers table (CSV/Parquet): customer_id + segments."),
+    ] = None,
+) -> None:
+    """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
+    from flows.backtest import backtest as backtest_flow
+    from flows.settings import ConfigFileError, load_config
+    from tasks.backtest import BacktestInputError
+    from tasks.extract import EventInputError
+
+    start, end = _parse_date(from_), _parse_date(to)
+    if end < start:
+        raise _fail(f"--to {end} is before --from {start}")
+    if customers is not None and not customers.is_file():
+        raise _fail(f"{customers}: customers table not found")
+    try:
+        scoring_config = load_config(config)
+    except ConfigFileError as error:
+        raise _fail(str(error)) from error
+    console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
+    try:
+        report = backtest_flow(
+            start=start,
+            end=end,
+            events=events,
+            config=scoring_config,
+            output=str(output),
+            every_days=every,
+            horizon_days=horizon,
+            customers=str(customers) if customers else None,
+            config_source=str(config),
+        )
+    except (EventInputError, BacktestInputError) as error:
+        raise _fail(str(error)) from error
+    print_backtest_summary(report)

@@ -40,6 +40,16 @@ class TierBoundaries(_Frozen):
         return self
 
 
+class BacktestSettings(_Frozen):
+    """How `engage backtest` labels churn (optional section `backtest`)."""
+
+    churn_event_types: tuple[str, ...] = Field(
+        (),
+        description="event types that mean churn when they occur in the horizon "
+        "(e.g. subscription_cancelled); silence over the horizon is churn too",
+    )
+
+
 class ScoringConfig(_Frozen):
     """What counts as engagement and how it is scored.
 
@@ -58,6 +68,7 @@ class ScoringConfig(_Frozen):
         description="event_type -> weight; may be negative or fractional",
     )
     tiers: TierBoundaries | None = Field(None, description="null = the spec's defaults")
+    backtest: BacktestSettings | None = Field(None, description="null = no churn event types")
 
     @model_validator(mode="after")
     def _finite_weights(self) -> Self:
@@ -67,6 +78,11 @@ class ScoringConfig(_Frozen):
             if weight != weight or weight in (float("inf"), float("-inf")):
                 raise ValueError(f"weights.{event_type}: must be a finite number, got {weight}")
         return self
+
+    @property
+    def backtest_settings(self) -> BacktestSettings:
+        """The effective backtest settings (configured, or the defaults)."""
+        return self.backtest or BacktestSettings()
 
     @property
     def tier_boundaries(self) -> TierBoundaries:
