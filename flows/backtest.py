@@ -1,9 +1,9 @@
 """The backtest flow: extract -> validate -> backtest (labels, point-in-time scores, fit,
 figures) -> report, over the observation dates from `start` to `end`."""
 
+import contextlib
 import shutil
 from datetime import date
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -11,7 +11,12 @@ from prefect.runtime import flow_run
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.backtest import observation_dates
 from scoring.config import ScoringConfig
-from tasks.backtest import SUGGESTED_CONFIG, BacktestInputError, BacktestReport, run_backtest
+from tasks.backtest import (
+    BacktestInputError,
+    BacktestReport,
+    refuse_overwriting,
+    run_backtest,
+)
 from tasks.extract import extract_events, find_event_files
 from tasks.validate import validate_events
 from tasks.write import new_staging_dir
@@ -55,12 +60,7 @@ def backtest(
         config = load_config(config_path)
         config_source = config_source or str(config_path)
     output = output or str(environment.output)
-    suggested = Path(output) / SUGGESTED_CONFIG
-    if config_source and suggested.resolve() == Path(config_source).resolve():
-        raise BacktestInputError(
-            f"{config_source}: the suggested configuration would overwrite it; "
-            "choose another --output directory"
-        )
+    refuse_overwriting(config_source, output)
     staging = new_staging_dir(output, end)
     try:
         files = find_event_files(events)
@@ -84,6 +84,8 @@ def backtest(
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging.parent.rmdir()  # only when no other run is staging there
     logger.info(
         "out-of-time AUC: current %s, suggested %s, uniform %s",
         *(report.auc_test[name] for name in ("current", "suggested", "uniform")),

@@ -153,31 +153,33 @@ def print_backtest_summary(report: "BacktestReport") -> None:
         f"{report.test_dates[-1]} ({len(report.test_dates)}): "
         f"{report.observations:,} test observations, {report.churned:,} churned"
     )
-    tiers = Table(title="lift per tier, test dates (tier churn rate / base rate)")
+    tiers = Table(title="per tier, test dates: current / suggested weights")
     tiers.add_column("tier")
-    for name in ("current", "suggested"):
-        tiers.add_column(f"{name}: customers", justify="right")
-        tiers.add_column(f"{name}: churn rate", justify="right")
-        tiers.add_column(f"{name}: lift", justify="right")
+    tiers.add_column("customers", justify="right")
+    tiers.add_column("churn rate", justify="right")
+    tiers.add_column("lift", justify="right")
     by_tier: dict[str, dict[str, dict]] = {}
     for row in report.tiers_test:
         by_tier.setdefault(row["tier"], {})[row["weights"]] = row
+
+    def pair(rows: dict[str, dict], key: str, form: str) -> str:
+        values = [rows.get(name, {}).get(key) for name in ("current", "suggested")]
+        return " / ".join("n/a" if v is None else format(v, form) for v in values)
+
     for tier, rows in by_tier.items():
-        cells = []
-        for name in ("current", "suggested"):
-            row = rows.get(name, {})
-            rate, lift = row.get("churn_rate"), row.get("lift")
-            cells += [
-                f"{row.get('customers', 0):,}",
-                "n/a" if rate is None else f"{rate:.1%}",
-                "n/a" if lift is None else f"{lift:.2f}",
-            ]
-        tiers.add_row(tier, *cells)
+        tiers.add_row(
+            tier,
+            pair(rows, "customers", ","),
+            pair(rows, "churn_rate", ".1%"),
+            pair(rows, "lift", ".2f"),
+        )
     console.print(tiers)
     new_types = [w["event_type"] for w in report.weights if w["status"] == "new"]
     console.print(report.calibration_note)
     if new_types:
         console.print(f"suggested new event types (not in the config): {', '.join(new_types)}")
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
     for warning in report.calibration_warnings:
         console.print(f"[yellow]fit warning:[/] {warning}")
     if report.dropped_dates:
@@ -215,12 +217,16 @@ def backtest(
     """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
     from flows.backtest import backtest as backtest_flow
     from flows.settings import ConfigFileError, load_config
-    from tasks.backtest import BacktestInputError
+    from tasks.backtest import BacktestInputError, refuse_overwriting
     from tasks.extract import EventInputError
 
     start, end = _parse_date(from_), _parse_date(to)
     if end < start:
         raise _fail(f"--to {end} is before --from {start}")
+    try:
+        refuse_overwriting(str(config), output)
+    except BacktestInputError as error:
+        raise _fail(str(error)) from error
     if customers is not None and not customers.is_file():
         raise _fail(f"{customers}: customers table not found")
     try:

@@ -63,6 +63,10 @@ class TimeSplit:
         """train, test or gap."""
         return "train" if day in self.train else "test" if day in self.test else "gap"
 
+    def label_overlap_days(self, horizon_days: int) -> int:
+        """Days by which the last training date's horizon runs into the test period (0 = none)."""
+        return max(0, (self.train[-1] + timedelta(days=horizon_days) - self.test[0]).days)
+
 
 def time_split(dates: Sequence[date], horizon_days: int) -> TimeSplit | None:
     """The split with the most dates on its smaller side (ties: more training dates).

@@ -61,6 +61,17 @@ class BacktestTables:
     dropped_dates: list[date] = field(default_factory=list)
     empty_dates: list[date] = field(default_factory=list)
     skipped_segment_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def refuse_overwriting(config_source: str | None, output: str | Path) -> None:
+    """Raise when the suggested configuration would replace the user's configuration file."""
+    suggested = Path(output) / SUGGESTED_CONFIG
+    if config_source and suggested.resolve() == Path(config_source).resolve():
+        raise BacktestInputError(
+            f"{config_source}: the suggested configuration would overwrite it; "
+            "choose another --output directory"
+        )
 
 
 def uniform_config(config: ScoringConfig) -> ScoringConfig:
@@ -141,14 +152,26 @@ def compute_backtest(
     labelled_dates = set(labels[OBSERVATION_DATE].unique().to_list())
     usable = [d for d in covered if d in labelled_dates]
     empty = [d for d in covered if d not in labelled_dates]
+    notes = []
     split = time_split(usable, horizon_days)
+    if split is None:
+        # too short for a purged split: still fit on earlier dates only, and say so
+        split = time_split(usable, 1)
+        if split is not None:
+            notes.append(
+                f"the range is too short for training labels to end before the test dates: "
+                f"the last training date's {horizon_days}-day horizon overlaps the test period "
+                f"by {split.label_overlap_days(horizon_days)} day(s) (the fit still uses only "
+                "earlier dates); for a clean out-of-time test widen --from/--to or lower "
+                "--horizon"
+            )
     if split is None:
         raise BacktestInputError(
             f"cannot split {len(usable)} usable observation date(s) in time "
             f"({', '.join(map(str, usable)) or 'none'}; last event on {last_event_date}"
             + (f"; {len(dropped)} date(s) dropped: horizon beyond the data" if dropped else "")
-            + f"): a training date's {horizon_days}-day horizon must end before a later test "
-            "date; widen --from/--to, lower --every or --horizon"
+            + "): at least two observation dates with active customers and a full horizon "
+            "are needed; widen --from/--to, lower --every or --horizon"
         )
 
     features = pl.concat(
@@ -217,6 +240,7 @@ def compute_backtest(
         dropped_dates=dropped,
         empty_dates=empty,
         skipped_segment_columns=skipped,
+        notes=notes,
     )
 
 
@@ -256,6 +280,7 @@ def suggested_config_text(tables: BacktestTables, config_source: str) -> str:
         f"#   uniform weights:   {_fmt(auc['uniform'])}",
         f"# {calibration.note}.",
     ]
+    header += [f"# Note: {note}" for note in tables.notes]
     if new_types:
         header.append(f"# New event types (not in the current config): {', '.join(new_types)}")
     if kept:
@@ -317,6 +342,7 @@ class BacktestReport:
     calibration_note: str
     calibration_warnings: list[str]
     skipped_segment_columns: list[str]
+    notes: list[str]
 
 
 @task(name="run-backtest", cache_policy=NO_CACHE, persist_result=False)
@@ -376,4 +402,5 @@ def run_backtest(
         calibration_note=tables.calibration.note,
         calibration_warnings=tables.calibration.warnings,
         skipped_segment_columns=tables.skipped_segment_columns,
+        notes=tables.notes,
     )

@@ -221,6 +221,7 @@ def render_report(tables: "BacktestTables", suggested_config: str) -> str:
         f"test dates: {split.test[0]} … {split.test[-1]} ({len(split.test)})"
         + (f"; gap (not used to fit or test): {len(split.gap)}" if split.gap else "")
         + "</p>",
+        *(f"<p><b>Note:</b> {html.escape(note)}</p>" for note in tables.notes),
         "<h2>ROC AUC</h2>",
         html_table(auc_summary),
         roc_figure(tables.roc, auc_test, "test"),
