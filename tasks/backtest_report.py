@@ -122,7 +122,8 @@ def lift_figure(tiers: pl.DataFrame) -> str:
         positions = [x + i * width for x in range(len(TIERS))]
         axes.bar(positions, lifts, width=width, color=COLORS[name], label=name)
     axes.axhline(1.0, color="black", linestyle=":", linewidth=0.8)
-    axes.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(TIERS))], TIERS)
+    labels = [t.replace("_", "\n") for t in TIERS]
+    axes.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(TIERS))], labels)
     axes.set(ylabel="lift (tier churn rate / base rate)", title="Lift per tier, test dates")
     axes.legend()
     return figure_png(figure)
@@ -231,6 +232,8 @@ def render_report(tables: "BacktestTables", suggested_config: str) -> str:
         html_table(tiers_test.drop(OBSERVATION_DATE, "period")),
         "<h2>Tier churn rates over time</h2>",
         tier_churn_figure(tables.tiers, "current"),
+        "<p class='note'>With the suggested weights (in sample on the training dates):</p>",
+        tier_churn_figure(tables.tiers, "suggested"),
         "<h2>Weights: current vs suggested</h2>",
         f"<p class='note'>{html.escape(tables.calibration.note)}"
         + (

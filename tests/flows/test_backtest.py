@@ -89,7 +89,7 @@ def test_backtest_cli_writes_report_tables_and_suggested_config(
     assert suggested.weights["integration_added"] > 0
     assert f"suggested weights: {reported['suggested']:.4f}" in text
     report = (tables / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 5
+    assert report.count("data:image/png;base64,") == 6
     assert "Segments" in report and "suggested_config.yaml" in report
 
 
