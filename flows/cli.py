@@ -138,13 +138,13 @@ def print_backtest_summary(report: "BacktestReport") -> None:
     auc = Table(title="ROC AUC (higher score = less churn)")
     auc.add_column("weights")
     auc.add_column("out of time (test dates)", justify="right")
-    auc.add_column("all dates", justify="right")
+    auc.add_column("train dates (fit: in sample)", justify="right")
     for name in ("current", "suggested", "uniform"):
-        test, every = report.auc_test.get(name), report.auc_all.get(name)
+        test, train = report.auc_test.get(name), report.auc_train.get(name)
         auc.add_row(
             name,
             "n/a" if test is None else f"{test:.4f}",
-            "n/a" if every is None else f"{every:.4f}",
+            "n/a" if train is None else f"{train:.4f}",
         )
     console.print(auc)
     console.print(

@@ -334,7 +334,7 @@ class BacktestReport:
     dropped_dates: list[date]
     empty_dates: list[date]
     auc_test: dict[str, float | None]
-    auc_all: dict[str, float | None]
+    auc_train: dict[str, float | None]
     observations: int
     churned: int
     tiers_test: list[dict[str, Any]]
@@ -394,7 +394,7 @@ def run_backtest(
         dropped_dates=tables.dropped_dates,
         empty_dates=tables.empty_dates,
         auc_test=headline_auc(tables, "test"),
-        auc_all=headline_auc(tables, "all"),
+        auc_train=headline_auc(tables, "train"),
         observations=int(pooled_test["customers"].sum()),
         churned=int(pooled_test["churned"].sum()),
         tiers_test=test_tiers.to_dicts(),
