@@ -238,3 +238,48 @@ def test_time_split_hand_computed() -> None:
     assert split.train == (date(2026, 1, 1), date(2026, 1, 8), date(2026, 1, 15))
     assert split.test == (date(2026, 2, 19), date(2026, 2, 26), date(2026, 3, 5))
     assert split.period_of(date(2026, 1, 22)) == "gap"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from("abc"),
+            st.sampled_from(["login", "invite_sent", "x"]),
+            st.integers(-20, -0),
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    st.lists(
+        st.tuples(
+            st.sampled_from("abcd"),
+            st.sampled_from(["login", "invite_sent", "x"]),
+            st.integers(1, 40),
+        ),
+        max_size=15,
+    ),
+)
+def test_later_events_never_change_scores_or_features(
+    past: list[tuple[str, str, int]], future: list[tuple[str, str, int]]
+) -> None:
+    """Property: adding any events after the observation date (its day ends at midnight)
+    changes neither the scores, nor the active customers, nor the fit's features."""
+    config = ScoringConfig(window_days=10, weights={"login": 1.5, "invite_sent": -4})
+
+    def rows(spec: list[tuple[str, str, int]]) -> list[tuple[str, str, datetime]]:
+        return [
+            (c, t, _at(D + timedelta(days=offset), 23 if offset == 0 else 1))
+            for c, t, offset in spec
+        ]
+
+    before, after = _events(rows(past)), _events(rows(past + future))
+    for events in (before, after):
+        labels = churn_labels(events, 10, 30, [], D)
+        scored = labelled_scores(events, config, labels, D).collect()
+        if events is before:
+            expected_scores = scored.select("customer_id", "score", "tier")
+            expected_features = event_type_features(events, config, D).collect()
+        else:
+            assert scored.select("customer_id", "score", "tier").equals(expected_scores)
+            assert event_type_features(events, config, D).collect().equals(expected_features)
