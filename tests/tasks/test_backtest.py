@@ -18,6 +18,7 @@ from tasks.backtest import (
     headline_auc,
     suggested_config_text,
 )
+from tasks.backtest_report import render_report
 from tasks.demo_data import generate_demo_events
 from tests.reference import Event, reference_scores
 
@@ -212,3 +213,28 @@ def test_dates_without_active_customers_and_overlapping_split_are_reported() -> 
     assert "overlaps the test period by 7 day(s)" in tables.notes[0]
     statuses = {s.event_type: s.status for s in tables.calibration.suggestions}
     assert statuses["heartbeat"] == "skipped"  # the same count for everyone
+
+
+def test_many_types_no_weights_and_no_test_churners_still_report() -> None:
+    """60 event types, an empty weight map, nobody churning after the training dates: the
+    figures that are undefined are null, the report and the suggested config still render."""
+    rows = []
+    for i in range(40):
+        last = date(2026, 1, 25) if i < 8 else date(2026, 4, 30)  # 8 churn early, none later
+        for day in range(0, (last - date(2026, 1, 1)).days + 1, 2):
+            rows.append((f"c{i}", f"type_{(i * 7 + day) % 60}", date(2026, 1, 1) + timedelta(day)))
+        rows.append((f"c{i}", "constant", date(2026, 1, 3)))
+    events = _events(rows)
+    config = ScoringConfig(window_days=14, weights={})
+    dates = observation_dates(date(2026, 1, 14), date(2026, 3, 25), 7)
+    tables = compute_backtest(events, config, dates, 14)
+    auc = headline_auc(tables, "test")
+    assert auc == {"current": None, "suggested": None, "uniform": None}  # no test churners
+    assert tables.observations.filter(pl.col("weights") == "current")[
+        "score"
+    ].unique().to_list() == [0.0]
+    text = suggested_config_text(tables, "empty.yaml")
+    assert "current weights:   n/a" in text
+    ScoringConfig.model_validate(yaml.safe_load(text))
+    report = render_report(tables, text)
+    assert report.count("data:image/png;base64,") == 6
