@@ -4,7 +4,14 @@ import hashlib
 import json
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 
 class _Frozen(BaseModel):
@@ -50,6 +57,11 @@ class BacktestSettings(_Frozen):
     )
 
 
+_OMITTED_WHEN_NULL = ("backtest",)
+"""Optional sections added after the first release: not dumped while null, so existing
+configurations dump (and hash) exactly as before."""
+
+
 class ScoringConfig(_Frozen):
     """What counts as engagement and how it is scored.
 
@@ -78,6 +90,14 @@ class ScoringConfig(_Frozen):
             if weight != weight or weight in (float("inf"), float("-inf")):
                 raise ValueError(f"weights.{event_type}: must be a finite number, got {weight}")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_null_sections(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        for section in _OMITTED_WHEN_NULL:
+            if section in dumped and dumped[section] is None:
+                del dumped[section]
+        return dumped
 
     @property
     def backtest_settings(self) -> BacktestSettings:
