@@ -123,6 +123,37 @@ def _figures(observations: pl.LazyFrame, extra: list[str]) -> tuple[pl.LazyFrame
     return roc_auc(pooled, by), tier_churn(pooled, by)
 
 
+def churn_labels_over(
+    events: pl.LazyFrame, config: ScoringConfig, dates: list[date], horizon_days: int
+) -> pl.DataFrame:
+    """The churn labels of every observation date, stacked (empty frame for no date)."""
+    churn_types = config.backtest_settings.churn_event_types
+    queries = [
+        churn_labels(events, config.window_days, horizon_days, churn_types, d) for d in dates
+    ]
+    empty = pl.DataFrame(
+        schema={OBSERVATION_DATE: pl.Date, "customer_id": pl.String, "churned": pl.Boolean}
+    )
+    return pl.concat(pl.collect_all(queries)) if queries else empty
+
+
+def split_in_time(dates: list[date], horizon_days: int) -> tuple[TimeSplit | None, list[str]]:
+    """The purged time split, or, when the dates are too close for one, a plain split (training
+    dates strictly before test dates) with a note saying how much the horizons overlap."""
+    split = time_split(dates, horizon_days)
+    if split is not None:
+        return split, []
+    split = time_split(dates, 1)
+    if split is None:
+        return None, []
+    return split, [
+        "the range is too short for training labels to end before the test dates: "
+        f"the last training date's {horizon_days}-day horizon overlaps the test period "
+        f"by {split.label_overlap_days(horizon_days)} day(s) (the fit still uses only "
+        "earlier dates); for a clean out-of-time test widen --from/--to or lower --horizon"
+    ]
+
+
 def compute_backtest(
     events: pl.DataFrame,
     config: ScoringConfig,
@@ -138,33 +169,11 @@ def compute_backtest(
     last_event_date = events["occurred_at"].max().date()  # type: ignore[union-attr]
     covered = dates_with_full_horizon(dates, last_event_date, horizon_days)
     dropped = [d for d in dates if d not in covered]
-    churn_types = config.backtest_settings.churn_event_types
-    labels = pl.concat(
-        pl.collect_all(
-            [churn_labels(lazy, config.window_days, horizon_days, churn_types, d) for d in covered]
-        )
-        or [
-            pl.DataFrame(
-                schema={OBSERVATION_DATE: pl.Date, "customer_id": pl.String, "churned": pl.Boolean}
-            )
-        ]
-    )
+    labels = churn_labels_over(lazy, config, covered, horizon_days)
     labelled_dates = set(labels[OBSERVATION_DATE].unique().to_list())
     usable = [d for d in covered if d in labelled_dates]
     empty = [d for d in covered if d not in labelled_dates]
-    notes = []
-    split = time_split(usable, horizon_days)
-    if split is None:
-        # too short for a purged split: still fit on earlier dates only, and say so
-        split = time_split(usable, 1)
-        if split is not None:
-            notes.append(
-                f"the range is too short for training labels to end before the test dates: "
-                f"the last training date's {horizon_days}-day horizon overlaps the test period "
-                f"by {split.label_overlap_days(horizon_days)} day(s) (the fit still uses only "
-                "earlier dates); for a clean out-of-time test widen --from/--to or lower "
-                "--horizon"
-            )
+    split, notes = split_in_time(usable, horizon_days)
     if split is None:
         raise BacktestInputError(
             f"cannot split {len(usable)} usable observation date(s) in time "
