@@ -36,3 +36,10 @@ typecheck: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache
+
+# The backtest on the demo data: does the score predict the planted churn? (see README.md)
+.PHONY: demo-backtest
+demo-backtest: demo
+	$(BIN)/engage backtest --events $(DEMO_OUTPUT)/input/events.csv \
+		--customers $(DEMO_OUTPUT)/input/customers.csv --config deployments/config.yaml \
+		--from 2026-01-08 --to 2026-03-31 --output $(DEMO_OUTPUT)

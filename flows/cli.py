@@ -18,6 +18,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 if TYPE_CHECKING:
     from flows.daily import RunSummary
+    from tasks.backtest import BacktestReport
 
 DEMO_RUN_DATE = date(2026, 3, 31)
 
@@ -146,3 +147,121 @@ def demo(
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
     _run(str(dataset["events"]), bundled_config_path(), day, output, str(dataset["customers"]))
+
+
+def print_backtest_summary(report: "BacktestReport") -> None:
+    """AUC of current / suggested / uniform weights, lift per tier, where the outputs are."""
+    auc = Table(title="ROC AUC (higher score = less churn)")
+    auc.add_column("weights")
+    auc.add_column("out of time (test dates)", justify="right")
+    auc.add_column("train dates (fit: in sample)", justify="right")
+    for name in ("current", "suggested", "uniform"):
+        test, train = report.auc_test.get(name), report.auc_train.get(name)
+        auc.add_row(
+            name,
+            "n/a" if test is None else f"{test:.4f}",
+            "n/a" if train is None else f"{train:.4f}",
+        )
+    console.print(auc)
+    console.print(
+        f"train dates {report.train_dates[0]}..{report.train_dates[-1]} "
+        f"({len(report.train_dates)}), test dates {report.test_dates[0]}.."
+        f"{report.test_dates[-1]} ({len(report.test_dates)}): "
+        f"{report.observations:,} test observations, {report.churned:,} churned"
+    )
+    tiers = Table(title="per tier, test dates: current / suggested weights")
+    tiers.add_column("tier")
+    tiers.add_column("customers", justify="right")
+    tiers.add_column("churn rate", justify="right")
+    tiers.add_column("lift", justify="right")
+    by_tier: dict[str, dict[str, dict]] = {}
+    for row in report.tiers_test:
+        by_tier.setdefault(row["tier"], {})[row["weights"]] = row
+
+    def pair(rows: dict[str, dict], key: str, form: str) -> str:
+        values = [rows.get(name, {}).get(key) for name in ("current", "suggested")]
+        return " / ".join("n/a" if v is None else format(v, form) for v in values)
+
+    for tier, rows in by_tier.items():
+        tiers.add_row(
+            tier,
+            pair(rows, "customers", ","),
+            pair(rows, "churn_rate", ".1%"),
+            pair(rows, "lift", ".2f"),
+        )
+    console.print(tiers)
+    new_types = [w["event_type"] for w in report.weights if w["status"] == "new"]
+    console.print(report.calibration_note)
+    if new_types:
+        console.print(f"suggested new event types (not in the config): {', '.join(new_types)}")
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    for warning in report.calibration_warnings:
+        console.print(f"[yellow]fit warning:[/] {warning}")
+    if report.dropped_dates:
+        dropped = ", ".join(map(str, report.dropped_dates))
+        console.print(f"[yellow]dropped (horizon beyond the last event):[/] {dropped}")
+    if report.empty_dates:
+        empty = ", ".join(map(str, report.empty_dates))
+        console.print(f"[yellow]no active customer on:[/] {empty}")
+    if report.skipped_segment_columns:
+        skipped = ", ".join(report.skipped_segment_columns)
+        console.print(f"customer columns not used as segments (1 or > 20 values): {skipped}")
+    console.print(f"suggested config: {report.suggested_config_path}")
+    console.print(f"report: {report.report_path}")
+    console.print(f"tables: {Path(report.report_path).parent}/*.parquet")
+
+
+@app.command()
+def backtest(
+    events: Annotated[
+        str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
+    ],
+    config: Annotated[Path, typer.Option(help="Scoring configuration (YAML); never modified.")],
+    from_: Annotated[str, typer.Option("--from", help="First observation date, YYYY-MM-DD.")],
+    to: Annotated[str, typer.Option(help="Last possible observation date, YYYY-MM-DD.")],
+    every: Annotated[int, typer.Option(min=1, help="Days between observation dates.")] = 7,
+    horizon: Annotated[int, typer.Option(min=1, help="Churn horizon in days.")] = 30,
+    output: Annotated[Path, typer.Option(help="Directory of the backtest outputs.")] = Path(
+        "output"
+    ),
+    customers: Annotated[
+        Path | None,
+        typer.Option(help="Optional customers table (CSV/Parquet): customer_id + segments."),
+    ] = None,
+) -> None:
+    """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
+    from flows.backtest import backtest as backtest_flow
+    from flows.settings import ConfigFileError, load_config
+    from tasks.backtest import BacktestInputError, refuse_overwriting
+    from tasks.extract import EventInputError
+
+    start, end = _parse_date(from_), _parse_date(to)
+    if end < start:
+        raise _fail(f"--to {end} is before --from {start}")
+    try:
+        refuse_overwriting(str(config), output)
+    except BacktestInputError as error:
+        raise _fail(str(error)) from error
+    if customers is not None and not customers.is_file():
+        raise _fail(f"{customers}: customers table not found")
+    try:
+        scoring_config = load_config(config)
+    except ConfigFileError as error:
+        raise _fail(str(error)) from error
+    console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
+    try:
+        report = backtest_flow(
+            start=start,
+            end=end,
+            events=events,
+            config=scoring_config,
+            output=str(output),
+            every_days=every,
+            horizon_days=horizon,
+            customers=str(customers) if customers else None,
+            config_source=str(config),
+        )
+    except (EventInputError, BacktestInputError) as error:
+        raise _fail(str(error)) from error
+    print_backtest_summary(report)

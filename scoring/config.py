@@ -4,7 +4,14 @@ import hashlib
 import json
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from scoring.followup_config import FollowupsConfig
 
@@ -42,6 +49,21 @@ class TierBoundaries(_Frozen):
         return self
 
 
+class BacktestSettings(_Frozen):
+    """How `engage backtest` labels churn (optional section `backtest`)."""
+
+    churn_event_types: tuple[str, ...] = Field(
+        (),
+        description="event types that mean churn when they occur in the horizon "
+        "(e.g. subscription_cancelled); silence over the horizon is churn too",
+    )
+
+
+_OMITTED_WHEN_NULL = ("followups", "backtest")
+"""Optional sections added after the first release: not dumped while null, so existing
+configurations dump (and hash) exactly as before."""
+
+
 class ScoringConfig(_Frozen):
     """What counts as engagement and how it is scored.
 
@@ -63,6 +85,7 @@ class ScoringConfig(_Frozen):
     followups: FollowupsConfig | None = Field(
         None, description="at-risk / upsell-ready rules and their delivery; null = none"
     )
+    backtest: BacktestSettings | None = Field(None, description="null = no churn event types")
 
     @model_validator(mode="after")
     def _finite_weights(self) -> Self:
@@ -72,6 +95,19 @@ class ScoringConfig(_Frozen):
             if weight != weight or weight in (float("inf"), float("-inf")):
                 raise ValueError(f"weights.{event_type}: must be a finite number, got {weight}")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_null_sections(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        for section in _OMITTED_WHEN_NULL:
+            if section in dumped and dumped[section] is None:
+                del dumped[section]
+        return dumped
+
+    @property
+    def backtest_settings(self) -> BacktestSettings:
+        """The effective backtest settings (configured, or the defaults)."""
+        return self.backtest or BacktestSettings()
 
     @property
     def tier_boundaries(self) -> TierBoundaries:

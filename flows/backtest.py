@@ -1,0 +1,101 @@
+"""The backtest flow: extract -> validate -> backtest (labels, point-in-time scores, fit,
+figures) -> report, over the observation dates from `start` to `end`."""
+
+import contextlib
+import shutil
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.settings import bundled_config_path, load_config, settings
+from scoring.backtest import observation_dates
+from scoring.config import ScoringConfig
+from tasks.backtest import (
+    BacktestInputError,
+    BacktestReport,
+    refuse_overwriting,
+    run_backtest,
+)
+from tasks.extract import extract_events, find_event_files
+from tasks.validate import validate_events
+from tasks.write import new_staging_dir
+
+
+def backtest_run_name() -> str:
+    """Flow run name with the range, e.g. `backtest-2026-01-01-2026-03-01`."""
+    parameters = flow_run.parameters
+    return f"backtest-{parameters.get('start')}-{parameters.get('end')}"
+
+
+@flow(name="engagement-backtest", flow_run_name=backtest_run_name, log_prints=True)
+def backtest(
+    start: date,
+    end: date,
+    events: str | None = None,
+    config: ScoringConfig | None = None,
+    output: str | None = None,
+    every_days: int = 7,
+    horizon_days: int = 30,
+    customers: str | None = None,
+    config_source: str | None = None,
+) -> BacktestReport:
+    """Backtest the score on the observation dates start, start + every_days, ... <= end:
+    how well it predicts churn over `horizon_days`, and which weights would predict better.
+
+    Writes `<output>/backtest/` (Parquet tables and report.html) and
+    `<output>/suggested_config.yaml`; the configuration given is never modified. Unset
+    parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT).
+    """
+    logger = get_run_logger()
+    if horizon_days < 1:
+        raise BacktestInputError(f"horizon must be at least 1 day, got {horizon_days}")
+    dates = observation_dates(start, end, every_days)
+    environment = settings()
+    events = events or environment.events
+    if not events:
+        raise ValueError("no events to backtest: pass `events` or set ENGAGE_EVENTS")
+    if config is None:
+        config_path = environment.config or bundled_config_path()
+        config = load_config(config_path)
+        config_source = config_source or str(config_path)
+    output = output or str(environment.output)
+    refuse_overwriting(config_source, output)
+    staging = new_staging_dir(output, end)
+    try:
+        files = find_event_files(events)
+        raw_path = extract_events(files, str(staging))
+        validation = validate_events(raw_path, str(staging), end)
+        logger.info(
+            "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
+            validation.rows_read,
+            validation.rows_valid,
+            validation.rows_quarantined,
+            validation.duplicates_removed,
+        )
+        report = run_backtest(
+            validation.valid_path,
+            config,
+            config_source or "the configuration",
+            dates,
+            horizon_days,
+            output,
+            customers,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging.parent.rmdir()  # only when no other run is staging there
+    logger.info(
+        "out-of-time AUC: current %s, suggested %s, uniform %s",
+        *(report.auc_test[name] for name in ("current", "suggested", "uniform")),
+    )
+    return report
+
+
+if __name__ == "__main__":
+    import sys
+
+    from flows.cli import app
+
+    sys.exit(app())
