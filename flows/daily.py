@@ -14,7 +14,16 @@ from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract import extract_events, find_event_files
+from tasks.incremental import (
+    advance_watermark,
+    extract_from_source,
+    extraction_manifest,
+    plan_extraction,
+    scoring_input,
+    store_events,
+)
 from tasks.score import ScoreReport, score_customers
+from tasks.sources import SourceConfig
 from tasks.validate import ValidationReport, validate_events
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
 
@@ -30,6 +39,7 @@ class RunSummary:
     scoring: ScoreReport
     published: list[str]
     timings_s: dict[str, float] = field(default_factory=dict)
+    extraction: dict[str, Any] | None = None
 
 
 def default_run_date() -> date:
@@ -45,7 +55,10 @@ def run_name() -> str:
 
 def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) -> dict[str, Any]:
     """The run manifest: everything needed to know what produced the outputs."""
-    inputs = [{"path": p, "bytes": Path(p).stat().st_size} for p in summary.input_files]
+    inputs = [
+        {"path": p, "bytes": Path(p).stat().st_size} if Path(p).exists() else {"path": p}
+        for p in summary.input_files
+    ]
     validation = asdict(summary.validation)
     validation.pop("valid_path")
     return {
@@ -68,6 +81,7 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "tiers": summary.scoring.tiers,
         "unweighted_event_types": summary.scoring.unweighted_event_types,
         "timings_s": summary.timings_s,
+        "extraction": summary.extraction,
     }
 
 
@@ -77,9 +91,14 @@ def daily_scoring(
     events: str | None = None,
     config: ScoringConfig | None = None,
     output: str | None = None,
+    source: SourceConfig | None = None,
 ) -> RunSummary:
     """Score every customer for `run_date` (default: yesterday, UTC) from the events at
     `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
+
+    With `source` (a configured source: files, S3, PostgreSQL, HTTP API) instead of `events`,
+    the run reads only what is new since the source's watermark (plus the late-data lookback),
+    adds the valid events to the event store under `output/_state/` and scores from the store.
 
     Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
     the configuration defaults to the bundled one.
@@ -88,18 +107,24 @@ def daily_scoring(
     run_date = run_date or default_run_date()
     environment = settings()
     events = events or environment.events
-    if not events:
-        raise ValueError("no events to score: pass `events` or set ENGAGE_EVENTS")
+    if not events and source is None:
+        raise ValueError("no events to score: pass `events` or `source`, or set ENGAGE_EVENTS")
     config = config or load_config(environment.config or bundled_config_path())
     output = output or str(environment.output)
     staging = str(new_staging_dir(output, run_date))
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    files = find_event_files(events)
-    raw_path = extract_events(files, staging)
+    if source is not None:
+        plan = plan_extraction(source, output, run_date)
+        extracted = extract_from_source(source, plan, staging)
+        files, raw_path = [extracted.origin], extracted.raw_path
+        logger.info("read %d rows of %s %s", extracted.rows_read, files[0], plan.window.describe())
+    else:
+        files = find_event_files(events)
+        raw_path = extract_events(files, staging)
+        logger.info("extracted %d file(s) for %s", len(files), run_date)
     timings["extract"] = round(time.perf_counter() - started, 3)
-    logger.info("extracted %d file(s) for %s", len(files), run_date)
 
     started = time.perf_counter()
     validation = validate_events(raw_path, staging, run_date)
@@ -112,8 +137,14 @@ def daily_scoring(
         validation.duplicates_removed,
     )
 
+    extraction, scored_path = None, validation.valid_path
+    if source is not None:
+        stored = store_events(validation.valid_path, output, plan)
+        extraction = extraction_manifest(extracted, stored, output, run_date)
+        scored_path = scoring_input(output, validation.valid_path)
+
     started = time.perf_counter()
-    scoring = score_customers(validation.valid_path, config, run_date, staging)
+    scoring = score_customers(scored_path, config, run_date, staging)
     timings["score"] = round(time.perf_counter() - started, 3)
     if scoring.unweighted_event_types:
         logger.info(
@@ -121,10 +152,14 @@ def daily_scoring(
             ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
         )
 
-    summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
+    summary = RunSummary(run_date, output, files, validation, scoring, [], timings, extraction)
     write_manifest(manifest_of(summary, config, flow_run.get_id()), staging, run_date)
     published = publish_outputs(staging, output, run_date)
-    return RunSummary(run_date, output, files, validation, scoring, published, timings)
+    if source is not None:
+        advance_watermark(plan, output, run_date)
+    return RunSummary(
+        run_date, output, files, validation, scoring, published, timings, extraction
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""Files source: local paths / directories / globs and `s3://` URIs through fsspec (s3fs).
+
+Each file is parsed by `tasks.extract` (CSV and NDJSON as text, Parquet typed, `.gz` too);
+S3 objects are downloaded to a private temporary directory first and keep their `s3://` URI
+as provenance. Files cannot filter by time on the server, so the window is applied on read.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tasks.extract import EventFile, event_files, read_untyped_file
+from tasks.sources.base import ExtractWindow, SourceError, in_window, raw_event_frame
+from tasks.sources.config import FileSourceConfig
+
+
+def s3_endpoint(config: FileSourceConfig) -> str | None:
+    """The S3 endpoint: configured, else ENGAGE_S3_ENDPOINT_URL, else AWS_ENDPOINT_URL."""
+    return (
+        config.endpoint_url
+        or os.environ.get("ENGAGE_S3_ENDPOINT_URL")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+
+
+class FileSource:
+    """Events in files, local or on S3-compatible object storage."""
+
+    def __init__(self, config: FileSourceConfig) -> None:
+        self.name = config.name
+        self.config = config
+        self._filesystem: Any = None
+
+    @property
+    def is_remote(self) -> bool:
+        return "://" in self.config.path and not self.config.path.startswith("file://")
+
+    def filesystem(self) -> Any:
+        """The fsspec file system of a remote path (credentials from the environment)."""
+        if self._filesystem is None:
+            import fsspec
+
+            protocol = self.config.path.split("://", 1)[0]
+            options: dict[str, Any] = {"skip_instance_cache": True}
+            endpoint = s3_endpoint(self.config)
+            if protocol in ("s3", "s3a") and endpoint:
+                options["endpoint_url"] = endpoint
+            self._filesystem = fsspec.filesystem(protocol, **options)
+        return self._filesystem
+
+    def remote_files(self) -> list[str]:
+        """The objects matching the URI (a prefix lists what is under it), sorted."""
+        protocol = self.config.path.split("://", 1)[0]
+        filesystem = self.filesystem()
+        try:
+            if any(ch in self.config.path for ch in "*?["):
+                found = filesystem.glob(self.config.path)
+            elif filesystem.isdir(self.config.path):
+                found = filesystem.find(self.config.path)
+            else:
+                found = [self.config.path] if filesystem.exists(self.config.path) else []
+        except Exception as error:  # botocore / aiohttp errors vary by backend
+            raise SourceError(
+                f"source {self.name!r}: cannot list {self.config.path}: {error}; check the "
+                "bucket, the endpoint (endpoint_url / ENGAGE_S3_ENDPOINT_URL) and the "
+                "credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+            ) from error
+        uris = sorted(f if "://" in f else f"{protocol}://{f}" for f in found)
+        uris = [u for u in uris if not u.endswith((".md", "/"))]
+        if not uris:
+            raise SourceError(
+                f"source {self.name!r}: no event files match {self.config.path!r}: "
+                "check the bucket and prefix"
+            )
+        return uris
+
+    def _read_remote(self, uri: str, directory: Path) -> pl.DataFrame:
+        file = EventFile.of(uri)
+        local = directory / Path(uri.split("://", 1)[1]).name
+        try:
+            self.filesystem().get(uri, str(local))
+        except Exception as error:
+            raise SourceError(
+                f"source {self.name!r}: cannot download {uri}: {error}; check the "
+                "credentials and that the object still exists"
+            ) from error
+        frame = read_untyped_file(EventFile(str(local), file.format, file.compression))
+        return raw_event_frame(frame, uri, self.config.columns, self.name)
+
+    def read(self, window: ExtractWindow) -> pl.LazyFrame:
+        """Every matching file's events in the window, files in name order."""
+        if not self.is_remote:
+            pieces = [
+                raw_event_frame(read_untyped_file(f), f.path, self.config.columns, self.name)
+                for f in event_files(self.config.path.removeprefix("file://"))
+            ]
+            return in_window(pieces, window)
+        with tempfile.TemporaryDirectory(prefix="engage-s3-") as directory:
+            pieces = [self._read_remote(u, Path(directory)) for u in self.remote_files()]
+            return in_window(pieces, window).collect().lazy()
+
+    def close(self) -> None:
+        self._filesystem = None
