@@ -40,7 +40,7 @@ def postgres_server() -> Iterator[str]:
     """A throw-away PostgreSQL server on 127.0.0.1 and a free port; yields its URI."""
     binaries = postgres_bin()
     if binaries is None:
-        raise RuntimeError("PostgreSQL server binaries not found: run `make system-deps`")
+        raise RuntimeError("PostgreSQL server binaries not found: run `make system-deps-postgresql`")
     as_root = os.geteuid() == 0
     runner = ["runuser", "-u", "postgres", "--"] if as_root else []
     directory = Path(tempfile.mkdtemp(prefix="engage-pg-"))

@@ -66,8 +66,8 @@ def connection_uri(config: PostgresSourceConfig) -> str:
 
 
 def _scrubbed(message: str, uri: str) -> str:
-    """An error message with the connection URI and its password removed."""
-    message = message.replace(uri, "<connection uri>")
+    """An error message on one line, the connection URI and its password removed."""
+    message = " ".join(message.replace(uri, "<connection uri>").split())
     try:
         from urllib.parse import urlsplit
 
