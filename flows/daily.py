@@ -157,9 +157,7 @@ def daily_scoring(
     published = publish_outputs(staging, output, run_date)
     if source is not None:
         advance_watermark(plan, output, run_date)
-    return RunSummary(
-        run_date, output, files, validation, scoring, published, timings, extraction
-    )
+    return RunSummary(run_date, output, files, validation, scoring, published, timings, extraction)
 
 
 if __name__ == "__main__":

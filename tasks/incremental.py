@@ -11,7 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.sources import SourceConfig, source_for
-from tasks.sources.base import ExtractWindow
+from tasks.sources.base import ExtractWindow, SourceUnavailable
 from tasks.sources.state import (
     PART_FILE,
     StoreReport,
@@ -54,14 +54,28 @@ def plan_extraction(source: SourceConfig, output: str, run_date: date) -> Extrac
     return ExtractionPlan(source.name, source.kind, previous, window)
 
 
+def _source_unavailable(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry an extraction only when the source may come back (not for a wrong table/URL)."""
+    try:
+        state.result()
+    except SourceUnavailable:
+        return True
+    except Exception:
+        return False
+    return False
+
+
 @task(
     name="extract-from-source",
     retries=2,
-    retry_delay_seconds=5,
+    retry_delay_seconds=[2, 30],
+    retry_condition_fn=_source_unavailable,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def extract_from_source(source: SourceConfig, plan: ExtractionPlan, staging: str) -> SourceExtraction:
+def extract_from_source(
+    source: SourceConfig, plan: ExtractionPlan, staging: str
+) -> SourceExtraction:
     """Read the planned window into one raw event frame, staged as Parquet.
 
     A retry reads the whole window again and overwrites the staged file: nothing doubles.

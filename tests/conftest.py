@@ -10,7 +10,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
 # Real servers shared by the source tests (tests/servers.py): started once per session.
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

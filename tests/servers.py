@@ -31,7 +31,9 @@ def free_port() -> int:
 
 def postgres_bin() -> Path | None:
     """The newest installed PostgreSQL server binaries (Debian layout), if any."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     return Path(found[-1]).parent if found else None
 
 
@@ -40,7 +42,9 @@ def postgres_server() -> Iterator[str]:
     """A throw-away PostgreSQL server on 127.0.0.1 and a free port; yields its URI."""
     binaries = postgres_bin()
     if binaries is None:
-        raise RuntimeError("PostgreSQL server binaries not found: run `make system-deps-postgresql`")
+        raise RuntimeError(
+            "PostgreSQL server binaries not found: run `make system-deps-postgresql`"
+        )
     as_root = os.geteuid() == 0
     runner = ["runuser", "-u", "postgres", "--"] if as_root else []
     directory = Path(tempfile.mkdtemp(prefix="engage-pg-"))
@@ -151,7 +155,9 @@ class EventsApi:
             return False
         return not (until and moment >= datetime.fromisoformat(until.replace("Z", "+00:00")))
 
-    def answer(self, query: dict[str, list[str]], headers: Any) -> tuple[int, dict[str, str], bytes]:
+    def answer(
+        self, query: dict[str, list[str]], headers: Any
+    ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.requests.append(query)
             number = len(self.requests)

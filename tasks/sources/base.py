@@ -22,6 +22,10 @@ class SourceError(EventInputError):
     """A source that cannot be read: the message names the source and what to check."""
 
 
+class SourceUnavailable(SourceError):
+    """A source that failed in a way worth retrying later (unreachable, retries exhausted)."""
+
+
 @dataclass(frozen=True)
 class ExtractWindow:
     """Which events to read: `start <= occurred_at < end` (UTC); no start = from the beginning.
@@ -56,7 +60,9 @@ class EventSource(Protocol):
     def close(self) -> None: ...
 
 
-def with_event_columns(frame: pl.DataFrame, columns: Mapping[str, str], source: str) -> pl.DataFrame:
+def with_event_columns(
+    frame: pl.DataFrame, columns: Mapping[str, str], source: str
+) -> pl.DataFrame:
     """The frame with the source's columns renamed onto event columns (`columns`: source ->
     event). A mapped column missing from the data is an error naming the source."""
     if not columns or frame.width == 0:

@@ -150,4 +150,3 @@ def sources_from_document(document: dict[str, Any]) -> dict[str, SourceConfig]:
             ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in error.errors()
         )
         raise ValueError(problems) from error
-

@@ -13,7 +13,13 @@ from typing import Any
 import polars as pl
 
 from tasks.extract import EventFile, event_files, read_untyped_file
-from tasks.sources.base import ExtractWindow, SourceError, in_window, raw_event_frame
+from tasks.sources.base import (
+    ExtractWindow,
+    SourceError,
+    SourceUnavailable,
+    in_window,
+    raw_event_frame,
+)
 from tasks.sources.config import FileSourceConfig
 
 
@@ -63,7 +69,7 @@ class FileSource:
             else:
                 found = [self.config.path] if filesystem.exists(self.config.path) else []
         except Exception as error:  # botocore / aiohttp errors vary by backend
-            raise SourceError(
+            raise SourceUnavailable(
                 f"source {self.name!r}: cannot list {self.config.path}: {error}; check the "
                 "bucket, the endpoint (endpoint_url / ENGAGE_S3_ENDPOINT_URL) and the "
                 "credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
@@ -83,7 +89,7 @@ class FileSource:
         try:
             self.filesystem().get(uri, str(local))
         except Exception as error:
-            raise SourceError(
+            raise SourceUnavailable(
                 f"source {self.name!r}: cannot download {uri}: {error}; check the "
                 "credentials and that the object still exists"
             ) from error

@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 import polars as pl
 
-from tasks.sources.base import ExtractWindow, SourceError, in_window, raw_event_frame
+from tasks.sources.base import (
+    ExtractWindow,
+    SourceError,
+    SourceUnavailable,
+    in_window,
+    raw_event_frame,
+)
 from tasks.sources.config import HttpSourceConfig
 
 RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -104,7 +110,7 @@ class HttpSource:
                     return self._records_page(response)
             if attempt < self.config.max_retries:
                 self._sleep(self._delay(attempt, retry_after))
-        raise SourceError(
+        raise SourceUnavailable(
             f"source {self.name!r}: {self.config.url} failed {self.config.max_retries + 1} "
             f"times, last: {problem}; check the service status or raise `max_retries`"
         )
@@ -127,7 +133,10 @@ class HttpSource:
     def records(self, window: ExtractWindow) -> list[dict[str, Any]]:
         """Every record of the window, following the cursor until the last page."""
         config = self.config
-        parameters = {config.limit_param: str(config.page_size), config.until_param: _iso(window.end)}
+        parameters = {
+            config.limit_param: str(config.page_size),
+            config.until_param: _iso(window.end),
+        }
         if window.start is not None:
             parameters[config.since_param] = _iso(window.start)
         records: list[dict[str, Any]] = []

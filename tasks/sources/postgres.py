@@ -13,7 +13,13 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from tasks.sources.base import ExtractWindow, SourceError, in_window, raw_event_frame
+from tasks.sources.base import (
+    ExtractWindow,
+    SourceError,
+    SourceUnavailable,
+    in_window,
+    raw_event_frame,
+)
 from tasks.sources.config import PostgresSourceConfig
 
 
@@ -37,10 +43,7 @@ def select_statement(
     else:
         condition = f"({time_column} >= $1 AND {time_column} < $2)"
         parameters = [window.start, window.end]
-    sql = (
-        f"SELECT * FROM {relation} AS engage_source "
-        f"WHERE {condition} OR {time_column} IS NULL"
-    )
+    sql = f"SELECT * FROM {relation} AS engage_source WHERE {condition} OR {time_column} IS NULL"
     return sql, parameters
 
 
@@ -107,7 +110,9 @@ class PostgresSource:
                 cursor.execute(sql, parameters)
                 return _arrow_table(cursor.fetch_record_batch())
         except Exception as error:  # adbc raises its own DB-API hierarchy
-            raise SourceError(
+            # a connection problem may pass; a missing table or bad query will not
+            transient = type(error).__name__ in ("OperationalError", "InterfaceError")
+            raise (SourceUnavailable if transient else SourceError)(
                 f"source {self.name!r} (postgres {self.config.table or 'query'}): "
                 f"{type(error).__name__}: {_scrubbed(str(error), uri)}; check the server is "
                 f"reachable, the credentials ({self.config.secret_block or self.config.dsn_env}), "
@@ -118,7 +123,9 @@ class PostgresSource:
     def read(self, window: ExtractWindow) -> pl.LazyFrame:
         frame = pl.from_arrow(self.fetch(window))
         assert isinstance(frame, pl.DataFrame)
-        return in_window([raw_event_frame(frame, self.origin, self.config.columns, self.name)], window)
+        return in_window(
+            [raw_event_frame(frame, self.origin, self.config.columns, self.name)], window
+        )
 
     def close(self) -> None:
         self._uri = None

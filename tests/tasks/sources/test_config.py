@@ -69,8 +69,10 @@ def test_unknown_source_names_the_known_ones(tmp_path: Path) -> None:
             {"kind": "postgres", "table": "t", "columns": {"ts desc": "occurred_at"}},
             "not a plain identifier",
         ),
-        ({"kind": "files", "path": "x", "columns": {"a": "customer_id", "b": "customer_id"}},
-         "several source columns map onto customer_id"),
+        (
+            {"kind": "files", "path": "x", "columns": {"a": "customer_id", "b": "customer_id"}},
+            "several source columns map onto customer_id",
+        ),
         ({"kind": "http", "url": "ftp://x"}, "url"),
         ({"kind": "kafka"}, "kind"),
         ({"kind": "files", "path": "x", "pasword": "x"}, "Extra inputs"),

@@ -82,6 +82,8 @@ def test_s3_objects_read_through_the_s3_api(
 
 @pytest.mark.servers
 def test_s3_errors_name_the_source_and_what_to_check(s3_endpoint: str) -> None:
-    config = FileSourceConfig(name="lake", path="s3://no-such-bucket/x/*.csv", endpoint_url=s3_endpoint)
+    config = FileSourceConfig(
+        name="lake", path="s3://no-such-bucket/x/*.csv", endpoint_url=s3_endpoint
+    )
     with pytest.raises(SourceError, match=r"source 'lake': (cannot list|no event files match)"):
         FileSource(config).read(EVERYTHING)

@@ -11,7 +11,12 @@ from tasks.sources.http_api import HttpSource, retry_after_seconds
 from tests.servers import EventsApi
 
 RECORDS = [
-    {"id": f"e{i}", "user_id": f"c{i % 3}", "name": "login", "ts": f"2026-03-{10 + i:02d}T12:00:00Z"}
+    {
+        "id": f"e{i}",
+        "user_id": f"c{i % 3}",
+        "name": "login",
+        "ts": f"2026-03-{10 + i:02d}T12:00:00Z",
+    }
     for i in range(7)
 ]
 EVERYTHING = ExtractWindow(start=None, end=datetime(2026, 4, 1, tzinfo=UTC))
@@ -85,7 +90,9 @@ def test_persistent_failure_gives_up_naming_the_source(api: EventsApi) -> None:
 def test_a_client_error_stops_at_once_with_what_to_check(api: EventsApi) -> None:
     api.behaviour.status_override = 404
     sleeps: list[float] = []
-    with pytest.raises(SourceError, match=r"source 'product': .* answered HTTP 404 .*check the URL"):
+    with pytest.raises(
+        SourceError, match=r"source 'product': .* answered HTTP 404 .*check the URL"
+    ):
         _source(api, sleeps).read(EVERYTHING)
     assert len(api.requests) == 1
     assert sleeps == []
@@ -96,7 +103,7 @@ def test_the_token_comes_from_the_environment(
 ) -> None:
     api.behaviour.token = "tok-123"
     monkeypatch.delenv("EVENTS_API_TOKEN", raising=False)
-    with pytest.raises(SourceError, match="EVENTS_API_TOKEN .* is not set"):
+    with pytest.raises(SourceError, match=r"EVENTS_API_TOKEN .* is not set"):
         _source(api, [], token_env="EVENTS_API_TOKEN").read(EVERYTHING)
     monkeypatch.setenv("EVENTS_API_TOKEN", "tok-not-this-one")
     with pytest.raises(SourceError, match="HTTP 401") as raised:

@@ -36,7 +36,9 @@ def test_next_run_reads_since_the_watermark_minus_the_lookback() -> None:
 
 
 def test_rerun_of_an_older_date_reads_its_own_lookback_only() -> None:
-    window = extraction_window(utc(2026, 4, 10), date(2026, 4, 1), lookback_days=2, incremental=True)
+    window = extraction_window(
+        utc(2026, 4, 10), date(2026, 4, 1), lookback_days=2, incremental=True
+    )
     assert window == ExtractWindow(start=utc(2026, 3, 31), end=utc(2026, 4, 2))
 
 
@@ -93,7 +95,9 @@ def test_column_mapping_renames_source_columns() -> None:
 
 
 def test_a_mapped_column_missing_from_the_data_names_the_source() -> None:
-    frame = pl.DataFrame({"event_id": ["1"], "customer_id": ["c"], "event_type": ["x"], "t": ["2026-01-01"]})
+    frame = pl.DataFrame(
+        {"event_id": ["1"], "customer_id": ["c"], "event_type": ["x"], "t": ["2026-01-01"]}
+    )
     source = MemorySource("mem", frame, {"ts": "occurred_at"})
     with pytest.raises(ValueError, match=r"source 'mem': column\(s\) ts of the column mapping"):
         source.read(ExtractWindow(None, utc(2026, 4, 1)))
