@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.settings import bundled_config_path, load_config, settings
+from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract import extract_events, find_event_files
@@ -100,13 +100,16 @@ def daily_scoring(
     the run reads only what is new since the source's watermark (plus the late-data lookback),
     adds the valid events to the event store under `output/_state/` and scores from the store.
 
-    Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
-    the configuration defaults to the bundled one.
+    Unset parameters come from the environment (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG,
+    ENGAGE_OUTPUT); the configuration defaults to the bundled one.
     """
     logger = get_run_logger()
     run_date = run_date or default_run_date()
     environment = settings()
     events = events or environment.events
+    if not events and source is None and environment.source:
+        config_file = environment.config or bundled_config_path()
+        source = load_source(config_file, environment.source)
     if not events and source is None:
         raise ValueError("no events to score: pass `events` or `source`, or set ENGAGE_EVENTS")
     config = config or load_config(environment.config or bundled_config_path())

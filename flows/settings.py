@@ -19,6 +19,8 @@ class EngageSettings(BaseSettings):
     output: Path = Path("output")
     events: str | None = None
     config: Path | None = None
+    source: str | None = None
+    """a source named in the configuration's `sources` section (used when `events` is unset)"""
 
 
 def settings() -> EngageSettings:

@@ -137,23 +137,38 @@ class EventsApi:
         self.requests: list[dict[str, list[str]]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._moments: list[datetime | None] | None = None
+        self._matching: dict[tuple[str | None, str | None, int], list[dict[str, Any]]] = {}
 
     @property
     def url(self) -> str:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/events"
 
-    def _in_window(self, record: dict[str, Any], since: str | None, until: str | None) -> bool:
-        value = record.get(self.time_field)
+    @staticmethod
+    def _moment(value: Any) -> datetime | None:
         try:
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            return True  # unreadable times are served: the client's validation flags them
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)  # naive means UTC
-        if since and moment < datetime.fromisoformat(since.replace("Z", "+00:00")):
-            return False
-        return not (until and moment >= datetime.fromisoformat(until.replace("Z", "+00:00")))
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # naive means UTC
+
+    def matching(self, since: str | None, until: str | None) -> list[dict[str, Any]]:
+        """The records of a time window, in order; unreadable times are always served (the
+        client's validation flags them). Cached per window: pages reuse it."""
+        key = (since, until, len(self.records))
+        if key not in self._matching:
+            if self._moments is None or len(self._moments) != len(self.records):
+                self._moments = [self._moment(r.get(self.time_field)) for r in self.records]
+            low = self._moment(since) if since else None
+            high = self._moment(until) if until else None
+            self._matching[key] = [
+                record
+                for record, moment in zip(self.records, self._moments, strict=True)
+                if moment is None
+                or ((low is None or moment >= low) and (high is None or moment < high))
+            ]
+        return self._matching[key]
 
     def answer(
         self, query: dict[str, list[str]], headers: Any
@@ -173,7 +188,7 @@ class EventsApi:
         limit = int(query.get("limit", ["100"])[0])
         offset = int(query.get("cursor", ["0"])[0])
         since, until = query.get("since", [None])[0], query.get("until", [None])[0]
-        matching = [r for r in self.records if self._in_window(r, since, until)]
+        matching = self.matching(since, until)
         page = matching[offset : offset + limit]
         following = offset + limit if offset + limit < len(matching) else None
         body = {"events": page, "next_cursor": str(following) if following is not None else None}
@@ -201,7 +216,7 @@ class EventsApi:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
             yield self

@@ -44,6 +44,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _text_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """JSON records as text columns, typed the way the NDJSON file reader types them."""
+    text = "\n".join(json.dumps(r) for r in records).encode()
+    frame = pl.read_ndjson(io.BytesIO(text), infer_schema_length=None)
+    return frame.with_columns(pl.all().cast(pl.String))
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -130,33 +137,26 @@ class HttpSource:
             )
         return body
 
-    def records(self, window: ExtractWindow) -> list[dict[str, Any]]:
-        """Every record of the window, following the cursor until the last page."""
+    def pages(self, window: ExtractWindow) -> list[pl.DataFrame]:
+        """Every page of the window as a text frame, following the cursor to the last page."""
         config = self.config
-        parameters = {
-            config.limit_param: str(config.page_size),
-            config.until_param: _iso(window.end),
-        }
+        parameters = {config.limit_param: str(config.page_size)}
+        parameters[config.until_param] = _iso(window.end)
         if window.start is not None:
             parameters[config.since_param] = _iso(window.start)
-        records: list[dict[str, Any]] = []
+        frames: list[pl.DataFrame] = []
         cursor: str | None = None
         while True:
             page = self.page(parameters | ({config.cursor_param: cursor} if cursor else {}))
-            records.extend(page[config.records_field])
+            if records := page[config.records_field]:
+                frames.append(_text_frame(records))
             cursor = page.get(config.next_cursor_field)
             if not cursor:
-                return records
+                return frames
 
     def read(self, window: ExtractWindow) -> pl.LazyFrame:
-        records = self.records(window)
-        if records:
-            # through NDJSON like the file reader, so types are inferred the same way
-            text = "\n".join(json.dumps(r) for r in records).encode()
-            frame = pl.read_ndjson(io.BytesIO(text), infer_schema_length=None)
-            frame = frame.with_columns(pl.all().cast(pl.String))
-        else:
-            frame = pl.DataFrame()
+        pages = self.pages(window)
+        frame = pl.concat(pages, how="diagonal_relaxed") if pages else pl.DataFrame()
         origin = f"http:{self.name}"
         return in_window([raw_event_frame(frame, origin, self.config.columns, self.name)], window)
 

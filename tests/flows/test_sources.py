@@ -265,3 +265,37 @@ def test_cli_runs_a_configured_source(tmp_path: Path, api: EventsApi) -> None:
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 2
     assert "exactly one of --events" in result.output
+
+
+def test_deployment_style_run_from_the_environment_with_a_secret_block(
+    tmp_path: Path, postgres_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.blocks.system import Secret
+
+    Secret(value=postgres_uri).save("engage-test-warehouse-dsn", overwrite=True)
+    _pg_load(postgres_uri, "secret_events", ROWS)
+    config_path = tmp_path / "config.yaml"
+    source = {
+        "kind": "postgres",
+        "table": "secret_events",
+        "columns": MAPPING,
+        "secret_block": "engage-test-warehouse-dsn",
+    }
+    document = CONFIG.model_dump(mode="json") | {"sources": {"warehouse": source}}
+    config_path.write_text(yaml.safe_dump(document))
+    output = tmp_path / "out"
+    monkeypatch.delenv("ENGAGE_EVENTS", raising=False)
+    monkeypatch.setenv("ENGAGE_CONFIG", str(config_path))
+    monkeypatch.setenv("ENGAGE_SOURCE", "warehouse")
+    monkeypatch.setenv("ENGAGE_OUTPUT", str(output))
+
+    daily_scoring(config=CONFIG, run_date=RUN_DATE)
+
+    scores = _outputs(output)["scores"]
+    assert scores.select("customer_id", "score", "tier", "event_count").rows() == EXPECTED_SCORES
+    assert _manifest(output)["extraction"]["source"] == "warehouse"
+    password = "s3cret-pw"
+    assert password in postgres_uri
+    for path in output.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
