@@ -84,8 +84,11 @@ def s3_server() -> Iterator[str]:
     """moto's S3 API server on 127.0.0.1 and a free port; yields its endpoint URL.
 
     Sets dummy AWS credentials in the environment for the duration (moto accepts any)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
@@ -190,6 +193,8 @@ class EventsApi:
         since, until = query.get("since", [None])[0], query.get("until", [None])[0]
         matching = self.matching(since, until)
         page = matching[offset : offset + limit]
+        if hasattr(page, "to_dicts"):  # a Polars frame (the benchmark serves one)
+            page = page.to_dicts()
         following = offset + limit if offset + limit < len(matching) else None
         body = {"events": page, "next_cursor": str(following) if following is not None else None}
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()

@@ -142,3 +142,9 @@ def test_no_records_is_an_empty_frame(api: EventsApi) -> None:
     frame = _source(api, []).read(window).collect()
     assert frame.height == 0
     assert {"event_id", "customer_id", "event_type", "occurred_at"} <= set(frame.columns)
+
+
+def test_an_answer_without_the_records_field_says_which_setting_to_fix(api: EventsApi) -> None:
+    api.behaviour.status_override = 200  # answers {"error": ...}
+    with pytest.raises(SourceError, match=r"without a 'events' list; set `records_field`"):
+        _source(api, []).read(EVERYTHING)
