@@ -58,10 +58,16 @@ class Measurement:
         return self.rows / self.seconds if self.seconds else float("inf")
 
 
-def timed(name: str, read: Callable[[], int]) -> Measurement:
-    started = time.perf_counter()
-    rows = read()
-    return Measurement(name, rows, time.perf_counter() - started)
+def timed(name: str, read: Callable[[], int], repeat: int = 1) -> Measurement:
+    """The fastest of `repeat` timed reads (the machine is shared: the minimum is the signal)."""
+    best = None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rows = read()
+        elapsed = time.perf_counter() - started
+        best = min(best or elapsed, elapsed)
+    assert best is not None
+    return Measurement(name, rows, best)
 
 
 class FrameEventsApi(EventsApi):
@@ -144,10 +150,11 @@ def measure_postgres(frame: pl.DataFrame, uri: str) -> list[Measurement]:
     # connectorx cannot bind parameters: the comparison query inlines the same bound
     literal_sql = sql.replace("$1", f"'{parameters[0].isoformat()}'::timestamptz")
     return [
-        timed("postgres: ADBC fetch to Arrow", lambda: source.fetch(WINDOW).num_rows),
+        timed("postgres: ADBC fetch to Arrow", lambda: source.fetch(WINDOW).num_rows, repeat=3),
         timed(
             "postgres: connectorx fetch to Arrow",
             lambda: connectorx.read_sql(uri, literal_sql, return_type="arrow").num_rows,
+            repeat=3,
         ),
         timed("postgres source (ADBC)", lambda: source.read(WINDOW).collect().height),
     ]
