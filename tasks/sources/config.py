@@ -55,7 +55,8 @@ class _SourceBase(BaseModel):
 class FileSourceConfig(_SourceBase):
     """Files (CSV, NDJSON, Parquet, optionally .gz): a local path, directory or glob, or an
     `s3://bucket/prefix/*.parquet` URI. S3 credentials come from the environment
-    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE)."""
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE) or from a
+    Prefect Secret block holding fsspec options (`{"key": ..., "secret": ...}`)."""
 
     kind: Literal["files"] = "files"
     path: str = Field(description="path, directory or glob; s3://bucket/prefix/*.csv for S3")
@@ -63,6 +64,11 @@ class FileSourceConfig(_SourceBase):
         None,
         description="S3-compatible endpoint (MinIO, moto, ...); default: ENGAGE_S3_ENDPOINT_URL "
         "or AWS_ENDPOINT_URL from the environment, else AWS S3",
+    )
+    credentials_block: str | None = Field(
+        None,
+        description="name of a Prefect Secret block whose value is a JSON object of fsspec "
+        'storage options, e.g. {"key": ..., "secret": ...}; default: the environment',
     )
 
 

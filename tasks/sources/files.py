@@ -5,6 +5,7 @@ S3 objects are downloaded to a private temporary directory first and keep their 
 as provenance. Files cannot filter by time on the server, so the window is applied on read.
 """
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -50,12 +51,34 @@ class FileSource:
             import fsspec
 
             protocol = self.config.path.split("://", 1)[0]
-            options: dict[str, Any] = {"skip_instance_cache": True}
+            options: dict[str, Any] = {"skip_instance_cache": True, **self._secret_options()}
             endpoint = s3_endpoint(self.config)
             if protocol in ("s3", "s3a") and endpoint:
                 options["endpoint_url"] = endpoint
             self._filesystem = fsspec.filesystem(protocol, **options)
         return self._filesystem
+
+    def _secret_options(self) -> dict[str, Any]:
+        """fsspec options (credentials) from the configured Prefect Secret block, if any."""
+        if not self.config.credentials_block:
+            return {}
+        from prefect.blocks.system import Secret
+
+        try:
+            value = Secret.load(self.config.credentials_block).get()
+            options = json.loads(value) if isinstance(value, str) else value
+        except (ValueError, RuntimeError) as error:
+            raise SourceError(
+                f"source {self.name!r}: cannot load the Prefect Secret block "
+                f"{self.config.credentials_block!r}: {type(error).__name__}; create it or fix "
+                "`credentials_block`"
+            ) from None  # the error could quote the secret
+        if not isinstance(options, dict):
+            raise SourceError(
+                f"source {self.name!r}: the Secret block {self.config.credentials_block!r} must "
+                'hold a JSON object of storage options, e.g. {"key": ..., "secret": ...}'
+            )
+        return options
 
     def remote_files(self) -> list[str]:
         """The objects matching the URI (a prefix lists what is under it), sorted."""

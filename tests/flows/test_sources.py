@@ -16,13 +16,14 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.daily import daily_scoring
 from scoring.config import ScoringConfig
-from tasks.sources import SourceError
+from tasks.sources import ExtractWindow, SourceError
 from tasks.sources.config import (
     FileSourceConfig,
     HttpSourceConfig,
     PostgresSourceConfig,
     SourceConfig,
 )
+from tasks.sources.files import FileSource
 from tests.servers import EventsApi
 
 pytestmark = [pytest.mark.e2e, pytest.mark.servers]
@@ -299,3 +300,34 @@ def test_deployment_style_run_from_the_environment_with_a_secret_block(
     for path in output.rglob("*"):
         if path.is_file():
             assert password.encode() not in path.read_bytes(), path
+
+
+def test_s3_credentials_from_a_prefect_secret_block(
+    tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import s3fs
+    from prefect.blocks.system import Secret
+
+    filesystem = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
+    filesystem.mkdir("secret-events")
+    _frame(ROWS).write_parquet(tmp_path / "events.parquet")
+    filesystem.put(str(tmp_path / "events.parquet"), "secret-events/events.parquet")
+    # no credentials anywhere in the environment
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    without = FileSourceConfig(
+        name="lake", path="s3://secret-events/", columns=MAPPING, endpoint_url=s3_endpoint
+    )
+    with pytest.raises(SourceError, match=r"source 'lake': cannot list .* credentials") as raised:
+        FileSource(without).read(ExtractWindow(None, datetime(2026, 4, 1, tzinfo=UTC)))
+    assert "credentials" in str(raised.value.__cause__).lower()
+
+    Secret(value={"key": "testing", "secret": "testing"}).save("engage-test-s3", overwrite=True)
+    source = without.model_copy(update={"credentials_block": "engage-test-s3"})
+    output = tmp_path / "out"
+    daily_scoring(source=source, config=CONFIG, run_date=RUN_DATE, output=str(output))
+    scores = _outputs(output)["scores"]
+    assert scores.select("customer_id", "score", "tier", "event_count").rows() == EXPECTED_SCORES
