@@ -65,7 +65,8 @@ class FileSource:
         from prefect.blocks.system import Secret
 
         try:
-            value = Secret.load(self.config.credentials_block).get()
+            secret: Any = Secret.load(self.config.credentials_block, _sync=True)  # type: ignore[call-arg]
+            value = secret.get()
             options = json.loads(value) if isinstance(value, str) else value
         except (ValueError, RuntimeError) as error:
             raise SourceError(

@@ -36,7 +36,10 @@ def select_statement(
     `WHERE (t >= $1 AND t < $2) OR t IS NULL`: rows without a time are read too, so
     validation quarantines them instead of the filter hiding them.
     """
-    relation = quoted(config.table) if config.table else f"({config.query.rstrip().rstrip(';')})"  # type: ignore[union-attr]
+    if config.table:
+        relation = quoted(config.table)
+    else:  # on its own lines: a trailing `-- comment` in the query cannot swallow the `)`
+        relation = f"(\n{(config.query or '').strip().rstrip(';')}\n)"
     time_column = quoted(config.source_column("occurred_at"))
     if window.start is None:
         condition, parameters = f"{time_column} < $1", [window.end]
@@ -53,7 +56,8 @@ def connection_uri(config: PostgresSourceConfig) -> str:
         from prefect.blocks.system import Secret
 
         try:
-            return str(Secret.load(config.secret_block).get())
+            secret: Any = Secret.load(config.secret_block, _sync=True)  # type: ignore[call-arg]
+            return str(secret.get())
         except (ValueError, RuntimeError) as error:
             raise SourceError(
                 f"source {config.name!r}: cannot load the Prefect Secret block "

@@ -73,7 +73,7 @@ def test_the_time_filter_is_pushed_down_as_bound_parameters(
 
 
 def test_a_query_source(postgres_uri: str, events_table: str) -> None:
-    query = f"SELECT id, user_id, name, ts FROM {events_table} WHERE name = 'login'"
+    query = f"SELECT id, user_id, name, ts FROM {events_table} WHERE name = 'login' -- logins"
     source = PostgresSource(_config(query=query), uri=postgres_uri)
     window = ExtractWindow(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 4, 2, tzinfo=UTC))
     assert sorted(source.read(window).collect()["event_id"].to_list()) == ["1", "3", "5"]
