@@ -61,7 +61,7 @@ class EventSource(Protocol):
 
 
 def with_event_columns(
-    frame: pl.DataFrame, columns: Mapping[str, str], source: str
+    frame: pl.DataFrame, columns: Mapping[str, str], source: str, origin: str = ""
 ) -> pl.DataFrame:
     """The frame with the source's columns renamed onto event columns (`columns`: source ->
     event). A mapped column missing from the data is an error naming the source."""
@@ -70,8 +70,9 @@ def with_event_columns(
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SourceError(
-            f"source {source!r}: column(s) {', '.join(missing)} of the column mapping are not "
-            f"in the data (found: {', '.join(frame.columns) or 'none'}); "
+            f"source {source!r}: {origin + ': ' if origin else ''}column(s) "
+            f"{', '.join(missing)} of the column mapping are not in the data "
+            f"(found: {', '.join(frame.columns) or 'none'}); "
             f"fix `sources.{source}.columns` in the configuration"
         )
     # a column the mapping replaces (e.g. an unrelated `event_type` next to `name`) is dropped
@@ -83,7 +84,7 @@ def raw_event_frame(
     frame: pl.DataFrame, origin: str, columns: Mapping[str, str], source: str
 ) -> pl.DataFrame:
     """One piece of a source (a file, a result set) as raw events with provenance `origin`."""
-    return typed_event_frame(with_event_columns(frame, columns, source), origin)
+    return typed_event_frame(with_event_columns(frame, columns, source, origin), origin)
 
 
 def in_window(pieces: list[pl.DataFrame], window: ExtractWindow) -> pl.LazyFrame:

@@ -65,6 +65,11 @@ class FileSourceConfig(_SourceBase):
         description="S3-compatible endpoint (MinIO, moto, ...); default: ENGAGE_S3_ENDPOINT_URL "
         "or AWS_ENDPOINT_URL from the environment, else AWS S3",
     )
+    skip_old_files: bool = Field(
+        True,
+        description="in an incremental run, skip files last modified before the window "
+        "starts: they hold only older events (events are written after they happen)",
+    )
     credentials_block: str | None = Field(
         None,
         description="name of a Prefect Secret block whose value is a JSON object of fsspec "

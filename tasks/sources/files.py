@@ -8,6 +8,7 @@ as provenance. Files cannot filter by time on the server, so the window is appli
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,16 @@ def s3_endpoint(config: FileSourceConfig) -> str | None:
         or os.environ.get("ENGAGE_S3_ENDPOINT_URL")
         or os.environ.get("AWS_ENDPOINT_URL")
     )
+
+
+def _modified(info: dict[str, Any]) -> datetime | None:
+    """Last modification time in an fsspec listing (S3: LastModified; local: mtime)."""
+    value = info.get("LastModified") or info.get("mtime") or info.get("last_modified")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return None
 
 
 class FileSource:
@@ -81,31 +92,37 @@ class FileSource:
             )
         return options
 
-    def remote_files(self) -> list[str]:
-        """The objects matching the URI (a prefix lists what is under it), sorted."""
+    def remote_files(self) -> dict[str, datetime | None]:
+        """The objects matching the URI (a prefix lists what is under it), by name, with
+        their last modification time (None when the store does not say)."""
         protocol = self.config.path.split("://", 1)[0]
         filesystem = self.filesystem()
         try:
             if any(ch in self.config.path for ch in "*?["):
-                found = filesystem.glob(self.config.path)
+                found = filesystem.glob(self.config.path, detail=True)
             elif filesystem.isdir(self.config.path):
-                found = filesystem.find(self.config.path)
+                found = filesystem.find(self.config.path, detail=True)
+            elif filesystem.exists(self.config.path):
+                found = {self.config.path: filesystem.info(self.config.path)}
             else:
-                found = [self.config.path] if filesystem.exists(self.config.path) else []
+                found = {}
         except Exception as error:  # botocore / aiohttp errors vary by backend
             raise SourceUnavailable(
                 f"source {self.name!r}: cannot list {self.config.path}: {error}; check the "
                 "bucket, the endpoint (endpoint_url / ENGAGE_S3_ENDPOINT_URL) and the "
                 "credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
             ) from error
-        uris = sorted(f if "://" in f else f"{protocol}://{f}" for f in found)
-        uris = [u for u in uris if not u.endswith((".md", "/"))]
-        if not uris:
+        files = {
+            (name if "://" in name else f"{protocol}://{name}"): _modified(info)
+            for name, info in found.items()
+            if info.get("type", "file") == "file" and not name.endswith((".md", "/"))
+        }
+        if not files:
             raise SourceError(
                 f"source {self.name!r}: no event files match {self.config.path!r}: "
                 "check the bucket and prefix"
             )
-        return uris
+        return dict(sorted(files.items()))
 
     def _read_remote(self, uri: str, directory: Path) -> pl.DataFrame:
         file = EventFile.of(uri)
@@ -120,16 +137,30 @@ class FileSource:
         frame = read_untyped_file(EventFile(str(local), file.format, file.compression))
         return raw_event_frame(frame, uri, self.config.columns, self.name)
 
+    def _arrived(self, modified: datetime | None, window: ExtractWindow) -> bool:
+        """Whether a file may hold events of the window. A file last modified before the
+        window starts holds only older events (an event is written after it happens)."""
+        if not self.config.skip_old_files or window.start is None or modified is None:
+            return True
+        return modified >= window.start
+
     def read(self, window: ExtractWindow) -> pl.LazyFrame:
         """Every matching file's events in the window, files in name order."""
         if not self.is_remote:
+            files = event_files(self.config.path.removeprefix("file://"))
             pieces = [
                 raw_event_frame(read_untyped_file(f), f.path, self.config.columns, self.name)
-                for f in event_files(self.config.path.removeprefix("file://"))
+                for f in files
+                if self._arrived(datetime.fromtimestamp(os.stat(f.path).st_mtime, UTC), window)
             ]
             return in_window(pieces, window)
+        remote = self.remote_files()
         with tempfile.TemporaryDirectory(prefix="engage-s3-") as directory:
-            pieces = [self._read_remote(u, Path(directory)) for u in self.remote_files()]
+            pieces = [
+                self._read_remote(uri, Path(directory))
+                for uri, modified in remote.items()
+                if self._arrived(modified, window)
+            ]
             return in_window(pieces, window).collect().lazy()
 
     def close(self) -> None:

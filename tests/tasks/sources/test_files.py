@@ -1,7 +1,8 @@
 """Files source: local globs with column mapping, and s3:// URIs on a real S3 API (moto)."""
 
 import gzip
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -43,6 +44,28 @@ def test_local_glob_with_mapped_columns(tmp_path: Path) -> None:
     assert source.read(window).collect()["event_id"].to_list() == ["1", "2"]
 
 
+OLD_FILE_READ = r"source 'local': .*old\.csv: column\(s\) user_id, name, ts of the column mapping"
+
+
+def test_files_modified_before_the_window_are_not_read(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text("not,an\nevent file at all\n")  # would fail if it were read
+    new.write_text(CSV)
+    march_1 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    os.utime(old, (march_1, march_1))
+    config = FileSourceConfig(name="local", path=str(tmp_path / "*.csv"), columns=MAPPING)
+    since_march_29 = ExtractWindow(datetime(2026, 3, 29, tzinfo=UTC), EVERYTHING.end)
+    frame = FileSource(config).read(since_march_29).collect()
+    assert frame["event_id"].to_list() == ["1", "2"]
+    assert frame["source_file"].unique().to_list() == [str(new)]
+    # a first run (no start) and `skip_old_files: false` read every file
+    with pytest.raises(ValueError, match=OLD_FILE_READ):
+        FileSource(config).read(EVERYTHING)
+    every_file = config.model_copy(update={"skip_old_files": False})
+    with pytest.raises(ValueError, match=OLD_FILE_READ):
+        FileSource(every_file).read(since_march_29)
+
+
 def test_missing_local_files_name_the_pattern(tmp_path: Path) -> None:
     source = FileSource(FileSourceConfig(name="local", path=str(tmp_path / "none*.csv")))
     with pytest.raises(ValueError, match="no event files match"):
@@ -78,6 +101,12 @@ def test_s3_objects_read_through_the_s3_api(
         name="lake", path="s3://files-test/daily/*.csv", columns=MAPPING, endpoint_url=s3_endpoint
     )
     assert FileSource(config).read(EVERYTHING).collect()["event_id"].to_list() == ["1", "2"]
+    # objects uploaded before the window starts are listed but not downloaded
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    later = ExtractWindow(tomorrow, tomorrow + timedelta(days=1))
+    source = FileSource(config)
+    assert list(source.remote_files()) == ["s3://files-test/daily/a.csv"]
+    assert source.read(later).collect().height == 0
 
 
 @pytest.mark.servers

@@ -99,7 +99,8 @@ def test_a_mapped_column_missing_from_the_data_names_the_source() -> None:
         {"event_id": ["1"], "customer_id": ["c"], "event_type": ["x"], "t": ["2026-01-01"]}
     )
     source = MemorySource("mem", frame, {"ts": "occurred_at"})
-    with pytest.raises(ValueError, match=r"source 'mem': column\(s\) ts of the column mapping"):
+    message = r"source 'mem': memory:mem: column\(s\) ts of the column mapping"
+    with pytest.raises(ValueError, match=message):
         source.read(ExtractWindow(None, utc(2026, 4, 1)))
 
 
