@@ -89,7 +89,12 @@ def print_summary(summary: "RunSummary") -> None:
 
 
 def _run(
-    events: str | None, config_path: Path, run_date: date, output: Path, source: str | None = None
+    events: str | None,
+    config_path: Path,
+    run_date: date,
+    output: Path,
+    *,
+    source: str | None = None,
 ) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_config, load_source
@@ -132,7 +137,7 @@ def run(
     ] = None,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
-    _run(events, config, _parse_date(run_date), output, source)
+    _run(events, config, _parse_date(run_date), output, source=source)
 
 
 @app.command()

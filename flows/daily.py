@@ -55,10 +55,7 @@ def run_name() -> str:
 
 def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) -> dict[str, Any]:
     """The run manifest: everything needed to know what produced the outputs."""
-    inputs = [
-        {"path": p, "bytes": Path(p).stat().st_size} if Path(p).exists() else {"path": p}
-        for p in summary.input_files
-    ]
+    inputs = [{"path": p, "bytes": Path(p).stat().st_size} for p in summary.input_files]
     validation = asdict(summary.validation)
     validation.pop("valid_path")
     return {
@@ -81,7 +78,6 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "tiers": summary.scoring.tiers,
         "unweighted_event_types": summary.scoring.unweighted_event_types,
         "timings_s": summary.timings_s,
-        "extraction": summary.extraction,
     }
 
 
@@ -121,8 +117,10 @@ def daily_scoring(
     if source is not None:
         plan = plan_extraction(source, output, run_date)
         extracted = extract_from_source(source, plan, staging)
-        files, raw_path = [extracted.origin], extracted.raw_path
-        logger.info("read %d rows of %s %s", extracted.rows_read, files[0], plan.window.describe())
+        files, raw_path = [], extracted.raw_path  # what was read is in the manifest's extraction
+        logger.info(
+            "read %d rows of %s %s", extracted.rows_read, extracted.origin, plan.window.describe()
+        )
     else:
         files = find_event_files(events)
         raw_path = extract_events(files, staging)
@@ -155,12 +153,16 @@ def daily_scoring(
             ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
         )
 
-    summary = RunSummary(run_date, output, files, validation, scoring, [], timings, extraction)
-    write_manifest(manifest_of(summary, config, flow_run.get_id()), staging, run_date)
+    summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
+    manifest = manifest_of(summary, config, flow_run.get_id())
+    manifest["extraction"] = extraction
+    write_manifest(manifest, staging, run_date)
     published = publish_outputs(staging, output, run_date)
     if source is not None:
         advance_watermark(plan, output, run_date)
-    return RunSummary(run_date, output, files, validation, scoring, published, timings, extraction)
+    return RunSummary(
+        run_date, output, files, validation, scoring, published, timings, extraction=extraction
+    )
 
 
 if __name__ == "__main__":
