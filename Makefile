@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean system-deps-postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime-installed
 	$(BIN)/engage demo --output $(DEMO_OUTPUT)
 
-test: $(VENV)/.dev-installed
+# The source tests start a real PostgreSQL server: install Debian's when it is missing.
+system-deps-postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update && apt-get install -y --no-install-recommends postgresql; }
+
+test: $(VENV)/.dev-installed system-deps-postgresql
 	$(BIN)/ruff check .
 	$(BIN)/mypy scoring
 	$(BIN)/pytest

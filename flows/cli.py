@@ -48,6 +48,15 @@ def print_summary(summary: "RunSummary") -> None:
     validation, scoring = summary.validation, summary.scoring
     counts = Table(title=f"engage run {summary.run_date}", show_header=False)
     counts.add_row("input files", str(len(summary.input_files)))
+    if summary.extraction:
+        extraction = summary.extraction
+        counts.add_row("source", f"{extraction['source']} ({extraction['kind']})")
+        counts.add_row("read since", str(extraction["window_start"] or "the beginning"))
+        counts.add_row("events added to store", f"{extraction['store']['events_added']:,}")
+        late = extraction["late_events"]
+        if late["count"]:
+            affected = ", ".join(late["affected_run_dates"]) or "none published"
+            counts.add_row("late events", f"{late['count']:,} (rerun: {affected})")
     counts.add_row("rows read", f"{validation.rows_read:,}")
     counts.add_row("rows valid (scored)", f"{validation.rows_valid:,}")
     counts.add_row("rows quarantined", f"{validation.rows_quarantined:,}")
@@ -85,18 +94,27 @@ def print_summary(summary: "RunSummary") -> None:
 
 
 def _run(
-    events: str, config_path: Path, run_date: date, output: Path, customers: str | None = None
+    events: str | None,
+    config_path: Path,
+    run_date: date,
+    output: Path,
+    customers: str | None = None,
+    *,
+    source: str | None = None,
 ) -> None:
     from flows.daily import daily_scoring
-    from flows.settings import ConfigFileError, load_config
+    from flows.settings import ConfigFileError, load_config, load_source
     from tasks.extract import EventInputError
     from tasks.followups import CustomersInputError
 
+    if (events is None) == (source is None):
+        raise _fail("give exactly one of --events <path|glob> or --source <name>")
     try:
         config = load_config(config_path)
+        source_config = load_source(config_path, source) if source else None
     except ConfigFileError as error:
         raise _fail(str(error)) from error
-    console.print(f"scoring {run_date} from {events} into {output} ...")
+    console.print(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
     try:
         summary = daily_scoring(
             events=events,
@@ -104,6 +122,7 @@ def _run(
             run_date=run_date,
             output=str(output),
             customers=customers,
+            source=source_config,
         )
     except (EventInputError, CustomersInputError) as error:
         raise _fail(str(error)) from error
@@ -112,20 +131,24 @@ def _run(
 
 @app.command()
 def run(
-    events: Annotated[
-        str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
-    ],
     config: Annotated[Path, typer.Option(help="Scoring configuration (YAML).")],
     run_date: Annotated[str, typer.Option(help="The day to score, YYYY-MM-DD.")],
+    events: Annotated[
+        str | None, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
+    ] = None,
     output: Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")] = Path(
         "output"
     ),
     customers: Annotated[
         str | None, typer.Option(help="Customers table (CSV/Parquet: customer_id, plan).")
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="A source named in the config's `sources` section (read incrementally)."),
+    ] = None,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
-    _run(events, config, _parse_date(run_date), output, customers)
+    _run(events, config, _parse_date(run_date), output, customers, source=source)
 
 
 @app.command()

@@ -10,12 +10,21 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.settings import bundled_config_path, load_config, settings
+from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract import extract_events, find_event_files
 from tasks.followups import FollowupReport, emit_run_event, track_followups
+from tasks.incremental import (
+    advance_watermark,
+    extract_from_source,
+    extraction_manifest,
+    plan_extraction,
+    scoring_input,
+    store_events,
+)
 from tasks.score import ScoreReport, score_customers
+from tasks.sources import SourceConfig
 from tasks.validate import ValidationReport, validate_events
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
 
@@ -32,6 +41,7 @@ class RunSummary:
     published: list[str]
     timings_s: dict[str, float] = field(default_factory=dict)
     followups: FollowupReport | None = None
+    extraction: dict[str, Any] | None = None
 
 
 def default_run_date() -> date:
@@ -80,30 +90,47 @@ def daily_scoring(
     config: ScoringConfig | None = None,
     output: str | None = None,
     customers: str | None = None,
+    source: SourceConfig | None = None,
 ) -> RunSummary:
     """Score every customer for `run_date` (default: yesterday, UTC) from the events at
     `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
 
-    Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
-    the configuration defaults to the bundled one. `customers` (CSV/Parquet with customer_id,
-    plan) feeds the plan-based follow-up rules.
+    `customers` (CSV/Parquet with customer_id, plan) feeds the plan-based follow-up rules.
+
+    With `source` (a configured source: files, S3, PostgreSQL, HTTP API) instead of `events`,
+    the run reads only what is new since the source's watermark (plus the late-data lookback),
+    adds the valid events to the event store under `output/_state/` and scores from the store.
+
+    Unset parameters come from the environment (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG,
+    ENGAGE_OUTPUT); the configuration defaults to the bundled one.
     """
     logger = get_run_logger()
     run_date = run_date or default_run_date()
     environment = settings()
     events = events or environment.events
-    if not events:
-        raise ValueError("no events to score: pass `events` or set ENGAGE_EVENTS")
+    if not events and source is None and environment.source:
+        config_file = environment.config or bundled_config_path()
+        source = load_source(config_file, environment.source)
+    if not events and source is None:
+        raise ValueError("no events to score: pass `events` or `source`, or set ENGAGE_EVENTS")
     config = config or load_config(environment.config or bundled_config_path())
     output = output or str(environment.output)
     staging = str(new_staging_dir(output, run_date))
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    files = find_event_files(events)
-    raw_path = extract_events(files, staging)
+    if source is not None:
+        plan = plan_extraction(source, output, run_date)
+        extracted = extract_from_source(source, plan, staging)
+        files, raw_path = [], extracted.raw_path  # what was read is in the manifest's extraction
+        logger.info(
+            "read %d rows of %s %s", extracted.rows_read, extracted.origin, plan.window.describe()
+        )
+    else:
+        files = find_event_files(events)
+        raw_path = extract_events(files, staging)
+        logger.info("extracted %d file(s) for %s", len(files), run_date)
     timings["extract"] = round(time.perf_counter() - started, 3)
-    logger.info("extracted %d file(s) for %s", len(files), run_date)
 
     started = time.perf_counter()
     validation = validate_events(raw_path, staging, run_date)
@@ -116,8 +143,14 @@ def daily_scoring(
         validation.duplicates_removed,
     )
 
+    extraction, scored_path = None, validation.valid_path
+    if source is not None:
+        stored = store_events(validation.valid_path, output, plan)
+        extraction = extraction_manifest(extracted, stored, output, run_date)
+        scored_path = scoring_input(output, validation.valid_path)
+
     started = time.perf_counter()
-    scoring = score_customers(validation.valid_path, config, run_date, staging)
+    scoring = score_customers(scored_path, config, run_date, staging)
     timings["score"] = round(time.perf_counter() - started, 3)
     if scoring.unweighted_event_types:
         logger.info(
@@ -139,8 +172,11 @@ def daily_scoring(
     summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
     manifest = manifest_of(summary, config, flow_run.get_id())
     manifest["followups"] = asdict(followups)
+    manifest["extraction"] = extraction
     write_manifest(manifest, staging, run_date)
     published = publish_outputs(staging, output, run_date)
+    if source is not None:
+        advance_watermark(plan, output, run_date)
     emit_run_event(
         run_date,
         output,
@@ -151,7 +187,17 @@ def daily_scoring(
             "actions": followups.actions,
         },
     )
-    return RunSummary(run_date, output, files, validation, scoring, published, timings, followups)
+    return RunSummary(
+        run_date,
+        output,
+        files,
+        validation,
+        scoring,
+        published,
+        timings,
+        followups=followups,
+        extraction=extraction,
+    )
 
 
 if __name__ == "__main__":

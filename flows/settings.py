@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import deployments
 from scoring.config import ScoringConfig
+from tasks.sources.config import SourceConfig, sources_from_document
 
 
 class EngageSettings(BaseSettings):
@@ -18,6 +19,8 @@ class EngageSettings(BaseSettings):
     output: Path = Path("output")
     events: str | None = None
     config: Path | None = None
+    source: str | None = None
+    """a source named in the configuration's `sources` section (used when `events` is unset)"""
 
 
 def settings() -> EngageSettings:
@@ -29,6 +32,29 @@ class ConfigFileError(ValueError):
     """A configuration file that is missing, not YAML, or not a valid ScoringConfig."""
 
 
+def _read_document(path: Path) -> dict:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
+    except yaml.YAMLError as error:
+        raise ConfigFileError(f"{path}: not valid YAML: {error}") from error
+    return document if isinstance(document, dict) else {}
+
+
+def load_source(path: str | Path, name: str) -> SourceConfig:
+    """The source `name` of the configuration's `sources` section; errors name file and key."""
+    path = Path(path)
+    try:
+        sources = sources_from_document(_read_document(path))
+    except ValueError as error:
+        raise ConfigFileError(f"{path}: invalid configuration: {error}") from error
+    if name not in sources:
+        known = ", ".join(sorted(sources)) or "none configured"
+        raise ConfigFileError(f"{path}: no source {name!r} under `sources` (known: {known})")
+    return sources[name]
+
+
 def load_config(path: str | Path) -> ScoringConfig:
     """Read and validate a YAML scoring configuration; errors name the file and the key."""
     path = Path(path)
@@ -38,6 +64,9 @@ def load_config(path: str | Path) -> ScoringConfig:
         raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
     except yaml.YAMLError as error:
         raise ConfigFileError(f"{path}: not valid YAML: {error}") from error
+    if isinstance(document, dict):
+        # the `sources` section is read by load_source, not part of the scoring rules
+        document = {k: v for k, v in document.items() if k != "sources"}
     try:
         return ScoringConfig.model_validate(document or {})
     except ValidationError as error:

@@ -163,3 +163,13 @@ def extract_events(paths: list[str], staging: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     raw.write_parquet(target)
     return str(target)
+
+
+def read_untyped_file(file: EventFile) -> pl.DataFrame:
+    """One file's columns as stored (text tables as text), before renaming and typing."""
+    return _read_parquet(file) if file.format == "parquet" else _read_text_table(file)
+
+
+def typed_event_frame(frame: pl.DataFrame, origin: str) -> pl.DataFrame:
+    """Any source's canonical columns as a raw event frame, provenance naming `origin`."""
+    return _typed(frame, EventFile(path=origin, format="table", compression=None))
