@@ -79,7 +79,9 @@ def print_summary(summary: "RunSummary") -> None:
         console.print(f"  {path}")
 
 
-def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
+def _run(
+    events: str, config_path: Path, run_date: date, output: Path, customers: str | None = None
+) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_config
     from tasks.extract import EventInputError
@@ -90,7 +92,13 @@ def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
         raise _fail(str(error)) from error
     console.print(f"scoring {run_date} from {events} into {output} ...")
     try:
-        summary = daily_scoring(events=events, config=config, run_date=run_date, output=str(output))
+        summary = daily_scoring(
+            events=events,
+            config=config,
+            run_date=run_date,
+            output=str(output),
+            customers=customers,
+        )
     except EventInputError as error:
         raise _fail(str(error)) from error
     print_summary(summary)
@@ -106,9 +114,13 @@ def run(
     output: Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")] = Path(
         "output"
     ),
+    customers: Annotated[
+        str | None,
+        typer.Option(help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns."),
+    ] = None,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
-    _run(events, config, _parse_date(run_date), output)
+    _run(events, config, _parse_date(run_date), output, customers)
 
 
 @app.command()
@@ -129,4 +141,4 @@ def demo(
     console.print(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
-    _run(str(dataset["events"]), bundled_config_path(), day, output)
+    _run(str(dataset["events"]), bundled_config_path(), day, output, str(dataset["customers"]))

@@ -14,6 +14,7 @@ from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract import extract_events, find_event_files
+from tasks.metrics import MetricsReport, compute_metrics
 from tasks.score import ScoreReport, score_customers
 from tasks.validate import ValidationReport, validate_events
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
@@ -30,6 +31,7 @@ class RunSummary:
     scoring: ScoreReport
     published: list[str]
     timings_s: dict[str, float] = field(default_factory=dict)
+    metrics: MetricsReport | None = None
 
 
 def default_run_date() -> date:
@@ -68,6 +70,7 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "tiers": summary.scoring.tiers,
         "unweighted_event_types": summary.scoring.unweighted_event_types,
         "timings_s": summary.timings_s,
+        "metrics": asdict(summary.metrics) if summary.metrics else None,
     }
 
 
@@ -77,12 +80,14 @@ def daily_scoring(
     events: str | None = None,
     config: ScoringConfig | None = None,
     output: str | None = None,
+    customers: str | None = None,
 ) -> RunSummary:
     """Score every customer for `run_date` (default: yesterday, UTC) from the events at
     `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
 
     Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
-    the configuration defaults to the bundled one.
+    the configuration defaults to the bundled one. `customers` is an optional customers table
+    (CSV/NDJSON/Parquet with customer_id and attributes such as plan, region) for segments.
     """
     logger = get_run_logger()
     run_date = run_date or default_run_date()
@@ -121,10 +126,14 @@ def daily_scoring(
             ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
         )
 
-    summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
+    started = time.perf_counter()
+    metrics = compute_metrics(validation.valid_path, config, run_date, staging, customers)
+    timings["metrics"] = round(time.perf_counter() - started, 3)
+
+    summary = RunSummary(run_date, output, files, validation, scoring, [], timings, metrics)
     write_manifest(manifest_of(summary, config, flow_run.get_id()), staging, run_date)
     published = publish_outputs(staging, output, run_date)
-    return RunSummary(run_date, output, files, validation, scoring, published, timings)
+    return RunSummary(run_date, output, files, validation, scoring, published, timings, metrics)
 
 
 if __name__ == "__main__":
