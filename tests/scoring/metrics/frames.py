@@ -55,9 +55,7 @@ def segment_table(
     frame: pl.LazyFrame, cfg: ScoringConfig | None = None, customers: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     cfg = cfg or config()
-    panel = metric_panel(
-        frame, cfg, RUN_DATE, customers.lazy() if customers is not None else None
-    )
+    panel = metric_panel(frame, cfg, RUN_DATE, customers.lazy() if customers is not None else None)
     collected = MetricPanel(
         panel.customers.collect().lazy(), panel.pages, panel.feature_users, panel.segments
     )
@@ -65,7 +63,11 @@ def segment_table(
 
 
 def segment_value(
-    table: pl.DataFrame, metric: str, segment: str = "all", value: str = "all", detail: str | None = None
+    table: pl.DataFrame,
+    metric: str,
+    segment: str = "all",
+    value: str = "all",
+    detail: str | None = None,
 ) -> float | None:
     rows = table.filter(
         pl.col("segment") == segment,

@@ -91,7 +91,12 @@ def test_clv_lookback_and_purchases_without_amount() -> None:
     a, c = rows["a"], rows["c"]
     assert (a["purchases"], a["revenue"], a["average_order_value"]) == (2, 40.0, 20.0)
     assert a["clv"] == 20.0 * 2 * (365 / 30) * 2.0
-    assert (c["purchases"], c["revenue"], c["average_order_value"], c["clv"]) == (0, 0.0, None, None)
+    assert (c["purchases"], c["revenue"], c["average_order_value"], c["clv"]) == (
+        0,
+        0.0,
+        None,
+        None,
+    )
     table = segment_table(
         events(
             ev("a", "purchase", "2026-03-10T10:00:00Z", amount=10.0),

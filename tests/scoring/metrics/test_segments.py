@@ -70,7 +70,10 @@ def test_engagement_index_against_the_previous_period() -> None:
         ev("flat", "login", "2026-03-20T10:00:00Z"),  # 1 -> 1
     )
     rows = customer_rows(frame, cfg)
-    assert {c: (r["score_previous"], r["score_change"], r["responding"]) for c, r in rows.items()} == {
+    changes = {
+        c: (r["score_previous"], r["score_change"], r["responding"]) for c, r in rows.items()
+    }
+    assert changes == {
         "down": (100.0, -97.0, 0), "flat": (1.0, 0.0, 0), "new": (None, None, 1),
         "up": (5.0, 45.0, 1),
     }  # fmt: skip
@@ -114,16 +117,14 @@ RATES = ("csat", "bounce_rate", "stickiness", "feature_adoption_pct", "churn_rat
          "offline_participation_pct", "first_week_active_pct")  # fmt: skip
 
 
-
-
 def events_of(rows: list[tuple], relabel: dict[str, str] | None = None) -> pl.LazyFrame:
     relabel = relabel or {}
     return events(
         *[
             ev(relabel.get(c, c), t,
                date.fromordinal(date(2026, 3, 31).toordinal() - d).isoformat() + "T12:00:00Z",
-               value=float(v), amount=float(v), session_id=s and f"{c}-{s}", page=p, duration_s=float(v),
-               scroll_pct=float(v * 10), feature=f)
+               value=float(v), amount=float(v), session_id=s and f"{c}-{s}", page=p,
+               duration_s=float(v), scroll_pct=float(v * 10), feature=f)
             for c, t, d, v, s, p, f in rows
         ]
     )  # fmt: skip
@@ -145,9 +146,7 @@ def test_rates_are_percentages_and_nps_is_bounded(rows: list[tuple]) -> None:
     rates = table.filter(pl.col("metric").is_in(RATES) | (pl.col("metric") == "tier_share"))
     assert rates["value"].drop_nulls().is_between(0, 100).all()
     assert table.filter(metric="nps")["value"].drop_nulls().is_between(-100, 100).all()
-    customers = (
-        metric_panel(frame, config(), RUN_DATE, CUSTOMER_PLANS.lazy()).customers.collect()
-    )
+    customers = metric_panel(frame, config(), RUN_DATE, CUSTOMER_PLANS.lazy()).customers.collect()
     for metric in ("csat", "bounce_rate", "stickiness", "feature_adoption_pct", "score_percentile"):
         assert customers[metric].drop_nulls().is_between(0, 100).all(), metric
     assert customers["nps"].drop_nulls().is_between(-100, 100).all()

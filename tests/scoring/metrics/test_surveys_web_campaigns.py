@@ -32,8 +32,12 @@ def test_surveys_per_customer_with_off_scale_answers_and_no_responses() -> None:
 
 def test_nps_category_boundaries() -> None:
     rows = customer_rows(
-        events(*[ev(f"c{v}", "nps_response", "2026-03-20T10:00:00Z", value=float(v))
-                 for v in (0, 6, 7, 8, 9, 10)])  # fmt: skip
+        events(
+            *[
+                ev(f"c{v}", "nps_response", "2026-03-20T10:00:00Z", value=float(v))
+                for v in (0, 6, 7, 8, 9, 10)
+            ]
+        )
     )
     assert {c: r["nps_category"] for c, r in rows.items()} == {
         "c0": "detractor", "c6": "detractor", "c7": "passive", "c8": "passive",
@@ -47,10 +51,24 @@ def test_web_sessions_bounce_time_scroll_and_visitors() -> None:
     rows = customer_rows(
         events(
             # session s1: two pages (60 s + 30 s), scrolls 50 and 100
-            ev("a", pv, "2026-03-10T10:00:00Z", session_id="s1", page="/home",
-               duration_s=60.0, scroll_pct=50.0),
-            ev("a", pv, "2026-03-10T10:01:00Z", session_id="s1", page="/docs",
-               duration_s=30.0, scroll_pct=100.0),
+            ev(
+                "a",
+                pv,
+                "2026-03-10T10:00:00Z",
+                session_id="s1",
+                page="/home",
+                duration_s=60.0,
+                scroll_pct=50.0,
+            ),
+            ev(
+                "a",
+                pv,
+                "2026-03-10T10:01:00Z",
+                session_id="s1",
+                page="/docs",
+                duration_s=30.0,
+                scroll_pct=100.0,
+            ),
             # session s2: one page, no duration -> bounced
             ev("a", pv, "2026-03-11T10:00:00Z", session_id="s2", page="/home"),
             ev("a", "session_start", "2026-03-11T09:59:59Z", session_id="s2"),
