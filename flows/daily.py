@@ -127,7 +127,9 @@ def daily_scoring(
         )
 
     started = time.perf_counter()
-    metrics = compute_metrics(validation.valid_path, config, run_date, staging, customers)
+    metrics = compute_metrics(
+        validation.valid_path, config, run_date, staging, customers, scoring.scores_file
+    )
     timings["metrics"] = round(time.perf_counter() - started, 3)
 
     summary = RunSummary(run_date, output, files, validation, scoring, [], timings, metrics)

@@ -9,7 +9,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from scoring.config import ScoringConfig
-from scoring.metrics.panel import customer_metrics, metric_panel, segment_metrics
+from scoring.metrics.panel import (
+    MetricPanel,
+    customer_metrics,
+    metric_panel,
+    segment_metrics,
+)
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
 from tasks.extract import EventFile, EventInputError
 from tasks.write import write_partition
@@ -52,6 +57,14 @@ def read_customers(path: str) -> pl.DataFrame:
     return frame
 
 
+def materialized(panel: MetricPanel) -> MetricPanel:
+    """The panel's frames computed once (segments reuse them for every attribute)."""
+    customers, pages, feature_users = pl.collect_all(
+        [panel.customers, panel.pages, panel.feature_users]
+    )
+    return MetricPanel(customers.lazy(), pages.lazy(), feature_users.lazy(), panel.segments)
+
+
 @task(name="compute-metrics", cache_policy=NO_CACHE, persist_result=False)
 def compute_metrics(
     valid_path: str,
@@ -59,20 +72,18 @@ def compute_metrics(
     run_date: date,
     staging: str,
     customers: str | None = None,
+    scores_path: str | None = None,
 ) -> MetricsReport:
-    """Compute the metric panel for the run date and stage customer_metrics, segment_metrics."""
-    events = pl.scan_parquet(valid_path)
+    """Compute the metric panel for the run date and stage customer_metrics, segment_metrics.
+
+    `scores_path`: the run's staged scores (recomputed when not given)."""
+    # read once: the panel's many small queries are faster in memory than each from the file
+    events = pl.read_parquet(valid_path).lazy()
     table = read_customers(customers).lazy() if customers else None
-    panel = metric_panel(events, config, run_date, table)
-    customer_frame = panel.customers.collect()
-    panel_frame = type(panel)(
-        customers=customer_frame.lazy(),
-        pages=panel.pages,
-        feature_users=panel.feature_users,
-        segments=panel.segments,
-    )
+    scores = pl.scan_parquet(scores_path) if scores_path else None
+    panel = materialized(metric_panel(events, config, run_date, table, scores))
     per_customer, per_segment = pl.collect_all(
-        [customer_metrics(panel_frame.customers), segment_metrics(panel_frame, config)]
+        [customer_metrics(panel.customers), segment_metrics(panel, config)]
     )
     customer_file = write_partition(
         per_customer, "customer_metrics", CUSTOMER_METRICS, staging, run_date

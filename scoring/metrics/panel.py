@@ -11,7 +11,13 @@ from datetime import date, timedelta
 import polars as pl
 
 from scoring.config import ScoringConfig
-from scoring.engagement import Window, customer_scores, events_in_window
+from scoring.engagement import (
+    Window,
+    customer_scores,
+    events_in_window,
+    occurrence_weight,
+    weights_frame,
+)
 from scoring.events import events_until, typed_properties
 from scoring.metrics import adoption, campaigns, health, retention, surveys, value, web
 from scoring.metrics.rates import flag, percent, ratio
@@ -215,21 +221,50 @@ def _counts_of(frame: pl.LazyFrame, names: list[str]) -> list[pl.Expr]:
     return [pl.col(n).fill_null(0) for n in names if n in schema]
 
 
+def previous_period_scores(
+    events: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.LazyFrame:
+    """Per customer with a weighted event in the previous period (the window ending
+    `window_days` before the run date): previous_contributions, the sum of its contributions."""
+    previous_date = run_date - timedelta(days=config.window_days)
+    window = Window.ending_on(previous_date, config.window_days)
+    return (
+        events_in_window(events, window)
+        .join(weights_frame(config), on="event_type", how="inner")
+        .group_by("customer_id")
+        .agg(
+            (pl.col("weight") * occurrence_weight(config, previous_date))
+            .sum()
+            .alias("previous_contributions")
+        )
+    )
+
+
 def customer_panel(
     events: pl.LazyFrame,
     config: ScoringConfig,
     run_date: date,
     customers: pl.LazyFrame | None = None,
+    scores: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """One row per scored customer: score and tier, previous-period score, attributes, the
-    additive counts of every concept and the per-customer metric values."""
+    additive counts of every concept and the per-customer metric values.
+
+    `scores` are the run's customer_scores when already computed (they are recomputed
+    otherwise). score_previous is null for customers not seen by the end of the previous
+    period, else the sum of their previous-period contributions (0 without any)."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(typed_properties(events), window.end)
     window_events = events_in_window(known, window)
     table = typed_customers(customers) if customers is not None else None
     sources = resolved_attributes(events, table, config)
-    previous = customer_scores(known, config, run_date - timedelta(days=config.window_days))
+    previous_end = Window.ending_on(run_date - timedelta(days=config.window_days), 1).end
+    previous_score = (
+        pl.when(pl.col("first_event_at") < previous_end)
+        .then(pl.col("previous_contributions").fill_null(0.0).round(9))
+        .alias("score_previous")
+    )
     retained = retention.retention_counts(known, window, config)
     features = (
         adoption.feature_users(window_events, config)
@@ -270,16 +305,14 @@ def customer_panel(
     )
     signup_start = pl.col("signup_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     panel = (
-        customer_scores(known, config, run_date)
-        .join(
-            previous.select("customer_id", pl.col("score").alias("score_previous")),
-            on="customer_id",
-            how="left",
-        )
+        (scores if scores is not None else customer_scores(known, config, run_date))
+        .select("customer_id", "score", "tier")
+        .join(previous_period_scores(known, config, run_date), on="customer_id", how="left")
         .join(surveys.survey_counts(window_events, metrics), on="customer_id", how="left")
         .join(web.web_counts(known, window, metrics), on="customer_id", how="left")
         .join(campaigns.campaign_counts(window_events, metrics), on="customer_id", how="left")
         .join(retained, on="customer_id", how="left")
+        .with_columns(previous_score)
         .join(value.purchase_counts(known, window, metrics), on="customer_id", how="left")
         .join(features, on="customer_id", how="left")
         .join(catalogue, how="cross")
@@ -374,6 +407,7 @@ def metric_panel(
     config: ScoringConfig,
     run_date: date,
     customers: pl.LazyFrame | None = None,
+    scores: pl.LazyFrame | None = None,
 ) -> MetricPanel:
     """The panel of a run: see customer_panel; segments are the configured ones found in the
     customers table, the event columns or derived (signup_cohort)."""
@@ -382,7 +416,7 @@ def metric_panel(
     table = typed_customers(customers) if customers is not None else None
     found = resolved_attributes(events, table, config)
     return MetricPanel(
-        customers=customer_panel(events, config, run_date, customers),
+        customers=customer_panel(events, config, run_date, customers, scores),
         pages=web.page_counts(window_events, config.metric_settings),
         feature_users=adoption.feature_users(window_events, config),
         segments=tuple(s for s in config.metric_settings.segments if s in found),

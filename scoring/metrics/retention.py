@@ -42,16 +42,17 @@ def retention_counts(events: pl.LazyFrame, window: Window, config: ScoringConfig
         .sort_by(pl.col("occurred_at").filter(app_event), pl.col("event_id").filter(app_event))
         .last()
     )
-    return (
-        events.group_by("customer_id")
+    active_days = (
+        events.filter(active)
+        .select("customer_id", pl.col("occurred_at").dt.date().alias("day"))
+        .unique()
+        .group_by("customer_id")
+        .agg(pl.len().cast(pl.Int64).alias("active_days"))
+    )
+    lifecycle = (
+        events.filter(cancellation | app_event)
+        .group_by("customer_id")
         .agg(
-            pl.col("occurred_at").min().alias("first_event_at"),
-            pl.col("occurred_at")
-            .filter(active)
-            .dt.date()
-            .n_unique()
-            .cast(pl.Int64)
-            .alias("active_days"),
             (cancellation & ~in_window).any().alias("cancelled_before_start"),
             (cancellation & in_window).any().alias("churned"),
             count_of(install & in_window).alias("app_installs"),
@@ -59,12 +60,24 @@ def retention_counts(events: pl.LazyFrame, window: Window, config: ScoringConfig
             latest_app_event.alias("app_status"),
             (install & in_window).any().alias("app_installer"),
         )
+    )
+    return (
+        events.group_by("customer_id")
+        .agg(pl.col("occurred_at").min().alias("first_event_at"))
+        .join(active_days, on="customer_id", how="left")
+        .join(lifecycle, on="customer_id", how="left")
         .with_columns(
+            pl.col("active_days").fill_null(0),
+            *[
+                pl.col(name).fill_null(False)
+                for name in ("cancelled_before_start", "churned", "app_installer")
+            ],
+            *[pl.col(name).fill_null(0) for name in ("app_installs", "app_uninstalls")],
             pl.when(pl.col("app_status") == metrics.app_install_event)
             .then(pl.lit("kept"))
             .when(pl.col("app_status").is_not_null())
             .then(pl.lit("deleted"))
-            .alias("app_status")
+            .alias("app_status"),
         )
     )
 

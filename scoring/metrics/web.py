@@ -74,14 +74,18 @@ def page_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFr
     """Per customer and page: views (page views in the window) and exits (views that were
     the last page view of their session; ties on time broken by event_id)."""
     page_views = window_events.filter(pl.col("event_type") == config.page_view_event)
-    last_of_session = pl.col("session_id").is_not_null() & (
-        pl.col("event_id")
-        == pl.col("event_id").sort_by("occurred_at", "event_id").last().over(*SESSION)
+    exits = (
+        page_views.filter(pl.col("session_id").is_not_null())
+        .group_by(*SESSION)
+        .agg(pl.col("page").sort_by("occurred_at", "event_id").last())
+        .group_by("customer_id", "page")
+        .agg(pl.len().cast(pl.Int64).alias("exits"))
     )
     return (
-        page_views.with_columns(last_of_session.alias("exit"))
-        .group_by("customer_id", "page")
-        .agg(pl.len().cast(pl.Int64).alias("views"), count_of(pl.col("exit")).alias("exits"))
+        page_views.group_by("customer_id", "page")
+        .agg(pl.len().cast(pl.Int64).alias("views"))
+        .join(exits, on=["customer_id", "page"], how="left", nulls_equal=True)
+        .with_columns(pl.col("exits").fill_null(0))
     )
 
 

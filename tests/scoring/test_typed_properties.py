@@ -43,7 +43,7 @@ def test_metrics_section_is_optional_and_validated() -> None:
         ScoringConfig.model_validate({"metrics": {"effort_scale": 6}})
     with pytest.raises(ValidationError, match="csat_satisfied_min"):
         MetricsConfig(csat_satisfied_min=6)
-    with pytest.raises(ValidationError, match="health.segment"):
+    with pytest.raises(ValidationError, match=r"health\.segment"):
         ScoringConfig.model_validate(
             {"metrics": {"health": {"segment_weights": {"pro": {"engagement": 1}}}}}
         )
