@@ -18,7 +18,12 @@ import polars as pl
 from flows.settings import bundled_config_path, load_config
 from scoring.engagement import contributions, customer_scores, unweighted_event_types
 from scoring.events import typed_properties
-from scoring.metrics.panel import customer_metrics, metric_panel, segment_metrics
+from scoring.metrics.panel import (
+    customer_metrics,
+    metric_panel,
+    panel_columns,
+    segment_metrics,
+)
 from tasks.demo_data import generate_demo_events
 from tasks.metrics import materialized
 
@@ -63,7 +68,8 @@ def main() -> None:
     scores = customer_scores(events, config, RUN_DATE).collect().lazy()
 
     def panel() -> None:
-        in_memory = pl.read_parquet(events_path).lazy()  # as tasks/metrics.py reads it
+        columns = panel_columns(config, pl.scan_parquet(events_path).collect_schema().names())
+        in_memory = pl.read_parquet(events_path, columns=columns).lazy()  # as tasks/metrics.py
         built = materialized(metric_panel(in_memory, config, RUN_DATE, table, scores))
         pl.collect_all([customer_metrics(built.customers), segment_metrics(built, config)])
 

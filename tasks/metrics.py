@@ -13,6 +13,7 @@ from scoring.metrics.panel import (
     MetricPanel,
     customer_metrics,
     metric_panel,
+    panel_columns,
     segment_metrics,
 )
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
@@ -78,7 +79,8 @@ def compute_metrics(
 
     `scores_path`: the run's staged scores (recomputed when not given)."""
     # read once: the panel's many small queries are faster in memory than each from the file
-    events = pl.read_parquet(valid_path).lazy()
+    columns = panel_columns(config, pl.scan_parquet(valid_path).collect_schema().names())
+    events = pl.read_parquet(valid_path, columns=columns).lazy()
     table = read_customers(customers).lazy() if customers else None
     scores = pl.scan_parquet(scores_path) if scores_path else None
     panel = materialized(metric_panel(events, config, run_date, table, scores))

@@ -5,6 +5,7 @@ Each customer row carries additive counts (flags are 0/1); a metric is an expres
 those counts, evaluated once per customer and once over the summed counts of each segment.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,18 +19,26 @@ from scoring.engagement import (
     occurrence_weight,
     weights_frame,
 )
-from scoring.events import events_until, typed_properties
+from scoring.events import events_until
 from scoring.metrics import adoption, campaigns, health, retention, surveys, value, web
 from scoring.metrics.rates import flag, percent, ratio
 from scoring.metrics.segments import (
     ALL,
+    SIGNUP_COHORT,
     attribute_sources,
     customer_attributes,
     score_percentile,
+    signup_cohort,
     tier_shares,
     typed_customers,
 )
-from scoring.schema import CUSTOMER_METRICS, DISENGAGED_TIERS, ENGAGED_TIERS
+from scoring.schema import (
+    CUSTOMER_METRICS,
+    DISENGAGED_TIERS,
+    ENGAGED_TIERS,
+    OPTIONAL_EVENT_COLUMNS,
+    REQUIRED_EVENT_COLUMNS,
+)
 
 ADDITIVE_COUNTS: tuple[str, ...] = (
     "customers", "score_total", "engaged", "responding", "disengaged",
@@ -208,6 +217,13 @@ def segment_names(config: ScoringConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*metrics.segments, *(e for e in extra if e is not None)]))
 
 
+def panel_columns(config: ScoringConfig, available: Iterable[str]) -> list[str]:
+    """The event columns the panel reads: the contract's and the wanted attribute columns."""
+    wanted = {c.name for c in REQUIRED_EVENT_COLUMNS + OPTIONAL_EVENT_COLUMNS}
+    wanted |= set(segment_names(config))
+    return [name for name in available if name in wanted]
+
+
 def resolved_attributes(
     events: pl.LazyFrame, customers: pl.LazyFrame | None, config: ScoringConfig
 ) -> dict[str, str]:
@@ -250,12 +266,13 @@ def customer_panel(
     """One row per scored customer: score and tier, previous-period score, attributes, the
     additive counts of every concept and the per-customer metric values.
 
-    `scores` are the run's customer_scores when already computed (they are recomputed
+    `events` are valid events with typed properties (scoring.events.typed_properties, applied
+    by validation). `scores` are the run's customer_scores when already computed (recomputed
     otherwise). score_previous is null for customers not seen by the end of the previous
     period, else the sum of their previous-period contributions (0 without any)."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
-    known = events_until(typed_properties(events), window.end)
+    known = events_until(events, window.end)
     window_events = events_in_window(known, window)
     table = typed_customers(customers) if customers is not None else None
     sources = resolved_attributes(events, table, config)
@@ -278,11 +295,16 @@ def customer_panel(
             pl.col("feature").n_unique().cast(pl.Int64).alias("feature_catalogue")
         )
     )
-    attributes = customer_attributes(retained, table, known, sources)
+    attributes = customer_attributes(table, known, sources)
     signups = (
         adoption.signup_dates(known, config)
         .join(attributes, on="customer_id", how="full", coalesce=True)
         .select("customer_id", pl.coalesce("signup_date", "table_signup_date").alias("signup_date"))
+    )
+    derived = (
+        [signup_cohort(pl.col("signup_date"), pl.col("first_event_at")).alias(SIGNUP_COHORT)]
+        if sources.get(SIGNUP_COHORT) == "derived"
+        else []
     )
     zero_filled = [
         "csat_responses", "csat_satisfied", "nps_responses", "nps_promoters", "nps_detractors",
@@ -326,6 +348,7 @@ def customer_panel(
             health.support_and_billing_counts(window_events, config), on="customer_id", how="left"
         )
         .join(attributes.drop("table_signup_date"), on="customer_id", how="left")
+        .with_columns(derived)
     )
     panel = panel.with_columns(
         *[pl.col(n).fill_null(0) for n in zero_filled],
@@ -412,7 +435,7 @@ def metric_panel(
     """The panel of a run: see customer_panel; segments are the configured ones found in the
     customers table, the event columns or derived (signup_cohort)."""
     window = Window.ending_on(run_date, config.window_days)
-    window_events = events_in_window(typed_properties(events), window)
+    window_events = events_in_window(events, window)
     table = typed_customers(customers) if customers is not None else None
     found = resolved_attributes(events, table, config)
     return MetricPanel(

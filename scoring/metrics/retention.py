@@ -44,7 +44,7 @@ def retention_counts(events: pl.LazyFrame, window: Window, config: ScoringConfig
     )
     active_days = (
         events.filter(active)
-        .select("customer_id", pl.col("occurred_at").dt.date().alias("day"))
+        .select("customer_id", (pl.col("occurred_at").dt.epoch("s") // 86_400).alias("day"))
         .unique()
         .group_by("customer_id")
         .agg(pl.len().cast(pl.Int64).alias("active_days"))

@@ -65,23 +65,13 @@ def attribute_sources(
 
 
 def customer_attributes(
-    population: pl.LazyFrame,
-    customers: pl.LazyFrame | None,
-    events: pl.LazyFrame,
-    sources: dict[str, str],
+    customers: pl.LazyFrame | None, events: pl.LazyFrame, sources: dict[str, str]
 ) -> pl.LazyFrame:
-    """Per customer of `population` (customer_id, first_event_at): table_signup_date and every
-    attribute of `sources` as text; an event-column attribute is the customer's latest non-null
-    value at or before the run date (`events` end with it)."""
+    """Per customer of the table or the events: table_signup_date and the attributes that come
+    from the table or from event columns, as text. An event-column attribute is the customer's
+    latest non-null value in `events` (which end with the run date). Derived attributes
+    (signup_cohort, see signup_cohort()) are added by the caller."""
     from_events = [name for name, source in sources.items() if source == "events"]
-    latest = events.group_by("customer_id").agg(
-        pl.col(name)
-        .cast(pl.String)
-        .filter(pl.col(name).is_not_null())
-        .sort_by(pl.col("occurred_at").filter(pl.col(name).is_not_null()))
-        .last()
-        for name in from_events
-    )
     table_columns = [name for name, source in sources.items() if source == "customers"]
     table = (
         customers.select(
@@ -90,19 +80,22 @@ def customer_attributes(
         if customers is not None
         else pl.LazyFrame(schema={"customer_id": pl.String, "table_signup_date": pl.Date})
     )
-    cohort = pl.coalesce(pl.col("table_signup_date"), pl.col("first_event_at").dt.date())
-    derived = (
-        [cohort.dt.strftime("%Y-%m").alias(SIGNUP_COHORT)]
-        if SIGNUP_COHORT in sources and sources[SIGNUP_COHORT] == "derived"
-        else []
+    if not from_events:
+        return table
+    latest = events.group_by("customer_id").agg(
+        pl.col(name)
+        .cast(pl.String)
+        .filter(pl.col(name).is_not_null())
+        .sort_by(pl.col("occurred_at").filter(pl.col(name).is_not_null()))
+        .last()
+        for name in from_events
     )
-    return (
-        population.select("customer_id", "first_event_at")
-        .join(table, on="customer_id", how="left")
-        .join(latest, on="customer_id", how="left")
-        .with_columns(derived)
-        .select("customer_id", "table_signup_date", *sources)
-    )
+    return table.join(latest, on="customer_id", how="full", coalesce=True)
+
+
+def signup_cohort(signup_date: pl.Expr, first_event_at: pl.Expr) -> pl.Expr:
+    """The signup month (YYYY-MM) of the signup date, else of the first event."""
+    return pl.coalesce(signup_date, first_event_at.dt.date()).dt.strftime("%Y-%m")
 
 
 def score_percentile(segment: str | None) -> pl.Expr:
