@@ -54,18 +54,28 @@ def web_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> p
             pl.col("seconds").sum().alias("session_seconds"),
         )
     )
+    earlier_visitors = (
+        page_views.filter(~in_window)
+        .select("customer_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("visited_before"))
+    )
     return (
-        page_views.group_by("customer_id")
+        page_views.filter(in_window)
+        .group_by("customer_id")
         .agg(
-            count_of(in_window).alias("page_views"),
-            count_of(in_window & pl.col("duration_s").is_not_null()).alias("timed_page_views"),
-            pl.col("duration_s").filter(in_window).sum().alias("page_seconds"),
-            count_of(in_window & pl.col("scroll_pct").is_not_null()).alias("scrolled_page_views"),
-            pl.col("scroll_pct").filter(in_window).sum().alias("scroll_total"),
-            flag(in_window.any()).alias("visitor"),
-            flag(pl.col("occurred_at").min() >= start).alias("new_visitor"),
+            pl.len().cast(pl.Int64).alias("page_views"),
+            count_of(pl.col("duration_s").is_not_null()).alias("timed_page_views"),
+            pl.col("duration_s").sum().alias("page_seconds"),
+            count_of(pl.col("scroll_pct").is_not_null()).alias("scrolled_page_views"),
+            pl.col("scroll_pct").sum().alias("scroll_total"),
         )
-        .filter(pl.col("visitor") == 1)
+        .join(earlier_visitors, on="customer_id", how="left")
+        .with_columns(
+            pl.lit(1, dtype=pl.Int64).alias("visitor"),
+            flag(pl.col("visited_before").is_null()).alias("new_visitor"),
+        )
+        .drop("visited_before")
         .join(sessions, on="customer_id", how="left")
     )
 
