@@ -23,6 +23,42 @@ def active_event(config: ScoringConfig) -> pl.Expr:
     return pl.col("event_type").is_in(types)
 
 
+BITMASK_DAYS = 62
+"""Windows up to this many days count active days with a 64-bit day mask (one pass)."""
+
+
+def first_and_active_days(events: pl.LazyFrame, window: Window, active: pl.Expr) -> pl.LazyFrame:
+    """Per customer: first_event_at and active_days, the distinct UTC days of the window with
+    an event where `active` holds. Up to BITMASK_DAYS days: OR of 2 ** day_index over the
+    active events, then its bit count (one group-by); longer windows: distinct (customer, day)
+    pairs."""
+    day_index = (pl.col("occurred_at").dt.epoch("s") - int(window.start.timestamp())) // 86_400
+    first = pl.col("occurred_at").min().alias("first_event_at")
+    if (window.end - window.start).days <= BITMASK_DAYS:
+        day_bit = pl.when(active).then(pl.lit(2, dtype=pl.Int64).pow(day_index)).otherwise(0)
+        return events.group_by("customer_id").agg(
+            first,
+            day_bit.cast(pl.Int64)
+            .bitwise_or()
+            .bitwise_count_ones()
+            .cast(pl.Int64)
+            .alias("active_days"),
+        )
+    active_days = (
+        events.filter(active)
+        .select("customer_id", day_index.alias("day"))
+        .unique()
+        .group_by("customer_id")
+        .agg(pl.len().cast(pl.Int64).alias("active_days"))
+    )
+    return (
+        events.group_by("customer_id")
+        .agg(first)
+        .join(active_days, on="customer_id", how="left")
+        .with_columns(pl.col("active_days").fill_null(0))
+    )
+
+
 def retention_counts(events: pl.LazyFrame, window: Window, config: ScoringConfig) -> pl.LazyFrame:
     """Per customer seen at or before the run date (`events` end with it): first_event_at,
     active_days (distinct active UTC days in the window), cancelled_before_start (a
@@ -42,13 +78,6 @@ def retention_counts(events: pl.LazyFrame, window: Window, config: ScoringConfig
         .sort_by(pl.col("occurred_at").filter(app_event), pl.col("event_id").filter(app_event))
         .last()
     )
-    active_days = (
-        events.filter(active)
-        .select("customer_id", (pl.col("occurred_at").dt.epoch("s") // 86_400).alias("day"))
-        .unique()
-        .group_by("customer_id")
-        .agg(pl.len().cast(pl.Int64).alias("active_days"))
-    )
     lifecycle = (
         events.filter(cancellation | app_event)
         .group_by("customer_id")
@@ -62,9 +91,7 @@ def retention_counts(events: pl.LazyFrame, window: Window, config: ScoringConfig
         )
     )
     return (
-        events.group_by("customer_id")
-        .agg(pl.col("occurred_at").min().alias("first_event_at"))
-        .join(active_days, on="customer_id", how="left")
+        first_and_active_days(events, window, active)
         .join(lifecycle, on="customer_id", how="left")
         .with_columns(
             pl.col("active_days").fill_null(0),

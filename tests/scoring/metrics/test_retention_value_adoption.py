@@ -1,6 +1,7 @@
 """Hand-computed retention, value, adoption and health metrics, with their edge cases."""
 
 import polars as pl
+import pytest
 
 from scoring.config import HealthConfig, HealthWeights
 from tests.scoring.metrics.frames import (
@@ -192,3 +193,20 @@ def test_health_components_and_segment_weights() -> None:
     assert c["health_score"] == (0.4 * 1 + 0.15 * 100 + 0.15 * 100) / 0.7
     # plan free: engagement only; score -10 clips to 0
     assert (b["health_engagement"], b["health_billing"], b["health_score"]) == (0.0, 0.0, 0.0)
+
+
+def test_active_days_in_long_windows_use_distinct_days() -> None:
+    from scoring.config import MetricsConfig, ScoringConfig
+
+    frame = events(
+        ev("a", "login", "2025-12-31T23:59:59Z"),  # day 1 of a 91-day window
+        ev("a", "login", "2026-01-01T00:00:00Z"),
+        ev("a", "login", "2026-01-01T12:00:00Z"),
+        ev("a", "login", "2026-03-31T23:00:00Z"),
+        ev("a", "login", "2025-12-30T23:00:00Z"),  # before the window
+    )
+    for days, expected in ((91, 3), (30, 1)):  # 91: distinct pairs; 30: the day mask
+        cfg = ScoringConfig(window_days=days, weights={"login": 1}, metrics=MetricsConfig())
+        row = customer_rows(frame, cfg)["a"]
+        assert row["active_days"] == expected
+        assert row["stickiness"] == pytest.approx(expected * 100 / days, rel=1e-12)
