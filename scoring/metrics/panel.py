@@ -410,8 +410,8 @@ def customer_panel(
 
 
 def customer_metrics(panel: pl.LazyFrame) -> pl.LazyFrame:
-    """The customer_metrics table: the contract's columns of the panel, in order."""
-    return panel.select(column.name for column in CUSTOMER_METRICS)
+    """The customer_metrics table: the contract's columns of the panel, in order and type."""
+    return panel.select(pl.col(column.name).cast(column.dtype) for column in CUSTOMER_METRICS)
 
 
 @dataclass(frozen=True)
