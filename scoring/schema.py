@@ -326,7 +326,7 @@ def arrow_type_name(dtype: pl.DataType) -> str:
         pl.Float64: "double",
         pl.Int64: "int64",
         pl.Boolean: "bool",
-        pl.Date: "date32",
+        pl.Date: "date32[day]",
     }
     return names.get(type(dtype), str(dtype).lower())
 
