@@ -140,7 +140,8 @@ def run(
         "output"
     ),
     customers: Annotated[
-        str | None, typer.Option(help="Customers table (CSV/Parquet: customer_id, plan).")
+        str | None,
+        typer.Option(help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns."),
     ] = None,
     source: Annotated[
         str | None,

@@ -23,6 +23,7 @@ from tasks.incremental import (
     scoring_input,
     store_events,
 )
+from tasks.metrics import MetricsReport, compute_metrics
 from tasks.score import ScoreReport, score_customers
 from tasks.sources import SourceConfig
 from tasks.validate import ValidationReport, validate_events
@@ -42,6 +43,7 @@ class RunSummary:
     timings_s: dict[str, float] = field(default_factory=dict)
     followups: FollowupReport | None = None
     extraction: dict[str, Any] | None = None
+    metrics: MetricsReport | None = None
 
 
 def default_run_date() -> date:
@@ -80,6 +82,7 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "tiers": summary.scoring.tiers,
         "unweighted_event_types": summary.scoring.unweighted_event_types,
         "timings_s": summary.timings_s,
+        "metrics": asdict(summary.metrics) if summary.metrics else None,
     }
 
 
@@ -95,7 +98,8 @@ def daily_scoring(
     """Score every customer for `run_date` (default: yesterday, UTC) from the events at
     `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
 
-    `customers` (CSV/Parquet with customer_id, plan) feeds the plan-based follow-up rules.
+    `customers` is an optional customers table (CSV/NDJSON/Parquet with customer_id and
+    attributes such as plan, region): segments of the metric panel, plan-based follow-up rules.
 
     With `source` (a configured source: files, S3, PostgreSQL, HTTP API) instead of `events`,
     the run reads only what is new since the source's watermark (plus the late-data lookback),
@@ -158,6 +162,12 @@ def daily_scoring(
             ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
         )
 
+    started = time.perf_counter()
+    metrics = compute_metrics(
+        scored_path, config, run_date, staging, customers, scoring.scores_file
+    )
+    timings["metrics"] = round(time.perf_counter() - started, 3)
+
     followups = track_followups(
         scoring.scores_file,
         scoring.contributions_file,
@@ -169,7 +179,7 @@ def daily_scoring(
     )
     logger.info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
 
-    summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
+    summary = RunSummary(run_date, output, files, validation, scoring, [], timings, metrics=metrics)
     manifest = manifest_of(summary, config, flow_run.get_id())
     manifest["followups"] = asdict(followups)
     manifest["extraction"] = extraction
@@ -197,6 +207,7 @@ def daily_scoring(
         timings,
         followups=followups,
         extraction=extraction,
+        metrics=metrics,
     )
 
 

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -59,9 +59,106 @@ class BacktestSettings(_Frozen):
     )
 
 
-_OMITTED_WHEN_NULL = ("followups", "backtest")
+_OMITTED_WHEN_NULL = ("metrics", "followups", "backtest")
 """Optional sections added after the first release: not dumped while null, so existing
 configurations dump (and hash) exactly as before."""
+class HealthWeights(_Frozen):
+    """Weights of the health-score components (re-normalized over the components present)."""
+
+    engagement: float = Field(0.4, ge=0)
+    satisfaction: float = Field(0.3, ge=0)
+    support: float = Field(0.15, ge=0)
+    billing: float = Field(0.15, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Self:
+        if self.engagement + self.satisfaction + self.support + self.billing <= 0:
+            raise ValueError("health weights: at least one weight must be positive")
+        return self
+
+
+class HealthConfig(_Frozen):
+    """The customer health score: a weighted mean of four components, each 0-100.
+
+    engagement = clip(score / engagement_full_score x 100, 0, 100);
+    satisfaction = mean of the customer's CSAT %, latest NPS answer x 10 and inverted effort
+    score (null when the customer answered no survey);
+    support = max(0, 100 - ticket_penalty x tickets - escalation_penalty x escalations);
+    billing = max(0, 100 - sum of billing_penalties of the billing events in the window).
+    Weights may differ per value of the `segment` customer attribute (`segment_weights`).
+    """
+
+    weights: HealthWeights = Field(default_factory=HealthWeights)
+    segment: str | None = Field(None, description="attribute whose values override weights")
+    segment_weights: dict[str, HealthWeights] = Field(default_factory=dict)
+    engagement_full_score: float | None = Field(
+        None, gt=0, description="score worth 100 engagement; null = tiers.highly_engaged_max"
+    )
+    ticket_penalty: float = Field(10.0, ge=0)
+    escalation_penalty: float = Field(25.0, ge=0)
+    billing_penalties: dict[str, float] = Field(
+        default_factory=lambda: {"subscription_cancelled": 100.0, "downgrade": 50.0},
+        description="event_type -> health points lost per occurrence in the window",
+    )
+
+    @model_validator(mode="after")
+    def _segment_weights_need_a_segment(self) -> Self:
+        if self.segment_weights and self.segment is None:
+            raise ValueError("health.segment_weights needs health.segment (the attribute name)")
+        return self
+
+
+class MetricsConfig(_Frozen):
+    """The metric vocabulary: which event types (and property columns) feed which metric.
+
+    Defaults match the demo data's event catalogue. Every metric is computed over the scoring
+    window unless its field says otherwise.
+    """
+
+    nps_event: str = "nps_response"
+    csat_event: str = "csat_response"
+    csat_scale_max: int = Field(5, ge=2, description="CSAT answers are 1..csat_scale_max")
+    csat_satisfied_min: int = Field(4, ge=1, description="answers >= this are satisfied")
+    effort_event: str = "effort_response"
+    effort_scale: Literal[5, 7] = Field(7, description="effort answers are 1..effort_scale")
+    page_view_event: str = "page_view"
+    session_start_event: str = "session_start"
+    email_open_event: str = "email_open"
+    email_click_event: str = "email_click"
+    impression_event: str = "impression"
+    social_engagement_event: str = "social_engagement"
+    purchase_event: str = "purchase"
+    conversion_events: tuple[str, ...] = ("purchase",)
+    signup_event: str = "signup"
+    cancellation_events: tuple[str, ...] = ("subscription_cancelled",)
+    app_install_event: str = "app_install"
+    app_uninstall_event: str = "app_uninstalled"
+    offline_event: str = "event_registration"
+    feature_event: str = "feature_used"
+    features: tuple[str, ...] | None = Field(
+        None, description="the feature catalogue; null = every feature used in the window"
+    )
+    support_ticket_event: str = "support_ticket"
+    escalation_event: str = "support_ticket_escalated"
+    active_event_types: tuple[str, ...] | None = Field(
+        None, description="events that make a customer active; null = positive weights"
+    )
+    plan_column: str = "plan"
+    paying_plans: tuple[str, ...] = ("starter", "pro", "enterprise")
+    clv_lookback_days: int = Field(365, ge=1, le=3660, description="purchases counted for CLV")
+    customer_lifespan_years: float = Field(3.0, gt=0)
+    first_week_days: int = Field(7, ge=1, le=366)
+    segments: tuple[str, ...] = ("plan", "persona", "region", "account_owner", "signup_cohort")
+    percentile_segment: str | None = Field(
+        "plan", description="attribute whose groups rank score percentiles; null = everyone"
+    )
+    health: HealthConfig = Field(default_factory=HealthConfig)
+
+    @model_validator(mode="after")
+    def _csat_threshold_on_scale(self) -> Self:
+        if self.csat_satisfied_min > self.csat_scale_max:
+            raise ValueError("csat_satisfied_min must be on the scale (<= csat_scale_max)")
+        return self
 
 
 class ScoringConfig(_Frozen):
@@ -86,6 +183,7 @@ class ScoringConfig(_Frozen):
         None, description="at-risk / upsell-ready rules and their delivery; null = none"
     )
     backtest: BacktestSettings | None = Field(None, description="null = no churn event types")
+    metrics: MetricsConfig | None = Field(None, description="null = the default vocabulary")
 
     @model_validator(mode="after")
     def _finite_weights(self) -> Self:
@@ -113,6 +211,11 @@ class ScoringConfig(_Frozen):
     def tier_boundaries(self) -> TierBoundaries:
         """The effective tier boundaries (configured, or the spec's defaults)."""
         return self.tiers or TierBoundaries()
+
+    @property
+    def metric_settings(self) -> MetricsConfig:
+        """The effective metric vocabulary (configured, or the defaults)."""
+        return self.metrics or MetricsConfig()
 
     def config_hash(self) -> str:
         """A stable sha256 of the configuration (keys sorted), recorded in every manifest."""

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import polars as pl
 
-from scoring.schema import UTC_TIMESTAMP
+from scoring.schema import OPTIONAL_EVENT_COLUMNS, UTC_TIMESTAMP
 
 ROW_ID = "_row"
 """Global 0-based position of a row in the input (files in order): keeps results deterministic."""
@@ -69,3 +69,30 @@ def first_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
 def events_until(events: pl.LazyFrame, end_exclusive: datetime) -> pl.LazyFrame:
     """Events strictly before `end_exclusive`: what was known at a run date's cut-off."""
     return events.filter(pl.col("occurred_at") < pl.lit(end_exclusive, dtype=UTC_TIMESTAMP))
+
+
+def typed_property(name: str, source: pl.DataType | None, target: pl.DataType) -> pl.Expr:
+    """One optional property column as its contract dtype: absent -> null, unparseable -> null.
+
+    Text is stripped first, and blank text is missing; numbers written as text (`"4"`,
+    `" 4.5 "`) become numbers.
+    """
+    if source is None:
+        return pl.lit(None, dtype=target).alias(name)
+    column = pl.col(name)
+    if source == pl.String:
+        column = blank_as_null(name).str.strip_chars()
+    return column.cast(target, strict=False).alias(name)
+
+
+def typed_properties(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The events with every optional property column of the contract cast to its dtype.
+
+    Missing property columns are added as nulls; text that does not parse as the column's
+    type becomes null (the validation suite decides whether such a row is quarantined).
+    """
+    schema = events.collect_schema()
+    return events.with_columns(
+        typed_property(column.name, schema.get(column.name), column.dtype)
+        for column in OPTIONAL_EVENT_COLUMNS
+    )

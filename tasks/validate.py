@@ -15,7 +15,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from scoring.events import ROW_ID, first_occurrences
+from scoring.events import ROW_ID, first_occurrences, typed_properties
 from scoring.schema import EVENT_COLUMN_NAMES, REQUIRED_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
 from tasks.extract import OCCURRED_AT_TEXT
 from tasks.write import write_partition
@@ -115,7 +115,7 @@ def validate(raw: pl.DataFrame) -> Validated:
     reasons = failing_rows(raw)
     quarantine = quarantine_rows(raw, reasons)
     passing = raw.filter(~pl.col(ROW_ID).is_in(list(reasons)))
-    valid = first_occurrences(passing.lazy()).collect().drop(OCCURRED_AT_TEXT)
+    valid = typed_properties(first_occurrences(passing.lazy())).collect().drop(OCCURRED_AT_TEXT)
     validated = Validated(
         valid=valid,
         quarantine=quarantine,

@@ -1,0 +1,87 @@
+"""Adoption: feature usage and first-week (onboarding) engagement."""
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from scoring.config import ScoringConfig
+from scoring.engagement import Window, weights_frame
+from scoring.metrics.rates import percent, ratio
+from scoring.metrics.retention import active_event
+
+
+def feature_users(window_events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """Distinct (customer_id, feature) pairs used in the window (catalogue features only when
+    `metrics.features` is set; events without a feature are left out)."""
+    metrics = config.metric_settings
+    used = (pl.col("event_type") == metrics.feature_event) & pl.col("feature").is_not_null()
+    if metrics.features is not None:
+        used = used & pl.col("feature").is_in(metrics.features)
+    return window_events.filter(used).select("customer_id", "feature").unique()
+
+
+def signup_dates(events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """Per customer with a signup event: the UTC date of its first one (signup_date)."""
+    signup = config.metric_settings.signup_event
+    return (
+        events.filter(pl.col("event_type") == signup)
+        .group_by("customer_id")
+        .agg(pl.col("occurred_at").min().dt.date().alias("signup_date"))
+    )
+
+
+def first_week_engagement(
+    events: pl.LazyFrame,
+    signups: pl.LazyFrame,
+    config: ScoringConfig,
+    run_date: date,
+) -> pl.LazyFrame:
+    """Per customer who signed up in the window and whose first week (signup_date and the
+    `first_week_days - 1` days after it) is over by the run date: first_week_score (the CES
+    formula, sum of weight x count, over the first-week events), first_week_events and
+    first_week_active (an active-type event in the first week)."""
+    days = config.metric_settings.first_week_days
+    window = Window.ending_on(run_date, config.window_days)
+    signup_start = pl.col("signup_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    first_week = (pl.col("occurred_at") >= signup_start) & (
+        pl.col("occurred_at") < signup_start + timedelta(days=days)
+    )
+    in_scope = signups.filter(
+        pl.col("signup_date").is_between(window.start.date(), run_date - timedelta(days=days - 1))
+    )
+    weighted = (
+        events.join(in_scope, on="customer_id", how="inner")
+        .filter(first_week)
+        .join(weights_frame(config), on="event_type", how="left")
+        .group_by("customer_id")
+        .agg(
+            pl.col("weight").sum().alias("first_week_score"),
+            pl.len().cast(pl.Int64).alias("first_week_events"),
+            active_event(config).any().alias("first_week_active"),
+        )
+    )
+    return (
+        in_scope.join(weighted, on="customer_id", how="left")
+        .with_columns(
+            pl.col("first_week_score").fill_null(0.0).round(9),
+            pl.col("first_week_events").fill_null(0),
+            pl.col("first_week_active").fill_null(False),
+        )
+        .select("customer_id", "first_week_score", "first_week_events", "first_week_active")
+    )
+
+
+def feature_adoption(users: pl.Expr, active: pl.Expr) -> pl.Expr:
+    """Per feature: users of the feature / active customers x 100."""
+    return percent(users, active)
+
+
+def feature_adoption_pct(features_used: pl.Expr, catalogue: pl.Expr, customers: pl.Expr) -> pl.Expr:
+    """Mean share of the feature catalogue a customer used: features used / (catalogue size x
+    customers) x 100 (for one customer: its features used / catalogue size x 100)."""
+    return percent(features_used, catalogue * customers)
+
+
+def mean_first_week_score(total: pl.Expr, customers: pl.Expr) -> pl.Expr:
+    """Mean first-week score over the customers with a complete first week."""
+    return ratio(total, customers)

@@ -1,0 +1,126 @@
+"""Segments: customer attributes (customers table or event columns), percentiles within a
+segment, and every metric aggregated per segment."""
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from scoring.schema import (
+    OPTIONAL_EVENT_COLUMNS,
+    REQUIRED_EVENT_COLUMNS,
+    TIERS,
+)
+
+SIGNUP_COHORT = "signup_cohort"
+"""A derived attribute: the month (YYYY-MM) of the signup date, else of the first event."""
+ALL = "all"
+"""The segment (and its value) holding the whole scored population."""
+
+_EVENT_CONTRACT = {c.name for c in REQUIRED_EVENT_COLUMNS + OPTIONAL_EVENT_COLUMNS}
+
+
+def typed_customers(customers: pl.LazyFrame) -> pl.LazyFrame:
+    """A customers table with text attributes: customer_id and every column as stripped text,
+    except signup_date as a date (text YYYY-MM-DD..., a timestamp or a date; null if not)."""
+    schema = customers.collect_schema()
+    signup = schema.get("signup_date")
+    if signup is None:
+        signup_date = pl.lit(None, dtype=pl.Date)
+    elif signup == pl.String:
+        signup_date = (
+            pl.col("signup_date")
+            .str.strip_chars()
+            .str.slice(0, 10)
+            .str.to_date("%Y-%m-%d", strict=False)
+        )
+    elif isinstance(signup, pl.Datetime):
+        signup_date = pl.col("signup_date").dt.date()
+    else:
+        signup_date = pl.col("signup_date").cast(pl.Date, strict=False)
+    return customers.with_columns(
+        *[
+            pl.col(name).cast(pl.String).str.strip_chars()
+            for name in schema
+            if name != "signup_date"
+        ],
+        signup_date.alias("signup_date"),
+    )
+
+
+def attribute_sources(
+    names: Iterable[str], customer_columns: Iterable[str], event_columns: Iterable[str]
+) -> dict[str, str]:
+    """Where each wanted attribute comes from: `customers` (the table), `events` (an extra
+    event column) or `derived` (signup_cohort); attributes found nowhere are left out."""
+    customer_columns, event_columns = set(customer_columns), set(event_columns)
+    sources = {}
+    for name in dict.fromkeys(names):
+        if name in customer_columns and name != "customer_id":
+            sources[name] = "customers"
+        elif name in event_columns and name not in _EVENT_CONTRACT:
+            sources[name] = "events"
+        elif name == SIGNUP_COHORT:
+            sources[name] = "derived"
+    return sources
+
+
+def customer_attributes(
+    customers: pl.LazyFrame | None, events: pl.LazyFrame, sources: dict[str, str]
+) -> pl.LazyFrame:
+    """Per customer of the table or the events: table_signup_date and the attributes that come
+    from the table or from event columns, as text. An event-column attribute is the customer's
+    latest non-null value in `events` (which end with the run date). Derived attributes
+    (signup_cohort, see signup_cohort()) are added by the caller."""
+    from_events = [name for name, source in sources.items() if source == "events"]
+    table_columns = [name for name, source in sources.items() if source == "customers"]
+    table = (
+        customers.select(
+            "customer_id", *table_columns, pl.col("signup_date").alias("table_signup_date")
+        )
+        if customers is not None
+        else pl.LazyFrame(schema={"customer_id": pl.String, "table_signup_date": pl.Date})
+    )
+    if not from_events:
+        return table
+    latest = events.group_by("customer_id").agg(
+        pl.col(name)
+        .cast(pl.String)
+        .filter(pl.col(name).is_not_null())
+        .sort_by(pl.col("occurred_at").filter(pl.col(name).is_not_null()))
+        .last()
+        for name in from_events
+    )
+    return table.join(latest, on="customer_id", how="full", coalesce=True)
+
+
+def signup_cohort(signup_date: pl.Expr, first_event_at: pl.Expr) -> pl.Expr:
+    """The signup month (YYYY-MM) of the signup date, else of the first event."""
+    return pl.coalesce(signup_date, first_event_at.dt.date()).dt.strftime("%Y-%m")
+
+
+def score_percentile(segment: str | None) -> pl.Expr:
+    """% of the customers of the same segment value whose score is at or below this one's
+    (the top scorer is at 100; equal scores share a percentile); over everyone without one."""
+    rank = pl.col("score").rank("max")
+    count = pl.len()
+    if segment is not None:
+        rank, count = rank.over(segment), count.over(segment)
+    return (rank.cast(pl.Float64) * 100.0 / count).alias("score_percentile")
+
+
+def tier_shares(panel: pl.LazyFrame, segment: str) -> pl.LazyFrame:
+    """Per segment value and tier: share of the segment's customers in the tier (all tiers)."""
+    tiers = pl.LazyFrame({"detail": list(TIERS)})
+    totals = panel.group_by(segment).agg(pl.len().cast(pl.Int64).alias("customers"))
+    counts = panel.group_by(segment, pl.col("tier").alias("detail")).agg(
+        pl.len().cast(pl.Int64).alias("in_tier")
+    )
+    return (
+        totals.join(tiers, how="cross")
+        .join(counts, on=[segment, "detail"], how="left", nulls_equal=True)
+        .with_columns(
+            pl.lit("tier_share").alias("metric"),
+            (pl.col("in_tier").fill_null(0) * 100.0 / pl.col("customers")).alias("value"),
+            pl.col("customers").alias("observations"),
+        )
+    )

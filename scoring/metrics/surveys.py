@@ -1,0 +1,71 @@
+"""Surveys: CSAT, NPS and the customer effort score (`effort_score`; "CES" is the score).
+
+Answers off their scale (NPS outside 0-10, CSAT outside 1..csat_scale_max, effort outside
+1..effort_scale) or missing are not responses.
+"""
+
+import polars as pl
+
+from scoring.config import MetricsConfig
+from scoring.metrics.rates import count_of, percent, ratio
+
+PROMOTER_MIN = 9
+DETRACTOR_MAX = 6
+
+
+def _answers(event_type: str, low: float, high: float) -> pl.Expr:
+    return (pl.col("event_type") == event_type) & pl.col("value").is_between(low, high)
+
+
+def survey_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+    """Per customer with a survey answer in the window: csat_responses, csat_satisfied,
+    nps_responses, nps_promoters, nps_detractors, effort_responses, effort_total and
+    nps_response (the latest NPS answer; ties broken by event_id)."""
+    csat = _answers(config.csat_event, 1, config.csat_scale_max)
+    nps = _answers(config.nps_event, 0, 10)
+    effort = _answers(config.effort_event, 1, config.effort_scale)
+    value = pl.col("value")
+    return (
+        window_events.filter(csat | nps | effort)
+        .group_by("customer_id")
+        .agg(
+            count_of(csat).alias("csat_responses"),
+            count_of(csat & (value >= config.csat_satisfied_min)).alias("csat_satisfied"),
+            count_of(nps).alias("nps_responses"),
+            count_of(nps & (value >= PROMOTER_MIN)).alias("nps_promoters"),
+            count_of(nps & (value <= DETRACTOR_MAX)).alias("nps_detractors"),
+            count_of(effort).alias("effort_responses"),
+            value.filter(effort).sum().alias("effort_total"),
+            value.filter(nps)
+            .sort_by(pl.col("occurred_at").filter(nps), pl.col("event_id").filter(nps))
+            .last()
+            .alias("nps_response"),
+        )
+    )
+
+
+def csat(satisfied: pl.Expr, responses: pl.Expr) -> pl.Expr:
+    """CSAT = satisfied answers (4 or 5 on 1-5) / responses x 100. 40 of 50 -> 80."""
+    return percent(satisfied, responses)
+
+
+def nps(promoters: pl.Expr, detractors: pl.Expr, responses: pl.Expr) -> pl.Expr:
+    """NPS = % promoters (9-10) - % detractors (0-6), in [-100, 100]. 50 % - 10 % -> 40."""
+    return percent(promoters - detractors, responses)
+
+
+def effort_score(total: pl.Expr, responses: pl.Expr) -> pl.Expr:
+    """Customer effort score = mean answer (lower is better)."""
+    return ratio(total, responses)
+
+
+def nps_category(answer: pl.Expr) -> pl.Expr:
+    """promoter (9-10), passive (7-8), detractor (0-6); null without an answer."""
+    return (
+        pl.when(answer >= PROMOTER_MIN)
+        .then(pl.lit("promoter"))
+        .when(answer > DETRACTOR_MAX)
+        .then(pl.lit("passive"))
+        .when(answer.is_not_null())
+        .then(pl.lit("detractor"))
+    )

@@ -1,0 +1,44 @@
+"""Value: purchases, revenue, average order value and customer lifetime value (CLV)."""
+
+from datetime import timedelta
+
+import polars as pl
+
+from scoring.config import MetricsConfig
+from scoring.engagement import Window
+from scoring.metrics.rates import count_of, ratio
+from scoring.schema import UTC_TIMESTAMP
+
+DAYS_PER_YEAR = 365
+
+
+def purchase_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> pl.LazyFrame:
+    """Per customer with a valued purchase in the `clv_lookback_days` days ending on the run
+    date: purchases (with an amount) and revenue (sum of their amounts). Purchases without an
+    amount cannot be valued and are left out."""
+    lookback_start = window.end - timedelta(days=config.clv_lookback_days)
+    purchase = (
+        (pl.col("event_type") == config.purchase_event)
+        & pl.col("amount").is_not_null()
+        & (pl.col("occurred_at") >= pl.lit(lookback_start, dtype=UTC_TIMESTAMP))
+    )
+    return (
+        events.filter(purchase)
+        .group_by("customer_id")
+        .agg(count_of(purchase).alias("purchases"), pl.col("amount").sum().alias("revenue"))
+    )
+
+
+def average_order_value(revenue: pl.Expr, purchases: pl.Expr) -> pl.Expr:
+    """Revenue / purchases."""
+    return ratio(revenue, purchases)
+
+
+def customer_lifetime_value(
+    revenue: pl.Expr, purchases: pl.Expr, purchasers: pl.Expr, config: MetricsConfig
+) -> pl.Expr:
+    """CLV = average order value x purchases per year per purchasing customer x lifespan years,
+    with purchases per year = purchases / purchasers x 365 / clv_lookback_days.
+    20 x 12 x 3 -> 720."""
+    per_year = ratio(purchases, purchasers) * (DAYS_PER_YEAR / config.clv_lookback_days)
+    return average_order_value(revenue, purchases) * per_year * config.customer_lifespan_years

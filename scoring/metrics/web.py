@@ -1,0 +1,119 @@
+"""Web and app analytics: page views, sessions, bounce, time on page, scroll, exits, visitors.
+
+A session is a (customer_id, session_id) pair with at least one page view in the window.
+"""
+
+import polars as pl
+
+from scoring.config import MetricsConfig
+from scoring.engagement import Window
+from scoring.metrics.rates import count_of, flag, percent, ratio
+from scoring.schema import UTC_TIMESTAMP
+
+SESSION = ("customer_id", "session_id")
+
+
+def session_summaries(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+    """One row per session: page_views, interactions (events of the session other than page
+    views and the session start), seconds (sum of the page views' duration_s, null when none
+    has one) and bounced (exactly one page view and no other interaction)."""
+    page_view = pl.col("event_type") == config.page_view_event
+    interaction = ~pl.col("event_type").is_in([config.page_view_event, config.session_start_event])
+    timed = page_view & pl.col("duration_s").is_not_null()
+    return (
+        window_events.filter(pl.col("session_id").is_not_null())
+        .group_by(*SESSION)
+        .agg(
+            count_of(page_view).alias("page_views"),
+            count_of(interaction).alias("interactions"),
+            pl.when(timed.any()).then(pl.col("duration_s").filter(timed).sum()).alias("seconds"),
+        )
+        .filter(pl.col("page_views") > 0)
+        .with_columns(
+            ((pl.col("page_views") == 1) & (pl.col("interactions") == 0)).alias("bounced")
+        )
+    )
+
+
+def web_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> pl.LazyFrame:
+    """Per customer with a page view at or before the run date: page_views,
+    timed_page_views, page_seconds, scrolled_page_views, scroll_total (window), sessions,
+    session_page_views, bounced_sessions, timed_sessions, session_seconds, visitor (1 when a
+    page view is in the window) and new_visitor (1 when the first page view ever is)."""
+    start = pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    page_views = events.filter(pl.col("event_type") == config.page_view_event)
+    in_window = pl.col("occurred_at") >= start
+    sessions = (
+        session_summaries(events.filter(in_window), config)
+        .group_by("customer_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("sessions"),
+            pl.col("page_views").sum().alias("session_page_views"),
+            count_of(pl.col("bounced")).alias("bounced_sessions"),
+            count_of(pl.col("seconds").is_not_null()).alias("timed_sessions"),
+            pl.col("seconds").sum().alias("session_seconds"),
+        )
+    )
+    earlier_visitors = (
+        page_views.filter(~in_window)
+        .select("customer_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("visited_before"))
+    )
+    return (
+        page_views.filter(in_window)
+        .group_by("customer_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("page_views"),
+            count_of(pl.col("duration_s").is_not_null()).alias("timed_page_views"),
+            pl.col("duration_s").sum().alias("page_seconds"),
+            count_of(pl.col("scroll_pct").is_not_null()).alias("scrolled_page_views"),
+            pl.col("scroll_pct").sum().alias("scroll_total"),
+        )
+        .join(earlier_visitors, on="customer_id", how="left")
+        .with_columns(
+            pl.lit(1, dtype=pl.Int64).alias("visitor"),
+            flag(pl.col("visited_before").is_null()).alias("new_visitor"),
+        )
+        .drop("visited_before")
+        .join(sessions, on="customer_id", how="left")
+    )
+
+
+def page_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+    """Per customer and page: views (page views in the window) and exits (views that were
+    the last page view of their session; ties on time broken by event_id)."""
+    page_views = window_events.filter(pl.col("event_type") == config.page_view_event)
+    exits = (
+        page_views.filter(pl.col("session_id").is_not_null())
+        .group_by(*SESSION)
+        .agg(pl.col("page").sort_by("occurred_at", "event_id").last())
+        .group_by("customer_id", "page")
+        .agg(pl.len().cast(pl.Int64).alias("exits"))
+    )
+    return (
+        page_views.group_by("customer_id", "page")
+        .agg(pl.len().cast(pl.Int64).alias("views"))
+        .join(exits, on=["customer_id", "page"], how="left", nulls_equal=True)
+        .with_columns(pl.col("exits").fill_null(0))
+    )
+
+
+def pages_per_session(session_page_views: pl.Expr, sessions: pl.Expr) -> pl.Expr:
+    """Page views in sessions / sessions."""
+    return ratio(session_page_views, sessions)
+
+
+def bounce_rate(bounced: pl.Expr, sessions: pl.Expr) -> pl.Expr:
+    """Single-page sessions without further interaction / sessions x 100."""
+    return percent(bounced, sessions)
+
+
+def mean_of(total: pl.Expr, count: pl.Expr) -> pl.Expr:
+    """A mean from its sum and count (time on page, session duration, scroll depth)."""
+    return ratio(total, count)
+
+
+def exit_rate(exits: pl.Expr, views: pl.Expr) -> pl.Expr:
+    """Per page: exits / views x 100."""
+    return percent(exits, views)
