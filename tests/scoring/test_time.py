@@ -12,7 +12,6 @@ from scoring.events import timestamp_from_text
 from scoring.run_dates import scheduled_run_date
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
-CONFIG = ScoringConfig(window_days=1, weights={"login": 1})
 
 
 def _counted(times: list[str], run_date: date, window_days: int = 1) -> list[str]:
