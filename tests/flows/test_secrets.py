@@ -190,3 +190,14 @@ def test_scrubbed_errors_drop_the_chain_that_held_the_secret(
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
     with pytest.raises(ValueError, match="no secret here"), scrubbed_errors("api source"):
         raise ValueError("no secret here")
+
+
+def test_cli_error_messages_are_scrubbed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import _fail
+
+    monkeypatch.setenv(TOKEN_ENV, API_TOKEN)
+    resolve_secret(SecretRef(env=TOKEN_ENV))
+    assert _fail(f"source 'api': 401 for token {API_TOKEN}").exit_code == 2
+    assert "401 for token **********" in capsys.readouterr().err
