@@ -19,6 +19,15 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet --compile -e '.[dev]'
 	touch $@ $(VENV)/.runtime-installed
 
+# Spark for the reader-contract test, in its own venv: installed beside Great Expectations,
+# pyspark changes what GX imports (and warns). Java 17 comes from Debian when missing.
+SPARK_VENV := .venv-spark
+$(SPARK_VENV)/.installed:
+	command -v java >/dev/null || (apt-get update && apt-get install -y openjdk-17-jre-headless)
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip --disable-pip-version-check install --quiet "pyspark>=3.5,<5"
+	touch $@
+
 demo: $(VENV)/.runtime-installed
 	$(BIN)/engage demo --output $(DEMO_OUTPUT)
 
@@ -27,7 +36,7 @@ system-deps-postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update && apt-get install -y --no-install-recommends postgresql; }
 
-test: $(VENV)/.dev-installed system-deps-postgresql
+test: $(VENV)/.dev-installed $(SPARK_VENV)/.installed system-deps-postgresql
 	$(BIN)/ruff check .
 	$(BIN)/mypy scoring
 	$(BIN)/pytest
@@ -40,7 +49,7 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy scoring
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SPARK_VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache
 
 # The backtest on the demo data: does the score predict the planted churn? (see README.md)
 .PHONY: demo-backtest

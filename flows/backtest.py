@@ -1,8 +1,6 @@
 """The backtest flow: extract -> validate -> backtest (labels, point-in-time scores, fit,
 figures) -> report, over the observation dates from `start` to `end`."""
 
-import contextlib
-import shutil
 from datetime import date
 
 from prefect import flow, get_run_logger
@@ -11,6 +9,7 @@ from prefect.runtime import flow_run
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.backtest import observation_dates
 from scoring.config import ScoringConfig
+from tasks.atomic_publish import discard
 from tasks.backtest import (
     BacktestInputError,
     BacktestReport,
@@ -83,9 +82,7 @@ def backtest(
             customers,
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            staging.parent.rmdir()  # only when no other run is staging there
+        discard(staging)  # nothing of a backtest's staging is published: drop it, free its lock
     logger.info(
         "out-of-time AUC: current %s, suggested %s, uniform %s",
         *(report.auc_test[name] for name in ("current", "suggested", "uniform")),

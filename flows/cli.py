@@ -39,7 +39,9 @@ def _parse_date(text: str) -> date:
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from tasks.secrets import redact
+
+    errors.print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 

@@ -57,6 +57,12 @@ def run_name() -> str:
     return f"score-{run_date}"
 
 
+def _without_staging_paths(report: dict[str, Any]) -> dict[str, Any]:
+    """A step report without its staging file paths: they differ per run (the `outputs` of the
+    manifest list the published files), and the manifest hash must not."""
+    return {key: value for key, value in report.items() if not key.endswith("_file")}
+
+
 def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) -> dict[str, Any]:
     """The run manifest: everything needed to know what produced the outputs."""
     inputs = [{"path": p, "bytes": Path(p).stat().st_size} for p in summary.input_files]
@@ -82,7 +88,7 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "tiers": summary.scoring.tiers,
         "unweighted_event_types": summary.scoring.unweighted_event_types,
         "timings_s": summary.timings_s,
-        "metrics": asdict(summary.metrics) if summary.metrics else None,
+        "metrics": _without_staging_paths(asdict(summary.metrics)) if summary.metrics else None,
     }
 
 

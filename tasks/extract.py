@@ -17,7 +17,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from scoring.events import ROW_ID, blank_as_null, timestamp_from_text, timestamp_from_typed
-from scoring.schema import EVENT_COLUMN_NAMES, SOURCE_FILE, SOURCE_ROW
+from scoring.schema import EVENT_COLUMN_NAMES, OPTIONAL_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
+from tasks.retry import BACKOFF_SECONDS, retry_transient
 
 OCCURRED_AT_TEXT = "_occurred_at_text"
 """The original text of occurred_at (null for typed Parquet columns), kept for error reasons."""
@@ -137,9 +138,30 @@ def _typed(frame: pl.DataFrame, file: EventFile) -> pl.DataFrame:
     )
 
 
+def _type_changes(frame: pl.DataFrame, file: EventFile) -> None:
+    """Reject typed columns whose type contradicts the contract (schema evolution: new columns
+    are ignored, missing optional ones are null, a changed type is an error)."""
+    expected = {c: pl.String() for c in ("event_id", "customer_id", "event_type")}
+    expected |= {c.name: c.dtype for c in OPTIONAL_EVENT_COLUMNS}
+    for name, contract in expected.items():
+        actual = frame.schema.get(name)
+        if actual is None or actual == pl.Null:
+            continue
+        fits = actual.is_numeric() if contract.is_numeric() else actual == pl.String
+        fits = fits or (contract == pl.String and actual.is_integer())  # integer ids are ids
+        if not fits:
+            raise EventInputError(
+                f"{file.path}: column {name} is {actual}, the event contract says {contract}: "
+                "the source's type changed; cast it back at the source or map another column"
+            )
+
+
 def read_event_file(file: EventFile) -> pl.DataFrame:
     """One file as a raw event frame (required columns typed, extras kept as they are)."""
-    frame = _read_parquet(file) if file.format == "parquet" else _read_text_table(file)
+    if file.format != "parquet":  # text formats are read as text: nothing typed to contradict
+        return _typed(_read_text_table(file), file)
+    frame = _read_parquet(file)
+    _type_changes(frame, file)
     return _typed(frame, file)
 
 
@@ -149,13 +171,25 @@ def read_events(files: list[EventFile]) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed").with_row_index(ROW_ID)
 
 
-@task(name="find-event-files", retries=2, retry_delay_seconds=2)
+@task(
+    name="find-event-files",
+    retries=3,
+    retry_delay_seconds=BACKOFF_SECONDS,
+    retry_condition_fn=retry_transient,
+)
 def find_event_files(events: str) -> list[str]:
     """The input files of a run, resolved once so the manifest can list them."""
     return [f.path for f in event_files(events)]
 
 
-@task(name="extract-events", cache_policy=NO_CACHE, persist_result=False)
+@task(
+    name="extract-events",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=3,
+    retry_delay_seconds=BACKOFF_SECONDS,
+    retry_condition_fn=retry_transient,
+)
 def extract_events(paths: list[str], staging: str) -> str:
     """Read the run's input files into one raw event frame, staged as Parquet; returns its path."""
     raw = read_events([EventFile.of(p) for p in paths])

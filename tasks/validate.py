@@ -22,6 +22,11 @@ from tasks.write import write_partition
 
 SUITE_NAME = "raw_events"
 
+MAX_FIELD_LENGTH = 256
+"""Longest accepted event_id / customer_id / event_type (characters); longer rows are
+quarantined (ENGAGE_MAX_FIELD_LENGTH changes it)."""
+LIMITED_COLUMNS = ("event_id", "customer_id", "event_type")
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
@@ -49,7 +54,9 @@ def _reason(column: str, raw_text: str | None) -> str:
     return f"{column} is missing"
 
 
-def failing_rows(raw: pl.DataFrame) -> dict[int, list[str]]:
+def failing_rows(
+    raw: pl.DataFrame, max_field_length: int = MAX_FIELD_LENGTH
+) -> dict[int, list[str]]:
     """`_row` id -> reasons, for every row failing the raw-events suite (run by GX)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -67,6 +74,10 @@ def failing_rows(raw: pl.DataFrame) -> dict[int, list[str]]:
     suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME))
     for column in REQUIRED_EVENT_COLUMNS:
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
+    for name in LIMITED_COLUMNS:  # hostile input: bounded field sizes
+        suite.add_expectation(
+            gxe.ExpectColumnValueLengthsToBeBetween(column=name, max_value=max_field_length)
+        )
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="raw_events_gate", data=batch, suite=suite)
     )
@@ -79,9 +90,15 @@ def failing_rows(raw: pl.DataFrame) -> dict[int, list[str]]:
     reasons: dict[int, list[str]] = {}
     for outcome in result.results:
         column = str(outcome.expectation_config.kwargs["column"])
+        too_long = "max_value" in outcome.expectation_config.kwargs
         for failure in outcome.result.get("unexpected_index_list") or []:
             row = int(failure[ROW_ID])
-            reasons.setdefault(row, []).append(_reason(column, raw_text.get(row)))
+            reason = (
+                f"{column} is longer than {max_field_length} characters"
+                if too_long
+                else _reason(column, raw_text.get(row))
+            )
+            reasons.setdefault(row, []).append(reason)
     return reasons
 
 
@@ -110,9 +127,9 @@ def quarantine_rows(raw: pl.DataFrame, reasons: dict[int, list[str]]) -> pl.Data
     )
 
 
-def validate(raw: pl.DataFrame) -> Validated:
+def validate(raw: pl.DataFrame, max_field_length: int = MAX_FIELD_LENGTH) -> Validated:
     """Split raw events into valid de-duplicated events and quarantined rows."""
-    reasons = failing_rows(raw)
+    reasons = failing_rows(raw, max_field_length)
     quarantine = quarantine_rows(raw, reasons)
     passing = raw.filter(~pl.col(ROW_ID).is_in(list(reasons)))
     valid = typed_properties(first_occurrences(passing.lazy())).collect().drop(OCCURRED_AT_TEXT)
@@ -157,7 +174,8 @@ def reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
 @task(name="validate-events", cache_policy=NO_CACHE, persist_result=False)
 def validate_events(raw_path: str, staging: str, run_date: date) -> ValidationReport:
     """Run the GX gate on the staged raw events; stage valid events and the quarantine."""
-    validated = validate(pl.read_parquet(raw_path))
+    limit = int(os.environ.get("ENGAGE_MAX_FIELD_LENGTH", MAX_FIELD_LENGTH))
+    validated = validate(pl.read_parquet(raw_path), limit)
     valid_path = Path(staging) / "valid_events.parquet"
     validated.valid.write_parquet(valid_path)
     quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)

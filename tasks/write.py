@@ -5,9 +5,8 @@ directory name only (not inside the file) so pyarrow, pandas, DuckDB and Spark d
 all agree. Files are sorted and written with fixed settings: same inputs, same bytes.
 """
 
+import hashlib
 import json
-import shutil
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,23 +17,21 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from scoring.config import canonical_json
 from scoring.schema import OUTPUT_SCHEMA_VERSION, Column, polars_schema
+from tasks.atomic_publish import (
+    MANIFEST_TABLE,
+    describe_outputs,
+    partition_dir,
+    publish,
+)
+from tasks.atomic_publish import STAGING_DIR as STAGING_DIR
+from tasks.atomic_publish import new_staging_dir as new_staging_dir
 
-STAGING_DIR = "_staging"
-MANIFEST_TABLE = "runs"
 PART_FILE = "part-0.parquet"
 
-
-def partition_dir(root: str | Path, table: str, run_date: date) -> Path:
-    """Where a table's partition for a run date lives under `root`."""
-    return Path(root) / table / f"run_date={run_date.isoformat()}"
-
-
-def new_staging_dir(output: str | Path, run_date: date) -> Path:
-    """A fresh private directory for one run's files before they are published."""
-    path = Path(output) / STAGING_DIR / f"{run_date.isoformat()}-{uuid.uuid4().hex[:12]}"
-    path.mkdir(parents=True)
-    return path
+VOLATILE_MANIFEST_KEYS = frozenset({"flow_run_id", "timings_s", "manifest_hash"})
+"""Manifest entries that differ between identical runs: left out of the manifest hash."""
 
 
 def to_arrow(frame: pl.DataFrame, columns: tuple[Column, ...] | None, table: str) -> pa.Table:
@@ -76,37 +73,24 @@ def write_partition(
     return target
 
 
+def manifest_hash(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's deterministic content (no run id, no timings): the same
+    inputs and configuration give the same hash, and it covers every output file's sha256."""
+    stable = {k: v for k, v in manifest.items() if k not in VOLATILE_MANIFEST_KEYS}
+    return hashlib.sha256(canonical_json(stable).encode()).hexdigest()
+
+
 def write_manifest(manifest: dict[str, Any], staging: str | Path, run_date: date) -> Path:
-    """The run manifest (counts, config and hash, inputs, version, timings) as JSON."""
+    """The run manifest (counts, config and hash, inputs, version, timings) as JSON, with
+    every staged output file (path, rows, sha256) and the manifest hash added."""
+    manifest = {**manifest, "outputs": describe_outputs(staging, run_date)}
+    manifest = json.loads(json.dumps(manifest, default=str))
+    manifest["manifest_hash"] = manifest_hash(manifest)
     directory = partition_dir(staging, MANIFEST_TABLE, run_date)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "manifest.json"
-    target.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    target.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return target
-
-
-def publish(staging: str | Path, output: str | Path, run_date: date) -> list[Path]:
-    """Move every staged partition of the run date into place, replacing the old one whole.
-
-    Each partition directory is swapped by renames on the same file system, so a reader sees
-    the old or the new partition, never a mix.
-    """
-    staging, output = Path(staging), Path(output)
-    published = []
-    for staged in sorted(staging.glob(f"*/run_date={run_date.isoformat()}")):
-        table = staged.parent.name
-        target = partition_dir(output, table, run_date)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        retired = staging / "_retired" / table
-        if target.exists():
-            retired.parent.mkdir(parents=True, exist_ok=True)
-            target.rename(retired)
-        staged.rename(target)
-        published.append(target)
-    shutil.rmtree(staging)
-    if not any(staging.parent.iterdir()):
-        staging.parent.rmdir()
-    return published
 
 
 @task(name="publish-outputs", cache_policy=NO_CACHE, persist_result=False)

@@ -1,0 +1,20 @@
+"""Which day a run scores. A run date is a UTC calendar day: its window is
+[run_date - (window_days - 1) days 00:00 UTC, run_date + 1 day 00:00 UTC), whatever the
+deployment's time zone. The time zone only decides which date a scheduled run scores.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def scheduled_run_date(scheduled_at: datetime, time_zone: str) -> date:
+    """The run date of a scheduled run: the calendar day before the scheduled time, as read on
+    the deployment's wall clock (`time_zone`, e.g. Europe/Bucharest).
+
+    A run at 06:00 Europe/Bucharest on 30 March (03:00 UTC) scores 29 March, also when 29 March
+    had 23 local hours (DST start); a run at 01:30 local on 1 April (22:30 UTC on 31 March)
+    scores 31 March, not 30 March as the UTC clock would say.
+    """
+    if scheduled_at.tzinfo is None:
+        raise ValueError("scheduled_at must carry a time zone (a naive time is ambiguous)")
+    return scheduled_at.astimezone(ZoneInfo(time_zone)).date() - timedelta(days=1)
