@@ -13,8 +13,9 @@ from prefect.runtime import flow_run
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
+from tasks.daily_aggregates import plan_aggregates, refresh_daily_aggregates
 from tasks.extract import extract_events, find_event_files
-from tasks.score import ScoreReport, score_customers
+from tasks.score import ScoreReport, score_customers, score_from_aggregates
 from tasks.validate import ValidationReport, validate_events
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
 
@@ -77,9 +78,14 @@ def daily_scoring(
     events: str | None = None,
     config: ScoringConfig | None = None,
     output: str | None = None,
+    incremental: bool = False,
 ) -> RunSummary:
     """Score every customer for `run_date` (default: yesterday, UTC) from the events at
     `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
+
+    With `incremental`, only new or changed input files are read: their daily aggregates
+    replace the old ones in `output/_state/daily_aggregates/` and the window is scored from
+    the aggregates (same outputs as a full read; see tasks/daily_aggregates.py).
 
     Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
     the configuration defaults to the bundled one.
@@ -97,6 +103,9 @@ def daily_scoring(
 
     started = time.perf_counter()
     files = find_event_files(events)
+    if incremental:
+        plan = plan_aggregates(files, output)
+        files = plan.read
     raw_path = extract_events(files, staging)
     timings["extract"] = round(time.perf_counter() - started, 3)
     logger.info("extracted %d file(s) for %s", len(files), run_date)
@@ -113,7 +122,12 @@ def daily_scoring(
     )
 
     started = time.perf_counter()
-    scoring = score_customers(validation.valid_path, config, run_date, staging)
+    if incremental:
+        refreshed = refresh_daily_aggregates(validation.valid_path, plan, output)
+        logger.info("daily aggregates: %s", refreshed)
+        scoring = score_from_aggregates(output, config, run_date, staging)
+    else:
+        scoring = score_customers(validation.valid_path, config, run_date, staging)
     timings["score"] = round(time.perf_counter() - started, 3)
     if scoring.unweighted_event_types:
         logger.info(

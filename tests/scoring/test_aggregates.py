@@ -75,9 +75,7 @@ def test_scores_from_daily_counts_hand_computed_with_decay() -> None:
         ("bob", 0.0, 1),
     ]
     assert scores["last_event_at"][1] == datetime(2026, 3, 29, tzinfo=UTC)  # e6 is after the date
-    assert unweighted_event_types_from_totals(totals, config).collect().rows() == [
-        ("page_view", 1)
-    ]
+    assert unweighted_event_types_from_totals(totals, config).collect().rows() == [("page_view", 1)]
 
 
 def random_events(seed: int, rows: int = 3000) -> pl.LazyFrame:
