@@ -212,3 +212,9 @@ def unweighted_event_types_from_totals(totals: pl.LazyFrame, config: ScoringConf
         .agg(pl.col("count").sum().cast(pl.Int64))
         .sort("event_type")
     )
+
+
+def customer_bucket(buckets: int) -> pl.Expr:
+    """The scale-out bucket (0 .. buckets - 1) of each customer: a hash of customer_id, the
+    same in every process of one Polars version, so each customer is scored by one bucket."""
+    return (pl.col("customer_id").hash(seed=20260331) % buckets).cast(pl.Int64)
