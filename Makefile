@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,7 @@ typecheck: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmark (see README "Performance"): BENCH_ARGS="--events 1000000 --scaling 1000000 --repeat 1" for a quick look
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)

@@ -55,7 +55,6 @@ def measure_project(history: Path, window_days: int, work: Path) -> dict[str, An
     from scoring.aggregates import (
         contributions_from_totals,
         customer_scores_from_totals,
-        last_events_of,
         unweighted_event_types_from_totals,
         window_totals,
     )
@@ -66,7 +65,7 @@ def measure_project(history: Path, window_days: int, work: Path) -> dict[str, An
     totals = window_totals(events, config, RUN_DATE).collect().lazy()
     scores, contributions, _ = pl.collect_all(
         [
-            customer_scores_from_totals(totals, last_events_of(totals), config),
+            customer_scores_from_totals(totals, config),
             contributions_from_totals(totals, config),
             unweighted_event_types_from_totals(totals, config),
         ]

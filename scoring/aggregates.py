@@ -154,11 +154,6 @@ def window_totals_from_daily(
     )
 
 
-def last_events_of(totals: pl.LazyFrame) -> pl.LazyFrame:
-    """customer_id, last_event_at from window totals computed on the raw events."""
-    return totals.group_by("customer_id").agg(pl.col("last_event_at").max())
-
-
 def contributions_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
     """Per customer and weighted event type in the window: count, weight, contribution =
     weight x occurrences; the table of `scoring.engagement.contributions`, sorted."""
@@ -169,19 +164,24 @@ def contributions_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl
             (pl.col("weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("contribution")
         )
         .select("customer_id", "event_type", "count", "weight", "contribution")
-        .sort("customer_id", "event_type")
+        .sort("customer_id", "event_type", multithreaded=False)
     )
 
 
 def customer_scores_from_totals(
-    totals: pl.LazyFrame, last_events: pl.LazyFrame, config: ScoringConfig
+    totals: pl.LazyFrame, config: ScoringConfig, last_events: pl.LazyFrame | None = None
 ) -> pl.LazyFrame:
-    """One row per customer of `last_events` (everyone seen by the end of the run date):
-    score = sum of contributions, tier, event_count, last_event_at; the table of
-    `scoring.engagement.customer_scores`, sorted by customer_id."""
-    weighted = weights_frame(config).with_columns(pl.col("weight").alias("_weight"))
+    """One row per customer seen by the end of the run date: score = sum of contributions,
+    tier, event_count, last_event_at; the table of `scoring.engagement.customer_scores`,
+    sorted by customer_id.
+
+    Totals from the raw events hold every customer seen (rows with count 0 included) and
+    their latest event; totals from daily counts cover the window only, so those customers
+    and latest events come from `last_events`.
+    """
+    weighted = weights_frame(config).rename({"weight": "_weight"})
     per_customer = (
-        totals.join(weighted.select("event_type", "_weight"), on="event_type", how="left")
+        totals.join(weighted, on="event_type", how="left")
         .with_columns(
             (pl.col("_weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("_part")
         )
@@ -189,17 +189,21 @@ def customer_scores_from_totals(
         .agg(
             pl.col("count").sum().cast(pl.Int64).alias("event_count"),
             pl.col("_part").sum().alias("score"),
+            pl.col("last_event_at").max(),
         )
     )
+    if last_events is not None:
+        per_customer = last_events.join(
+            per_customer.drop("last_event_at"), on="customer_id", how="left"
+        )
     return (
-        last_events.join(per_customer, on="customer_id", how="left")
-        .with_columns(
+        per_customer.with_columns(
             pl.col("score").fill_null(0.0).round(SCORE_DECIMALS),
             pl.col("event_count").fill_null(0),
         )
         .with_columns(tier_of(pl.col("score"), config.tier_boundaries).alias("tier"))
         .select("customer_id", "score", "tier", "event_count", "last_event_at")
-        .sort("customer_id")
+        .sort("customer_id", multithreaded=False)
     )
 
 

@@ -19,7 +19,6 @@ from scoring.aggregates import (
     contributions_from_totals,
     customer_bucket,
     customer_scores_from_totals,
-    last_events_of,
     unweighted_event_types_from_totals,
     window_totals,
 )
@@ -51,7 +50,7 @@ def score_bucket(
     totals = window_totals(events, config, run_date).collect().lazy()
     scores, contributed, unweighted = pl.collect_all(
         [
-            customer_scores_from_totals(totals, last_events_of(totals), config),
+            customer_scores_from_totals(totals, config),
             contributions_from_totals(totals, config),
             unweighted_event_types_from_totals(totals, config),
         ]

@@ -11,7 +11,6 @@ from prefect.cache_policies import NO_CACHE
 from scoring.aggregates import (
     contributions_from_totals,
     customer_scores_from_totals,
-    last_events_of,
     unweighted_event_types_from_totals,
     window_totals,
 )
@@ -36,7 +35,7 @@ class ScoreReport:
 
 def score_totals(
     totals: pl.DataFrame,
-    last_events: pl.LazyFrame,
+    last_events: pl.LazyFrame | None,
     config: ScoringConfig,
     run_date: date,
     staging: str,
@@ -45,7 +44,7 @@ def score_totals(
     window = totals.lazy()
     scores, contributed, unweighted = pl.collect_all(
         [
-            customer_scores_from_totals(window, last_events, config),
+            customer_scores_from_totals(window, config, last_events),
             contributions_from_totals(window, config),
             unweighted_event_types_from_totals(window, config),
         ]
@@ -72,7 +71,7 @@ def score_events(
 ) -> ScoreReport:
     """Score valid events in one streaming pass (per customer and type totals), then stage."""
     totals = window_totals(events, config, run_date).collect()
-    return score_totals(totals, last_events_of(totals.lazy()), config, run_date, staging)
+    return score_totals(totals, None, config, run_date, staging)
 
 
 @task(name="score-customers", cache_policy=NO_CACHE, persist_result=False)

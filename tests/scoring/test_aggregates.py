@@ -12,7 +12,6 @@ from scoring.aggregates import (
     customer_last_events,
     customer_scores_from_totals,
     daily_event_counts,
-    last_events_of,
     unweighted_event_types_from_totals,
     window_totals,
     window_totals_from_daily,
@@ -67,7 +66,7 @@ def test_scores_from_daily_counts_hand_computed_with_decay() -> None:
     daily = daily_event_counts(SMALL)
     totals = window_totals_from_daily(daily, config, RUN_DATE)
     scores = customer_scores_from_totals(
-        totals, customer_last_events(daily, RUN_DATE), config
+        totals, config, customer_last_events(daily, RUN_DATE)
     ).collect()
     # ann: 2 logins today (age 0) + an invite yesterday (age 1: 10 x 0.5); bob: unweighted only
     assert scores.select("customer_id", "score", "event_count").rows() == [
@@ -123,12 +122,12 @@ def test_one_pass_and_daily_paths_equal_the_direct_rules(
     daily = daily_event_counts(raw).collect().lazy()
     from_daily = window_totals_from_daily(daily, config, run_date).collect().lazy()
     for totals, last_events in [
-        (one_pass, last_events_of(one_pass)),
+        (one_pass, None),
         (from_daily, customer_last_events(daily, run_date)),
     ]:
         actual = pl.collect_all(
             [
-                customer_scores_from_totals(totals, last_events, config),
+                customer_scores_from_totals(totals, config, last_events),
                 contributions_from_totals(totals, config),
                 unweighted_event_types_from_totals(totals, config),
             ]
