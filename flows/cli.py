@@ -79,7 +79,9 @@ def print_summary(summary: "RunSummary") -> None:
         console.print(f"  {path}")
 
 
-def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
+def _run(
+    events: str, config_path: Path, run_date: date, output: Path, incremental: bool = False
+) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_config
     from tasks.extract import EventInputError
@@ -90,7 +92,13 @@ def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
         raise _fail(str(error)) from error
     console.print(f"scoring {run_date} from {events} into {output} ...")
     try:
-        summary = daily_scoring(events=events, config=config, run_date=run_date, output=str(output))
+        summary = daily_scoring(
+            events=events,
+            config=config,
+            run_date=run_date,
+            output=str(output),
+            incremental=incremental,
+        )
     except EventInputError as error:
         raise _fail(str(error)) from error
     print_summary(summary)
@@ -106,9 +114,16 @@ def run(
     output: Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")] = Path(
         "output"
     ),
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            help="Read only new or changed files; score from the daily aggregates kept in "
+            "<output>/_state/daily_aggregates/ (same results as a full read)."
+        ),
+    ] = False,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
-    _run(events, config, _parse_date(run_date), output)
+    _run(events, config, _parse_date(run_date), output, incremental)
 
 
 @app.command()

@@ -228,8 +228,10 @@ def refresh_aggregates(valid_path: str, plan: AggregatePlan, output: str | Path)
     for path in plan.read:
         of_file = valid.filter(pl.col(SOURCE_FILE) == path)
         frames = {
-            table: daily(of_file).sort(EVENT_DATE, "customer_id").collect()
-            for table, (daily, _schema) in DAILY_TABLES.items()
+            table: daily(of_file)
+            .sort([c for c in (EVENT_DATE, "customer_id") if c in schema])
+            .collect()
+            for table, (daily, schema) in DAILY_TABLES.items()
         }
         counts = frames["event_counts"]
         target = table_file(output, "event_counts", path)

@@ -60,3 +60,21 @@ def test_incremental_daily_runs_publish_what_full_runs_publish(tmp_path: Path) -
     ]
     assert summaries["incremental"].validation.duplicates_removed == 1
     assert summaries["full"].scoring.tiers["very_disengaged"] == 3  # alice 10, bob 1, carol 1
+
+
+@pytest.mark.e2e
+def test_cli_incremental_keeps_the_aggregate_store(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + DAYS["2026-03-29"])
+    config = tmp_path / "config.yaml"
+    config.write_text("window_days: 2\nweights: {login: 1, invite_sent: 10}\n")
+    arguments = ["run", "--events", str(events), "--config", str(config)]
+    arguments += ["--run-date", "2026-03-29", "--output", str(tmp_path / "out"), "--incremental"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    state = tmp_path / "out" / "_state" / "daily_aggregates" / "state.json"
+    assert str(events) in state.read_text()

@@ -165,3 +165,35 @@ def test_unreadable_state_names_the_file_and_the_fix(tmp_path: Path) -> None:
     state.write_text("{not json")
     with pytest.raises(ValueError, match=r"state\.json: unreadable aggregate state.*delete"):
         StoreState.read(tmp_path)
+
+
+def test_a_metric_can_keep_its_own_daily_table(tmp_path: Path, monkeypatch) -> None:
+    """A metric registers a daily table (here: active customers per day, the DAU of
+    stickiness); the store keeps it per input file and serves a window of it."""
+    from tasks import daily_aggregates
+
+    def daily_active(events: pl.LazyFrame) -> pl.LazyFrame:
+        return events.select(
+            "customer_id", pl.col("occurred_at").dt.date().alias("event_date")
+        ).unique()
+
+    schema = pl.Schema({"customer_id": pl.String(), "event_date": pl.Date()})
+    monkeypatch.setitem(daily_aggregates.DAILY_TABLES, "active_customers", (daily_active, schema))
+    rng = np.random.default_rng(8)
+    raw, output = tmp_path / "raw", tmp_path / "out"
+    files = [
+        write(day_events(rng, FIRST_DAY + timedelta(days=d), 50, f"d{d}"), raw / f"{d}.parquet")
+        for d in range(4)
+    ]
+    incremental_run(files[:3], output, CONFIG, FIRST_DAY + timedelta(days=2), tmp_path / "s1")
+    incremental_run(files, output, CONFIG, FIRST_DAY + timedelta(days=3), tmp_path / "s2")
+    first, last = FIRST_DAY + timedelta(days=1), FIRST_DAY + timedelta(days=3)
+    kept = daily_aggregates.scan_daily(output, "active_customers", first, last).collect()
+    expected = (
+        pl.concat([pl.read_parquet(f) for f in files])
+        .select("customer_id", pl.col("occurred_at").dt.date().alias("event_date"))
+        .unique()
+        .filter(pl.col("event_date").is_between(first, last))
+    )
+    assert kept.sort(pl.all()).equals(expected.sort(pl.all()))
+    assert expected.height > 30
