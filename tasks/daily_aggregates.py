@@ -133,6 +133,8 @@ class AggregatePlan:
     read: list[str]
     dropped: list[str]
     unchanged: int
+    fingerprints: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Of the files to read, taken before reading: a file changed after that is read again."""
 
 
 def plan_refresh(files: list[str], state: StoreState) -> AggregatePlan:
@@ -150,7 +152,12 @@ def plan_refresh(files: list[str], state: StoreState) -> AggregatePlan:
     if not changed and files:
         changed = [max(files)]
     dropped = sorted(set(state.files) - set(files))
-    return AggregatePlan(read=changed, dropped=dropped, unchanged=len(files) - len(changed))
+    return AggregatePlan(
+        read=changed,
+        dropped=dropped,
+        unchanged=len(files) - len(changed),
+        fingerprints={path: asdict(Fingerprint.of(path)) for path in changed},
+    )
 
 
 def _atomic_write_text(target: Path, text: str) -> None:
@@ -244,7 +251,7 @@ def refresh_aggregates(valid_path: str, plan: AggregatePlan, output: str | Path)
         days = counts[EVENT_DATE]
         files[path] = {
             "key": file_key(path),
-            "fingerprint": asdict(Fingerprint.of(path)),
+            "fingerprint": plan.fingerprints.get(path) or asdict(Fingerprint.of(path)),
             "first_day": days.min().isoformat() if counts.height else None,
             "last_day": days.max().isoformat() if counts.height else None,
         }

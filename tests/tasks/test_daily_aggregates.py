@@ -197,3 +197,16 @@ def test_a_metric_can_keep_its_own_daily_table(tmp_path: Path, monkeypatch) -> N
     )
     assert kept.sort(pl.all()).equals(expected.sort(pl.all()))
     assert expected.height > 30
+
+
+def test_a_file_changed_while_a_run_reads_it_is_read_again(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    path = write(day_events(rng, FIRST_DAY, 30, "a"), tmp_path / "raw" / "0.parquet")
+    newest = write(day_events(rng, FIRST_DAY, 30, "n"), tmp_path / "raw" / "1.parquet")
+    output = tmp_path / "out"
+    plan = plan_refresh([path, newest], StoreState.read(output))
+    valid = valid_events(plan.read, tmp_path / "s1")
+    write(day_events(rng, FIRST_DAY, 40, "b"), Path(path))  # lands after the run read it
+    os.utime(path, ns=(2, 2))
+    refresh_aggregates(valid, plan, output)
+    assert plan_refresh([path, newest], StoreState.read(output)).read == [path]
