@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: demo test lint typecheck clean system-deps-postgresql
+.PHONY: demo test lint typecheck clean bench system-deps-postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,7 @@ demo-backtest: demo
 	$(BIN)/engage backtest --events $(DEMO_OUTPUT)/input/events.csv \
 		--customers $(DEMO_OUTPUT)/input/customers.csv --config deployments/config.yaml \
 		--from 2026-01-08 --to 2026-03-31 --output $(DEMO_OUTPUT)
+
+# Benchmark (see README "Performance"): BENCH_ARGS="--events 1000000 --scaling 1000000 --repeat 1" for a quick look
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)

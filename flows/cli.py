@@ -103,6 +103,7 @@ def _run(
     customers: str | None = None,
     *,
     source: str | None = None,
+    incremental: bool = False,
 ) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_config, load_source
@@ -125,6 +126,7 @@ def _run(
             output=str(output),
             customers=customers,
             source=source_config,
+            incremental=incremental,
         )
     except (EventInputError, CustomersInputError) as error:
         raise _fail(str(error)) from error
@@ -149,9 +151,24 @@ def run(
         str | None,
         typer.Option(help="A source named in the config's `sources` section (read incrementally)."),
     ] = None,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            help="Read only new or changed files; score from the daily aggregates kept in "
+            "<output>/_state/daily_aggregates/ (same results as a full read)."
+        ),
+    ] = False,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
-    _run(events, config, _parse_date(run_date), output, customers, source=source)
+    _run(
+        events,
+        config,
+        _parse_date(run_date),
+        output,
+        customers,
+        source=source,
+        incremental=incremental,
+    )
 
 
 @app.command()

@@ -8,14 +8,16 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from scoring.config import ScoringConfig
-from scoring.engagement import (
-    contributions,
-    customer_scores,
-    tier_distribution,
-    unweighted_event_types,
+from scoring.aggregates import (
+    contributions_from_totals,
+    customer_scores_from_totals,
+    unweighted_event_types_from_totals,
+    window_totals,
 )
+from scoring.config import ScoringConfig
+from scoring.engagement import tier_distribution
 from scoring.schema import CONTRIBUTIONS, SCORES
+from tasks.daily_aggregates import window_totals_from_store
 from tasks.write import write_partition
 
 
@@ -31,17 +33,20 @@ class ScoreReport:
     contributions_file: str
 
 
-@task(name="score-customers", cache_policy=NO_CACHE, persist_result=False)
-def score_customers(
-    valid_path: str, config: ScoringConfig, run_date: date, staging: str
+def score_totals(
+    totals: pl.DataFrame,
+    last_events: pl.LazyFrame | None,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
 ) -> ScoreReport:
-    """Score every customer for the run date and stage scores and contributions."""
-    events = pl.scan_parquet(valid_path)
+    """Scores, contributions and unweighted types from window totals; stage the outputs."""
+    window = totals.lazy()
     scores, contributed, unweighted = pl.collect_all(
         [
-            customer_scores(events, config, run_date),
-            contributions(events, config, run_date),
-            unweighted_event_types(events, config, run_date),
+            customer_scores_from_totals(window, config, last_events),
+            contributions_from_totals(window, config),
+            unweighted_event_types_from_totals(window, config),
         ]
     )
     tiers = tier_distribution(scores.lazy()).collect()
@@ -59,3 +64,28 @@ def score_customers(
         scores_file=str(Path(scores_file)),
         contributions_file=str(Path(contributions_file)),
     )
+
+
+def score_events(
+    events: pl.LazyFrame, config: ScoringConfig, run_date: date, staging: str
+) -> ScoreReport:
+    """Score valid events in one streaming pass (per customer and type totals), then stage."""
+    totals = window_totals(events, config, run_date).collect()
+    return score_totals(totals, None, config, run_date, staging)
+
+
+@task(name="score-customers", cache_policy=NO_CACHE, persist_result=False)
+def score_customers(
+    valid_path: str, config: ScoringConfig, run_date: date, staging: str
+) -> ScoreReport:
+    """Score every customer for the run date and stage scores and contributions."""
+    return score_events(pl.scan_parquet(valid_path), config, run_date, staging)
+
+
+@task(name="score-from-aggregates", cache_policy=NO_CACHE, persist_result=False)
+def score_from_aggregates(
+    output: str, config: ScoringConfig, run_date: date, staging: str
+) -> ScoreReport:
+    """Score every customer for the run date from the daily aggregate store only."""
+    totals, last_events = window_totals_from_store(output, config, run_date)
+    return score_totals(totals, last_events, config, run_date, staging)

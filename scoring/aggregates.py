@@ -1,0 +1,224 @@
+"""Daily aggregates: per customer, event type and UTC day, how many events and the latest one.
+
+Every scoring rule depends on an event only through its customer, its type and its UTC day
+(the window is whole days; the decay's age is whole days), so the score of any window is a
+function of these counts:
+
+    CES = sum over event types t of  w_t x sum over window days d of  n_{t,d} x f(d)
+
+with f(d) = 1, or 0.5 ** ((run_date - d) / half_life_days) with decay. A daily run therefore
+keeps these counts (a few bytes per customer, type and day) instead of re-reading the raw
+history, and any configuration (weights, tiers, window, half-life) is scored from them.
+`last_event_at` per (customer, type, day) gives each customer's latest event at a run date.
+"""
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from scoring.config import ScoringConfig
+from scoring.engagement import (
+    SCORE_DECIMALS,
+    Window,
+    occurrence_weight,
+    tier_of,
+    weights_frame,
+)
+from scoring.events import events_until
+from scoring.schema import UTC_TIMESTAMP
+
+EVENT_DATE = "event_date"
+
+DAILY_EVENT_COUNTS = pl.Schema(
+    {
+        "customer_id": pl.String(),
+        "event_type": pl.String(),
+        EVENT_DATE: pl.Date(),
+        "count": pl.Int64(),
+        "last_event_at": UTC_TIMESTAMP,
+    }
+)
+"""Columns of the daily event-count aggregate (one row per customer, event type and day)."""
+
+WINDOW_TOTALS = pl.Schema(
+    {
+        "customer_id": pl.String(),
+        "event_type": pl.String(),
+        "count": pl.Int64(),
+        "occurrences": pl.Float64(),
+        "last_event_at": UTC_TIMESTAMP,
+    }
+)
+"""Per customer and event type: count and decayed count in the window, latest event."""
+
+CUSTOMER_LAST_EVENTS = pl.Schema({"customer_id": pl.String(), "last_event_at": UTC_TIMESTAMP})
+
+
+def daily_event_counts(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Valid events -> customer_id, event_type, event_date (UTC), count, last_event_at."""
+    return (
+        events.group_by(
+            "customer_id",
+            "event_type",
+            pl.col("occurred_at").dt.date().alias(EVENT_DATE),
+        )
+        .agg(
+            pl.len().cast(pl.Int64).alias("count"),
+            pl.col("occurred_at").max().alias("last_event_at"),
+        )
+        .select(list(DAILY_EVENT_COUNTS))
+    )
+
+
+def window_start_date(run_date: date, window_days: int) -> date:
+    """The first UTC day of the window of `window_days` days ending on `run_date`."""
+    return run_date - timedelta(days=window_days - 1)
+
+
+def daily_counts_in_window(
+    daily: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.LazyFrame:
+    """The daily counts of the window's days (run date and the window_days - 1 before)."""
+    start = window_start_date(run_date, config.window_days)
+    return daily.filter(pl.col(EVENT_DATE).is_between(pl.lit(start), pl.lit(run_date)))
+
+
+def day_weight(config: ScoringConfig, run_date: date) -> pl.Expr:
+    """How much one occurrence on `event_date` counts: 1, or 0.5 ** (age_days / half_life)."""
+    if config.half_life_days is None:
+        return pl.lit(1.0)
+    age_days = (pl.lit(run_date) - pl.col(EVENT_DATE)).dt.total_days()
+    return pl.lit(0.5).pow(age_days / config.half_life_days)
+
+
+def customer_last_events(daily: pl.LazyFrame, run_date: date) -> pl.LazyFrame:
+    """Every customer with an event on or before the run date and their latest event."""
+    return (
+        daily.filter(pl.col(EVENT_DATE) <= pl.lit(run_date))
+        .group_by("customer_id")
+        .agg(pl.col("last_event_at").max())
+    )
+
+
+def latest_events(*frames: pl.LazyFrame) -> pl.LazyFrame:
+    """customer_id, last_event_at: the latest of several such frames, per customer."""
+    return (
+        pl.concat([f.select(list(CUSTOMER_LAST_EVENTS)) for f in frames])
+        .group_by("customer_id")
+        .agg(pl.col("last_event_at").max())
+    )
+
+
+def window_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+    """One pass over valid events: per customer and event type seen by the end of the run date,
+    `count` and `occurrences` (count x decay) in the window, and `last_event_at`.
+
+    Rows with count 0 (a type seen only before the window) are kept for last_event_at.
+    """
+    window = Window.ending_on(run_date, config.window_days)
+    in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    if config.half_life_days is None:
+        occurrences = in_window.sum().cast(pl.Float64)
+    else:
+        occurrences = occurrence_weight(config, run_date).filter(in_window).sum()
+    return (
+        events_until(events, window.end)
+        .group_by("customer_id", "event_type")
+        .agg(
+            in_window.sum().cast(pl.Int64).alias("count"),
+            occurrences.alias("occurrences"),
+            pl.col("occurred_at").max().alias("last_event_at"),
+        )
+        .select(list(WINDOW_TOTALS))
+    )
+
+
+def window_totals_from_daily(
+    daily: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.LazyFrame:
+    """The same totals as `window_totals`, from daily counts: occurrences = sum of
+    count_d x f(d) over the window's days (last_event_at: latest within the window only)."""
+    if config.half_life_days is None:
+        occurrences = pl.col("count").sum().cast(pl.Float64)
+    else:
+        occurrences = (pl.col("count") * day_weight(config, run_date)).sum()
+    return (
+        daily_counts_in_window(daily, config, run_date)
+        .group_by("customer_id", "event_type")
+        .agg(
+            pl.col("count").sum().cast(pl.Int64),
+            occurrences.alias("occurrences"),
+            pl.col("last_event_at").max(),
+        )
+        .select(list(WINDOW_TOTALS))
+    )
+
+
+def contributions_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """Per customer and weighted event type in the window: count, weight, contribution =
+    weight x occurrences; the table of `scoring.engagement.contributions`, sorted."""
+    return (
+        totals.filter(pl.col("count") > 0)
+        .join(weights_frame(config), on="event_type", how="inner")
+        .with_columns(
+            (pl.col("weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("contribution")
+        )
+        .select("customer_id", "event_type", "count", "weight", "contribution")
+        .sort("customer_id", "event_type", multithreaded=False)
+    )
+
+
+def customer_scores_from_totals(
+    totals: pl.LazyFrame, config: ScoringConfig, last_events: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """One row per customer seen by the end of the run date: score = sum of contributions,
+    tier, event_count, last_event_at; the table of `scoring.engagement.customer_scores`,
+    sorted by customer_id.
+
+    Totals from the raw events hold every customer seen (rows with count 0 included) and
+    their latest event; totals from daily counts cover the window only, so those customers
+    and latest events come from `last_events`.
+    """
+    weighted = weights_frame(config).rename({"weight": "_weight"})
+    per_customer = (
+        totals.join(weighted, on="event_type", how="left")
+        .with_columns(
+            (pl.col("_weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("_part")
+        )
+        .group_by("customer_id")
+        .agg(
+            pl.col("count").sum().cast(pl.Int64).alias("event_count"),
+            pl.col("_part").sum().alias("score"),
+            pl.col("last_event_at").max(),
+        )
+    )
+    if last_events is not None:
+        per_customer = last_events.join(
+            per_customer.drop("last_event_at"), on="customer_id", how="left"
+        )
+    return (
+        per_customer.with_columns(
+            pl.col("score").fill_null(0.0).round(SCORE_DECIMALS),
+            pl.col("event_count").fill_null(0),
+        )
+        .with_columns(tier_of(pl.col("score"), config.tier_boundaries).alias("tier"))
+        .select("customer_id", "score", "tier", "event_count", "last_event_at")
+        .sort("customer_id", multithreaded=False)
+    )
+
+
+def unweighted_event_types_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """Event types seen in the window that have no weight (they count 0): event_type, count."""
+    return (
+        totals.filter(pl.col("count") > 0)
+        .join(weights_frame(config), on="event_type", how="anti")
+        .group_by("event_type")
+        .agg(pl.col("count").sum().cast(pl.Int64))
+        .sort("event_type")
+    )
+
+
+def customer_bucket(buckets: int) -> pl.Expr:
+    """The scale-out bucket (0 .. buckets - 1) of each customer: a hash of customer_id, the
+    same in every process of one Polars version, so each customer is scored by one bucket."""
+    return (pl.col("customer_id").hash(seed=20260331) % buckets).cast(pl.Int64)

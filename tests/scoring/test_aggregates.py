@@ -1,0 +1,137 @@
+"""Daily aggregates and window totals: hand-computed cases, and the same tables as the
+direct rules of scoring.engagement on random events (with and without decay)."""
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+
+from scoring.aggregates import (
+    contributions_from_totals,
+    customer_last_events,
+    customer_scores_from_totals,
+    daily_event_counts,
+    unweighted_event_types_from_totals,
+    window_totals,
+    window_totals_from_daily,
+)
+from scoring.config import ScoringConfig, TierBoundaries
+from scoring.engagement import contributions, customer_scores, unweighted_event_types
+from scoring.schema import UTC_TIMESTAMP
+
+RUN_DATE = date(2026, 3, 31)
+
+
+def events(rows: list[tuple[str, str, str, str]]) -> pl.LazyFrame:
+    return pl.LazyFrame(
+        {
+            "event_id": [r[0] for r in rows],
+            "customer_id": [r[1] for r in rows],
+            "event_type": [r[2] for r in rows],
+            "occurred_at": [datetime.fromisoformat(r[3]).astimezone(UTC) for r in rows],
+        },
+        schema_overrides={"occurred_at": UTC_TIMESTAMP},
+    )
+
+
+SMALL = events(
+    [
+        ("e1", "ann", "login", "2026-03-31T23:59:59+00:00"),
+        ("e2", "ann", "login", "2026-03-31T08:00:00+00:00"),
+        ("e3", "ann", "invite_sent", "2026-03-30T10:00:00+00:00"),
+        ("e4", "ann", "login", "2026-03-01T23:59:59+00:00"),  # one second before a 30-day window
+        ("e5", "bob", "page_view", "2026-03-29T00:00:00+00:00"),
+        ("e6", "bob", "app_uninstalled", "2026-04-01T00:00:00+00:00"),  # after the run date
+    ]
+)
+
+
+def test_daily_event_counts_by_customer_type_and_utc_day() -> None:
+    daily = daily_event_counts(SMALL).sort("customer_id", "event_type", "event_date").collect()
+    assert daily.select("customer_id", "event_type", "event_date", "count").rows() == [
+        ("ann", "invite_sent", date(2026, 3, 30), 1),
+        ("ann", "login", date(2026, 3, 1), 1),
+        ("ann", "login", date(2026, 3, 31), 2),
+        ("bob", "app_uninstalled", date(2026, 4, 1), 1),
+        ("bob", "page_view", date(2026, 3, 29), 1),
+    ]
+    assert daily["last_event_at"][2] == datetime(2026, 3, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_scores_from_daily_counts_hand_computed_with_decay() -> None:
+    config = ScoringConfig(
+        weights={"login": 1, "invite_sent": 10, "app_uninstalled": -20}, half_life_days=1
+    )
+    daily = daily_event_counts(SMALL)
+    totals = window_totals_from_daily(daily, config, RUN_DATE)
+    scores = customer_scores_from_totals(
+        totals, config, customer_last_events(daily, RUN_DATE)
+    ).collect()
+    # ann: 2 logins today (age 0) + an invite yesterday (age 1: 10 x 0.5); bob: unweighted only
+    assert scores.select("customer_id", "score", "event_count").rows() == [
+        ("ann", 7.0, 3),
+        ("bob", 0.0, 1),
+    ]
+    assert scores["last_event_at"][1] == datetime(2026, 3, 29, tzinfo=UTC)  # e6 is after the date
+    assert unweighted_event_types_from_totals(totals, config).collect().rows() == [("page_view", 1)]
+
+
+def random_events(seed: int, rows: int = 3000) -> pl.LazyFrame:
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    seconds = rng.integers(0, 100 * 86_400, rows)
+    return pl.LazyFrame(
+        {
+            "event_id": [f"e{i}" for i in range(rows)],
+            "customer_id": [f"c{k}" for k in rng.zipf(1.5, rows) % 200],
+            "event_type": rng.choice(["login", "invite_sent", "page_view", "downgrade"], rows),
+            "occurred_at": [datetime.fromtimestamp(start + s, UTC) for s in seconds],
+        },
+        schema_overrides={"occurred_at": UTC_TIMESTAMP},
+    )
+
+
+CONFIGS = [
+    ScoringConfig(weights={"login": 1, "invite_sent": 10, "downgrade": -15}),
+    ScoringConfig(window_days=7, weights={"login": 0.1, "invite_sent": 2.5}),
+    ScoringConfig(
+        window_days=45,
+        half_life_days=7,
+        weights={"login": 1, "downgrade": -3},
+        tiers=TierBoundaries(very_disengaged_max=5, somewhat_engaged_max=9, highly_engaged_max=20),
+    ),
+    ScoringConfig(window_days=1000, weights={"login": 1}),  # longer than the history
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("run_date", [date(2026, 3, 31), date(2026, 2, 10)])
+def test_one_pass_and_daily_paths_equal_the_direct_rules(
+    config: ScoringConfig, run_date: date
+) -> None:
+    raw = random_events(seed=3)
+    expected = pl.collect_all(
+        [
+            customer_scores(raw, config, run_date),
+            contributions(raw, config, run_date),
+            unweighted_event_types(raw, config, run_date),
+        ]
+    )
+    one_pass = window_totals(raw, config, run_date).collect().lazy()
+    daily = daily_event_counts(raw).collect().lazy()
+    from_daily = window_totals_from_daily(daily, config, run_date).collect().lazy()
+    for totals, last_events in [
+        (one_pass, None),
+        (from_daily, customer_last_events(daily, run_date)),
+    ]:
+        actual = pl.collect_all(
+            [
+                customer_scores_from_totals(totals, config, last_events),
+                contributions_from_totals(totals, config),
+                unweighted_event_types_from_totals(totals, config),
+            ]
+        )
+        for want, got in zip(expected, actual, strict=True):
+            assert got.equals(want)
+    assert expected[0].height > 20 and expected[1].height > 20  # the data exercises the rules
