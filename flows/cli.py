@@ -74,6 +74,11 @@ def print_summary(summary: "RunSummary") -> None:
     if scoring.unweighted_event_types:
         unweighted = ", ".join(scoring.unweighted_event_types)
         console.print(f"unweighted event types (counted 0): {unweighted}")
+    if validation.unknown_event_types:
+        unknown = ", ".join(f"{t} ({n:,})" for t, n in validation.unknown_event_types.items())
+        console.print(f"event types not in the catalogue (kept): {unknown}")
+    if summary.data_docs:
+        console.print(f"Data Docs: {summary.data_docs}")
     console.print("outputs:")
     for path in summary.published:
         console.print(f"  {path}")
@@ -83,6 +88,7 @@ def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_config
     from tasks.extract import EventInputError
+    from tasks.validate import QualityGateError
 
     try:
         config = load_config(config_path)
@@ -93,6 +99,9 @@ def _run(events: str, config_path: Path, run_date: date, output: Path) -> None:
         summary = daily_scoring(events=events, config=config, run_date=run_date, output=str(output))
     except EventInputError as error:
         raise _fail(str(error)) from error
+    except QualityGateError as error:
+        errors.print(f"[bold red]data-quality gate:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=3) from error
     print_summary(summary)
 
 

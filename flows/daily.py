@@ -15,7 +15,15 @@ from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract import extract_events, find_event_files
 from tasks.score import ScoreReport, score_customers
-from tasks.validate import ValidationReport, validate_events
+from tasks.validate import (
+    QualityGateError,
+    ValidationReport,
+    discard_staging,
+    published_docs_index,
+    report_data_quality,
+    validate_events,
+    validate_outputs,
+)
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
 
 
@@ -30,6 +38,8 @@ class RunSummary:
     scoring: ScoreReport
     published: list[str]
     timings_s: dict[str, float] = field(default_factory=dict)
+    data_docs: str | None = None
+    output_expectations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_run_date() -> date:
@@ -68,6 +78,9 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "tiers": summary.scoring.tiers,
         "unweighted_event_types": summary.scoring.unweighted_event_types,
         "timings_s": summary.timings_s,
+        "data_docs": summary.data_docs,
+        "expectations": summary.validation.expectations + summary.output_expectations,
+        "unknown_event_types": summary.validation.unknown_event_types,
     }
 
 
@@ -101,30 +114,60 @@ def daily_scoring(
     timings["extract"] = round(time.perf_counter() - started, 3)
     logger.info("extracted %d file(s) for %s", len(files), run_date)
 
-    started = time.perf_counter()
-    validation = validate_events(raw_path, staging, run_date)
-    timings["validate"] = round(time.perf_counter() - started, 3)
-    logger.info(
-        "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
-        validation.rows_read,
-        validation.rows_valid,
-        validation.rows_quarantined,
-        validation.duplicates_removed,
-    )
-
-    started = time.perf_counter()
-    scoring = score_customers(validation.valid_path, config, run_date, staging)
-    timings["score"] = round(time.perf_counter() - started, 3)
-    if scoring.unweighted_event_types:
-        logger.info(
-            "unweighted event types (count 0): %s",
-            ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
+    try:
+        started = time.perf_counter()
+        validation = validate_events(
+            raw_path, staging, run_date, config, output, flow_run.get_id()
         )
+        timings["validate"] = round(time.perf_counter() - started, 3)
+        logger.info(
+            "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
+            validation.rows_read,
+            validation.rows_valid,
+            validation.rows_quarantined,
+            validation.duplicates_removed,
+        )
+        if validation.unknown_event_types:
+            logger.warning(
+                "event types not in the catalogue (kept): %s",
+                ", ".join(f"{t} ({n})" for t, n in validation.unknown_event_types.items()),
+            )
 
-    summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
+        started = time.perf_counter()
+        scoring = score_customers(validation.valid_path, config, run_date, staging)
+        timings["score"] = round(time.perf_counter() - started, 3)
+        if scoring.unweighted_event_types:
+            logger.info(
+                "unweighted event types (count 0): %s",
+                ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
+            )
+        started = time.perf_counter()
+        output_expectations = validate_outputs(staging, output, run_date)
+        timings["validate_outputs"] = round(time.perf_counter() - started, 3)
+    except QualityGateError:
+        discard_staging(staging)
+        raise
+
+    docs = published_docs_index(output, run_date)
+    summary = RunSummary(
+        run_date, output, files, validation, scoring, [], timings, docs, output_expectations
+    )
     write_manifest(manifest_of(summary, config, flow_run.get_id()), staging, run_date)
     published = publish_outputs(staging, output, run_date)
-    return RunSummary(run_date, output, files, validation, scoring, published, timings)
+    report_data_quality(
+        validation.expectations + output_expectations,
+        {
+            "rows_read": validation.rows_read,
+            "rows_valid": validation.rows_valid,
+            "rows_quarantined": validation.rows_quarantined,
+            "duplicates_removed": validation.duplicates_removed,
+        },
+        docs,
+        run_date,
+    )
+    return RunSummary(
+        run_date, output, files, validation, scoring, published, timings, docs, output_expectations
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ class Column:
     dtype: pl.DataType
     description: str
     nullable: bool = False
+    allowed: tuple[str, ...] = ()
+    """The only values the column may hold (empty: any value)."""
 
 
 # The four columns every event must have. Anything else in the input is kept but not scored.
@@ -53,11 +55,19 @@ EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in REQUIRED_EVENT_COLUM
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 
+TIERS: tuple[str, ...] = (
+    "churn_risk",
+    "very_disengaged",
+    "somewhat_engaged",
+    "highly_engaged",
+    "power_user",
+)
+
 SCORES: tuple[Column, ...] = (
     Column("customer_id", pl.String(), "customer id"),
     Column("score", pl.Float64(), "CES = sum over event types of weight x count in the window"),
     Column("tier", pl.String(), "churn_risk / very_disengaged / somewhat_engaged / "
-           "highly_engaged / power_user"),
+           "highly_engaged / power_user", allowed=TIERS),
     Column("event_count", pl.Int64(), "valid, de-duplicated events of any type in the window"),
     Column(
         "last_event_at",
@@ -82,16 +92,15 @@ QUARANTINE_FIXED: tuple[Column, ...] = (
     Column(SOURCE_FILE, pl.String(), "input file the row came from"),
     Column(SOURCE_ROW, pl.Int64(), "1-based data row (record) number within that file"),
     Column("reason", pl.String(), "every rule the row failed, separated by '; '"),
+    Column(
+        "failed_expectations",
+        pl.String(),
+        "the Great Expectations expectation(s) behind the reasons, separated by '; '",
+    ),
+    Column("run_id", pl.String(), "the flow run that quarantined the row", True),
 )
 """Quarantine rows carry these plus every raw input column, as text (nothing is lost)."""
 
-TIERS: tuple[str, ...] = (
-    "churn_risk",
-    "very_disengaged",
-    "somewhat_engaged",
-    "highly_engaged",
-    "power_user",
-)
 ENGAGED_TIERS: frozenset[str] = frozenset({"somewhat_engaged", "highly_engaged", "power_user"})
 DISENGAGED_TIERS: frozenset[str] = frozenset({"churn_risk", "very_disengaged"})
 
@@ -126,6 +135,12 @@ OUTPUT_TABLES: dict[str, tuple[Column, ...]] = {
     "quarantine": QUARANTINE_FIXED,
 }
 """Every Parquet output table and its contract (README tables are generated from this)."""
+
+OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
+    "scores": ("customer_id",),
+    "contributions": ("customer_id", "event_type"),
+}
+"""Columns whose values identify a row of an output table (unique together)."""
 
 
 def readme_tables() -> str:

@@ -1,28 +1,57 @@
-"""Validate: a Great Expectations suite over the raw events, quarantine of the failing rows.
+"""Validate: the Great Expectations gate over the raw events, quarantine, error budget.
 
-The suite is generated from `scoring.schema`; GX reports the `_row` ids of the failing rows
-(result_format COMPLETE), which become the quarantine with every reason a row failed.
+The suites are generated from `scoring.schema` and the configured `validation` rules
+(tasks/expectations.py). GX reports the `_row` ids of the failing rows (result_format
+COMPLETE), which become the quarantine with every reason and expectation a row failed.
 Nothing is lost: rows read = valid + quarantined + duplicates removed, checked at every run.
+Over the error budget (or outside the row-count band) the run fails before anything is
+published; each output table is validated against its contract before it is published.
 """
 
-import logging
+import json
+import math
 import os
-from dataclasses import dataclass
-from datetime import date
+import shutil
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from scoring.config import RowCountBand, ScoringConfig
 from scoring.events import ROW_ID, first_occurrences
-from scoring.schema import EVENT_COLUMN_NAMES, REQUIRED_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
+from scoring.schema import OUTPUT_TABLES, SOURCE_FILE, SOURCE_ROW
+from tasks.data_docs import (
+    Outcome,
+    build_data_docs,
+    docs_dir,
+    failed_docs_dir,
+    markdown_summary,
+    run_suite,
+)
+from tasks.expectations import (
+    EVENT_TYPES_SUITE,
+    RAW_SUITE,
+    check_frame,
+    event_type_rules,
+    output_rules,
+    raw_event_rules,
+)
 from tasks.extract import OCCURRED_AT_TEXT
-from tasks.write import write_partition
+from tasks.write import MANIFEST_TABLE, PART_FILE, partition_dir, write_partition
 
-SUITE_NAME = "raw_events"
+SUITE_NAME = RAW_SUITE
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+class QualityGateError(RuntimeError):
+    """The data-quality gate failed: the run stops before anything is published."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +62,9 @@ class Validated:
     quarantine: pl.DataFrame
     rows_read: int
     duplicates_removed: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    unknown_event_types: dict[str, int] = field(default_factory=dict)
+    gate_failures: list[str] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
@@ -43,53 +75,90 @@ class Validated:
         return self.valid.height
 
 
-def _reason(column: str, raw_text: str | None) -> str:
-    if column == "occurred_at" and raw_text is not None:
+def _reason(reason: str, raw_text: str | None) -> str:
+    if reason == "occurred_at is missing" and raw_text is not None:
         return "occurred_at is not a valid ISO 8601 timestamp"
-    return f"{column} is missing"
+    return reason
 
 
-def failing_rows(raw: pl.DataFrame) -> dict[int, list[str]]:
-    """`_row` id -> reasons, for every row failing the raw-events suite (run by GX)."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+def row_count_band(
+    output: str | Path | None, run_date: date, band: RowCountBand | None
+) -> tuple[int, int | None] | None:
+    """[low, high] rows expected from the manifests of the latest earlier run dates.
 
-    # GX pins this module's logger to INFO and logs a line per ephemeral context
-    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas("events")
-        .add_dataframe_asset("raw_events")
-        .add_batch_definition_whole_dataframe("run")
-    )
-    suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME))
-    for column in REQUIRED_EVENT_COLUMNS:
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name="raw_events_gate", data=batch, suite=suite)
-    )
-    frame = raw.select(ROW_ID, *EVENT_COLUMN_NAMES).to_pandas()
-    result = definition.run(
-        batch_parameters={"dataframe": frame},
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
-    )
+    low = floor(min_ratio x median), high = ceil(max_ratio x median) of `counts.rows_read`;
+    None while fewer than `min_history` earlier runs exist.
+    """
+    if output is None or band is None:
+        return None
+    earlier = []
+    for manifest in sorted((Path(output) / MANIFEST_TABLE).glob("run_date=*/manifest.json")):
+        day = date.fromisoformat(manifest.parent.name.removeprefix("run_date="))
+        if day < run_date:
+            earlier.append(json.loads(manifest.read_text())["counts"]["rows_read"])
+    recent = earlier[-band.recent_runs :]
+    if len(recent) < band.min_history:
+        return None
+    median = statistics.median(recent)
+    high = None if band.max_ratio is None else math.ceil(band.max_ratio * median)
+    return math.floor(band.min_ratio * median), high
+
+
+def failing_rows(
+    raw: pl.DataFrame,
+    config: ScoringConfig | None = None,
+    run_date: date | None = None,
+    now: datetime | None = None,
+    output: str | Path | None = None,
+    staging: str | Path | None = None,
+) -> tuple[dict[int, list[tuple[str, str]]], list[Outcome], dict[str, int]]:
+    """Run the raw-events suites with GX.
+
+    Returns `_row` id -> [(reason, expectation)] for every failing row, every expectation's
+    outcome, and the unknown event types with their row counts.
+    """
+    config = config or ScoringConfig()
+    rules = config.validation_rules
+    now = now or datetime.now(UTC)
+    run_date = run_date or now.date()
+    band = row_count_band(output, run_date, rules.row_count)
+    suite = raw_event_rules(raw, rules, run_date, now, band)
+    checks = check_frame(raw, rules).to_pandas()
+    outcomes, failing = run_suite(RAW_SUITE, checks, suite, run_date, staging, ROW_ID)
     raw_text = dict(zip(raw[ROW_ID].to_list(), raw[OCCURRED_AT_TEXT].to_list(), strict=True))
-    reasons: dict[int, list[str]] = {}
-    for outcome in result.results:
-        column = str(outcome.expectation_config.kwargs["column"])
-        for failure in outcome.result.get("unexpected_index_list") or []:
-            row = int(failure[ROW_ID])
-            reasons.setdefault(row, []).append(_reason(column, raw_text.get(row)))
-    return reasons
+    reasons: dict[int, list[tuple[str, str]]] = {}
+    for index, rows in failing.items():
+        label = outcomes[index].expectation
+        for row in rows:
+            reason = _reason(suite[index].reason, raw_text.get(int(row)))
+            reasons.setdefault(int(row), []).append((reason, label))
+
+    unknown: dict[str, int] = {}
+    if config.event_catalogue:
+        types = raw.group_by("event_type").len().drop_nulls("event_type").sort("event_type")
+        type_rules = event_type_rules(config.event_catalogue)
+        type_outcomes, unexpected = run_suite(
+            EVENT_TYPES_SUITE, types.to_pandas(), type_rules, run_date, staging
+        )
+        outcomes += type_outcomes
+        unknown_types = set(unexpected.get(0, []))
+        unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
+    return reasons, outcomes, unknown
 
 
-def quarantine_rows(raw: pl.DataFrame, reasons: dict[int, list[str]]) -> pl.DataFrame:
+def quarantine_rows(
+    raw: pl.DataFrame, reasons: dict[int, list[tuple[str, str]]], run_id: str | None = None
+) -> pl.DataFrame:
     """The failing rows with every raw field as text, where they came from, and why."""
     failing = pl.DataFrame(
-        {ROW_ID: list(reasons), "reason": ["; ".join(r) for r in reasons.values()]},
-        schema={ROW_ID: raw.schema[ROW_ID], "reason": pl.String},
+        {
+            ROW_ID: list(reasons),
+            "reason": ["; ".join(r for r, _ in failed) for failed in reasons.values()],
+            "failed_expectations": [
+                "; ".join(dict.fromkeys(e for _, e in failed)) for failed in reasons.values()
+            ],
+        },
+        schema={ROW_ID: raw.schema[ROW_ID], "reason": pl.String, "failed_expectations": pl.String},
     )
     raw_fields = [c for c in raw.columns if c not in (ROW_ID, SOURCE_FILE, SOURCE_ROW)]
     raw_fields = [c for c in raw_fields if c != OCCURRED_AT_TEXT]
@@ -100,20 +169,49 @@ def quarantine_rows(raw: pl.DataFrame, reasons: dict[int, list[str]]) -> pl.Data
     return (
         raw.join(failing, on=ROW_ID, how="inner")
         .sort(ROW_ID)
-        .with_columns(occurred_text.alias("occurred_at"))
+        .with_columns(occurred_text.alias("occurred_at"), pl.lit(run_id, pl.String).alias("run_id"))
         .select(
             SOURCE_FILE,
             SOURCE_ROW,
             "reason",
+            "failed_expectations",
+            "run_id",
             *[pl.col(c).cast(pl.String) for c in raw_fields],
         )
     )
 
 
-def validate(raw: pl.DataFrame) -> Validated:
+def gate_failures(
+    rows_read: int, rows_quarantined: int, budget: float, outcomes: list[Outcome]
+) -> list[str]:
+    """Why the run must stop: over the error budget, or a failing table-level expectation."""
+    failures = []
+    if rows_read and rows_quarantined / rows_read > budget:
+        failures.append(
+            f"{rows_quarantined:,} of {rows_read:,} rows ({rows_quarantined / rows_read:.2%}) "
+            f"quarantined, above the {budget:.2%} error budget"
+        )
+    failures += [
+        f"{o.reason} (observed {o.observed_value})"
+        for o in outcomes
+        if not o.success and o.severity == "critical" and o.unexpected_count is None
+    ]
+    return failures
+
+
+def validate(
+    raw: pl.DataFrame,
+    config: ScoringConfig | None = None,
+    run_date: date | None = None,
+    now: datetime | None = None,
+    output: str | Path | None = None,
+    staging: str | Path | None = None,
+    run_id: str | None = None,
+) -> Validated:
     """Split raw events into valid de-duplicated events and quarantined rows."""
-    reasons = failing_rows(raw)
-    quarantine = quarantine_rows(raw, reasons)
+    config = config or ScoringConfig()
+    reasons, outcomes, unknown = failing_rows(raw, config, run_date, now, output, staging)
+    quarantine = quarantine_rows(raw, reasons, run_id)
     passing = raw.filter(~pl.col(ROW_ID).is_in(list(reasons)))
     valid = first_occurrences(passing.lazy()).collect().drop(OCCURRED_AT_TEXT)
     validated = Validated(
@@ -121,6 +219,11 @@ def validate(raw: pl.DataFrame) -> Validated:
         quarantine=quarantine,
         rows_read=raw.height,
         duplicates_removed=passing.height - valid.height,
+        outcomes=outcomes,
+        unknown_event_types=unknown,
+        gate_failures=gate_failures(
+            raw.height, quarantine.height, config.validation_rules.error_budget, outcomes
+        ),
     )
     accounted = validated.rows_valid + validated.rows_quarantined + validated.duplicates_removed
     if accounted != validated.rows_read:
@@ -128,6 +231,36 @@ def validate(raw: pl.DataFrame) -> Validated:
             f"rows lost in validation: read {validated.rows_read}, accounted for {accounted}"
         )
     return validated
+
+
+def gate_message(validated: Validated, run_date: date, docs: Path | None, samples: int = 5) -> str:
+    """What failed, the top failing expectations, sample rows (file/row) and what to do."""
+    failing = sorted(
+        (o for o in validated.outcomes if not o.success and o.unexpected_count),
+        key=lambda o: -(o.unexpected_count or 0),
+    )
+    lines = [f"data-quality gate failed for {run_date}: " + "; ".join(validated.gate_failures)]
+    if failing:
+        lines.append("top failing expectations:")
+        lines += [
+            f"  {o.expectation} [{o.severity}]: {o.unexpected_count:,} row(s), {o.reason}"
+            for o in failing[:5]
+        ]
+    if validated.quarantine.height:
+        lines.append("sample quarantined rows:")
+        lines += [
+            f"  {file} row {row}: {reason}"
+            for file, row, reason in validated.quarantine.head(samples)
+            .select(SOURCE_FILE, SOURCE_ROW, "reason")
+            .iter_rows()
+        ]
+    if docs is not None:
+        lines.append(f"Data Docs: {docs}")
+    lines.append(
+        "nothing was published (earlier outputs are untouched): fix the input or raise "
+        "validation.error_budget in the configuration"
+    )
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -141,6 +274,8 @@ class ValidationReport:
     valid_path: str
     quarantine_file: str
     quarantine_reasons: dict[str, int]
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    unknown_event_types: dict[str, int] = field(default_factory=dict)
 
 
 def reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
@@ -154,10 +289,38 @@ def reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
     return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
 
 
+def _keep_failed_docs(staging: str, output: str | None, run_date: date) -> Path | None:
+    """Move the failed run's Data Docs next to the outputs; returns its index.html."""
+    staged = build_data_docs(staging, run_date).parent
+    if output is None:
+        return None
+    target = failed_docs_dir(output, run_date)
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged.rename(target)
+    return target / "index.html"
+
+
 @task(name="validate-events", cache_policy=NO_CACHE, persist_result=False)
-def validate_events(raw_path: str, staging: str, run_date: date) -> ValidationReport:
-    """Run the GX gate on the staged raw events; stage valid events and the quarantine."""
-    validated = validate(pl.read_parquet(raw_path))
+def validate_events(
+    raw_path: str,
+    staging: str,
+    run_date: date,
+    config: ScoringConfig | None = None,
+    output: str | None = None,
+    run_id: str | None = None,
+) -> ValidationReport:
+    """Run the GX gate on the staged raw events; stage valid events and the quarantine.
+
+    Raises QualityGateError (Data Docs kept under <output>/data_docs/failed/) when the run is
+    over the error budget or outside the row-count band.
+    """
+    validated = validate(
+        pl.read_parquet(raw_path), config, run_date, output=output, staging=staging, run_id=run_id
+    )
+    if validated.gate_failures:
+        docs = _keep_failed_docs(staging, output, run_date)
+        raise QualityGateError(gate_message(validated, run_date, docs))
     valid_path = Path(staging) / "valid_events.parquet"
     validated.valid.write_parquet(valid_path)
     quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
@@ -169,4 +332,64 @@ def validate_events(raw_path: str, staging: str, run_date: date) -> ValidationRe
         valid_path=str(valid_path),
         quarantine_file=str(quarantine_file),
         quarantine_reasons=reason_counts(validated.quarantine),
+        expectations=[o.as_dict() for o in validated.outcomes],
+        unknown_event_types=validated.unknown_event_types,
     )
+
+
+def validate_output_tables(staging: str | Path, run_date: date) -> list[Outcome]:
+    """Validate every staged output table against the suite generated from its contract."""
+    outcomes: list[Outcome] = []
+    for table in OUTPUT_TABLES:
+        path = partition_dir(staging, table, run_date) / PART_FILE
+        if path.exists():
+            frame = pl.read_parquet(path).to_pandas()
+            outcomes += run_suite(table, frame, output_rules(table), run_date, staging)[0]
+    return outcomes
+
+
+@task(name="validate-outputs", cache_policy=NO_CACHE, persist_result=False)
+def validate_outputs(staging: str, output: str, run_date: date) -> list[dict[str, Any]]:
+    """Check the staged output tables before publishing and build the run's Data Docs.
+
+    Raises QualityGateError when a table breaks its contract (nothing is published).
+    """
+    outcomes = validate_output_tables(staging, run_date)
+    failed = [o for o in outcomes if not o.success]
+    if failed:
+        docs = _keep_failed_docs(staging, output, run_date)
+        details = "; ".join(f"{o.suite}: {o.expectation} ({o.reason})" for o in failed)
+        raise QualityGateError(
+            f"output tables for {run_date} break their contract: {details}. "
+            f"Data Docs: {docs}. Nothing was published."
+        )
+    build_data_docs(staging, run_date)
+    return [o.as_dict() for o in outcomes]
+
+
+def discard_staging(staging: str) -> None:
+    """Remove a run's staging directory (and the staging root when it is left empty)."""
+    root = Path(staging).parent
+    shutil.rmtree(staging, ignore_errors=True)
+    if root.exists() and not any(root.iterdir()):
+        root.rmdir()
+
+
+@task(name="report-data-quality", cache_policy=NO_CACHE, persist_result=False)
+def report_data_quality(
+    expectations: list[dict[str, Any]], counts: dict[str, int], docs: str, run_date: date
+) -> str:
+    """A Prefect Markdown artifact: counts and every expectation's result, with the docs path."""
+    outcomes = [Outcome(**e) for e in expectations]
+    markdown = markdown_summary(outcomes, counts, docs)
+    create_markdown_artifact(
+        markdown=markdown,
+        key="data-quality",
+        description=f"Data quality of the run for {run_date}: {docs}",
+    )
+    return markdown
+
+
+def published_docs_index(output: str | Path, run_date: date) -> str:
+    """Where the run's Data Docs index is once published."""
+    return str(docs_dir(output, run_date) / "index.html")

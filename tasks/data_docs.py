@@ -1,0 +1,173 @@
+"""Run Great Expectations suites in one run's GX context and build that run's Data Docs.
+
+A run gets a file context in its staging directory (`<staging>/gx`, discarded after the run)
+whose only Data Docs site is `<staging>/data_docs/run_date=YYYY-MM-DD/`; publishing moves that
+site next to the outputs (`<output>/data_docs/run_date=YYYY-MM-DD/index.html`).
+Without a staging directory the suites run in an ephemeral context (no Data Docs).
+"""
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tasks.expectations import Rule, expectation_label
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+DATA_DOCS = "data_docs"
+SITE_NAME = "engage"
+FAILED_DOCS = "failed"
+
+
+def docs_dir(root: str | Path, run_date: date) -> Path:
+    """The Data Docs site of a run date under an output (or staging) directory."""
+    return Path(root) / DATA_DOCS / f"run_date={run_date.isoformat()}"
+
+
+def failed_docs_dir(output: str | Path, run_date: date) -> Path:
+    """Where the Data Docs of a run that failed the gate are kept (outputs stay untouched)."""
+    return Path(output) / DATA_DOCS / FAILED_DOCS / f"run_date={run_date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one expectation, as shown in the manifest, artifact and messages."""
+
+    suite: str
+    expectation: str
+    reason: str
+    severity: str
+    success: bool
+    unexpected_count: int | None
+    observed_value: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _context(staging: str | Path | None, run_date: date) -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX pins this module's logger to INFO and logs a line per context
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    if staging is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        context = gx.get_context(mode="file", project_root_dir=str(Path(staging) / "gx"))
+        if SITE_NAME not in context.get_site_names():
+            context.add_data_docs_site(
+                site_name=SITE_NAME,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(docs_dir(staging, run_date).resolve()),
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def run_suite(
+    suite_name: str,
+    frame: pd.DataFrame,
+    rules: list[Rule],
+    run_date: date,
+    staging: str | Path | None = None,
+    index_column: str | None = None,
+) -> tuple[list[Outcome], dict[int, list[Any]]]:
+    """Validate `frame` against `rules` as the suite `suite_name`.
+
+    Returns every expectation's outcome (in rule order) and, per rule index, the values of
+    `index_column` of the rows that failed it (GX's unexpected_index_list).
+    """
+    import great_expectations as gx
+
+    context = _context(staging, run_date)
+    batch = (
+        context.data_sources.add_or_update_pandas(suite_name)
+        .add_dataframe_asset(suite_name)
+        .add_batch_definition_whole_dataframe("run")
+    )
+    suite = gx.ExpectationSuite(name=suite_name)
+    for index, rule in enumerate(rules):
+        rule.expectation.meta = {"rule": index, "reason": rule.reason}
+        suite.add_expectation(rule.expectation)
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+    )
+    result_format: dict[str, Any] = {"result_format": "SUMMARY"}
+    if index_column is not None:
+        result_format = {
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": [index_column],
+        }
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=suite_name, validation_definitions=[definition], result_format=result_format
+        )
+    )
+    result = checkpoint.run(batch_parameters={"dataframe": frame})
+    (validation,) = result.run_results.values()
+    by_rule = {int(r.expectation_config.meta["rule"]): r for r in validation.results}
+    outcomes, failing = [], {}
+    for index, rule in enumerate(rules):
+        outcome = by_rule[index]
+        details = outcome.result or {}
+        observed = details.get("observed_value")
+        outcomes.append(
+            Outcome(
+                suite=suite_name,
+                expectation=expectation_label(rule.expectation),
+                reason=rule.reason,
+                severity=str(
+                    getattr(rule.expectation.severity, "value", rule.expectation.severity)
+                ),
+                success=bool(outcome.success),
+                unexpected_count=details.get("unexpected_count"),
+                observed_value=None if observed is None else str(observed),
+            )
+        )
+        if index_column is not None and rule.quarantines and not outcome.success:
+            failing[index] = [row[index_column] for row in details.get("unexpected_index_list", [])]
+        elif not rule.quarantines and details.get("unexpected_list") is not None:
+            failing[index] = list(details["unexpected_list"])
+    return outcomes, failing
+
+
+def build_data_docs(staging: str | Path, run_date: date) -> Path:
+    """Build the run's Data Docs site from every suite validated in its context."""
+    context = _context(staging, run_date)
+    context.build_data_docs(site_names=[SITE_NAME])
+    return docs_dir(staging, run_date) / "index.html"
+
+
+def markdown_summary(outcomes: list[Outcome], counts: dict[str, int], docs: str | None) -> str:
+    """The validation in Markdown: counts, then one table row per expectation."""
+    lines = ["# Data quality", ""]
+    lines += [f"- {name.replace('_', ' ')}: {value:,}" for name, value in counts.items()]
+    if docs:
+        lines.append(f"- Data Docs: `{docs}`")
+    lines += [
+        "",
+        "| suite | expectation | severity | result | unexpected | observed | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        result = "pass" if o.success else ("warn" if o.severity == "warning" else "FAIL")
+        unexpected = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
+        observed = (o.observed_value or "").replace("|", "\\|")[:80]
+        lines.append(
+            f"| {o.suite} | `{o.expectation}` | {o.severity} | {result} | {unexpected} "
+            f"| {observed} | {o.reason} |"
+        )
+    return "\n".join(lines) + "\n"
