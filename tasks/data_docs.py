@@ -105,12 +105,9 @@ def run_suite(
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
     )
-    result_format: dict[str, Any] = {"result_format": "SUMMARY"}
+    result_format: dict[str, Any] = {"result_format": "COMPLETE"}
     if index_column is not None:
-        result_format = {
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": [index_column],
-        }
+        result_format["unexpected_index_column_names"] = [index_column]
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
             name=suite_name, validation_definitions=[definition], result_format=result_format

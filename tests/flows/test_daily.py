@@ -82,7 +82,7 @@ def test_daily_flow_scores_counts_and_quarantines(events_file: Path, tmp_path: P
     assert manifest["config_hash"] == CONFIG.config_hash()
     assert manifest["inputs"][0]["path"] == str(events_file)
     assert manifest["package_version"]
-    assert set(manifest["timings_s"]) == {"extract", "validate", "score"}
+    assert set(manifest["timings_s"]) == {"extract", "validate", "score", "validate_outputs"}
     assert not (output / "_staging").exists()
 
 
