@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean system-deps-chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime-installed
 	$(BIN)/engage demo --output $(DEMO_OUTPUT)
 
-test: $(VENV)/.dev-installed
+# Headless browser for the Data Docs (and UI) tests; skipped when already installed.
+system-deps-chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(VENV)/.dev-installed system-deps-chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy scoring
 	$(BIN)/pytest

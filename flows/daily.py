@@ -116,9 +116,7 @@ def daily_scoring(
 
     try:
         started = time.perf_counter()
-        validation = validate_events(
-            raw_path, staging, run_date, config, output, flow_run.get_id()
-        )
+        validation = validate_events(raw_path, staging, run_date, config, output, flow_run.get_id())
         timings["validate"] = round(time.perf_counter() - started, 3)
         logger.info(
             "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
@@ -142,7 +140,7 @@ def daily_scoring(
                 ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
             )
         started = time.perf_counter()
-        output_expectations = validate_outputs(staging, output, run_date)
+        output_expectations = validate_outputs(staging, output, run_date, validation.expectations)
         timings["validate_outputs"] = round(time.perf_counter() - started, 3)
     except QualityGateError:
         discard_staging(staging)

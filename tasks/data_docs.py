@@ -10,6 +10,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from datetime import date
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +142,63 @@ def run_suite(
     return outcomes, failing
 
 
-def build_data_docs(staging: str | Path, run_date: date) -> Path:
-    """Build the run's Data Docs site from every suite validated in its context."""
+def build_data_docs(staging: str | Path, run_date: date, outcomes: list[Outcome]) -> Path:
+    """Build the run's Data Docs site from every suite validated in its context.
+
+    GX's own index fills its tables with scripts from CDNs, which do not load offline; it is
+    kept as `gx_index.html` and `index.html` becomes a static page with every suite, its
+    expectations' results and links to GX's (static) validation and suite pages.
+    """
     context = _context(staging, run_date)
     context.build_data_docs(site_names=[SITE_NAME])
-    return docs_dir(staging, run_date) / "index.html"
+    site = docs_dir(staging, run_date)
+    (site / "index.html").replace(site / "gx_index.html")
+    (site / "index.html").write_text(static_index(site, outcomes, run_date), encoding="utf-8")
+    return site / "index.html"
+
+
+def static_index(site: Path, outcomes: list[Outcome], run_date: date) -> str:
+    """A self-contained HTML page: per suite, links to its GX pages and a results table."""
+    sections = []
+    for suite in dict.fromkeys(o.suite for o in outcomes):
+        mine = [o for o in outcomes if o.suite == suite]
+        links = [
+            f'<a href="{escape(str(page.relative_to(site)))}">validation result</a>'
+            for page in sorted((site / "validations" / suite).rglob("*.html"))
+        ]
+        if (site / "expectations" / f"{suite}.html").exists():
+            links.append(f'<a href="expectations/{escape(suite)}.html">expectation suite</a>')
+        failed = sum(not o.success for o in mine)
+        rows = "".join(
+            f"<tr class={'pass' if o.success else o.severity}><td><code>{escape(o.expectation)}"
+            f"</code></td><td>{escape(o.severity)}</td><td>{_verdict(o)}</td>"
+            f"<td>{'' if o.unexpected_count is None else o.unexpected_count}</td>"
+            f"<td>{escape((o.observed_value or '')[:120])}</td><td>{escape(o.reason)}</td></tr>"
+            for o in mine
+        )
+        sections.append(
+            f"<section><h2>Suite <span class=suite>{escape(suite)}</span> "
+            f"({len(mine) - failed} of {len(mine)} passed)</h2><p>{' · '.join(links)}</p>"
+            "<table><tr><th>expectation</th><th>severity</th><th>result</th><th>unexpected</th>"
+            f"<th>observed</th><th>meaning</th></tr>{rows}</table></section>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        f"<title>Data Docs: engage run {run_date}</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        ".critical{background:#fdd}.warning{background:#ffd}.pass{background:#efe}"
+        f"</style></head><body><h1>Data quality of the run for {run_date}</h1>"
+        + "".join(sections)
+        + '<p><a href="gx_index.html">Great Expectations index</a> (needs network for its '
+        "scripts)</p></body></html>\n"
+    )
+
+
+def _verdict(outcome: Outcome) -> str:
+    if outcome.success:
+        return "pass"
+    return "warn" if outcome.severity == "warning" else "FAIL"
 
 
 def markdown_summary(outcomes: list[Outcome], counts: dict[str, int], docs: str | None) -> str:
@@ -160,7 +213,7 @@ def markdown_summary(outcomes: list[Outcome], counts: dict[str, int], docs: str 
         "|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
-        result = "pass" if o.success else ("warn" if o.severity == "warning" else "FAIL")
+        result = _verdict(o)
         unexpected = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
         observed = (o.observed_value or "").replace("|", "\\|")[:80]
         lines.append(

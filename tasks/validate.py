@@ -290,9 +290,11 @@ def reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
     return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
 
 
-def _keep_failed_docs(staging: str, output: str | None, run_date: date) -> Path | None:
+def _keep_failed_docs(
+    staging: str, output: str | None, run_date: date, outcomes: list[Outcome]
+) -> Path | None:
     """Move the failed run's Data Docs next to the outputs; returns its index.html."""
-    staged = build_data_docs(staging, run_date).parent
+    staged = build_data_docs(staging, run_date, outcomes).parent
     if output is None:
         return None
     target = failed_docs_dir(output, run_date)
@@ -320,7 +322,7 @@ def validate_events(
         pl.read_parquet(raw_path), config, run_date, output=output, staging=staging, run_id=run_id
     )
     if validated.gate_failures:
-        docs = _keep_failed_docs(staging, output, run_date)
+        docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
         raise QualityGateError(gate_message(validated, run_date, docs))
     valid_path = Path(staging) / "valid_events.parquet"
     validated.valid.write_parquet(valid_path)
@@ -350,21 +352,24 @@ def validate_output_tables(staging: str | Path, run_date: date) -> list[Outcome]
 
 
 @task(name="validate-outputs", cache_policy=NO_CACHE, persist_result=False)
-def validate_outputs(staging: str, output: str, run_date: date) -> list[dict[str, Any]]:
+def validate_outputs(
+    staging: str, output: str, run_date: date, raw_expectations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Check the staged output tables before publishing and build the run's Data Docs.
 
     Raises QualityGateError when a table breaks its contract (nothing is published).
     """
     outcomes = validate_output_tables(staging, run_date)
+    every_outcome = [Outcome(**e) for e in raw_expectations] + outcomes
     failed = [o for o in outcomes if not o.success]
     if failed:
-        docs = _keep_failed_docs(staging, output, run_date)
+        docs = _keep_failed_docs(staging, output, run_date, every_outcome)
         details = "; ".join(f"{o.suite}: {o.expectation} ({o.reason})" for o in failed)
         raise QualityGateError(
             f"output tables for {run_date} break their contract: {details}. "
             f"Data Docs: {docs}. Nothing was published."
         )
-    build_data_docs(staging, run_date)
+    build_data_docs(staging, run_date, every_outcome)
     return [o.as_dict() for o in outcomes]
 
 
