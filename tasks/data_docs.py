@@ -52,6 +52,23 @@ class Outcome:
 
 
 def _context(staging: str | Path | None, run_date: date) -> Any:
+    # one context per run (and one ephemeral one per process): creating one costs ~0.3 s
+    key = None if staging is None else (str(Path(staging).resolve()), run_date)
+    if key is None:
+        if "context" not in _EPHEMERAL:
+            _EPHEMERAL["context"] = _new_context(None, run_date)
+        return _EPHEMERAL["context"]
+    if key not in _RUN_CONTEXTS:
+        _RUN_CONTEXTS.clear()  # a new run: the previous run's context is done
+        _RUN_CONTEXTS[key] = _new_context(staging, run_date)
+    return _RUN_CONTEXTS[key]
+
+
+_RUN_CONTEXTS: dict[tuple[str, date], Any] = {}
+_EPHEMERAL: dict[str, Any] = {}
+
+
+def _new_context(staging: str | Path | None, run_date: date) -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -77,18 +94,26 @@ def _context(staging: str | Path | None, run_date: date) -> Any:
     return context
 
 
+def _suite(name: str, expectations: list[Any]) -> Any:
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=name)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    return suite
+
+
 def run_suite(
     suite_name: str,
     frame: pd.DataFrame,
     rules: list[Rule],
     run_date: date,
     staging: str | Path | None = None,
-    index_column: str | None = None,
+    unexpected_values: bool = False,
 ) -> tuple[list[Outcome], dict[int, list[Any]]]:
-    """Validate `frame` against `rules` as the suite `suite_name`.
-
-    Returns every expectation's outcome (in rule order) and, per rule index, the values of
-    `index_column` of the rows that failed it (GX's unexpected_index_list).
+    """Validate the whole `frame` against `rules` as the suite `suite_name` (kept for the
+    Data Docs). Returns every expectation's outcome, in rule order, and with
+    `unexpected_values` the values that failed each failing rule (for small frames).
     """
     import great_expectations as gx
 
@@ -98,17 +123,14 @@ def run_suite(
         .add_dataframe_asset(suite_name)
         .add_batch_definition_whole_dataframe("run")
     )
-    suite = gx.ExpectationSuite(name=suite_name)
     for index, rule in enumerate(rules):
         rule.expectation.meta = {"rule": index, "reason": rule.reason}
-        suite.add_expectation(rule.expectation)
-    suite = context.suites.add_or_update(suite)
+    suite = context.suites.add_or_update(_suite(suite_name, [r.expectation for r in rules]))
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
     )
-    result_format: dict[str, Any] = {"result_format": "COMPLETE"}
-    if index_column is not None:
-        result_format["unexpected_index_column_names"] = [index_column]
+    # SUMMARY: counts and a sample; lists of every failing row would dominate the run
+    result_format = {"result_format": "COMPLETE" if unexpected_values else "SUMMARY"}
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
             name=suite_name, validation_definitions=[definition], result_format=result_format
@@ -122,24 +144,54 @@ def run_suite(
         outcome = by_rule[index]
         details = outcome.result or {}
         observed = details.get("observed_value")
+        severity = rule.expectation.severity
         outcomes.append(
             Outcome(
                 suite=suite_name,
                 expectation=expectation_label(rule.expectation),
                 reason=rule.reason,
-                severity=str(
-                    getattr(rule.expectation.severity, "value", rule.expectation.severity)
-                ),
+                severity=str(getattr(severity, "value", severity)),
                 success=bool(outcome.success),
                 unexpected_count=details.get("unexpected_count"),
                 observed_value=None if observed is None else str(observed),
             )
         )
-        if index_column is not None and rule.quarantines and not outcome.success:
-            failing[index] = [row[index_column] for row in details.get("unexpected_index_list", [])]
-        elif not rule.quarantines and details.get("unexpected_list") is not None:
+        if unexpected_values and details.get("unexpected_list") is not None:
             failing[index] = list(details["unexpected_list"])
     return outcomes, failing
+
+
+def failing_row_ids(
+    suspects: pd.DataFrame, rules: dict[int, Rule], index_column: str
+) -> dict[int, list[Any]]:
+    """Per rule index, the `index_column` values GX reports as failing (COMPLETE format).
+
+    Run on the suspect rows only, in an ephemeral context (not part of the Data Docs).
+    """
+    import great_expectations as gx
+
+    context = _context(None, date.min)
+    batch = (
+        context.data_sources.add_or_update_pandas("suspects")
+        .add_dataframe_asset("suspects")
+        .add_batch_definition_whole_dataframe("run")
+        # the row id as the pandas index: GX lists failing index values the fastest this way
+        .get_batch(batch_parameters={"dataframe": suspects.set_index(index_column)})
+    )
+    suite = gx.ExpectationSuite(name="suspect_rows")
+    for index, rule in rules.items():
+        copy = rule.expectation.copy(update={"id": None}, deep=True)
+        copy.meta = {"rule": index}
+        suite.add_expectation(copy)
+    # Batch.validate keeps nothing: no result store, no Data Docs for this helper suite
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    failing: dict[int, list[Any]] = {}
+    for outcome in result.results:
+        rows = (outcome.result or {}).get("unexpected_index_list") or []
+        failing[int(outcome.expectation_config.meta["rule"])] = [
+            row[index_column] if isinstance(row, dict) else row for row in rows
+        ]
+    return failing
 
 
 def build_data_docs(staging: str | Path, run_date: date, outcomes: list[Outcome]) -> Path:

@@ -27,6 +27,7 @@ from scoring.schema import (
 )
 
 RAW_SUITE = "raw_events"
+TABLE_SUITE = "raw_events_table"
 EVENT_TYPES_SUITE = "raw_event_types"
 
 ID_COLUMNS: tuple[str, ...] = tuple(c.name for c in REQUIRED_EVENT_COLUMNS if c.dtype == pl.String)
@@ -34,8 +35,9 @@ NUMERIC_PROPERTIES: tuple[str, ...] = tuple(
     c.name for c in OPTIONAL_EVENT_COLUMNS if c.dtype == pl.Float64
 )
 ANY_EVENT_TYPE = "*"
-_CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_REPEATED_EVENT_ID = "event_id__repeated"
+# C0 controls but tab, newline and carriage return (CSV fields may hold them), and DEL
+_CONTROL_CHARACTERS = [chr(c) for c in (*range(9), 11, 12, *range(14, 32), 127)]
+REPEATED_EVENT_ID = "event_id__repeated"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,29 @@ def expectation_label(expectation: Any) -> str:
     kwargs = expectation.configuration.kwargs
     target = kwargs.get("column") or ", ".join(kwargs.get("column_list") or [])
     return f"{expectation.expectation_type}({target})" if target else expectation.expectation_type
+
+
+def failure_of(expectation: Any) -> pl.Expr:
+    """The Polars predicate of the rows a column-map expectation reports as unexpected.
+
+    Used only to pick the few suspect rows that GX then reports row by row; the counts of
+    both are compared at every run, so this translation cannot drift silently.
+    """
+    kwargs = expectation.configuration.kwargs
+    column = pl.col(kwargs["column"])
+    kind = expectation.expectation_type
+    if kind == "expect_column_values_to_not_be_null":
+        return column.is_null()
+    if kind == "expect_column_values_to_be_in_set":
+        return (~column.is_in(list(kwargs["value_set"]))).fill_null(False)
+    if kind == "expect_column_values_to_be_between":
+        failed = pl.lit(False)
+        if kwargs.get("min_value") is not None:
+            failed = failed | (column < kwargs["min_value"])
+        if kwargs.get("max_value") is not None:
+            failed = failed | (column > kwargs["max_value"])
+        return failed.fill_null(False)
+    raise ValueError(f"no row-level translation for {kind}")
 
 
 def _gxe() -> Any:
@@ -91,47 +116,61 @@ def _range_columns(raw: pl.DataFrame, rules: ValidationRules) -> list[tuple[str,
     ]
 
 
+def later_occurrences(frame: pl.DataFrame, column: str = "event_id") -> pl.Series:
+    """True for every row whose `column` value appeared in an earlier row (nulls: False).
+
+    Same answer as `~is_first_distinct()`, computed on 64-bit hashes first and on the text
+    only for the rows whose hash repeats (hashing text once is cheaper than grouping it).
+    """
+    position = pl.int_range(pl.len(), dtype=pl.Int64)
+    candidates = (
+        frame.lazy()
+        .select(position.alias("position"), pl.col(column))
+        .filter(pl.col(column).hash().is_duplicated() & pl.col(column).is_not_null())
+        .filter(~pl.col(column).is_first_distinct())
+        .collect()
+    )
+    return frame.select(position.is_in(candidates["position"].implode())).to_series()
+
+
 def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
     """The typed columns GX validates, one row per raw row, computed in one Polars pass."""
     numbers = [p for p in NUMERIC_PROPERTIES if p in raw.columns]
+    parsed = [_number(raw, p).alias(f"{p}__parsed") for p in numbers]
     in_range = [
         pl.when(
             (pl.lit(event_type == ANY_EVENT_TYPE) | (pl.col("event_type") == event_type))
-            & _number(raw, prop).is_finite()
+            & pl.col(f"{prop}__parsed").is_finite()
         )
-        .then(_number(raw, prop))
+        .then(pl.col(f"{prop}__parsed"))
         .alias(name)
         for name, prop, event_type in _range_columns(raw, rules)
     ]
-    repeated = (
-        pl.col("event_id").is_not_null()
-        & pl.col("event_id").is_duplicated()
-        & ~pl.col("event_id").is_first_distinct()
-    )
     return (
         raw.lazy()
+        .with_columns(*parsed, later_occurrences(raw).alias(REPEATED_EVENT_ID))
         .select(
             ROW_ID,
             "occurred_at",
             *[pl.col(c).str.len_chars().cast(pl.Int64).alias(f"{c}__length") for c in ID_COLUMNS],
             *[
-                (~pl.col(c).str.contains(_CONTROL_CHARACTERS))
+                (~pl.col(c).str.contains_any(_CONTROL_CHARACTERS))
                 .fill_null(True)
                 .alias(f"{c}__printable")
                 for c in ID_COLUMNS
             ],
             *[
-                (~_present(raw, p) | _number(raw, p).is_not_null()).alias(f"{p}__is_number")
+                (~_present(raw, p) | pl.col(f"{p}__parsed").is_not_null()).alias(f"{p}__is_number")
                 for p in numbers
             ],
             *[
-                (~_number(raw, p).is_nan() & ~_number(raw, p).is_infinite())
+                (~pl.col(f"{p}__parsed").is_nan() & ~pl.col(f"{p}__parsed").is_infinite())
                 .fill_null(True)
                 .alias(f"{p}__is_finite")
                 for p in numbers
             ],
             *in_range,
-            repeated.cast(pl.Int8).alias(_REPEATED_EVENT_ID),
+            pl.col(REPEATED_EVENT_ID).cast(pl.Int8),
         )
         .collect()
     )
@@ -142,7 +181,6 @@ def raw_event_rules(
     rules: ValidationRules,
     run_date: date,
     now: datetime,
-    row_count_band: tuple[int, int | None] | None,
 ) -> list[Rule]:
     """The raw-events suite: generated from the event contract and the validation rules."""
     gxe = _gxe()
@@ -207,22 +245,38 @@ def raw_event_rules(
                 f"{prop}{scope} is outside [{low}, {high}]",
             )
         )
-    suite.append(
+    return suite
+
+
+def table_rules(
+    rules: ValidationRules, row_count_band: tuple[int, int | None] | None
+) -> list[Rule]:
+    """The whole-table suite, validated on one row of aggregates (`table_frame`)."""
+    gxe = _gxe()
+    suite = [
         Rule(
-            gxe.ExpectColumnSumToBeBetween(
-                column=_REPEATED_EVENT_ID, max_value=0, severity="warning"
+            gxe.ExpectColumnValuesToBeBetween(
+                column="quarantined_share", max_value=rules.error_budget
             ),
-            "event_id is repeated (duplicates count once)",
+            f"quarantined rows within the {rules.error_budget:.2%} error budget",
             quarantines=False,
-        )
-    )
+        ),
+        Rule(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="repeated_event_ids", max_value=0, severity="warning"
+            ),
+            "event_id values are unique (a repeated id counts once)",
+            quarantines=False,
+        ),
+    ]
     if row_count_band is not None:
         low_rows, high_rows = row_count_band
         suite.append(
             Rule(
-                gxe.ExpectTableRowCountToBeBetween(min_value=low_rows, max_value=high_rows),
-                f"rows read outside the expected band [{low_rows}, {high_rows or ''}] "
-                "versus recent runs",
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="rows_read", min_value=low_rows, max_value=high_rows
+                ),
+                f"rows read within [{low_rows}, {high_rows or ''}] (recent runs)",
                 quarantines=False,
             )
         )

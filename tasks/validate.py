@@ -13,34 +13,41 @@ import math
 import os
 import shutil
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import polars as pl
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from scoring.config import RowCountBand, ScoringConfig
-from scoring.events import ROW_ID, first_occurrences
+from scoring.events import ROW_ID
 from scoring.schema import OUTPUT_TABLES, SOURCE_FILE, SOURCE_ROW
 from tasks.data_docs import (
     Outcome,
     build_data_docs,
     docs_dir,
     failed_docs_dir,
+    failing_row_ids,
     markdown_summary,
     run_suite,
 )
 from tasks.expectations import (
     EVENT_TYPES_SUITE,
     RAW_SUITE,
+    REPEATED_EVENT_ID,
+    TABLE_SUITE,
     check_frame,
     event_type_rules,
+    failure_of,
+    later_occurrences,
     output_rules,
     raw_event_rules,
+    table_rules,
 )
 from tasks.extract import OCCURRED_AT_TEXT
 from tasks.write import MANIFEST_TABLE, PART_FILE, partition_dir, write_partition
@@ -109,29 +116,49 @@ def failing_rows(
     config: ScoringConfig | None = None,
     run_date: date | None = None,
     now: datetime | None = None,
-    output: str | Path | None = None,
     staging: str | Path | None = None,
-) -> tuple[dict[int, list[tuple[str, str]]], list[Outcome], dict[str, int]]:
+) -> tuple[dict[int, list[tuple[str, str]]], list[Outcome], dict[str, int], int]:
     """Run the raw-events suites with GX.
 
+    Polars computes the check columns once and keeps the suspect rows (those a row-level
+    expectation flags, by `failure_of`); GX validates them and names the failing `_row` ids.
     Returns `_row` id -> [(reason, expectation)] for every failing row, every expectation's
-    outcome, and the unknown event types with their row counts.
+    outcome, the unknown event types with their row counts, and the repeated event ids.
     """
     config = config or ScoringConfig()
     rules = config.validation_rules
     now = now or datetime.now(UTC)
     run_date = run_date or now.date()
-    band = row_count_band(output, run_date, rules.row_count)
-    suite = raw_event_rules(raw, rules, run_date, now, band)
-    checks = check_frame(raw, rules).to_pandas()
-    outcomes, failing = run_suite(RAW_SUITE, checks, suite, run_date, staging, ROW_ID)
-    raw_text = dict(zip(raw[ROW_ID].to_list(), raw[OCCURRED_AT_TEXT].to_list(), strict=True))
+    suite = raw_event_rules(raw, rules, run_date, now)
+    checks = check_frame(raw, rules)
+    row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
+    suspects = checks.filter(
+        pl.any_horizontal(*[failure_of(r.expectation) for r in row_rules.values()])
+    )
+    suspect_frame = suspects.to_pandas()
+    outcomes, _ = run_suite(RAW_SUITE, suspect_frame, suite, run_date, staging)
+    failed_rules = {i: r for i, r in row_rules.items() if not outcomes[i].success}
+    failing = failing_row_ids(suspect_frame, failed_rules, ROW_ID) if failed_rules else {}
+    raw_text = dict(
+        raw.filter(pl.col(ROW_ID).is_in(suspects[ROW_ID].implode()))
+        .select(ROW_ID, OCCURRED_AT_TEXT)
+        .iter_rows()
+    )
     reasons: dict[int, list[tuple[str, str]]] = {}
-    for index, rows in failing.items():
-        label = outcomes[index].expectation
+    for index, rows in sorted(failing.items()):  # reasons in suite order
+        if len(rows) != (outcomes[index].unexpected_count or 0):
+            raise RuntimeError(
+                f"{outcomes[index].expectation}: GX counted {outcomes[index].unexpected_count} "
+                f"failing rows but named {len(rows)}"
+            )
         for row in rows:
             reason = _reason(suite[index].reason, raw_text.get(int(row)))
-            reasons.setdefault(int(row), []).append((reason, label))
+            reasons.setdefault(int(row), []).append((reason, outcomes[index].expectation))
+    if len(reasons) != suspects.height:
+        raise RuntimeError(
+            f"{suspects.height} suspect rows but GX failed {len(reasons)}: "
+            "tasks.expectations.failure_of disagrees with Great Expectations"
+        )
 
     unknown: dict[str, int] = {}
     if config.event_catalogue:
@@ -139,12 +166,54 @@ def failing_rows(
         types = kept.group_by("event_type").len().drop_nulls("event_type").sort("event_type")
         type_rules = event_type_rules(config.event_catalogue)
         type_outcomes, unexpected = run_suite(
-            EVENT_TYPES_SUITE, types.to_pandas(), type_rules, run_date, staging
+            EVENT_TYPES_SUITE, types.to_pandas(), type_rules, run_date, staging, True
         )
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    return reasons, outcomes, unknown
+    return reasons, outcomes, unknown, int(checks[REPEATED_EVENT_ID].sum())
+
+
+def table_gate(
+    rows_read: int,
+    rows_quarantined: int,
+    repeated_event_ids: int,
+    config: ScoringConfig,
+    band: tuple[int, int | None] | None,
+    run_date: date,
+    staging: str | Path | None = None,
+) -> tuple[list[Outcome], list[str]]:
+    """GX on the table's aggregates: error budget, repeated ids, volume band.
+
+    Returns the outcomes and why the run must stop (failing critical expectations).
+    """
+    rules = config.validation_rules
+    share = rows_quarantined / rows_read if rows_read else 0.0
+    aggregates = {
+        "rows_read": rows_read,
+        "quarantined_share": share,
+        "repeated_event_ids": repeated_event_ids,
+    }
+    frame = pd.DataFrame({name: [value] for name, value in aggregates.items()})
+    suite = table_rules(rules, band)
+    outcomes, _ = run_suite(TABLE_SUITE, frame, suite, run_date, staging)
+    outcomes = [
+        replace(o, observed_value=str(aggregates[r.expectation.configuration.kwargs["column"]]))
+        for o, r in zip(outcomes, suite, strict=True)
+    ]
+    failed = {o.expectation for o in outcomes if not o.success and o.severity == "critical"}
+    failures = []
+    if "expect_column_values_to_be_between(quarantined_share)" in failed:
+        failures.append(
+            f"{rows_quarantined:,} of {rows_read:,} rows ({share:.2%}) quarantined, "
+            f"above the {rules.error_budget:.2%} error budget"
+        )
+    if band is not None and "expect_column_values_to_be_between(rows_read)" in failed:
+        failures.append(
+            f"rows read outside the expected band [{band[0]}, {band[1] or ''}] versus recent "
+            f"runs (observed {rows_read})"
+        )
+    return outcomes, failures
 
 
 def quarantine_rows(
@@ -182,24 +251,6 @@ def quarantine_rows(
     )
 
 
-def gate_failures(
-    rows_read: int, rows_quarantined: int, budget: float, outcomes: list[Outcome]
-) -> list[str]:
-    """Why the run must stop: over the error budget, or a failing table-level expectation."""
-    failures = []
-    if rows_read and rows_quarantined / rows_read > budget:
-        failures.append(
-            f"{rows_quarantined:,} of {rows_read:,} rows ({rows_quarantined / rows_read:.2%}) "
-            f"quarantined, above the {budget:.2%} error budget"
-        )
-    failures += [
-        f"{o.reason} (observed {o.observed_value})"
-        for o in outcomes
-        if not o.success and o.severity == "critical" and o.unexpected_count is None
-    ]
-    return failures
-
-
 def validate(
     raw: pl.DataFrame,
     config: ScoringConfig | None = None,
@@ -211,20 +262,25 @@ def validate(
 ) -> Validated:
     """Split raw events into valid de-duplicated events and quarantined rows."""
     config = config or ScoringConfig()
-    reasons, outcomes, unknown = failing_rows(raw, config, run_date, now, output, staging)
+    now = now or datetime.now(UTC)
+    run_date = run_date or now.date()
+    reasons, outcomes, unknown, repeated = failing_rows(raw, config, run_date, now, staging)
     quarantine = quarantine_rows(raw, reasons, run_id)
     passing = raw.filter(~pl.col(ROW_ID).is_in(list(reasons)))
-    valid = first_occurrences(passing.lazy()).collect().drop(OCCURRED_AT_TEXT)
+    # rows are in `_row` order, so the first distinct id is scoring.events.first_occurrences
+    valid = passing.filter(~later_occurrences(passing)).drop(OCCURRED_AT_TEXT)
+    band = row_count_band(output, run_date, config.validation_rules.row_count)
+    table_outcomes, failures = table_gate(
+        raw.height, quarantine.height, repeated, config, band, run_date, staging
+    )
     validated = Validated(
         valid=valid,
         quarantine=quarantine,
         rows_read=raw.height,
         duplicates_removed=passing.height - valid.height,
-        outcomes=outcomes,
+        outcomes=outcomes + table_outcomes,
         unknown_event_types=unknown,
-        gate_failures=gate_failures(
-            raw.height, quarantine.height, config.validation_rules.error_budget, outcomes
-        ),
+        gate_failures=failures,
     )
     accounted = validated.rows_valid + validated.rows_quarantined + validated.duplicates_removed
     if accounted != validated.rows_read:
@@ -237,7 +293,11 @@ def validate(
 def gate_message(validated: Validated, run_date: date, docs: Path | None, samples: int = 5) -> str:
     """What failed, the top failing expectations, sample rows (file/row) and what to do."""
     failing = sorted(
-        (o for o in validated.outcomes if not o.success and o.unexpected_count),
+        (
+            o
+            for o in validated.outcomes
+            if not o.success and o.unexpected_count and o.suite != TABLE_SUITE
+        ),
         key=lambda o: -(o.unexpected_count or 0),
     )
     lines = [f"data-quality gate failed for {run_date}: " + "; ".join(validated.gate_failures)]

@@ -194,12 +194,8 @@ def test_quotes_newlines_bom_and_nested_properties_survive(validated: Validated)
 def test_duplicates_keep_the_first_row_and_are_reported(validated: Validated) -> None:
     kept = _valid(validated, "duplicate_ids.csv")
     assert kept.select("event_id", "customer_id", "event_type").rows() == [("du1", "c1", "login")]
-    repeated = next(o for o in validated.outcomes if "event_id is repeated" in o.reason)
-    assert (repeated.success, repeated.severity, repeated.observed_value) == (
-        False,
-        "warning",
-        "2",
-    )
+    repeated = next(o for o in validated.outcomes if "repeated_event_ids" in o.expectation)
+    assert (repeated.success, repeated.severity, repeated.observed_value) == (False, "warning", "2")
 
 
 def test_unknown_event_types_warn_and_are_kept(validated: Validated) -> None:

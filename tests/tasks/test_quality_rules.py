@@ -169,5 +169,5 @@ def test_unknown_types_are_not_checked_without_a_catalogue(tmp_path: Path) -> No
     raw = _raw(tmp_path, "1,c,anything,2026-03-30\n")
     validated = validate(raw, ScoringConfig(), RUN_DATE, NOW)
     assert validated.unknown_event_types == {}
-    assert {o.suite for o in validated.outcomes} == {"raw_events"}
+    assert {o.suite for o in validated.outcomes} == {"raw_events", "raw_events_table"}
     assert isinstance(validated.valid, pl.DataFrame)
