@@ -62,34 +62,37 @@ def raw_events(rows: int, seed: int = 7) -> pl.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=5_000_000)
-    rows = parser.parse_args().events
+    parser.add_argument("--repeat", type=int, default=3, help="best of N (shared machines)")
+    arguments = parser.parse_args()
+    rows = arguments.events
     raw = raw_events(rows)
     now = datetime(2026, 4, 1, tzinfo=UTC)
     validate(raw.head(1000), CONFIG, RUN_DATE, now)  # warm-up: GX import and first context
 
-    started = time.perf_counter()
-    checks = check_frame(raw, CONFIG.validation_rules)
-    check_columns = time.perf_counter() - started
-    del checks
+    check_columns = validation = scoring = float("inf")
+    for _ in range(arguments.repeat):
+        started = time.perf_counter()
+        check_frame(raw, CONFIG.validation_rules)
+        check_columns = min(check_columns, time.perf_counter() - started)
 
-    started = time.perf_counter()
-    validated = validate(raw, CONFIG, RUN_DATE, now)
-    validation = time.perf_counter() - started
+        started = time.perf_counter()
+        validated = validate(raw, CONFIG, RUN_DATE, now)
+        validation = min(validation, time.perf_counter() - started)
 
-    events = validated.valid.lazy()
-    started = time.perf_counter()
-    pl.collect_all(
-        [
-            customer_scores(events, CONFIG, RUN_DATE),
-            contributions(events, CONFIG, RUN_DATE),
-            unweighted_event_types(events, CONFIG, RUN_DATE),
-        ]
-    )
-    scoring = time.perf_counter() - started
+        events = validated.valid.lazy()
+        started = time.perf_counter()
+        pl.collect_all(
+            [
+                customer_scores(events, CONFIG, RUN_DATE),
+                contributions(events, CONFIG, RUN_DATE),
+                unweighted_event_types(events, CONFIG, RUN_DATE),
+            ]
+        )
+        scoring = min(scoring, time.perf_counter() - started)
 
     print(
         f"events: {rows:,}  quarantined: {validated.rows_quarantined:,}  "
-        f"duplicates: {validated.duplicates_removed:,}"
+        f"duplicates: {validated.duplicates_removed:,}  (best of {arguments.repeat})"
     )
     print(f"  check columns (Polars): {check_columns:6.2f} s")
     print(f"validation (whole gate):  {validation:6.2f} s")

@@ -100,12 +100,6 @@ def _number(raw: pl.DataFrame, column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
 
 
-def _present(raw: pl.DataFrame, column: str) -> pl.Expr:
-    if raw.schema[column].is_numeric():
-        return pl.col(column).is_not_null()
-    return pl.col(column).cast(pl.String).str.strip_chars().fill_null("") != ""
-
-
 def _range_columns(raw: pl.DataFrame, rules: ValidationRules) -> list[tuple[str, str, str]]:
     """(check column, property, event type) for every configured range on a present column."""
     return [
