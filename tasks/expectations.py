@@ -128,7 +128,12 @@ def later_occurrences(frame: pl.DataFrame, column: str = "event_id") -> pl.Serie
 
 
 def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
-    """The typed columns GX validates, one row per raw row, computed in one Polars pass."""
+    """The typed columns GX validates, one row per raw row."""
+    return check_columns(raw, rules).collect()
+
+
+def check_columns(raw: pl.DataFrame, rules: ValidationRules) -> pl.LazyFrame:
+    """The typed columns GX validates, one row per raw row, as one lazy Polars query."""
     numbers = [p for p in NUMERIC_PROPERTIES if p in raw.columns]
     parsed = [_number(raw, p).alias(f"{p}__parsed") for p in numbers]
     in_range = [
@@ -154,7 +159,10 @@ def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
                 for c in ID_COLUMNS
             ],
             *[
-                (~_present(raw, p) | pl.col(f"{p}__parsed").is_not_null()).alias(f"{p}__is_number")
+                # blank text is null already (CSV); white space alone is not a number
+                (pl.col(p).is_null() | pl.col(f"{p}__parsed").is_not_null()).alias(
+                    f"{p}__is_number"
+                )
                 for p in numbers
             ],
             *[
@@ -166,7 +174,6 @@ def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
             *in_range,
             pl.col(REPEATED_EVENT_ID).cast(pl.Int8),
         )
-        .collect()
     )
 
 

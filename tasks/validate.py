@@ -41,7 +41,7 @@ from tasks.expectations import (
     RAW_SUITE,
     REPEATED_EVENT_ID,
     TABLE_SUITE,
-    check_frame,
+    check_columns,
     event_type_rules,
     failure_of,
     later_occurrences,
@@ -130,10 +130,16 @@ def failing_rows(
     now = now or datetime.now(UTC)
     run_date = run_date or now.date()
     suite = raw_event_rules(raw, rules, run_date, now)
-    checks = check_frame(raw, rules)
+    checks = check_columns(raw, rules)
     row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
-    suspects = checks.filter(
-        pl.any_horizontal(*[failure_of(r.expectation) for r in row_rules.values()])
+    # only the suspects are materialized: the check columns of valid rows are never stored
+    suspects, repeated = pl.collect_all(
+        [
+            checks.filter(
+                pl.any_horizontal(*[failure_of(r.expectation) for r in row_rules.values()])
+            ),
+            checks.select(pl.col(REPEATED_EVENT_ID).cast(pl.Int64).sum()),
+        ]
     )
     suspect_frame = suspects.to_pandas()
     outcomes, _ = run_suite(RAW_SUITE, suspect_frame, suite, run_date, staging)
@@ -171,7 +177,7 @@ def failing_rows(
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    return reasons, outcomes, unknown, int(checks[REPEATED_EVENT_ID].sum())
+    return reasons, outcomes, unknown, int(repeated.item())
 
 
 def table_gate(

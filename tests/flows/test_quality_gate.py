@@ -66,7 +66,14 @@ def test_data_docs_are_published_next_to_the_outputs_and_in_the_manifest(
     manifest = json.loads((output / "runs" / "run_date=2026-03-31" / "manifest.json").read_text())
     assert manifest["data_docs"] == str(index)
     suites = {e["suite"] for e in manifest["expectations"]}
-    assert suites == {"raw_events", "raw_event_types", "scores", "contributions", "quarantine"}
+    assert suites == {
+        "raw_events",
+        "raw_events_table",
+        "raw_event_types",
+        "scores",
+        "contributions",
+        "quarantine",
+    }
     failed = [(e["suite"], e["expectation"]) for e in manifest["expectations"] if not e["success"]]
     assert failed == [("raw_event_types", "expect_column_values_to_be_in_set(event_type)")]
     assert manifest["unknown_event_types"] == {"teleported": 1}
@@ -126,8 +133,9 @@ def test_data_docs_render_in_headless_chromium_with_the_suite_names(good_run: Ru
             text = page.inner_text("body")
             for suite in ("raw_events", "raw_event_types", "scores", "contributions"):
                 assert suite in text
-            # 3 id columns x 3 rules + 4 occurred_at rules + the repeated-id warning = 14
-            assert "Suite raw_events (14 of 14 passed)" in text
+            # 3 id columns x 3 rules + 4 occurred_at rules = 13
+            assert "Suite raw_events (13 of 13 passed)" in text
+            assert "Suite raw_events_table (2 of 2 passed)" in text  # budget, unique ids
             page.get_by_role("link", name="validation result").first.click()
             page.wait_for_load_state()
             details = page.inner_text("body")  # GX's own page for the suite, rendered
