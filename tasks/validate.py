@@ -274,7 +274,10 @@ def validate(
     quarantine = quarantine_rows(raw, reasons, run_id)
     passing = raw.filter(~pl.col(ROW_ID).is_in(list(reasons)))
     # rows are in `_row` order, so the first distinct id is scoring.events.first_occurrences
-    valid = passing.filter(~later_occurrences(passing)).drop(OCCURRED_AT_TEXT)
+    unique = repeated == 0  # no id repeats in the input: nothing to de-duplicate
+    valid = (passing if unique else passing.filter(~later_occurrences(passing))).drop(
+        OCCURRED_AT_TEXT
+    )
     band = row_count_band(output, run_date, config.validation_rules.row_count)
     table_outcomes, failures = table_gate(
         raw.height, quarantine.height, repeated, config, band, run_date, staging
