@@ -175,8 +175,9 @@ def failing_row_ids(
         context.data_sources.add_or_update_pandas("suspects")
         .add_dataframe_asset("suspects")
         .add_batch_definition_whole_dataframe("run")
-        # the row id as the pandas index: GX lists failing index values the fastest this way
-        .get_batch(batch_parameters={"dataframe": suspects.set_index(index_column)})
+        # a plain RangeIndex: GX lists failing positions in one vectorized step (a named index
+        # or `unexpected_index_column_names` costs ~40 µs per failing row)
+        .get_batch(batch_parameters={"dataframe": suspects.reset_index(drop=True)})
     )
     suite = gx.ExpectationSuite(name="suspect_rows")
     for index, rule in rules.items():
@@ -184,13 +185,14 @@ def failing_row_ids(
         copy.meta = {"rule": index}
         suite.add_expectation(copy)
     # Batch.validate keeps nothing: no result store, no Data Docs for this helper suite
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    result = batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0}
+    )
+    row_ids = suspects[index_column].to_numpy()
     failing: dict[int, list[Any]] = {}
     for outcome in result.results:
-        rows = (outcome.result or {}).get("unexpected_index_list") or []
-        failing[int(outcome.expectation_config.meta["rule"])] = [
-            row[index_column] if isinstance(row, dict) else row for row in rows
-        ]
+        positions = (outcome.result or {}).get("unexpected_index_list") or []
+        failing[int(outcome.expectation_config.meta["rule"])] = row_ids[positions].tolist()
     return failing
 
 
