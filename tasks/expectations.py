@@ -110,20 +110,24 @@ def _range_columns(raw: pl.DataFrame, rules: ValidationRules) -> list[tuple[str,
     ]
 
 
-def later_occurrences(frame: pl.DataFrame, column: str = "event_id") -> pl.Series:
+def later_occurrences(
+    frame: pl.DataFrame, column: str = "event_id", skip: pl.Series | None = None
+) -> pl.Series:
     """True for every row whose `column` value appeared in an earlier row (nulls: False).
 
-    Same answer as `~is_first_distinct()`, computed on 64-bit hashes first and on the text
-    only for the rows whose hash repeats (hashing text once is cheaper than grouping it).
+    Rows marked in `skip` neither count nor are counted (quarantined rows do not shadow a
+    later valid one). Same answer as `~is_first_distinct()` over the other rows, computed on
+    64-bit hashes first and on the text only for the rows whose hash repeats.
     """
-    position = pl.int_range(pl.len(), dtype=pl.Int64)
+    rows = frame.lazy().select(pl.int_range(pl.len(), dtype=pl.Int64).alias("position"), column)
+    if skip is not None:
+        rows = rows.filter(~pl.lit(skip))
     candidates = (
-        frame.lazy()
-        .select(position.alias("position"), pl.col(column))
-        .filter(pl.col(column).hash().is_duplicated() & pl.col(column).is_not_null())
+        rows.filter(pl.col(column).hash().is_duplicated() & pl.col(column).is_not_null())
         .filter(~pl.col(column).is_first_distinct())
         .collect()
     )
+    position = pl.int_range(pl.len(), dtype=pl.Int64)
     return frame.select(position.is_in(candidates["position"].implode())).to_series()
 
 

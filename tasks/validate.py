@@ -168,8 +168,16 @@ def failing_rows(
 
     unknown: dict[str, int] = {}
     if config.event_catalogue:
-        kept = raw.filter(~pl.col(ROW_ID).is_in(list(reasons)))  # unknown types are kept rows
-        types = kept.group_by("event_type").len().drop_nulls("event_type").sort("event_type")
+        quarantined = pl.col(ROW_ID).is_in(pl.Series(list(reasons), dtype=pl.Int64))
+        types = (  # unknown types are warned about among the kept rows
+            raw.lazy()
+            .filter(~quarantined)
+            .group_by("event_type")
+            .len()
+            .drop_nulls("event_type")
+            .sort("event_type")
+            .collect()
+        )
         type_rules = event_type_rules(config.event_catalogue)
         type_outcomes, unexpected = run_suite(
             EVENT_TYPES_SUITE, types.to_pandas(), type_rules, run_date, staging, True
@@ -243,7 +251,8 @@ def quarantine_rows(
         pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ"),
     )
     return (
-        raw.join(failing, on=ROW_ID, how="inner")
+        raw.filter(pl.col(ROW_ID).is_in(failing[ROW_ID].implode()))
+        .join(failing, on=ROW_ID, how="inner")
         .sort(ROW_ID)
         .with_columns(occurred_text.alias("occurred_at"), pl.lit(run_id, pl.String).alias("run_id"))
         .select(
@@ -272,12 +281,16 @@ def validate(
     run_date = run_date or now.date()
     reasons, outcomes, unknown, repeated = failing_rows(raw, config, run_date, now, staging)
     quarantine = quarantine_rows(raw, reasons, run_id)
-    passing = raw.filter(~pl.col(ROW_ID).is_in(list(reasons)))
-    # rows are in `_row` order, so the first distinct id is scoring.events.first_occurrences
-    unique = repeated == 0  # no id repeats in the input: nothing to de-duplicate
-    valid = (passing if unique else passing.filter(~later_occurrences(passing))).drop(
-        OCCURRED_AT_TEXT
-    )
+    quarantined = raw.select(pl.col(ROW_ID).is_in(pl.Series(list(reasons), dtype=pl.Int64)))
+    quarantined = quarantined.to_series()
+    passing = raw.height - len(reasons)
+    # rows are in `_row` order, so the first distinct id is scoring.events.first_occurrences;
+    # one filter (one copy of the strings) for both quarantine and duplicates
+    if repeated == 0:  # no id repeats in the input: nothing to de-duplicate
+        valid = raw.filter(~quarantined)
+    else:
+        valid = raw.filter(~quarantined & ~later_occurrences(raw, skip=quarantined))
+    valid = valid.drop(OCCURRED_AT_TEXT)
     band = row_count_band(output, run_date, config.validation_rules.row_count)
     table_outcomes, failures = table_gate(
         raw.height, quarantine.height, repeated, config, band, run_date, staging
@@ -286,7 +299,7 @@ def validate(
         valid=valid,
         quarantine=quarantine,
         rows_read=raw.height,
-        duplicates_removed=passing.height - valid.height,
+        duplicates_removed=passing - valid.height,
         outcomes=outcomes + table_outcomes,
         unknown_event_types=unknown,
         gate_failures=failures,

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from scoring.config import NumericRange, RowCountBand, ScoringConfig, ValidationRules
+from tasks.expectations import later_occurrences
 from tasks.extract import EventFile, read_events
 from tasks.validate import gate_message, row_count_band, validate
 
@@ -171,3 +172,35 @@ def test_unknown_types_are_not_checked_without_a_catalogue(tmp_path: Path) -> No
     assert validated.unknown_event_types == {}
     assert {o.suite for o in validated.outcomes} == {"raw_events", "raw_events_table"}
     assert isinstance(validated.valid, pl.DataFrame)
+
+
+def test_a_quarantined_row_does_not_shadow_a_later_valid_one(tmp_path: Path) -> None:
+    raw = _raw(
+        tmp_path,
+        "1,,login,2026-03-30\n1,c,login,2026-03-30\n1,c,login,2026-03-29\n2,d,login,2026-03-30\n",
+    )
+    validated = validate(
+        raw, ScoringConfig(validation=ValidationRules(error_budget=1)), RUN_DATE, NOW
+    )
+    assert validated.valid.select("event_id", "source_row").rows() == [("1", 2), ("2", 4)]
+    assert (validated.rows_quarantined, validated.duplicates_removed) == (1, 1)
+
+
+def test_later_occurrences_is_not_first_distinct() -> None:
+    ids = ["a", "b", "a", None, "c", "b", None, "a", "d"]
+    frame = pl.DataFrame({"event_id": ids})
+    expected = [False, False, True, False, False, True, False, True, False]
+    assert later_occurrences(frame).to_list() == expected
+    skip = pl.Series([True, False, False, False, False, False, False, False, False])
+    # without the first "a", the second is a first occurrence
+    assert later_occurrences(frame, skip=skip).to_list() == [
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
