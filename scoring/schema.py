@@ -66,8 +66,12 @@ TIERS: tuple[str, ...] = (
 SCORES: tuple[Column, ...] = (
     Column("customer_id", pl.String(), "customer id"),
     Column("score", pl.Float64(), "CES = sum over event types of weight x count in the window"),
-    Column("tier", pl.String(), "churn_risk / very_disengaged / somewhat_engaged / "
-           "highly_engaged / power_user", allowed=TIERS),
+    Column(
+        "tier",
+        pl.String(),
+        "churn_risk / very_disengaged / somewhat_engaged / highly_engaged / power_user",
+        allowed=TIERS,
+    ),
     Column("event_count", pl.Int64(), "valid, de-duplicated events of any type in the window"),
     Column(
         "last_event_at",
