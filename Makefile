@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: demo test lint typecheck clean bench system-deps-postgresql
+.PHONY: demo test lint typecheck clean bench system-deps-postgresql system-deps-chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ system-deps-postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update && apt-get install -y --no-install-recommends postgresql; }
 
-test: $(VENV)/.dev-installed $(SPARK_VENV)/.installed system-deps-postgresql
+# Headless browser for the Data Docs (and UI) tests; skipped when already installed.
+system-deps-chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(VENV)/.dev-installed $(SPARK_VENV)/.installed system-deps-postgresql system-deps-chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy scoring
 	$(BIN)/pytest

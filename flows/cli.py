@@ -90,6 +90,11 @@ def print_summary(summary: "RunSummary") -> None:
         console.print(
             f"follow-ups: flags {summary.followups.flags}, actions {summary.followups.actions}"
         )
+    if validation.unknown_event_types:
+        unknown = ", ".join(f"{t} ({n:,})" for t, n in validation.unknown_event_types.items())
+        console.print(f"event types not in the catalogue (kept): {unknown}")
+    if summary.data_docs:
+        console.print(f"Data Docs: {summary.data_docs}")
     console.print("outputs:")
     for path in summary.published:
         console.print(f"  {path}")
@@ -109,6 +114,7 @@ def _run(
     from flows.settings import ConfigFileError, load_config, load_source
     from tasks.extract import EventInputError
     from tasks.followups import CustomersInputError
+    from tasks.validate import QualityGateError
 
     if (events is None) == (source is None):
         raise _fail("give exactly one of --events <path|glob> or --source <name>")
@@ -130,6 +136,9 @@ def _run(
         )
     except (EventInputError, CustomersInputError) as error:
         raise _fail(str(error)) from error
+    except QualityGateError as error:
+        errors.print(f"[bold red]data-quality gate:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=3) from error
     print_summary(summary)
 
 

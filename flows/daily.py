@@ -1,7 +1,9 @@
 """The daily scoring flow: extract -> validate -> score -> write, for one run date."""
 
+import hashlib
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -28,7 +30,15 @@ from tasks.incremental import (
 from tasks.metrics import MetricsReport, compute_metrics
 from tasks.score import ScoreReport, score_customers, score_from_aggregates
 from tasks.sources import SourceConfig
-from tasks.validate import ValidationReport, validate_events
+from tasks.validate import (
+    QualityGateError,
+    ValidationReport,
+    discard_staging,
+    published_docs_index,
+    report_data_quality,
+    validate_events,
+    validate_outputs,
+)
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
 
 
@@ -46,6 +56,8 @@ class RunSummary:
     followups: FollowupReport | None = None
     extraction: dict[str, Any] | None = None
     metrics: MetricsReport | None = None
+    data_docs: str | None = None
+    output_expectations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_run_date() -> date:
@@ -57,6 +69,14 @@ def run_name() -> str:
     """Flow run name with the run date, e.g. `score-2026-03-31`."""
     run_date = flow_run.parameters.get("run_date") or default_run_date()
     return f"score-{run_date}"
+
+
+def content_run_id(raw_path: str, config: ScoringConfig) -> str:
+    """The run's id in its outputs: a digest of the events read and the configuration, so
+    the same inputs give the same bytes; the manifest maps it to the Prefect flow run."""
+    digest = hashlib.sha256(Path(raw_path).read_bytes())
+    digest.update(config.config_hash().encode())
+    return digest.hexdigest()[:16]
 
 
 def _without_staging_paths(report: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +111,12 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "unweighted_event_types": summary.scoring.unweighted_event_types,
         "timings_s": summary.timings_s,
         "metrics": _without_staging_paths(asdict(summary.metrics)) if summary.metrics else None,
+        # relative to the output, like the published files: the hash must not depend on where
+        "data_docs": os.path.relpath(summary.data_docs, summary.output)
+        if summary.data_docs
+        else None,
+        "expectations": summary.validation.expectations + summary.output_expectations,
+        "unknown_event_types": summary.validation.unknown_event_types,
     }
 
 
@@ -157,71 +183,111 @@ def daily_scoring(
         logger.info("extracted %d file(s) for %s", len(files), run_date)
     timings["extract"] = round(time.perf_counter() - started, 3)
 
-    started = time.perf_counter()
-    validation = validate_events(raw_path, staging, run_date)
-    timings["validate"] = round(time.perf_counter() - started, 3)
-    logger.info(
-        "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
-        validation.rows_read,
-        validation.rows_valid,
-        validation.rows_quarantined,
-        validation.duplicates_removed,
-    )
-
-    extraction, scored_path = None, validation.valid_path
-    if source is not None:
-        stored = store_events(validation.valid_path, output, plan)
-        extraction = extraction_manifest(extracted, stored, output, run_date)
-        scored_path = scoring_input(output, validation.valid_path)
-
-    started = time.perf_counter()
-    if incremental and source is None:
-        refreshed = refresh_daily_aggregates(validation.valid_path, aggregates_plan, output)
-        logger.info("daily aggregates: %s", refreshed)
-        scoring = score_from_aggregates(output, config, run_date, staging)
-    elif buckets > 1:
-        scoring = score_in_buckets(scored_path, config, run_date, staging, buckets)
-    else:
-        scoring = score_customers(scored_path, config, run_date, staging)
-    timings["score"] = round(time.perf_counter() - started, 3)
-    if scoring.unweighted_event_types:
-        logger.info(
-            "unweighted event types (count 0): %s",
-            ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
-        )
-
-    metrics = None
-    if incremental and source is None:
-        # the daily aggregates hold counts, not the window's events the panel needs
-        logger.warning(
-            "incremental run: the metric panel is not computed (run without --incremental)"
-        )
-    else:
+    try:
         started = time.perf_counter()
-        metrics = compute_metrics(
-            scored_path, config, run_date, staging, customers, scoring.scores_file
+        run_id = content_run_id(raw_path, config)
+        validation = validate_events(raw_path, staging, run_date, config, output, run_id)
+        timings["validate"] = round(time.perf_counter() - started, 3)
+        logger.info(
+            "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
+            validation.rows_read,
+            validation.rows_valid,
+            validation.rows_quarantined,
+            validation.duplicates_removed,
         )
-        timings["metrics"] = round(time.perf_counter() - started, 3)
+        if validation.unknown_event_types:
+            logger.warning(
+                "event types not in the catalogue (kept): %s",
+                ", ".join(f"{t} ({n})" for t, n in validation.unknown_event_types.items()),
+            )
 
-    followups = track_followups(
-        scoring.scores_file,
-        scoring.contributions_file,
-        config,
+        extraction, scored_path = None, validation.valid_path
+        if source is not None:
+            stored = store_events(validation.valid_path, output, plan)
+            extraction = extraction_manifest(extracted, stored, output, run_date)
+            scored_path = scoring_input(output, validation.valid_path)
+
+        started = time.perf_counter()
+        if incremental and source is None:
+            refreshed = refresh_daily_aggregates(validation.valid_path, aggregates_plan, output)
+            logger.info("daily aggregates: %s", refreshed)
+            scoring = score_from_aggregates(output, config, run_date, staging)
+        elif buckets > 1:
+            scoring = score_in_buckets(scored_path, config, run_date, staging, buckets)
+        else:
+            scoring = score_customers(scored_path, config, run_date, staging)
+        timings["score"] = round(time.perf_counter() - started, 3)
+        if scoring.unweighted_event_types:
+            logger.info(
+                "unweighted event types (count 0): %s",
+                ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
+            )
+
+        metrics = None
+        if incremental and source is None:
+            # the daily aggregates hold counts, not the window's events the panel needs
+            logger.warning(
+                "incremental run: the metric panel is not computed (run without --incremental)"
+            )
+        else:
+            started = time.perf_counter()
+            metrics = compute_metrics(
+                scored_path, config, run_date, staging, customers, scoring.scores_file
+            )
+            timings["metrics"] = round(time.perf_counter() - started, 3)
+
+        followups = track_followups(
+            scoring.scores_file,
+            scoring.contributions_file,
+            config,
+            run_date,
+            staging,
+            output,
+            customers,
+        )
+        logger.info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
+
+        started = time.perf_counter()
+        output_expectations = validate_outputs(staging, output, run_date, validation.expectations)
+        timings["validate_outputs"] = round(time.perf_counter() - started, 3)
+    except QualityGateError:
+        discard_staging(staging)
+        raise
+
+    docs = published_docs_index(output, run_date)
+    summary = RunSummary(
         run_date,
-        staging,
         output,
-        customers,
+        files,
+        validation,
+        scoring,
+        [],
+        timings,
+        followups=followups,
+        extraction=extraction,
+        metrics=metrics,
+        data_docs=docs,
+        output_expectations=output_expectations,
     )
-    logger.info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
-
-    summary = RunSummary(run_date, output, files, validation, scoring, [], timings, metrics=metrics)
     manifest = manifest_of(summary, config, flow_run.get_id())
+    manifest["run_id"] = run_id
     manifest["followups"] = asdict(followups)
     manifest["extraction"] = extraction
     write_manifest(manifest, staging, run_date)
     published = publish_outputs(staging, output, run_date)
     if source is not None:
         advance_watermark(plan, output, run_date)
+    report_data_quality(
+        validation.expectations + output_expectations,
+        {
+            "rows_read": validation.rows_read,
+            "rows_valid": validation.rows_valid,
+            "rows_quarantined": validation.rows_quarantined,
+            "duplicates_removed": validation.duplicates_removed,
+        },
+        docs,
+        run_date,
+    )
     emit_run_event(
         run_date,
         output,
@@ -232,18 +298,7 @@ def daily_scoring(
             "actions": followups.actions,
         },
     )
-    return RunSummary(
-        run_date,
-        output,
-        files,
-        validation,
-        scoring,
-        published,
-        timings,
-        followups=followups,
-        extraction=extraction,
-        metrics=metrics,
-    )
+    return replace(summary, published=published)
 
 
 if __name__ == "__main__":

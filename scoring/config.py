@@ -59,9 +59,11 @@ class BacktestSettings(_Frozen):
     )
 
 
-_OMITTED_WHEN_NULL = ("metrics", "followups", "backtest")
+_OMITTED_WHEN_NULL = ("validation", "metrics", "followups", "backtest")
 """Optional sections added after the first release: not dumped while null, so existing
 configurations dump (and hash) exactly as before."""
+
+
 class HealthWeights(_Frozen):
     """Weights of the health-score components (re-normalized over the components present)."""
 
@@ -161,6 +163,85 @@ class MetricsConfig(_Frozen):
         return self
 
 
+class NumericRange(_Frozen):
+    """Inclusive bounds of a numeric event property; an unset bound is open."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        for bound in (self.min, self.max):
+            if bound is not None and (bound != bound or bound in (float("inf"), float("-inf"))):
+                raise ValueError(f"range bounds must be finite numbers, got {bound}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"range min {self.min} is above max {self.max}")
+        return self
+
+
+class RowCountBand(_Frozen):
+    """Rows read must lie within [min_ratio, max_ratio] x the median of recent runs' rows read.
+
+    Applies once at least `min_history` earlier runs (manifests under <output>/runs/) exist;
+    the `recent_runs` latest run dates before the run date are used.
+    """
+
+    recent_runs: int = Field(7, ge=1, le=366)
+    min_history: int = Field(3, ge=1, le=366)
+    min_ratio: float = Field(0.5, ge=0)
+    max_ratio: float | None = Field(3.0, gt=0, description="null = no upper bound")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_ratio is not None and self.max_ratio < self.min_ratio:
+            raise ValueError(f"max_ratio {self.max_ratio} is below min_ratio {self.min_ratio}")
+        return self
+
+
+def _default_ranges() -> dict[str, dict[str, NumericRange]]:
+    return {
+        "nps_response": {"value": NumericRange(min=0, max=10)},
+        "csat_response": {"value": NumericRange(min=1, max=5)},
+        "*": {
+            "scroll_pct": NumericRange(min=0, max=100),
+            "duration_s": NumericRange(min=0),
+            "amount": NumericRange(min=0),
+        },
+    }
+
+
+class ValidationRules(_Frozen):
+    """The data-quality gate: error budget, time bounds, catalogue, numeric ranges, volume."""
+
+    error_budget: float = Field(
+        0.01, ge=0, le=1, description="largest share of quarantined rows before the run fails"
+    )
+    error_budget_min_rows: int = Field(
+        100,
+        ge=0,
+        description="the budget fails a run only once at least this many rows are quarantined: "
+        "a share of a handful of rows says nothing (below it the check only warns)",
+    )
+    future_tolerance_hours: float = Field(
+        24, ge=0, description="occurred_at may be this far after the validation time"
+    )
+    lookback_days: int = Field(
+        3660, ge=1, description="occurred_at older than this many days before the run date fails"
+    )
+    event_types: list[str] = Field(
+        default_factory=list,
+        description="known event types besides the weighted ones (unknown types only warn)",
+    )
+    ranges: dict[str, dict[str, NumericRange]] = Field(
+        default_factory=_default_ranges,
+        description="event_type ('*' = every type) -> numeric property -> inclusive range",
+    )
+    max_id_length: int = Field(256, ge=1, description="longest event_id / customer_id accepted")
+    row_count: RowCountBand | None = Field(
+        default_factory=RowCountBand, description="null = no volume check"
+    )
+
+
 class ScoringConfig(_Frozen):
     """What counts as engagement and how it is scored.
 
@@ -184,6 +265,9 @@ class ScoringConfig(_Frozen):
     )
     backtest: BacktestSettings | None = Field(None, description="null = no churn event types")
     metrics: MetricsConfig | None = Field(None, description="null = the default vocabulary")
+    validation: ValidationRules | None = Field(
+        None, description="data-quality gate; null = the defaults of ValidationRules"
+    )
 
     @model_validator(mode="after")
     def _finite_weights(self) -> Self:
@@ -192,6 +276,11 @@ class ScoringConfig(_Frozen):
                 raise ValueError("weights: event type names must not be empty")
             if weight != weight or weight in (float("inf"), float("-inf")):
                 raise ValueError(f"weights.{event_type}: must be a finite number, got {weight}")
+        if self.validation_rules.lookback_days < self.window_days:
+            raise ValueError(
+                f"validation.lookback_days ({self.validation_rules.lookback_days}) must cover "
+                f"window_days ({self.window_days})"
+            )
         return self
 
     @model_serializer(mode="wrap")
@@ -216,6 +305,16 @@ class ScoringConfig(_Frozen):
     def metric_settings(self) -> MetricsConfig:
         """The effective metric vocabulary (configured, or the defaults)."""
         return self.metrics or MetricsConfig()
+
+    @property
+    def validation_rules(self) -> ValidationRules:
+        """The effective data-quality rules (configured, or the defaults)."""
+        return self.validation or ValidationRules()
+
+    @property
+    def event_catalogue(self) -> frozenset[str]:
+        """Every known event type: the weighted ones and `validation.event_types`."""
+        return frozenset(self.weights) | frozenset(self.validation_rules.event_types)
 
     def config_hash(self) -> str:
         """A stable sha256 of the configuration (keys sorted), recorded in every manifest."""

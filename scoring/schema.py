@@ -22,6 +22,8 @@ class Column:
     dtype: pl.DataType
     description: str
     nullable: bool = False
+    allowed: tuple[str, ...] = ()
+    """The only values the column may hold (empty: any value)."""
 
 
 # The four columns every event must have. Anything else in the input is kept but not scored.
@@ -53,6 +55,14 @@ EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in REQUIRED_EVENT_COLUM
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 
+TIERS: tuple[str, ...] = (
+    "churn_risk",
+    "very_disengaged",
+    "somewhat_engaged",
+    "highly_engaged",
+    "power_user",
+)
+
 SCORES: tuple[Column, ...] = (
     Column("customer_id", pl.String(), "customer id"),
     Column("score", pl.Float64(), "CES = sum over event types of weight x count in the window"),
@@ -60,6 +70,7 @@ SCORES: tuple[Column, ...] = (
         "tier",
         pl.String(),
         "churn_risk / very_disengaged / somewhat_engaged / highly_engaged / power_user",
+        allowed=TIERS,
     ),
     Column("event_count", pl.Int64(), "valid, de-duplicated events of any type in the window"),
     Column(
@@ -85,6 +96,17 @@ QUARANTINE_FIXED: tuple[Column, ...] = (
     Column(SOURCE_FILE, pl.String(), "input file the row came from"),
     Column(SOURCE_ROW, pl.Int64(), "1-based data row (record) number within that file"),
     Column("reason", pl.String(), "every rule the row failed, separated by '; '"),
+    Column(
+        "failed_expectations",
+        pl.String(),
+        "the Great Expectations expectation(s) behind the reasons, separated by '; '",
+    ),
+    Column(
+        "run_id",
+        pl.String(),
+        "the run that quarantined the row: digest of its events and config (manifest run_id)",
+        True,
+    ),
 )
 """Quarantine rows carry these plus every raw input column, as text (nothing is lost)."""
 
@@ -156,13 +178,6 @@ ACTIONS: tuple[Column, ...] = (
 )
 """Only what changed since the previous run: what downstream CRMs consume."""
 
-TIERS: tuple[str, ...] = (
-    "churn_risk",
-    "very_disengaged",
-    "somewhat_engaged",
-    "highly_engaged",
-    "power_user",
-)
 ENGAGED_TIERS: frozenset[str] = frozenset({"somewhat_engaged", "highly_engaged", "power_user"})
 DISENGAGED_TIERS: frozenset[str] = frozenset({"churn_risk", "very_disengaged"})
 
@@ -422,6 +437,14 @@ OUTPUT_TABLES: dict[str, tuple[Column, ...]] = {
     "segment_metrics": SEGMENT_METRICS,
 }
 """Every Parquet output table and its contract (README tables are generated from this)."""
+
+OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
+    "scores": ("customer_id",),
+    "contributions": ("customer_id", "event_type"),
+    "customer_metrics": ("customer_id",),
+    "score_history": ("customer_id",),
+}
+"""Columns whose values identify a row of an output table (unique together)."""
 
 
 def readme_tables() -> str:

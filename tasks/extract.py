@@ -5,9 +5,11 @@ required id columns become text, `occurred_at` becomes a UTC timestamp, and each
 the file and 1-based row it came from so quarantine and errors can point at it.
 """
 
+import csv
 import glob
 import gzip
 import io
+import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,17 +86,98 @@ def _source_bytes(file: EventFile) -> bytes:
         raise EventInputError(f"{file.path}: cannot be read: {error}") from error
 
 
+def _utf8_problem(file: EventFile, data: bytes) -> EventInputError | None:
+    """An error naming the line of the first byte that is not UTF-8 (None if all is)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return EventInputError(
+            f"{file.path}: line {line} is not valid UTF-8 (byte 0x{data[error.start]:02x} at "
+            f"offset {error.start}); re-encode the file as UTF-8"
+        )
+    return None
+
+
+def _ndjson_problem(file: EventFile, data: bytes) -> str:
+    """Which line of an NDJSON file is not one JSON object (found only once reading failed)."""
+    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line, parse_constant=_reject_constant)
+        except ValueError as error:
+            return f"line {number} is not valid JSON ({error}): {line[:80]!r}"
+        if not isinstance(value, dict):
+            return f"line {number} is a JSON {type(value).__name__}, not an object: {line[:80]!r}"
+    return "not one JSON object per line"
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _csv_problem(data: bytes) -> str:
+    """Which record of a CSV file has more fields than the header (found once reading failed)."""
+    records = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    header = next(records, [])
+    for number, record in enumerate(records, start=1):
+        if len(record) > len(header):
+            return (
+                f"record {number} (line {records.line_num}) has {len(record)} fields, "
+                f"the header has {len(header)}"
+            )
+    return "check the quoting (an unterminated quote swallows the rest of the file)"
+
+
+def _reject_nested_ids(file: EventFile, data: bytes, frame: pl.DataFrame) -> None:
+    """Required fields must be scalars: a JSON object or array there is a file error."""
+    for column in (c for c in EVENT_COLUMN_NAMES if c in frame.columns):
+        values = pl.col(column)
+        if frame.schema[column].is_nested():
+            suspects = frame.with_row_index().filter(values.is_not_null())["index"]
+        elif frame.schema[column] == pl.String:  # mixed scalars and objects arrive as JSON text
+            suspects = frame.with_row_index().filter(values.str.contains(r"^\s*[\[{]"))["index"]
+        else:
+            continue
+        if suspects.is_empty():
+            continue
+        records = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+        for index in suspects.to_list():
+            if isinstance(json.loads(records[index]).get(column), dict | list):
+                raise EventInputError(
+                    f"{file.path}: record {index + 1}: field {column} holds a JSON object or "
+                    f"array; {column} must be a string or a number"
+                )
+
+
+def _read_ndjson(file: EventFile, data: bytes) -> pl.DataFrame:
+    if not data.strip():
+        return pl.DataFrame()
+    frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    _reject_nested_ids(file, data, frame)
+    nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
+    if nested:  # other nested properties are kept as their JSON text
+        frame = pl.read_ndjson(io.BytesIO(data), schema={c: pl.String for c in frame.columns})
+    return frame
+
+
 def _read_text_table(file: EventFile) -> pl.DataFrame:
     data = _source_bytes(file)
+    if problem := _utf8_problem(file, data):
+        raise problem
     try:
         if file.format == "csv":
             frame = pl.read_csv(
                 io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", raise_if_empty=False
             )
         else:
-            frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+            frame = _read_ndjson(file, data)
     except pl.exceptions.PolarsError as error:
-        raise EventInputError(f"{file.path}: cannot be read as {file.format}: {error}") from error
+        where = _csv_problem(data) if file.format == "csv" else _ndjson_problem(file, data)
+        raise EventInputError(
+            f"{file.path}: cannot be read as {file.format}: {where}; ({str(error).splitlines()[0]})"
+        ) from error
     return frame.with_columns(pl.all().cast(pl.String))
 
 

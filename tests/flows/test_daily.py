@@ -11,11 +11,15 @@ import pyarrow.dataset as ds
 import pytest
 
 from flows.daily import daily_scoring
-from scoring.config import ScoringConfig
+from scoring.config import ScoringConfig, ValidationRules
 from scoring.schema import CONTRIBUTIONS, SCORES, polars_schema
 
 RUN_DATE = date(2026, 3, 31)
-CONFIG = ScoringConfig(weights={"login": 1, "invite_sent": 10, "app_uninstalled": -20})
+# 2 bad rows of 10 on purpose: a budget of 50 % lets the run through
+CONFIG = ScoringConfig(
+    weights={"login": 1, "invite_sent": 10, "app_uninstalled": -20},
+    validation=ValidationRules(error_budget=0.5),
+)
 
 EVENTS_CSV = """event_id,customer_id,event_type,occurred_at,campaign
 e1,alice,login,2026-03-31T23:59:59Z,spring
@@ -78,7 +82,13 @@ def test_daily_flow_scores_counts_and_quarantines(events_file: Path, tmp_path: P
     assert manifest["config_hash"] == CONFIG.config_hash()
     assert manifest["inputs"][0]["path"] == str(events_file)
     assert manifest["package_version"]
-    assert set(manifest["timings_s"]) == {"extract", "validate", "score", "metrics"}
+    assert set(manifest["timings_s"]) == {
+        "extract",
+        "validate",
+        "score",
+        "metrics",
+        "validate_outputs",
+    }
     assert not (output / "_staging").exists()
 
 

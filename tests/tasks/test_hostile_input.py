@@ -6,6 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from scoring.config import ScoringConfig, ValidationRules
 from tasks.extract import EventFile, EventInputError, read_events
 from tasks.identifiers import IdentifierError, quote_identifier, quote_qualified, sql_identifier
 from tasks.validate import validate
@@ -70,7 +71,8 @@ def test_oversized_ids_and_event_types_are_quarantined_with_the_reason(tmp_path:
 def test_the_field_limit_is_configurable(tmp_path: Path) -> None:
     at = "2026-03-31T00:00:00Z"
     rows = [{"event_id": "e1", "customer_id": "abcdef", "event_type": "login", "occurred_at": at}]
-    validated = validate(_raw(tmp_path, rows), max_field_length=5)
+    config = ScoringConfig(validation=ValidationRules(max_id_length=5))
+    validated = validate(_raw(tmp_path, rows), config)
     assert validated.quarantine["reason"].to_list() == ["customer_id is longer than 5 characters"]
 
 

@@ -1,0 +1,196 @@
+"""The data-quality gate in the daily flow: Data Docs, manifest, artifact, error budget."""
+
+import asyncio
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    TaskRunFilter,
+)
+from prefect.client.schemas.sorting import ArtifactSort
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.daily import RunSummary, daily_scoring
+from scoring.config import ScoringConfig, ValidationRules
+from scoring.schema import OUTPUT_TABLES
+from tasks.validate import QualityGateError
+
+RUN_DATE = date(2026, 3, 31)
+CONFIG = ScoringConfig(weights={"login": 1, "invite_sent": 10})
+# the budget enforced from the first quarantined row (the default waits for 100 of them)
+STRICT = ScoringConfig(
+    weights={"login": 1, "invite_sent": 10},
+    validation=ValidationRules(error_budget_min_rows=0),
+)
+GOOD_CSV = """event_id,customer_id,event_type,occurred_at
+g1,alice,login,2026-03-30T10:00:00Z
+g2,alice,invite_sent,2026-03-29T10:00:00Z
+g3,bob,login,2026-03-30T10:00:00Z
+g4,bob,teleported,2026-03-30T11:00:00Z
+"""
+# 2 bad rows of 4 (50 %): far over the default 1 % error budget
+BAD_CSV = """event_id,customer_id,event_type,occurred_at
+b1,alice,login,2026-03-30T10:00:00Z
+b2,,login,2026-03-30T10:00:00Z
+b3,carol,login,not a time
+b4,bob,login,2026-03-30T10:00:00Z
+"""
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "failed" not in p.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
+    root = tmp_path_factory.mktemp("good")
+    (root / "events.csv").write_text(GOOD_CSV)
+    return daily_scoring(
+        events=str(root / "events.csv"), config=CONFIG, run_date=RUN_DATE, output=str(root / "out")
+    )
+
+
+def test_data_docs_are_published_next_to_the_outputs_and_in_the_manifest(
+    good_run: RunSummary,
+) -> None:
+    output = Path(good_run.output)
+    index = output / "data_docs" / "run_date=2026-03-31" / "index.html"
+    assert good_run.data_docs == str(index)
+    assert index.is_file()
+    manifest = json.loads((output / "runs" / "run_date=2026-03-31" / "manifest.json").read_text())
+    assert manifest["data_docs"] == "data_docs/run_date=2026-03-31/index.html"  # output-relative
+    suites = {e["suite"] for e in manifest["expectations"]}
+    assert suites == {"raw_events", "raw_events_table", "raw_event_types", *OUTPUT_TABLES}
+    failed = [(e["suite"], e["expectation"]) for e in manifest["expectations"] if not e["success"]]
+    assert failed == [("raw_event_types", "expect_column_values_to_be_in_set(event_type)")]
+    assert manifest["unknown_event_types"] == {"teleported": 1}
+    assert not (output / "_staging").exists()
+    assert pl.read_parquet(output / "scores").height == 2  # docs stay out of the table dirs
+
+
+def test_the_markdown_artifact_lists_every_expectation(good_run: RunSummary) -> None:
+    async def read() -> list:
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["data-quality"])),
+                # every field given: this server version rejects the nulls the client sends
+                flow_run_filter=FlowRunFilter(),
+                task_run_filter=TaskRunFilter(),
+                sort=ArtifactSort.CREATED_DESC,
+                limit=200,
+            )
+
+    artifacts = asyncio.run(read())
+    markdown = next(a.data for a in artifacts if good_run.data_docs in str(a.data))
+    assert "- rows read: 4" in markdown
+    assert (
+        "| raw_events | `expect_column_values_to_not_be_null(customer_id__length)` "
+        "| critical | pass | 0 |" in markdown
+    )
+    assert (
+        "| raw_event_types | `expect_column_values_to_be_in_set(event_type)` | warning | warn"
+        in (markdown)
+    )
+    assert "| scores | `expect_column_values_to_be_in_set(tier)` | critical | pass |" in markdown
+
+
+@pytest.mark.browser
+def test_data_docs_render_in_headless_chromium_with_the_suite_names(good_run: RunSummary) -> None:
+    from playwright.sync_api import sync_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("chromium is not installed: run `make system-deps-chromium`")
+    index = Path(str(good_run.data_docs))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--headless",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(index.as_uri())
+            text = page.inner_text("body")
+            for suite in ("raw_events", "raw_event_types", "scores", "contributions"):
+                assert suite in text
+            # 3 id columns x 3 rules + 4 occurred_at rules = 13
+            assert "Suite raw_events (13 of 13 passed)" in text
+            assert "Suite raw_events_table (2 of 2 passed)" in text  # budget, unique ids
+            page.get_by_role("link", name="validation result").first.click()
+            page.wait_for_load_state()
+            details = page.inner_text("body")  # GX's own page for the suite, rendered
+            assert "Expectation Suite: raw_events" in details
+            assert "values must never be null." in details
+        finally:
+            browser.close()
+
+
+def test_over_budget_fails_before_publishing_and_leaves_earlier_outputs(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    (tmp_path / "bad.csv").write_text(BAD_CSV)
+    daily_scoring(
+        events=str(tmp_path / "good.csv"), config=CONFIG, run_date=RUN_DATE, output=str(output)
+    )
+    before = _files(output)
+
+    with pytest.raises(QualityGateError) as failure:
+        daily_scoring(
+            events=str(tmp_path / "bad.csv"), config=STRICT, run_date=RUN_DATE, output=str(output)
+        )
+    message = str(failure.value)
+    assert "2 of 4 rows (50.00%) quarantined, above the 1.00% error budget" in message
+    assert (
+        "expect_column_values_to_not_be_null(customer_id__length) [critical]: 1 row(s), "
+        "customer_id is missing" in message
+    )
+    assert f"{tmp_path / 'bad.csv'} row 2: customer_id is missing" in message
+    assert f"{tmp_path / 'bad.csv'} row 3: occurred_at is not a valid ISO 8601 timestamp" in message
+    assert _files(output) == before  # the earlier run's outputs, byte for byte
+    assert not (output / "_staging").exists()
+    assert (output / "data_docs" / "failed" / "run_date=2026-03-31" / "index.html").is_file()
+
+
+def test_cli_over_budget_exits_non_zero_with_the_named_message(tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text(BAD_CSV)
+    (tmp_path / "config.yaml").write_text(
+        "weights: {login: 1}\nvalidation: {error_budget_min_rows: 0}\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--events",
+            str(tmp_path / "bad.csv"),
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--run-date",
+            "2026-03-31",
+            "--output",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 3
+    assert "data-quality gate" in result.output
+    assert "above the 1.00% error budget" in result.output
+    assert "row 2: customer_id is missing" in result.output
+    assert not (tmp_path / "out" / "scores").exists()
