@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from tasks.extract import EventFile, event_files, read_untyped_file
+from tasks.secrets import register_secret
 from tasks.sources.base import (
     ExtractWindow,
     SourceError,
@@ -85,6 +86,10 @@ class FileSource:
                 f"{self.config.credentials_block!r}: {type(error).__name__}; create it or fix "
                 "`credentials_block`"
             ) from None  # the error could quote the secret
+        if isinstance(options, dict):
+            for value in options.values():
+                if isinstance(value, str):
+                    register_secret(value)  # masked in every later log record
         if not isinstance(options, dict):
             raise SourceError(
                 f"source {self.name!r}: the Secret block {self.config.credentials_block!r} must "

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import polars as pl
 
+from tasks.secrets import register_secret
 from tasks.sources.base import (
     ExtractWindow,
     SourceError,
@@ -66,6 +67,8 @@ class HttpSource:
         headers = {"Accept": "application/json"}
         if self.config.token_env:
             token = os.environ.get(self.config.token_env)
+            if token:
+                register_secret(token)  # masked in every later log record
             if not token:
                 raise SourceError(
                     f"source {self.name!r}: the environment variable {self.config.token_env} "

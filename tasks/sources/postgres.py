@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from tasks.secrets import register_secret
 from tasks.sources.base import (
     ExtractWindow,
     SourceError,
@@ -57,7 +58,7 @@ def connection_uri(config: PostgresSourceConfig) -> str:
 
         try:
             secret: Any = Secret.load(config.secret_block, _sync=True)  # type: ignore[call-arg]
-            return str(secret.get())
+            return registered(str(secret.get()))
         except (ValueError, RuntimeError) as error:
             raise SourceError(
                 f"source {config.name!r}: cannot load the Prefect Secret block "
@@ -69,6 +70,17 @@ def connection_uri(config: PostgresSourceConfig) -> str:
             f"source {config.name!r}: no PostgreSQL connection: set the environment variable "
             f"{config.dsn_env} (postgresql://user:password@host:port/db) or `secret_block`"
         )
+    return registered(uri)
+
+
+def registered(uri: str) -> str:
+    """The URI, masked from now on in every log record (and its password on its own)."""
+    from urllib.parse import urlsplit
+
+    register_secret(uri)
+    password = urlsplit(uri).password
+    if password:
+        register_secret(password)
     return uri
 
 
