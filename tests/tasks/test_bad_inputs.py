@@ -24,7 +24,7 @@ CONFIG = ScoringConfig(
     weights={"login": 1, "invite_sent": 10},
     validation=ValidationRules(event_types=["nps_response", "csat_response", "page_view"]),
 )
-FUTURE = "occurred_at is in the future (after 2026-04-02T06:00Z)"
+FUTURE = "occurred_at is more than 24 h in the future"
 # 2016-03-31 is 3652 days before the run date (leap days 2020, 2024): 8 more days back
 PAST = "occurred_at is older than the 3660-day lookback (before 2016-03-23)"
 NOT_ISO = "occurred_at is not a valid ISO 8601 timestamp"
