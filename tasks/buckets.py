@@ -23,10 +23,7 @@ from scoring.aggregates import (
     window_totals,
 )
 from scoring.config import ScoringConfig
-from scoring.engagement import tier_distribution
-from scoring.schema import CONTRIBUTIONS, SCORES
-from tasks.score import ScoreReport
-from tasks.write import write_partition
+from tasks.score import ScoreReport, stage_scores
 
 BUCKETS_DIR = "_buckets"
 
@@ -82,19 +79,7 @@ def merge_buckets(parts: list[BucketPart], staging: str, run_date: date) -> Scor
     for part in parts:
         for event_type, count in part.unweighted_event_types.items():
             unweighted[event_type] = unweighted.get(event_type, 0) + count
-    tiers = tier_distribution(scores.lazy()).collect()
-    scores_file = write_partition(scores, "scores", SCORES, staging, run_date)
-    contributions_file = write_partition(
-        contributed, "contributions", CONTRIBUTIONS, staging, run_date
-    )
-    return ScoreReport(
-        customers=scores.height,
-        events_in_window=int(scores["event_count"].sum()),
-        tiers=dict(zip(tiers["tier"].to_list(), tiers["customers"].to_list(), strict=True)),
-        unweighted_event_types=dict(sorted(unweighted.items())),
-        scores_file=str(scores_file),
-        contributions_file=str(contributions_file),
-    )
+    return stage_scores(scores, contributed, dict(sorted(unweighted.items())), staging, run_date)
 
 
 def score_in_buckets(

@@ -49,6 +49,20 @@ def score_totals(
             unweighted_event_types_from_totals(window, config),
         ]
     )
+    unweighted_counts = dict(
+        zip(unweighted["event_type"].to_list(), unweighted["count"].to_list(), strict=True)
+    )
+    return stage_scores(scores, contributed, unweighted_counts, staging, run_date)
+
+
+def stage_scores(
+    scores: pl.DataFrame,
+    contributed: pl.DataFrame,
+    unweighted_event_types: dict[str, int],
+    staging: str,
+    run_date: date,
+) -> ScoreReport:
+    """Stage the scores and contributions partitions and report what they hold."""
     tiers = tier_distribution(scores.lazy()).collect()
     scores_file = write_partition(scores, "scores", SCORES, staging, run_date)
     contributions_file = write_partition(
@@ -58,9 +72,7 @@ def score_totals(
         customers=scores.height,
         events_in_window=int(scores["event_count"].sum()),
         tiers=dict(zip(tiers["tier"].to_list(), tiers["customers"].to_list(), strict=True)),
-        unweighted_event_types=dict(
-            zip(unweighted["event_type"].to_list(), unweighted["count"].to_list(), strict=True)
-        ),
+        unweighted_event_types=unweighted_event_types,
         scores_file=str(Path(scores_file)),
         contributions_file=str(Path(contributions_file)),
     )
