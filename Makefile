@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean server system-deps-postgresql system-deps-chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime-installed
 	$(BIN)/engage demo --output $(DEMO_OUTPUT)
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed system-deps-postgresql system-deps-chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy scoring
 	$(BIN)/pytest
@@ -33,6 +33,19 @@ lint: $(VENV)/.dev-installed
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy scoring
+
+# A Prefect server (on PostgreSQL when its binaries are installed, else SQLite) and a serve
+# process with the deployments: open http://127.0.0.1:4200 and click. Ctrl-C stops all.
+server: $(VENV)/.runtime-installed
+	$(BIN)/python -m deployments.local_stack
+
+# Test-only system packages (CI is a fresh machine): installed once, skipped when present.
+system-deps-postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y postgresql)
+
+system-deps-chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -10,10 +10,14 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.locks import run_date_lock
+from flows.run_dates import scheduled_run_date
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
+from tasks.artifacts import publish_run_artifacts
 from tasks.extract import extract_events, find_event_files
+from tasks.run_report import write_run_report
 from tasks.score import ScoreReport, score_customers
 from tasks.validate import ValidationReport, validate_events
 from tasks.write import new_staging_dir, publish_outputs, write_manifest
@@ -33,8 +37,9 @@ class RunSummary:
 
 
 def default_run_date() -> date:
-    """Yesterday (UTC): a daily run scores the day that just ended."""
-    return datetime.now(UTC).date() - timedelta(days=1)
+    """The day before the run's scheduled time in the deployment's time zone (UTC without a
+    deployment): a daily run scores the day that just ended."""
+    return scheduled_run_date()
 
 
 def run_name() -> str:
@@ -78,14 +83,26 @@ def daily_scoring(
     config: ScoringConfig | None = None,
     output: str | None = None,
 ) -> RunSummary:
-    """Score every customer for `run_date` (default: yesterday, UTC) from the events at
-    `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
+    """Score every customer for `run_date` (default: the day before the scheduled time in the
+    deployment's time zone) from the events at `events` (a file, directory or glob) and
+    publish the Parquet outputs under `output`. One run per run date at a time.
 
     Unset parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT);
     the configuration defaults to the bundled one.
     """
-    logger = get_run_logger()
     run_date = run_date or default_run_date()
+    with run_date_lock(run_date):
+        return score_run_date(run_date, events, config, output)
+
+
+def score_run_date(
+    run_date: date,
+    events: str | None,
+    config: ScoringConfig | None,
+    output: str | None,
+) -> RunSummary:
+    """The daily run's steps for one run date (called under the run date's lock)."""
+    logger = get_run_logger()
     environment = settings()
     events = events or environment.events
     if not events:
@@ -123,7 +140,9 @@ def daily_scoring(
 
     summary = RunSummary(run_date, output, files, validation, scoring, [], timings)
     write_manifest(manifest_of(summary, config, flow_run.get_id()), staging, run_date)
+    report = write_run_report(staging, output, run_date, config.tier_boundaries)
     published = publish_outputs(staging, output, run_date)
+    publish_run_artifacts(run_date, output, validation, scoring, published, report)
     return RunSummary(run_date, output, files, validation, scoring, published, timings)
 
 
