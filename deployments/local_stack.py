@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -75,6 +76,7 @@ class LocalPostgres:
         self.directory, self.port, self.bin_dir = directory, port, bin_dir
         self.data = directory / "data"
         self.log = directory / "postgres.log"
+        self.temporary = False
 
     @property
     def url(self) -> str:
@@ -82,15 +84,32 @@ class LocalPostgres:
 
     def _run(self, *command: str) -> None:
         as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [*as_user, *command], check=True, capture_output=True, timeout=120,
+        result = subprocess.run(
+            [*as_user, *command], capture_output=True, text=True, timeout=120,
             start_new_session=True,
         )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}"
+            )
+
+    def _usable_directory(self) -> None:
+        """As root, the cluster directory must be reachable by `postgres`; a private parent
+        (pytest's tmp dirs are 0700) moves the cluster to a fresh directory under /tmp."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0:
+            return
+        shutil.chown(self.directory, "postgres", "postgres")
+        probe = ["runuser", "-u", "postgres", "--", "test", "-w", str(self.directory)]
+        if subprocess.run(probe, capture_output=True, timeout=60).returncode != 0:
+            self.directory = Path(tempfile.mkdtemp(prefix="engage-postgres-"))
+            self.temporary = True
+            shutil.chown(self.directory, "postgres", "postgres")
+            self.data = self.directory / "data"
+            self.log = self.directory / "postgres.log"
 
     def start(self) -> Self:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres", "postgres")
+        self._usable_directory()
         if not (self.data / "PG_VERSION").exists():
             self._run(
                 str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
@@ -117,6 +136,8 @@ class LocalPostgres:
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        if self.temporary:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class PrefectServer:

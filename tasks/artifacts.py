@@ -62,17 +62,27 @@ def run_summary_markdown(
     shares = shift.with_columns(
         (pl.col("share") * 100).round(1).alias("share %"),
         (pl.col("previous_share") * 100).round(1).alias("previous share %"),
-    ).select("tier", "customers", "share %", "previous_customers", "previous share %", "change")
+    ).select(
+        "tier",
+        "customers",
+        "share %",
+        pl.col("previous_customers").alias("previous customers"),
+        "previous share %",
+        "change",
+    )
     lines = [f"# engage run {run_date.isoformat()}", ""]
     if report:
         lines += [f"Run report: [{Path(report).name}]({Path(report).as_uri()}) (`{report}`)", ""]
     lines += ["## Counts", "", markdown_table(counts), ""]
     lines += [f"## Tiers vs the previous run ({previous})", "", markdown_table(shares), ""]
-    lines += [f"## Top movers since {previous}", ""]
-    if movers.is_empty():
-        lines += ["No customer's score changed." if previous_date else "No previous run.", ""]
+    lines += [f"## Top movers since the previous run ({previous})", ""]
+    if previous_date is None:
+        lines += ["No previous run to compare with.", ""]
+    elif movers.is_empty():
+        lines += ["No customer's score changed.", ""]
     else:
-        lines += [markdown_table(movers), ""]
+        renamed = movers.rename({"previous_score": "previous score", "previous_tier": "was"})
+        lines += [markdown_table(renamed), ""]
     lines += [
         "## Validation",
         "",

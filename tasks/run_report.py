@@ -233,8 +233,7 @@ def render_report(
     sections.append("<h2>Segments</h2>")
     if segment is None:
         sections.append(
-            "<p class='note'>the scores carry no segment column "
-            f"({', '.join(SEGMENT_COLUMNS)})</p>"
+            f"<p class='note'>the scores carry no segment column ({', '.join(SEGMENT_COLUMNS)})</p>"
         )
     else:
         sections.append(html_table(segment_summary(scores, segment)))
@@ -266,9 +265,7 @@ def render_report(
 
 
 @task(name="write-run-report", cache_policy=NO_CACHE, persist_result=False)
-def write_run_report(
-    staging: str, output: str, run_date: date, boundaries: TierBoundaries
-) -> str:
+def write_run_report(staging: str, output: str, run_date: date, boundaries: TierBoundaries) -> str:
     """Render the run report from the staged run and the published history; stage it at
     `reports/run_date=…/report.html`. Returns the path it will have once published."""
     scores = pl.read_parquet(partition_dir(staging, "scores", run_date) / PART_FILE)
@@ -295,4 +292,3 @@ def write_run_report(
     directory.mkdir(parents=True, exist_ok=True)
     (directory / REPORT_FILE).write_text(page, encoding="utf-8")
     return str((partition_dir(output, REPORT_TABLE, run_date) / REPORT_FILE).resolve())
-

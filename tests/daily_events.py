@@ -7,10 +7,10 @@ from scoring.config import ScoringConfig
 
 CONFIG = ScoringConfig(
     window_days=7,
-    weights={"login": 1, "feature_used": 4, "invite_sent": 12, "app_uninstalled": -30},
+    weights={"login": 3, "feature_used": 5, "invite_sent": 15, "app_uninstalled": -60},
 )
 CONFIG_YAML = """window_days: 7
-weights: {login: 1, feature_used: 4, invite_sent: 12, app_uninstalled: -30}
+weights: {login: 3, feature_used: 5, invite_sent: 15, app_uninstalled: -60}
 """
 
 
@@ -32,7 +32,9 @@ def write_daily_events(path: Path, first_day: date, days: int, customers: int = 
                 types.append("app_uninstalled")
             for n, event_type in enumerate(types):
                 hour = (3 * i + 5 * n) % 24
-                lines.append(f"{day}-{customer}-{n},{customer},{event_type},{day}T{hour:02d}:17:00Z")
+                lines.append(
+                    f"{day}-{customer}-{n},{customer},{event_type},{day}T{hour:02d}:17:00Z"
+                )
         if day_index % 5 == 0:
             lines.append(f"{day}-orphan,,login,{day}T12:00:00Z")
     path.write_text("\n".join(lines) + "\n")
