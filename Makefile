@@ -48,4 +48,4 @@ system-deps-chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache .prefect-server
