@@ -55,6 +55,12 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path |
         time.sleep(0.5)
 
 
+def _default_sigint() -> None:
+    # a shell starting us in the background ignores SIGINT, and children inherit that: the
+    # serve process must take SIGINT, its clean shutdown
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop(process: subprocess.Popen[bytes], first: signal.Signals, timeout: float) -> None:
     if process.poll() is not None:
         return
@@ -247,6 +253,7 @@ class ServeProcess:
             self.process = subprocess.Popen(
                 command, cwd=PROJECT_ROOT, env=environment, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_default_sigint,
             )  # fmt: skip
         wait_until(lambda: self.registered(names), timeout, "the served deployments", self.log)
         return self
@@ -301,12 +308,17 @@ class LocalStack:
         self._stack.close()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--home", type=Path, default=PROJECT_ROOT / ".prefect-server")
     parser.add_argument("--sqlite", action="store_true", help="SQLite even if PostgreSQL exists")
     arguments = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     stack = LocalStack(arguments.home, arguments.port, use_postgres=not arguments.sqlite)
     print(f"starting Prefect on {stack.database} under {stack.home} ...", flush=True)
     with stack:
