@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from prefect import Flow, serve
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
 PREFECT_YAML = Path(__file__).resolve().parent / "prefect.yaml"
@@ -41,8 +42,24 @@ def flow_of(entrypoint: str) -> Flow[..., Any] | None:
     return flow
 
 
+def triggers_of(declared: dict[str, Any]) -> list[DeploymentEventTrigger]:
+    """The event triggers a declared deployment lists (`triggers:` in prefect.yaml)."""
+    triggers = []
+    for trigger in declared.get("triggers") or []:
+        if trigger.get("type", "event") != "event":
+            raise ValueError(
+                f"{PREFECT_YAML}: deployment {declared['name']!r}: only event triggers are "
+                f"served, not {trigger['type']!r}"
+            )
+        fields = {k: v for k, v in trigger.items() if k != "type"}
+        fields["expect"] = set(fields.get("expect") or [])
+        triggers.append(DeploymentEventTrigger(**fields))
+    return triggers
+
+
 def runner_deployments(active_schedules: bool = True) -> list[RunnerDeployment]:
-    """One runner deployment per declared deployment whose flow exists, with its schedules."""
+    """One runner deployment per declared deployment whose flow exists, with its schedules
+    and event triggers."""
     deployments = []
     for declared in declared_deployments():
         flow = flow_of(declared["entrypoint"])
@@ -59,6 +76,7 @@ def runner_deployments(active_schedules: bool = True) -> list[RunnerDeployment]:
                 description=declared.get("description"),
                 tags=declared.get("tags"),
                 schedules=schedules,
+                triggers=triggers_of(declared),
                 parameters=declared.get("parameters") or {},
                 enforce_parameter_schema=declared.get("enforce_parameter_schema", True),
             )

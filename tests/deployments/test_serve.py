@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from deployments.serve import PROJECT_ROOT, declared_deployments, runner_deployments
+import pytest
+
+from deployments.serve import PROJECT_ROOT, declared_deployments, runner_deployments, triggers_of
 
 
 def test_served_deployments_match_prefect_yaml() -> None:
@@ -23,3 +25,26 @@ def test_served_deployments_match_prefect_yaml() -> None:
     backfill_schema = served["backfill"]._parameter_openapi_schema.model_dump()
     assert backfill_schema["properties"]["max_concurrent"]["maximum"] == 8
     assert Path(PROJECT_ROOT / "deployments" / "prefect.yaml").is_file()
+
+
+def test_event_triggers_are_served_as_declared() -> None:
+    declared = {
+        "name": "followups",
+        "triggers": [
+            {
+                "type": "event",
+                "name": "engage-scoring-completed",
+                "enabled": True,
+                "expect": ["engage.scoring.completed"],
+                "match": {"prefect.resource.id": "engage.scoring.*"},
+                "parameters": {"run_date": "{{ event.payload.run_date }}"},
+            }
+        ],
+    }
+    [trigger] = triggers_of(declared)
+    assert trigger.expect == {"engage.scoring.completed"}
+    assert trigger.match.root == {"prefect.resource.id": "engage.scoring.*"}
+    assert trigger.parameters == {"run_date": "{{ event.payload.run_date }}"}
+    assert triggers_of({"name": "daily"}) == []
+    with pytest.raises(ValueError, match="only event triggers"):
+        triggers_of({"name": "x", "triggers": [{"type": "compound"}]})
