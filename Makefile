@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: demo test lint typecheck clean bench system-deps-postgresql system-deps-chromium
+.PHONY: demo test lint typecheck clean bench server system-deps-postgresql system-deps-chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,13 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy scoring
 
+# A Prefect server (on PostgreSQL when its binaries are installed, else SQLite) and a serve
+# process with the deployments: open http://127.0.0.1:4200 and click. Ctrl-C stops all.
+server: $(VENV)/.runtime-installed
+	$(BIN)/python -m deployments.local_stack
+
 clean:
-	rm -rf $(VENV) $(SPARK_VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SPARK_VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache .prefect-server
 
 # The backtest on the demo data: does the score predict the planted churn? (see README.md)
 .PHONY: demo-backtest

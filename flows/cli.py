@@ -95,6 +95,8 @@ def print_summary(summary: "RunSummary") -> None:
         console.print(f"event types not in the catalogue (kept): {unknown}")
     if summary.data_docs:
         console.print(f"Data Docs: {summary.data_docs}")
+    if summary.run_report:
+        console.print(f"run report: {summary.run_report}")
     console.print("outputs:")
     for path in summary.published:
         console.print(f"  {path}")
@@ -317,3 +319,53 @@ def backtest(
     except (EventInputError, BacktestInputError) as error:
         raise _fail(str(error)) from error
     print_backtest_summary(report)
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option(help="First run date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last run date (included), YYYY-MM-DD.")],
+    events: Annotated[
+        str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
+    ],
+    config: Annotated[Path, typer.Option(help="Scoring configuration (YAML).")],
+    output: Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")] = Path(
+        "output"
+    ),
+    force: Annotated[bool, typer.Option(help="Rescore dates whose outputs are complete.")] = False,
+    max_concurrent: Annotated[
+        int, typer.Option(min=1, max=8, help="Run dates scored at once.")
+    ] = 2,
+    customers: Annotated[
+        Path | None,
+        typer.Option(help="Optional customers table (CSV/NDJSON/Parquet): segments, plans."),
+    ] = None,
+) -> None:
+    """Score every run date from START to END, skipping dates already complete (resumable)."""
+    from flows.backfill import BackfillFailed, backfill_scoring
+    from flows.settings import ConfigFileError, load_config
+
+    first, last = _parse_date(start), _parse_date(end)
+    if last < first:
+        raise _fail(f"--end {last} is before --start {first}")
+    try:
+        scoring_config = load_config(config)
+    except ConfigFileError as error:
+        raise _fail(str(error)) from error
+    console.print(f"backfilling {first} to {last} from {events} into {output} ...")
+    try:
+        summary = backfill_scoring(
+            start=first,
+            end=last,
+            force=force,
+            max_concurrent=max_concurrent,
+            events=events,
+            config=scoring_config,
+            output=str(output),
+            customers=str(customers) if customers else None,
+        )
+    except BackfillFailed as error:
+        raise _fail(str(error)) from error
+    console.print(
+        f"{len(summary.scored)} scored, {len(summary.skipped)} skipped (already complete)"
+    )

@@ -4,7 +4,7 @@ import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.locks import run_date_lock, wait_for_previous_date
+from flows.run_dates import scheduled_run_date
 from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
+from tasks.artifacts import publish_run_artifacts
 from tasks.buckets import score_in_buckets
 from tasks.daily_aggregates import plan_aggregates, refresh_daily_aggregates
 from tasks.extract import extract_events, find_event_files
@@ -28,6 +31,7 @@ from tasks.incremental import (
     store_events,
 )
 from tasks.metrics import MetricsReport, compute_metrics
+from tasks.run_report import write_run_report
 from tasks.score import ScoreReport, score_customers, score_from_aggregates
 from tasks.sources import SourceConfig
 from tasks.validate import (
@@ -58,11 +62,13 @@ class RunSummary:
     metrics: MetricsReport | None = None
     data_docs: str | None = None
     output_expectations: list[dict[str, Any]] = field(default_factory=list)
+    run_report: str | None = None
 
 
 def default_run_date() -> date:
-    """Yesterday (UTC): a daily run scores the day that just ended."""
-    return datetime.now(UTC).date() - timedelta(days=1)
+    """The day before the run's scheduled time in the deployment's time zone (UTC without a
+    deployment): a daily run scores the day that just ended."""
+    return scheduled_run_date()
 
 
 def run_name() -> str:
@@ -131,8 +137,10 @@ def daily_scoring(
     incremental: bool = False,
     buckets: int = 1,
 ) -> RunSummary:
-    """Score every customer for `run_date` (default: yesterday, UTC) from the events at
-    `events` (a file, directory or glob) and publish the Parquet outputs under `output`.
+    """Score every customer for `run_date` (default: the day before the scheduled time in the
+    deployment's time zone) from the events at `events` (a file, directory or glob) and
+    publish the Parquet outputs under `output`. One run per run date at a time: a second run
+    of the same date waits for the first (a global concurrency limit per date).
 
     `customers` is an optional customers table (CSV/NDJSON/Parquet with customer_id and
     attributes such as plan, region): segments of the metric panel, plan-based follow-up rules.
@@ -152,8 +160,25 @@ def daily_scoring(
     Unset parameters come from the environment (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG,
     ENGAGE_OUTPUT); the configuration defaults to the bundled one.
     """
-    logger = get_run_logger()
     run_date = run_date or default_run_date()
+    with run_date_lock(run_date):
+        return score_run_date(
+            run_date, events, config, output, customers, source, incremental, buckets
+        )
+
+
+def score_run_date(
+    run_date: date,
+    events: str | None,
+    config: ScoringConfig | None,
+    output: str | None,
+    customers: str | None,
+    source: SourceConfig | None,
+    incremental: bool,
+    buckets: int,
+) -> RunSummary:
+    """The daily run's steps for one run date (called under the run date's lock)."""
+    logger = get_run_logger()
     environment = settings()
     events = events or environment.events
     if not events and source is None and environment.source:
@@ -236,6 +261,7 @@ def daily_scoring(
             )
             timings["metrics"] = round(time.perf_counter() - started, 3)
 
+        wait_for_previous_date(run_date)
         followups = track_followups(
             scoring.scores_file,
             scoring.contributions_file,
@@ -273,8 +299,10 @@ def daily_scoring(
     manifest["run_id"] = run_id
     manifest["followups"] = asdict(followups)
     manifest["extraction"] = extraction
+    report = write_run_report(staging, output, run_date, config.tier_boundaries, manifest)
     write_manifest(manifest, staging, run_date)
     published = publish_outputs(staging, output, run_date)
+    publish_run_artifacts(run_date, output, validation, scoring, published, report)
     if source is not None:
         advance_watermark(plan, output, run_date)
     report_data_quality(
@@ -298,7 +326,7 @@ def daily_scoring(
             "actions": followups.actions,
         },
     )
-    return replace(summary, published=published)
+    return replace(summary, published=published, run_report=report)
 
 
 if __name__ == "__main__":

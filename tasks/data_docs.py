@@ -6,13 +6,16 @@ site next to the outputs (`<output>/data_docs/run_date=YYYY-MM-DD/index.html`).
 Without a staging directory the suites run in an ephemeral context (no Data Docs).
 """
 
+import functools
 import logging
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
 
@@ -59,13 +62,31 @@ def _context(staging: str | Path | None, run_date: date) -> Any:
             _EPHEMERAL["context"] = _new_context(None, run_date)
         return _EPHEMERAL["context"]
     if key not in _RUN_CONTEXTS:
-        _RUN_CONTEXTS.clear()  # a new run: the previous run's context is done
+        # runs whose staging is gone (published or discarded) are done; others may be running
+        # in other threads (a backfill scores several dates at once)
+        for done in [k for k in _RUN_CONTEXTS if not Path(k[0]).exists()]:
+            del _RUN_CONTEXTS[done]
         _RUN_CONTEXTS[key] = _new_context(staging, run_date)
     return _RUN_CONTEXTS[key]
 
 
 _RUN_CONTEXTS: dict[tuple[str, date], Any] = {}
 _EPHEMERAL: dict[str, Any] = {}
+_GX_LOCK = threading.RLock()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def serialized(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `function` under the process-wide GX lock: GX's data contexts and stores are not
+    thread-safe, and concurrent runs of the daily flow (a backfill) share a process."""
+
+    @functools.wraps(function)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _GX_LOCK:
+            return function(*args, **kwargs)
+
+    return locked
 
 
 def _new_context(staging: str | Path | None, run_date: date) -> Any:
@@ -103,6 +124,7 @@ def _suite(name: str, expectations: list[Any]) -> Any:
     return suite
 
 
+@serialized
 def run_suite(
     suite_name: str,
     frame: pd.DataFrame,
@@ -161,6 +183,7 @@ def run_suite(
     return outcomes, failing
 
 
+@serialized
 def failing_row_ids(
     suspects: pd.DataFrame, rules: dict[int, Rule], index_column: str
 ) -> dict[int, list[Any]]:
@@ -196,6 +219,7 @@ def failing_row_ids(
     return failing
 
 
+@serialized
 def build_data_docs(staging: str | Path, run_date: date, outcomes: list[Outcome]) -> Path:
     """Build the run's Data Docs site from every suite validated in its context.
 

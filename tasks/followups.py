@@ -1,7 +1,6 @@
 """Follow-ups: append the score history, evaluate the flags against the previous run, stage
 the flags, enrolments and actions, and announce the run with a Prefect event."""
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,12 +32,11 @@ from scoring.schema import (
     SCORE_HISTORY,
     polars_schema,
 )
+from tasks.runs import latest_run_date_before
 from tasks.write import PART_FILE, partition_dir, write_partition
 
 RUN_EVENT = "engage.scoring.completed"
 """The Prefect event the daily flow emits after publishing; it triggers the follow-up flow."""
-
-_PARTITION = re.compile(r"^run_date=(\d{4}-\d{2}-\d{2})$")
 
 
 class CustomersInputError(ValueError):
@@ -56,14 +54,7 @@ class FollowupReport:
 
 def previous_run_date(output: str | Path, run_date: date) -> date | None:
     """The latest run date before `run_date` with a published score history, if any."""
-    directory = Path(output) / "score_history"
-    dates = [
-        date.fromisoformat(match.group(1))
-        for path in (directory.iterdir() if directory.is_dir() else [])
-        if (match := _PARTITION.match(path.name)) and (path / PART_FILE).exists()
-    ]
-    earlier = [day for day in dates if day < run_date]
-    return max(earlier) if earlier else None
+    return latest_run_date_before(output, run_date, "score_history")
 
 
 def published(output: str | Path, table: str, run_date: date | None, otherwise: Any) -> Any:

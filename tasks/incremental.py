@@ -10,6 +10,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.runs import published_run_dates
 from tasks.sources import SourceConfig, source_for
 from tasks.sources.base import ExtractWindow, SourceUnavailable
 from tasks.sources.state import (
@@ -19,7 +20,6 @@ from tasks.sources.state import (
     affected_run_dates,
     events_dir,
     extraction_window,
-    published_run_dates,
     read_watermark,
     store_files,
     write_watermark,
@@ -132,7 +132,7 @@ def extraction_manifest(
             "count": stored.late_events,
             "event_dates": stored.late_event_dates,
             "affected_run_dates": affected_run_dates(
-                stored.late_event_dates, published_run_dates(output), run_date
+                stored.late_event_dates, published_run_dates(output, "scores", PART_FILE), run_date
             ),
         },
     }

@@ -196,15 +196,6 @@ def add_to_store(
     )
 
 
-def published_run_dates(output: str | Path, table: str = "scores") -> list[date]:
-    """The run dates with a published partition of `table`."""
-    return sorted(
-        date.fromisoformat(p.name.removeprefix("run_date="))
-        for p in (Path(output) / table).glob("run_date=*")
-        if p.is_dir()
-    )
-
-
 def affected_run_dates(
     late_event_dates: list[str], published: list[date], run_date: date
 ) -> list[str]:

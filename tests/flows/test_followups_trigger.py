@@ -111,7 +111,12 @@ def test_daily_run_event_starts_delivery_exactly_once(
             120,
             "the served follow-up deployment",
         )
-        automations = api(api_url, "POST", "/automations/filter", {})
+        # serve registers the deployment first and its trigger (an automation) right after
+        automations = wait_until(
+            lambda: api(api_url, "POST", "/automations/filter", {}),
+            60,
+            "the follow-up deployment's automation",
+        )
         assert [a["trigger"]["expect"] for a in automations] == [["engage.scoring.completed"]]
 
         def daily_run() -> None:

@@ -31,6 +31,8 @@ def test_the_watermark_moves_forward_and_never_back(tmp_path: Path) -> None:
 def test_manifest_lists_the_published_dates_a_late_event_affects(tmp_path: Path) -> None:
     for day in ("2026-03-28", "2026-03-30", "2026-03-31"):
         (tmp_path / "scores" / f"run_date={day}").mkdir(parents=True)
+        (tmp_path / "scores" / f"run_date={day}" / "part-0.parquet").touch()
+    (tmp_path / "scores" / "run_date=2026-03-29").mkdir()  # no file: not published
     plan = ExtractionPlan(
         "api",
         "http",

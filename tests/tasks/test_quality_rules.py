@@ -105,8 +105,7 @@ def test_a_row_keeps_every_reason_and_expectation(tmp_path: Path) -> None:
     validated = validate(raw, ScoringConfig(), RUN_DATE, NOW, run_id="run-42")
     row = validated.quarantine.row(0, named=True)
     assert row["reason"] == (
-        "event_id is missing; customer_id is missing; "
-        "occurred_at is more than 24 h in the future"
+        "event_id is missing; customer_id is missing; occurred_at is more than 24 h in the future"
     )
     assert row["failed_expectations"] == (
         "expect_column_values_to_not_be_null(event_id__length); "

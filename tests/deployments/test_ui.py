@@ -1,0 +1,109 @@
+"""The Prefect UI in headless Chromium: a custom run of the daily deployment for a chosen run
+date, started through the form, writes the same outputs as a direct CLI run."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+from prefect import get_client
+
+from deployments.local_stack import api_post
+from tests.deployments.conftest import Stack
+from tests.deployments.flow_runs import DAILY, completed
+
+pytestmark = [pytest.mark.real_server, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+RUN_DATE = date(2026, 3, 26)  # after the lock test's dates: the summary has a previous run
+DATA_TABLES = ("scores", "contributions", "quarantine")
+SCREENSHOT = Path(__file__).parents[2] / "docs" / "prefect-ui-run.png"
+
+
+def start_custom_run(page: Page, ui_url: str, deployment_id: str, run_date: date) -> UUID:
+    """Deployment page -> Run -> Custom run -> run_date via the date picker -> Submit."""
+    page.goto(f"{ui_url}/deployments/deployment/{deployment_id}")
+    page.get_by_role("button", name="Run", exact=True).click()  # not the sidebar's "Runs"
+    page.get_by_text("Custom run").click()
+    page.wait_for_url(re.compile(r"/run(\?|$)"))
+    label = page.locator(".schema-form-property__label", has_text="run_date")
+    field = page.locator(".schema-form-property").filter(has=label)
+    field.get_by_role("button", name="date", exact=True).click()  # `date | None`: pick date
+    field.locator(".p-date-button__control").click()
+    page.locator("input[type=date]").fill(run_date.isoformat())
+    page.get_by_role("button", name="Apply").click()
+    with page.expect_response(
+        lambda r: r.url.endswith("/create_flow_run") and r.request.method == "POST"
+    ) as created:
+        page.get_by_role("button", name="Submit").click()
+    assert created.value.status == 201, created.value.text()
+    flow_run = created.value.json()
+    assert flow_run["parameters"]["run_date"] == run_date.isoformat()
+    return UUID(flow_run["id"])
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs chromium: make system-deps-chromium")
+def test_custom_run_from_the_ui_matches_a_cli_run(api: str, stack: Stack, tmp_path: Path) -> None:
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(DAILY)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            run_id = start_custom_run(page, stack.ui_url, str(deployment.id), RUN_DATE)
+            run = completed(run_id)
+            assert run.name == f"score-{RUN_DATE}"
+            page.goto(f"{stack.ui_url}/runs/flow-run/{run_id}")
+            page.get_by_text(f"score-{RUN_DATE}").first.wait_for()
+            page.get_by_text("Completed", exact=True).first.wait_for()
+            page.get_by_text("Artifacts", exact=True).click()
+            page.get_by_text("engage-run-summary").first.click()
+            page.get_by_text("Tiers vs the previous run").first.wait_for()
+            page.screenshot(path=tmp_path / "ui.png")
+        finally:
+            browser.close()
+    if os.environ.get("ENGAGE_UPDATE_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "ui.png", SCREENSHOT)
+
+    cli_output = tmp_path / "cli-output"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "engage"), "run", "--events", str(stack.events),
+         "--config", str(stack.config), "--run-date", RUN_DATE.isoformat(),
+         "--output", str(cli_output)],
+        check=True, capture_output=True, timeout=600,
+        env=os.environ | {"PREFECT_API_URL": api},
+    )  # fmt: skip
+
+    partition = f"run_date={RUN_DATE}"
+    for table in DATA_TABLES:
+        served = stack.output / table / partition / "part-0.parquet"
+        assert (
+            served.read_bytes() == (cli_output / table / partition / "part-0.parquet").read_bytes()
+        )
+    served_manifest = json.loads((stack.output / "runs" / partition / "manifest.json").read_text())
+    cli_manifest = json.loads((cli_output / "runs" / partition / "manifest.json").read_text())
+    assert served_manifest["flow_run_id"] == str(run_id)
+    for key in ("counts", "config_hash", "tiers", "inputs", "run_date"):
+        assert served_manifest[key] == cli_manifest[key], key
+    assert served_manifest["counts"]["customers_scored"] == 8
+    report = stack.output / "reports" / partition / "report.html"
+    assert report.is_file()
+
+    artifacts = api_post(
+        api, "/artifacts/filter", {"flow_runs": {"id": {"any_": [str(run_id)]}}, "sort": "KEY_ASC"}
+    )
+    assert [(a["key"], a["type"]) for a in artifacts] == [
+        ("engage-run-summary", "markdown"),
+        ("engage-tier-shift", "table"),
+    ]
+    summary = artifacts[0]["data"]
+    assert summary.startswith(f"# engage run {RUN_DATE}")
+    assert str(report.resolve()) in summary
