@@ -33,16 +33,13 @@ from scoring.schema import (
     SCORE_HISTORY,
     polars_schema,
 )
+from tasks.customers import read_customers
 from tasks.write import PART_FILE, partition_dir, write_partition
 
 RUN_EVENT = "engage.scoring.completed"
 """The Prefect event the daily flow emits after publishing; it triggers the follow-up flow."""
 
 _PARTITION = re.compile(r"^run_date=(\d{4}-\d{2}-\d{2})$")
-
-
-class CustomersInputError(ValueError):
-    """A customers table that cannot be read or lacks customer_id / plan."""
 
 
 @dataclass(frozen=True)
@@ -74,27 +71,6 @@ def published(output: str | Path, table: str, run_date: date | None, otherwise: 
     return pl.scan_parquet(path) if path.exists() else otherwise
 
 
-def read_customers(path: str) -> pl.LazyFrame:
-    """The customers table (CSV or Parquet): customer_id and plan, as text."""
-    try:
-        frame = (
-            pl.read_parquet(path)
-            if path.endswith(".parquet")
-            else pl.read_csv(path, infer_schema=False)
-        )
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise CustomersInputError(f"{path}: cannot read the customers table: {error}") from error
-    missing = sorted({"customer_id", "plan"} - set(frame.columns))
-    if missing:
-        raise CustomersInputError(
-            f"{path}: missing column(s) {', '.join(missing)}; a customers table needs "
-            "customer_id and plan"
-        )
-    return frame.lazy().select(
-        pl.col("customer_id").cast(pl.String), pl.col("plan").cast(pl.String)
-    )
-
-
 def counts_by(frame: pl.DataFrame, column: str, values: tuple[str, ...]) -> dict[str, int]:
     """How many rows have each value (every value listed, 0 where none)."""
     found = dict(frame[column].value_counts().iter_rows()) if frame.height else {}
@@ -119,7 +95,7 @@ def track_followups(
     contributed = pl.scan_parquet(contributions_file)
     metrics_file = partition_dir(staging, "customer_metrics", run_date) / PART_FILE
     metrics = pl.scan_parquet(metrics_file) if metrics_file.exists() else None
-    plans = read_customers(customers) if customers else None
+    plans = read_customers(customers, required=("plan",)).lazy() if customers else None
 
     before = previous_run_date(output, run_date)
     previous_contributions = published(
