@@ -2,6 +2,8 @@
 when no PREFECT_API_URL is set) and prints a summary of what they did."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -38,11 +40,21 @@ def _parse_date(text: str) -> date:
         raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from error
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: int = 2, label: str = "error") -> typer.Exit:
     from tasks.secrets import redact
 
-    errors.print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+    errors.print(f"[bold red]{label}:[/] {redact(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=code)
+
+
+@contextmanager
+def _exit_on(*kinds: type[Exception], code: int = 2, label: str = "error") -> Iterator[None]:
+    """An error of one of `kinds` ends the command: `label: message` on stderr, exit `code`
+    (2: bad input or configuration; 3: the data-quality gate stopped the run)."""
+    try:
+        yield
+    except kinds as error:
+        raise _fail(str(error), code, label) from error
 
 
 def print_summary(summary: "RunSummary") -> None:
@@ -115,18 +127,16 @@ def _run(
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_config, load_source
     from tasks.extract import EventInputError
-    from tasks.followups import CustomersInputError
     from tasks.validate import QualityGateError
 
     if (events is None) == (source is None):
         raise _fail("give exactly one of --events <path|glob> or --source <name>")
-    try:
+    with _exit_on(ConfigFileError):
         config = load_config(config_path)
         source_config = load_source(config_path, source) if source else None
-    except ConfigFileError as error:
-        raise _fail(str(error)) from error
     console.print(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
-    try:
+    # EventInputError covers the customers table (CustomersInputError) and sources (SourceError)
+    with _exit_on(EventInputError), _exit_on(QualityGateError, code=3, label="data-quality gate"):
         summary = daily_scoring(
             events=events,
             config=config,
@@ -136,11 +146,6 @@ def _run(
             source=source_config,
             incremental=incremental,
         )
-    except (EventInputError, CustomersInputError) as error:
-        raise _fail(str(error)) from error
-    except QualityGateError as error:
-        errors.print(f"[bold red]data-quality gate:[/] {error}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=3) from error
     print_summary(summary)
 
 
@@ -281,7 +286,7 @@ def backtest(
     ),
     customers: Annotated[
         Path | None,
-        typer.Option(help="Optional customers table (CSV/Parquet): customer_id + segments."),
+        typer.Option(help="Optional customers table (CSV/NDJSON/Parquet): customer_id + segments."),
     ] = None,
 ) -> None:
     """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
@@ -293,18 +298,14 @@ def backtest(
     start, end = _parse_date(from_), _parse_date(to)
     if end < start:
         raise _fail(f"--to {end} is before --from {start}")
-    try:
+    with _exit_on(BacktestInputError):
         refuse_overwriting(str(config), output)
-    except BacktestInputError as error:
-        raise _fail(str(error)) from error
     if customers is not None and not customers.is_file():
         raise _fail(f"{customers}: customers table not found")
-    try:
+    with _exit_on(ConfigFileError):
         scoring_config = load_config(config)
-    except ConfigFileError as error:
-        raise _fail(str(error)) from error
     console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
-    try:
+    with _exit_on(EventInputError, BacktestInputError):
         report = backtest_flow(
             start=start,
             end=end,
@@ -316,8 +317,6 @@ def backtest(
             customers=str(customers) if customers else None,
             config_source=str(config),
         )
-    except (EventInputError, BacktestInputError) as error:
-        raise _fail(str(error)) from error
     print_backtest_summary(report)
 
 

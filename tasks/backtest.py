@@ -30,6 +30,7 @@ from scoring.backtest import (
 )
 from scoring.config import ScoringConfig
 from tasks.calibrate import Calibration, fit_suggested_weights
+from tasks.customers import read_customers
 
 WEIGHT_SETS = ("current", "suggested", "uniform")
 """current = the configuration's weights; suggested = fitted; uniform = 1 for every configured
@@ -100,16 +101,6 @@ def customer_segments(customers: pl.DataFrame, source: str) -> tuple[pl.DataFram
         index="customer_id", on=usable, variable_name="segment", value_name="segment_value"
     ).with_columns(pl.col("segment_value").fill_null("(missing)"))
     return long.select(list(schema)), skipped
-
-
-def read_customers(path: str) -> pl.DataFrame:
-    """A customers table (CSV or Parquet) with a customer_id column, every column as text."""
-    try:
-        if path.lower().endswith((".parquet", ".pq")):
-            return pl.read_parquet(path)
-        return pl.read_csv(path, infer_schema=False)
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise BacktestInputError(f"{path}: cannot read the customers table: {error}") from error
 
 
 def _with_all_period(frame: pl.LazyFrame) -> pl.LazyFrame:

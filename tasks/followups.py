@@ -32,15 +32,12 @@ from scoring.schema import (
     SCORE_HISTORY,
     polars_schema,
 )
+from tasks.customers import read_customers
 from tasks.runs import latest_run_date_before
 from tasks.write import PART_FILE, partition_dir, write_partition
 
 RUN_EVENT = "engage.scoring.completed"
 """The Prefect event the daily flow emits after publishing; it triggers the follow-up flow."""
-
-
-class CustomersInputError(ValueError):
-    """A customers table that cannot be read or lacks customer_id / plan."""
 
 
 @dataclass(frozen=True)
@@ -63,27 +60,6 @@ def published(output: str | Path, table: str, run_date: date | None, otherwise: 
         return otherwise
     path = partition_dir(output, table, run_date) / PART_FILE
     return pl.scan_parquet(path) if path.exists() else otherwise
-
-
-def read_customers(path: str) -> pl.LazyFrame:
-    """The customers table (CSV or Parquet): customer_id and plan, as text."""
-    try:
-        frame = (
-            pl.read_parquet(path)
-            if path.endswith(".parquet")
-            else pl.read_csv(path, infer_schema=False)
-        )
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise CustomersInputError(f"{path}: cannot read the customers table: {error}") from error
-    missing = sorted({"customer_id", "plan"} - set(frame.columns))
-    if missing:
-        raise CustomersInputError(
-            f"{path}: missing column(s) {', '.join(missing)}; a customers table needs "
-            "customer_id and plan"
-        )
-    return frame.lazy().select(
-        pl.col("customer_id").cast(pl.String), pl.col("plan").cast(pl.String)
-    )
 
 
 def counts_by(frame: pl.DataFrame, column: str, values: tuple[str, ...]) -> dict[str, int]:
@@ -110,7 +86,7 @@ def track_followups(
     contributed = pl.scan_parquet(contributions_file)
     metrics_file = partition_dir(staging, "customer_metrics", run_date) / PART_FILE
     metrics = pl.scan_parquet(metrics_file) if metrics_file.exists() else None
-    plans = read_customers(customers) if customers else None
+    plans = read_customers(customers, required=("plan",)).lazy() if customers else None
 
     before = previous_run_date(output, run_date)
     previous_contributions = published(

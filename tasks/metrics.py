@@ -18,7 +18,7 @@ from scoring.metrics.panel import (
     segment_metrics,
 )
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
-from tasks.extract import EventFile, EventInputError
+from tasks.customers import read_customers
 from tasks.write import write_partition
 
 
@@ -31,32 +31,6 @@ class MetricsReport:
     segments: list[str]
     customer_metrics_file: str
     segment_metrics_file: str
-
-
-def read_customers(path: str) -> pl.DataFrame:
-    """A customers table (CSV, NDJSON or Parquet, optionally .gz) with a unique customer_id."""
-    file = EventFile.of(path)
-    try:
-        if file.format == "parquet":
-            frame = pl.read_parquet(path)
-        elif file.format == "csv":
-            frame = pl.read_csv(path, infer_schema=False)
-        else:
-            frame = pl.read_ndjson(path, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise EventInputError(f"{path}: cannot read the customers table: {error}") from error
-    if "customer_id" not in frame.columns:
-        raise EventInputError(
-            f"{path}: the customers table has no customer_id column "
-            f"(found: {', '.join(frame.columns) or 'none'})"
-        )
-    duplicated = frame.filter(pl.col("customer_id").is_duplicated())["customer_id"]
-    if duplicated.len():
-        raise EventInputError(
-            f"{path}: customer_id must be unique in the customers table; repeated: "
-            f"{', '.join(map(str, duplicated.unique().sort().head(5).to_list()))}"
-        )
-    return frame
 
 
 def materialized(panel: MetricPanel) -> MetricPanel:

@@ -17,7 +17,6 @@ from tasks.deliver import (
     record_delivery,
     webhook_payload,
 )
-from tasks.followups import CustomersInputError, read_customers
 
 DELIVERY = DeliveryConfig(retries=3, backoff_seconds=0.5)
 URL = "http://127.0.0.1:9/hook"
@@ -106,14 +105,3 @@ def test_crm_drop_writes_csv_and_parquet_and_replaces_them(tmp_path: Path) -> No
         "actions.csv",
         "actions.parquet",
     ]
-
-
-def test_customers_table_errors_name_the_file_and_columns(tmp_path: Path) -> None:
-    path = tmp_path / "customers.csv"
-    path.write_text("customer_id,tier\n007,gold\n")
-    with pytest.raises(CustomersInputError, match=r"customers\.csv: missing column\(s\) plan"):
-        read_customers(str(path))
-    path.write_text("customer_id,plan\n007,trial\n")
-    assert read_customers(str(path)).collect().rows() == [("007", "trial")]
-    with pytest.raises(CustomersInputError, match="cannot read"):
-        read_customers(str(tmp_path / "missing.csv"))
