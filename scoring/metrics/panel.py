@@ -277,7 +277,7 @@ def customer_panel(
         .join(catalogue, how="cross")
         .join(signups, on="customer_id", how="left")
         .join(
-            adoption.first_week_engagement(known, signups, config, run_date),
+            adoption.first_week_engagement(window_events, signups, config, run_date),
             on="customer_id",
             how="left",
         )
