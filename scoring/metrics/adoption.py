@@ -39,7 +39,8 @@ def first_week_engagement(
     """Per customer who signed up in the window and whose first week (signup_date and the
     `first_week_days - 1` days after it) is over by the run date: first_week_score (the CES
     formula, sum of weight x count, over the first-week events), first_week_events and
-    first_week_active (an active-type event in the first week)."""
+    first_week_active (an active-type event in the first week). Such a first week lies in the
+    window, so the window's events are enough."""
     days = config.metric_settings.first_week_days
     window = Window.ending_on(run_date, config.window_days)
     signup_start = pl.col("signup_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")

@@ -5,7 +5,7 @@ Each customer row carries additive counts (flags are 0/1); a metric is an expres
 those counts, evaluated once per customer and once over the summed counts of each segment.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -67,138 +67,75 @@ class Metric:
     observations: pl.Expr
 
 
+def _metric(name: str, formula: Callable[..., pl.Expr], *counts: str, over: str = "") -> Metric:
+    """A metric whose value is `formula` of the named counts, resting on the count `over`
+    (by default the last one)."""
+    return Metric(name, formula(*(pl.col(c) for c in counts)), pl.col(over or counts[-1]))
+
+
+def _as_value(count: pl.Expr) -> pl.Expr:
+    """A count (or sum) reported as it is."""
+    return count.cast(pl.Float64)
+
+
 def panel_metrics(config: ScoringConfig) -> tuple[Metric, ...]:
     """Every metric of the panel over additive counts (per customer or summed per segment)."""
     metrics = config.metric_settings
-    c = pl.col
+
+    def stickiness(active_days: pl.Expr, active: pl.Expr) -> pl.Expr:
+        return retention.stickiness(active_days, active, config.window_days)
+
+    def clv(revenue: pl.Expr, purchases: pl.Expr, purchasers: pl.Expr) -> pl.Expr:
+        return value.customer_lifetime_value(revenue, purchases, purchasers, metrics)
+
+    def returning_visitors(visitors: pl.Expr, new_visitors: pl.Expr) -> pl.Expr:
+        return percent(visitors - new_visitors, visitors)
+
     return (
-        Metric("score_mean", ratio(c("score_total"), c("customers")), c("customers")),
-        Metric("engaged_pct", percent(c("engaged"), c("customers")), c("customers")),
-        Metric("responding_pct", percent(c("responding"), c("customers")), c("customers")),
-        Metric("disengaged_pct", percent(c("disengaged"), c("customers")), c("customers")),
-        Metric("csat", surveys.csat(c("csat_satisfied"), c("csat_responses")), c("csat_responses")),
-        Metric(
-            "nps",
-            surveys.nps(c("nps_promoters"), c("nps_detractors"), c("nps_responses")),
-            c("nps_responses"),
-        ),
-        Metric(
-            "effort_score",
-            surveys.effort_score(c("effort_total"), c("effort_responses")),
-            c("effort_responses"),
-        ),
-        Metric("page_views", c("page_views").cast(pl.Float64), c("page_views")),
-        Metric(
-            "pages_per_session",
-            web.pages_per_session(c("session_page_views"), c("sessions")),
-            c("sessions"),
-        ),
-        Metric(
-            "avg_time_on_page_s",
-            web.mean_of(c("page_seconds"), c("timed_page_views")),
-            c("timed_page_views"),
-        ),
-        Metric(
-            "avg_session_duration_s",
-            web.mean_of(c("session_seconds"), c("timed_sessions")),
-            c("timed_sessions"),
-        ),
-        Metric("bounce_rate", web.bounce_rate(c("bounced_sessions"), c("sessions")), c("sessions")),
-        Metric(
-            "scroll_depth",
-            web.mean_of(c("scroll_total"), c("scrolled_page_views")),
-            c("scrolled_page_views"),
-        ),
-        Metric("unique_visitors", c("visitor").cast(pl.Float64), c("visitor")),
-        Metric("new_visitors_pct", percent(c("new_visitor"), c("visitor")), c("visitor")),
-        Metric(
-            "returning_visitors_pct",
-            percent(c("visitor") - c("new_visitor"), c("visitor")),
-            c("visitor"),
-        ),
-        Metric(
-            "ctr",
-            campaigns.click_through_rate(c("email_clicks"), c("email_opens")),
-            c("email_opens"),
-        ),
-        Metric(
-            "social_engagement_rate",
-            campaigns.social_engagement_rate(c("social_engagements"), c("impressions")),
-            c("impressions"),
-        ),
-        Metric(
-            "conversion_rate",
-            campaigns.conversion_rate(c("conversions"), c("sessions")),
-            c("sessions"),
-        ),
-        Metric(
-            "event_registrations",
-            c("event_registrations").cast(pl.Float64),
-            c("event_registrations"),
-        ),
-        Metric(
-            "offline_participation_pct", percent(c("registered"), c("customers")), c("customers")
-        ),
-        Metric(
-            "stickiness",
-            retention.stickiness(c("active_days"), c("active"), config.window_days),
-            c("active"),
-        ),
-        Metric(
-            "activity_rate", retention.activity_rate(c("active_paying"), c("paying")), c("paying")
-        ),
-        Metric(
-            "churn_rate",
-            retention.churn_rate(c("lost"), c("at_period_start")),
-            c("at_period_start"),
-        ),
-        Metric(
-            "returning_users_pct",
-            retention.returning_users(c("returning"), c("active")),
-            c("active"),
-        ),
-        Metric(
-            "mean_return_days",
-            retention.mean_return_days(c("active_days"), c("active")),
-            c("active"),
-        ),
-        Metric("app_installs", c("app_installs").cast(pl.Float64), c("app_installs")),
-        Metric("app_uninstalls", c("app_uninstalls").cast(pl.Float64), c("app_uninstalls")),
-        Metric("app_keep_pct", percent(c("app_keeper"), c("app_installer")), c("app_installer")),
-        Metric("revenue", c("revenue"), c("purchases")),
-        Metric(
-            "average_order_value",
-            value.average_order_value(c("revenue"), c("purchases")),
-            c("purchases"),
-        ),
-        Metric(
-            "clv",
-            value.customer_lifetime_value(c("revenue"), c("purchases"), c("purchaser"), metrics),
-            c("purchaser"),
-        ),
-        Metric(
-            "first_week_score",
-            adoption.mean_first_week_score(c("first_week_score_total"), c("first_week_customers")),
-            c("first_week_customers"),
-        ),
-        Metric(
-            "first_week_active_pct",
-            percent(c("first_week_active_customers"), c("first_week_customers")),
-            c("first_week_customers"),
-        ),
-        Metric(
-            "feature_adoption_pct",
-            adoption.feature_adoption_pct(
-                c("features_used"), c("feature_catalogue"), c("customers")
-            ),
-            c("customers"),
-        ),
-        Metric("support_tickets", c("support_tickets").cast(pl.Float64), c("support_tickets")),
-        Metric("escalations", c("escalations").cast(pl.Float64), c("escalations")),
-        Metric(
-            "health_score", ratio(c("health_total"), c("health_customers")), c("health_customers")
-        ),
-    )
+        _metric("score_mean", ratio, "score_total", "customers"),
+        _metric("engaged_pct", percent, "engaged", "customers"),
+        _metric("responding_pct", percent, "responding", "customers"),
+        _metric("disengaged_pct", percent, "disengaged", "customers"),
+        _metric("csat", surveys.csat, "csat_satisfied", "csat_responses"),
+        _metric("nps", surveys.nps, "nps_promoters", "nps_detractors", "nps_responses"),
+        _metric("effort_score", surveys.effort_score, "effort_total", "effort_responses"),
+        _metric("page_views", _as_value, "page_views"),
+        _metric("pages_per_session", web.pages_per_session, "session_page_views", "sessions"),
+        _metric("avg_time_on_page_s", web.mean_of, "page_seconds", "timed_page_views"),
+        _metric("avg_session_duration_s", web.mean_of, "session_seconds", "timed_sessions"),
+        _metric("bounce_rate", web.bounce_rate, "bounced_sessions", "sessions"),
+        _metric("scroll_depth", web.mean_of, "scroll_total", "scrolled_page_views"),
+        _metric("unique_visitors", _as_value, "visitor"),
+        _metric("new_visitors_pct", percent, "new_visitor", "visitor"),
+        _metric("returning_visitors_pct", returning_visitors, "visitor", "new_visitor",
+                over="visitor"),
+        _metric("ctr", campaigns.click_through_rate, "email_clicks", "email_opens"),
+        _metric("social_engagement_rate", campaigns.social_engagement_rate, "social_engagements",
+                "impressions"),
+        _metric("conversion_rate", campaigns.conversion_rate, "conversions", "sessions"),
+        _metric("event_registrations", _as_value, "event_registrations"),
+        _metric("offline_participation_pct", percent, "registered", "customers"),
+        _metric("stickiness", stickiness, "active_days", "active"),
+        _metric("activity_rate", retention.activity_rate, "active_paying", "paying"),
+        _metric("churn_rate", retention.churn_rate, "lost", "at_period_start"),
+        _metric("returning_users_pct", retention.returning_users, "returning", "active"),
+        _metric("mean_return_days", retention.mean_return_days, "active_days", "active"),
+        _metric("app_installs", _as_value, "app_installs"),
+        _metric("app_uninstalls", _as_value, "app_uninstalls"),
+        _metric("app_keep_pct", percent, "app_keeper", "app_installer"),
+        _metric("revenue", _as_value, "revenue", over="purchases"),
+        _metric("average_order_value", value.average_order_value, "revenue", "purchases"),
+        _metric("clv", clv, "revenue", "purchases", "purchaser"),
+        _metric("first_week_score", adoption.mean_first_week_score, "first_week_score_total",
+                "first_week_customers"),
+        _metric("first_week_active_pct", percent, "first_week_active_customers",
+                "first_week_customers"),
+        _metric("feature_adoption_pct", adoption.feature_adoption_pct, "features_used",
+                "feature_catalogue", "customers"),
+        _metric("support_tickets", _as_value, "support_tickets"),
+        _metric("escalations", _as_value, "escalations"),
+        _metric("health_score", ratio, "health_total", "health_customers"),
+    )  # fmt: skip
 
 
 CUSTOMER_VALUES: tuple[str, ...] = (
@@ -340,7 +277,7 @@ def customer_panel(
         .join(catalogue, how="cross")
         .join(signups, on="customer_id", how="left")
         .join(
-            adoption.first_week_engagement(known, signups, config, run_date),
+            adoption.first_week_engagement(window_events, signups, config, run_date),
             on="customer_id",
             how="left",
         )

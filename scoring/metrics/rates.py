@@ -18,6 +18,12 @@ def count_of(condition: pl.Expr) -> pl.Expr:
     return condition.sum().cast(pl.Int64)
 
 
+def sum_where(values: pl.Expr, condition: pl.Expr) -> pl.Expr:
+    """The sum of `values` over the rows that satisfy a condition (0 when none); in a group-by
+    it stays on the fast path, where `values.filter(condition).sum()` does not."""
+    return pl.when(condition).then(values).sum()
+
+
 def flag(condition: pl.Expr) -> pl.Expr:
     """A boolean as an additive 0/1 count."""
     return condition.fill_null(False).cast(pl.Int64)

@@ -35,7 +35,9 @@ def first_and_active_days(events: pl.LazyFrame, window: Window, active: pl.Expr)
     day_index = (pl.col("occurred_at").dt.epoch("s") - int(window.start.timestamp())) // 86_400
     first = pl.col("occurred_at").min().alias("first_event_at")
     if (window.end - window.start).days <= BITMASK_DAYS:
-        day_bit = pl.when(active).then(pl.lit(2, dtype=pl.Int64).pow(day_index)).otherwise(0)
+        # clipped: the in-memory engine raises the power of inactive (earlier) events too
+        power = pl.lit(2, dtype=pl.Int64).pow(day_index.clip(0, BITMASK_DAYS))
+        day_bit = pl.when(active).then(power).otherwise(0)
         return events.group_by("customer_id").agg(
             first,
             day_bit.cast(pl.Int64)

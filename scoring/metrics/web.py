@@ -7,7 +7,7 @@ import polars as pl
 
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import count_of, flag, percent, ratio
+from scoring.metrics.rates import count_of, flag, percent, ratio, sum_where
 from scoring.schema import UTC_TIMESTAMP
 
 SESSION = ("customer_id", "session_id")
@@ -26,23 +26,25 @@ def session_summaries(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.
         .agg(
             count_of(page_view).alias("page_views"),
             count_of(interaction).alias("interactions"),
-            pl.when(timed.any()).then(pl.col("duration_s").filter(timed).sum()).alias("seconds"),
+            count_of(timed).alias("timed"),
+            sum_where(pl.col("duration_s"), timed).alias("seconds"),
         )
         .filter(pl.col("page_views") > 0)
         .with_columns(
-            ((pl.col("page_views") == 1) & (pl.col("interactions") == 0)).alias("bounced")
+            pl.when(pl.col("timed") > 0).then(pl.col("seconds")).alias("seconds"),
+            ((pl.col("page_views") == 1) & (pl.col("interactions") == 0)).alias("bounced"),
         )
+        .drop("timed")
     )
 
 
 def web_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer with a page view at or before the run date: page_views,
-    timed_page_views, page_seconds, scrolled_page_views, scroll_total (window), sessions,
-    session_page_views, bounced_sessions, timed_sessions, session_seconds, visitor (1 when a
-    page view is in the window) and new_visitor (1 when the first page view ever is)."""
-    start = pl.lit(window.start, dtype=UTC_TIMESTAMP)
-    page_views = events.filter(pl.col("event_type") == config.page_view_event)
-    in_window = pl.col("occurred_at") >= start
+    """Per customer with a page view at or before the run date (`events` end with it):
+    page_views, timed_page_views, page_seconds, scrolled_page_views, scroll_total (window),
+    sessions, session_page_views, bounced_sessions, timed_sessions, session_seconds (from
+    session_summaries), visitor (1 when a page view is in the window) and new_visitor (1 when
+    the first page view ever is)."""
+    in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
     sessions = (
         session_summaries(events.filter(in_window), config)
         .group_by("customer_id")
@@ -54,26 +56,21 @@ def web_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> p
             pl.col("seconds").sum().alias("session_seconds"),
         )
     )
-    earlier_visitors = (
-        page_views.filter(~in_window)
-        .select("customer_id")
-        .unique()
-        .with_columns(pl.lit(True).alias("visited_before"))
-    )
+    duration, scroll = pl.col("duration_s"), pl.col("scroll_pct")
     return (
-        page_views.filter(in_window)
+        events.filter(pl.col("event_type") == config.page_view_event)
         .group_by("customer_id")
         .agg(
-            pl.len().cast(pl.Int64).alias("page_views"),
-            count_of(pl.col("duration_s").is_not_null()).alias("timed_page_views"),
-            pl.col("duration_s").sum().alias("page_seconds"),
-            count_of(pl.col("scroll_pct").is_not_null()).alias("scrolled_page_views"),
-            pl.col("scroll_pct").sum().alias("scroll_total"),
+            count_of(in_window).alias("page_views"),
+            count_of(in_window & duration.is_not_null()).alias("timed_page_views"),
+            sum_where(duration, in_window).alias("page_seconds"),
+            count_of(in_window & scroll.is_not_null()).alias("scrolled_page_views"),
+            sum_where(scroll, in_window).alias("scroll_total"),
+            (~in_window).any().alias("visited_before"),
         )
-        .join(earlier_visitors, on="customer_id", how="left")
         .with_columns(
-            pl.lit(1, dtype=pl.Int64).alias("visitor"),
-            flag(pl.col("visited_before").is_null()).alias("new_visitor"),
+            flag(pl.col("page_views") > 0).alias("visitor"),
+            flag((pl.col("page_views") > 0) & ~pl.col("visited_before")).alias("new_visitor"),
         )
         .drop("visited_before")
         .join(sessions, on="customer_id", how="left")

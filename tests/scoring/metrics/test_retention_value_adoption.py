@@ -210,3 +210,14 @@ def test_active_days_in_long_windows_use_distinct_days() -> None:
         row = customer_rows(frame, cfg)["a"]
         assert row["active_days"] == expected
         assert row["stickiness"] == pytest.approx(expected * 100 / days, rel=1e-12)
+
+
+def test_the_panel_runs_on_the_in_memory_engine_with_events_before_the_window() -> None:
+    """The day mask raised 2 to a negative power for events before the window: the in-memory
+    engine (which evaluates both branches of when/then) failed on it."""
+    from scoring.metrics.panel import metric_panel
+    from tests.scoring.metrics.frames import RUN_DATE
+
+    panel = metric_panel(_retention_events(), config(), RUN_DATE, CUSTOMERS.lazy())
+    rows = panel.customers.collect(engine="in-memory").sort("customer_id")
+    assert rows["active_days"].to_list() == [3, 1, 0, 0]
