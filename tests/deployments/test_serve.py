@@ -9,12 +9,12 @@ from deployments.serve import PROJECT_ROOT, declared_deployments, runner_deploym
 
 def test_served_deployments_match_prefect_yaml() -> None:
     declared = {d["name"]: d for d in declared_deployments()}
-    assert set(declared) == {"daily", "backfill", "followups"}
+    assert set(declared) == {"daily", "backfill", "followups", "backtest"}
     served = {d.name: d for d in runner_deployments(active_schedules=False)}
     present = {
         n for n, d in declared.items() if (PROJECT_ROOT / d["entrypoint"].split(":")[0]).is_file()
     }
-    assert set(served) == present >= {"daily", "backfill"}
+    assert set(served) == present == set(declared)
     for name, deployment in served.items():
         assert deployment.entrypoint == declared[name]["entrypoint"]
         assert deployment.enforce_parameter_schema

@@ -101,9 +101,10 @@ def test_custom_run_from_the_ui_matches_a_cli_run(api: str, stack: Stack, tmp_pa
         api, "/artifacts/filter", {"flow_runs": {"id": {"any_": [str(run_id)]}}, "sort": "KEY_ASC"}
     )
     assert [(a["key"], a["type"]) for a in artifacts] == [
+        ("data-quality", "markdown"),
         ("engage-run-summary", "markdown"),
         ("engage-tier-shift", "table"),
     ]
-    summary = artifacts[0]["data"]
+    summary = artifacts[1]["data"]
     assert summary.startswith(f"# engage run {RUN_DATE}")
     assert str(report.resolve()) in summary
