@@ -6,6 +6,7 @@ from datetime import date
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.daily import validated_message
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.backtest import observation_dates
 from scoring.config import ScoringConfig
@@ -65,13 +66,7 @@ def backtest(
         files = find_event_files(events)
         raw_path = extract_events(files, str(staging))
         validation = validate_events(raw_path, str(staging), end)
-        logger.info(
-            "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
-            validation.rows_read,
-            validation.rows_valid,
-            validation.rows_quarantined,
-            validation.duplicates_removed,
-        )
+        logger.info(validated_message(validation))
         report = run_backtest(
             validation.valid_path,
             config,

@@ -33,11 +33,28 @@ console = Console()
 errors = Console(stderr=True)
 
 
+EVENTS_HELP = "Event file, directory or glob (CSV/NDJSON/Parquet)."
+Events = Annotated[str, typer.Option(help=EVENTS_HELP)]
+Output = Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")]
+Customers = Annotated[
+    Path | None,
+    typer.Option(help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns."),
+]
+
+
 def _parse_date(text: str) -> date:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError as error:
         raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from error
+
+
+def _date_range(first: str, last: str, first_option: str, last_option: str) -> tuple[date, date]:
+    """Two dates in order, or exit 2 naming the options."""
+    start, end = _parse_date(first), _parse_date(last)
+    if end < start:
+        raise _fail(f"{last_option} {end} is before {first_option} {start}")
+    return start, end
 
 
 def _fail(message: str, code: int = 2, label: str = "error") -> typer.Exit:
@@ -153,16 +170,9 @@ def _run(
 def run(
     config: Annotated[Path, typer.Option(help="Scoring configuration (YAML).")],
     run_date: Annotated[str, typer.Option(help="The day to score, YYYY-MM-DD.")],
-    events: Annotated[
-        str | None, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
-    ] = None,
-    output: Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")] = Path(
-        "output"
-    ),
-    customers: Annotated[
-        str | None,
-        typer.Option(help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns."),
-    ] = None,
+    events: Annotated[str | None, typer.Option(help=EVENTS_HELP)] = None,
+    output: Output = Path("output"),
+    customers: Customers = None,
     source: Annotated[
         str | None,
         typer.Option(help="A source named in the config's `sources` section (read incrementally)."),
@@ -181,7 +191,7 @@ def run(
         config,
         _parse_date(run_date),
         output,
-        customers,
+        str(customers) if customers else None,
         source=source,
         incremental=incremental,
     )
@@ -273,9 +283,7 @@ def print_backtest_summary(report: "BacktestReport") -> None:
 
 @app.command()
 def backtest(
-    events: Annotated[
-        str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
-    ],
+    events: Events,
     config: Annotated[Path, typer.Option(help="Scoring configuration (YAML); never modified.")],
     from_: Annotated[str, typer.Option("--from", help="First observation date, YYYY-MM-DD.")],
     to: Annotated[str, typer.Option(help="Last possible observation date, YYYY-MM-DD.")],
@@ -284,10 +292,7 @@ def backtest(
     output: Annotated[Path, typer.Option(help="Directory of the backtest outputs.")] = Path(
         "output"
     ),
-    customers: Annotated[
-        Path | None,
-        typer.Option(help="Optional customers table (CSV/NDJSON/Parquet): customer_id + segments."),
-    ] = None,
+    customers: Customers = None,
 ) -> None:
     """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
     from flows.backtest import backtest as backtest_flow
@@ -295,9 +300,7 @@ def backtest(
     from tasks.backtest import BacktestInputError, refuse_overwriting
     from tasks.extract import EventInputError
 
-    start, end = _parse_date(from_), _parse_date(to)
-    if end < start:
-        raise _fail(f"--to {end} is before --from {start}")
+    start, end = _date_range(from_, to, "--from", "--to")
     with _exit_on(BacktestInputError):
         refuse_overwriting(str(config), output)
     if customers is not None and not customers.is_file():
@@ -324,35 +327,24 @@ def backtest(
 def backfill(
     start: Annotated[str, typer.Option(help="First run date, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last run date (included), YYYY-MM-DD.")],
-    events: Annotated[
-        str, typer.Option(help="Event file, directory or glob (CSV/NDJSON/Parquet).")
-    ],
+    events: Events,
     config: Annotated[Path, typer.Option(help="Scoring configuration (YAML).")],
-    output: Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")] = Path(
-        "output"
-    ),
+    output: Output = Path("output"),
     force: Annotated[bool, typer.Option(help="Rescore dates whose outputs are complete.")] = False,
     max_concurrent: Annotated[
         int, typer.Option(min=1, max=8, help="Run dates scored at once.")
     ] = 2,
-    customers: Annotated[
-        Path | None,
-        typer.Option(help="Optional customers table (CSV/NDJSON/Parquet): segments, plans."),
-    ] = None,
+    customers: Customers = None,
 ) -> None:
     """Score every run date from START to END, skipping dates already complete (resumable)."""
     from flows.backfill import BackfillFailed, backfill_scoring
     from flows.settings import ConfigFileError, load_config
 
-    first, last = _parse_date(start), _parse_date(end)
-    if last < first:
-        raise _fail(f"--end {last} is before --start {first}")
-    try:
+    first, last = _date_range(start, end, "--start", "--end")
+    with _exit_on(ConfigFileError):
         scoring_config = load_config(config)
-    except ConfigFileError as error:
-        raise _fail(str(error)) from error
     console.print(f"backfilling {first} to {last} from {events} into {output} ...")
-    try:
+    with _exit_on(BackfillFailed):
         summary = backfill_scoring(
             start=first,
             end=last,
@@ -363,8 +355,6 @@ def backfill(
             output=str(output),
             customers=str(customers) if customers else None,
         )
-    except BackfillFailed as error:
-        raise _fail(str(error)) from error
     console.print(
         f"{len(summary.scored)} scored, {len(summary.skipped)} skipped (already complete)"
     )

@@ -71,6 +71,15 @@ def default_run_date() -> date:
     return scheduled_run_date()
 
 
+def validated_message(validation: ValidationReport) -> str:
+    """One log line with the validation balance: read = valid + quarantined + duplicates."""
+    return (
+        f"validated {validation.rows_read:,} rows: {validation.rows_valid:,} valid, "
+        f"{validation.rows_quarantined:,} quarantined, "
+        f"{validation.duplicates_removed:,} duplicates removed"
+    )
+
+
 def run_name() -> str:
     """Flow run name with the run date, e.g. `score-2026-03-31`."""
     run_date = flow_run.parameters.get("run_date") or default_run_date()
@@ -213,13 +222,7 @@ def score_run_date(
         run_id = content_run_id(raw_path, config)
         validation = validate_events(raw_path, staging, run_date, config, output, run_id)
         timings["validate"] = round(time.perf_counter() - started, 3)
-        logger.info(
-            "validated %d rows: %d valid, %d quarantined, %d duplicates removed",
-            validation.rows_read,
-            validation.rows_valid,
-            validation.rows_quarantined,
-            validation.duplicates_removed,
-        )
+        logger.info(validated_message(validation))
         if validation.unknown_event_types:
             logger.warning(
                 "event types not in the catalogue (kept): %s",

@@ -1,6 +1,7 @@
 """Environment settings (prefix ENGAGE_), read when a run starts, never at import."""
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -32,21 +33,22 @@ class ConfigFileError(ValueError):
     """A configuration file that is missing, not YAML, or not a valid ScoringConfig."""
 
 
-def _read_document(path: Path) -> dict:
+def _read_yaml(path: Path) -> Any:
+    """The YAML document of a configuration file; errors name the file."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
     except yaml.YAMLError as error:
         raise ConfigFileError(f"{path}: not valid YAML: {error}") from error
-    return document if isinstance(document, dict) else {}
 
 
 def load_source(path: str | Path, name: str) -> SourceConfig:
     """The source `name` of the configuration's `sources` section; errors name file and key."""
     path = Path(path)
     try:
-        sources = sources_from_document(_read_document(path))
+        document = _read_yaml(path)
+        sources = sources_from_document(document if isinstance(document, dict) else {})
     except ValueError as error:
         raise ConfigFileError(f"{path}: invalid configuration: {error}") from error
     if name not in sources:
@@ -58,12 +60,7 @@ def load_source(path: str | Path, name: str) -> SourceConfig:
 def load_config(path: str | Path) -> ScoringConfig:
     """Read and validate a YAML scoring configuration; errors name the file and the key."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
-    except yaml.YAMLError as error:
-        raise ConfigFileError(f"{path}: not valid YAML: {error}") from error
+    document = _read_yaml(path)
     if isinstance(document, dict):
         # the `sources` section is read by load_source, not part of the scoring rules
         document = {k: v for k, v in document.items() if k != "sources"}
