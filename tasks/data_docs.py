@@ -53,19 +53,28 @@ class Outcome:
 
 def _context(staging: str | Path | None, run_date: date) -> Any:
     # one context per run (and one ephemeral one per process): creating one costs ~0.3 s
+    return _context_and_batch(staging, run_date)[0]
+
+
+def _context_and_batch(staging: str | Path | None, run_date: date) -> tuple[Any, Any]:
+    """The run's GX context and its one whole-dataframe batch definition, reused for every
+    frame validated (adding a data source or asset rewrites a file context's configuration;
+    results are kept apart by suite name)."""
     key = None if staging is None else (str(Path(staging).resolve()), run_date)
-    if key is None:
-        if "context" not in _EPHEMERAL:
-            _EPHEMERAL["context"] = _new_context(None, run_date)
-        return _EPHEMERAL["context"]
-    if key not in _RUN_CONTEXTS:
-        _RUN_CONTEXTS.clear()  # a new run: the previous run's context is done
-        _RUN_CONTEXTS[key] = _new_context(staging, run_date)
-    return _RUN_CONTEXTS[key]
+    if key not in _CONTEXTS:
+        if key is not None:  # a new run: the previous run's context is done
+            _CONTEXTS.pop(next((k for k in _CONTEXTS if k is not None), None), None)
+        context = _new_context(staging, run_date)
+        batch = (
+            context.data_sources.add_or_update_pandas(SITE_NAME)
+            .add_dataframe_asset("frames")
+            .add_batch_definition_whole_dataframe("whole")
+        )
+        _CONTEXTS[key] = (context, batch)
+    return _CONTEXTS[key]
 
 
-_RUN_CONTEXTS: dict[tuple[str, date], Any] = {}
-_EPHEMERAL: dict[str, Any] = {}
+_CONTEXTS: dict[tuple[str, date] | None, tuple[Any, Any]] = {}
 
 
 def _new_context(staging: str | Path | None, run_date: date) -> Any:
@@ -92,29 +101,6 @@ def _new_context(staging: str | Path | None, run_date: date) -> Any:
             )
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
-
-
-def _batch_definition(context: Any, name: str) -> Any:
-    """The whole-dataframe batch definition named `name`, created once per context."""
-    key = (id(context), name)
-    if key not in _BATCH_DEFINITIONS:
-        if _DATASOURCE not in context.data_sources.all():
-            context.data_sources.add_pandas(_DATASOURCE)
-        source = context.data_sources.get(_DATASOURCE)
-        asset = source.add_dataframe_asset(name)
-        _BATCH_DEFINITIONS[key] = asset.add_batch_definition_whole_dataframe("run")
-    return _BATCH_DEFINITIONS[key]
-
-
-_DATASOURCE = "engage"
-_BATCH_DEFINITIONS: dict[tuple[int, str], Any] = {}
-
-
-def _validate_frame(
-    context: Any, name: str, frame: pd.DataFrame, suite: Any, result_format: dict[str, Any]
-) -> Any:
-    batch = _batch_definition(context, name).get_batch(batch_parameters={"dataframe": frame})
-    return batch.validate(suite, result_format=result_format)
 
 
 def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
@@ -166,13 +152,14 @@ def run_suite(
     """
     import great_expectations as gx
 
-    context = _context(staging, run_date)
+    context, batch_definition = _context_and_batch(staging, run_date)
     for index, rule in enumerate(rules):
         rule.expectation.meta = {"rule": index, "reason": rule.reason}
     suite = gx.ExpectationSuite(name=suite_name, expectations=[r.expectation for r in rules])
     # SUMMARY: counts and a sample; lists of every failing row would dominate the run
     result_format = {"result_format": "COMPLETE" if unexpected_values else "SUMMARY"}
-    validation = _validate_frame(context, suite_name, frame, suite, result_format)
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    validation = batch.validate(suite, result_format=result_format)
     if staging is not None:
         _keep_for_data_docs(context, suite, validation)
     by_rule = {int(r.expectation_config.meta["rule"]): r for r in validation.results}
@@ -215,12 +202,11 @@ def failing_row_ids(
     suite = gx.ExpectationSuite(name="suspect_rows", expectations=expectations)
     # a plain RangeIndex: GX lists failing positions in one vectorized step (a named index
     # or `unexpected_index_column_names` costs ~40 µs per failing row)
-    result = _validate_frame(
-        _context(None, date.min),
-        "suspects",
-        suspects.reset_index(drop=True),
-        suite,
-        {"result_format": "COMPLETE", "partial_unexpected_count": 0},
+    batch = _context_and_batch(None, date.min)[1].get_batch(
+        batch_parameters={"dataframe": suspects.reset_index(drop=True)}
+    )
+    result = batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0}
     )
     row_ids = suspects[index_column].to_numpy()
     failing: dict[int, list[Any]] = {}

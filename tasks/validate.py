@@ -203,7 +203,8 @@ def _row_checks(
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    numbers = flags.drop("suspect").rename(lambda name: name.removesuffix("__parsed"))
+    # one chunk, like the raw frame's columns: the valid events keep the layout they had
+    numbers = flags.drop("suspect").rename(lambda name: name.removesuffix("__parsed")).rechunk()
     return _RowChecks(
         reasons, outcomes, unknown, int(repeated), suspects, later_duplicates, numbers
     )
