@@ -5,8 +5,9 @@ Nothing here is written twice: the raw-events suite comes from the event contrac
 suite from its contract in OUTPUT_TABLES / OUTPUT_KEYS.
 
 Speed: GX (pandas) is slow on millions of text values, so the row-level rules are first
-computed by Polars, in one pass, as small typed columns (`check_frame`: lengths, booleans,
-the typed timestamp, parsed numbers). GX validates those columns and reports the failing
+computed by Polars, in one pass (`row_flags`: which rows a rule flags, and the numbers parsed
+from text). Only the flagged rows get their typed check columns (`check_columns`: lengths,
+booleans, the typed timestamp, parsed numbers), which GX validates, reporting the failing
 `_row` ids; the raw text never goes through pandas.
 """
 
