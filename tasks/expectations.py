@@ -176,19 +176,51 @@ def numbers_from_text(raw: pl.DataFrame) -> list[str]:
     return [p for p in NUMERIC_PROPERTIES if raw.schema.get(p) == pl.String]
 
 
-def row_flags(raw: pl.DataFrame, rules: ValidationRules, suite: list[Rule]) -> pl.LazyFrame:
+def row_flags(
+    raw: pl.DataFrame,
+    rules: ValidationRules,
+    suite: list[Rule],
+    event_types: pl.Series | None = None,
+) -> pl.LazyFrame:
     """One row per raw row: `suspect`, true where a row-level rule of `suite` fails
     (`failure_of`), and the numbers parsed from text properties (`numbers_from_text`),
     which become the valid events' typed columns without parsing them again.
+
+    With the distinct `event_types` of `raw`, control characters in `event_type` are looked
+    for in those few values instead of in every row (same flags, a fifth of the pass).
     """
+    unprintable = None
+    if event_types is not None:
+        unprintable = {"event_type": event_types.filter(_has_control_characters(event_types))}
     suspect = pl.any_horizontal(*[failure_of(r.expectation) for r in suite if r.quarantines])
-    return check_columns(raw, rules, keep_parsed=True).select(
+    return check_columns(raw, rules, keep_parsed=True, unprintable=unprintable).select(
         suspect.alias("suspect"), *[parsed(p) for p in numbers_from_text(raw)]
     )
 
 
+def _has_control_characters(text: pl.Series) -> pl.Series:
+    return text.str.contains_any(_CONTROL_CHARACTERS)
+
+
+def _printable(column: str, unprintable: dict[str, pl.Series] | None) -> pl.Expr:
+    """True unless the text holds a control character (null text: True).
+
+    `unprintable` maps a column to every distinct value of it that holds one (computed on
+    the distinct values, for columns with few of them).
+    """
+    if unprintable is not None and column in unprintable:
+        values = unprintable[column]
+        flag = ~pl.col(column).is_in(values.implode()) if values.len() else pl.lit(True)
+    else:
+        flag = ~pl.col(column).str.contains_any(_CONTROL_CHARACTERS)
+    return flag.fill_null(True).alias(f"{column}__printable")
+
+
 def check_columns(
-    raw: pl.DataFrame, rules: ValidationRules, keep_parsed: bool = False
+    raw: pl.DataFrame,
+    rules: ValidationRules,
+    keep_parsed: bool = False,
+    unprintable: dict[str, pl.Series] | None = None,
 ) -> pl.LazyFrame:
     """The typed columns GX validates, one row per raw row, as one lazy Polars query."""
     numbers = [p for p in NUMERIC_PROPERTIES if p in raw.columns]
@@ -210,12 +242,7 @@ def check_columns(
             ROW_ID,
             "occurred_at",
             *[pl.col(c).str.len_chars().cast(pl.Int64).alias(f"{c}__length") for c in ID_COLUMNS],
-            *[
-                (~pl.col(c).str.contains_any(_CONTROL_CHARACTERS))
-                .fill_null(True)
-                .alias(f"{c}__printable")
-                for c in ID_COLUMNS
-            ],
+            *[_printable(c, unprintable) for c in ID_COLUMNS],
             *[
                 # blank text is null already (CSV); white space alone is not a number
                 (pl.col(p).is_null() | pl.col(f"{p}__parsed").is_not_null()).alias(

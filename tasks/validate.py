@@ -137,19 +137,21 @@ def _row_checks(
 ) -> _RowChecks:
     """Run the raw-events suites with GX, de-duplicate ids, count event types.
 
-    One Polars pass over the raw rows computes the check columns and keeps only the suspect
-    rows (those a row-level expectation flags, by `failure_of`), the repeated id hashes and
-    the event types; GX validates the suspects and names the failing `_row` ids, which must
-    be exactly the suspects.
+    The event types are counted first (their few distinct values are checked for control
+    characters once); then one Polars pass over the raw rows flags the suspect rows (those a
+    row-level expectation flags, by `failure_of`) beside the repeated id hashes. Only the
+    suspects get their check columns; GX validates them and names the failing `_row` ids,
+    which must be exactly the suspects.
     """
     rules = config.validation_rules
     suite = raw_event_rules(raw, rules, run_date, now)
     row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
     rows = raw.lazy().with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
-    queries = [row_flags(raw, rules, suite), repeated_hashes(rows)]
-    if config.event_catalogue:
-        queries.append(rows.group_by("event_type").len().drop_nulls("event_type"))
-    flags, hashes, *type_counts = pl.collect_all(queries)
+    type_counts = raw.lazy().group_by("event_type").len().drop_nulls("event_type").collect()
+    event_types = type_counts.get_column("event_type")
+    flags, hashes = pl.collect_all(
+        [row_flags(raw, rules, suite, event_types), repeated_hashes(rows)]
+    )
     positions = flags.get_column("suspect").arg_true().cast(pl.Int64).alias(POSITION)
     # only the suspects get their check columns: those of valid rows are never stored
     suspects = raw[positions].with_columns(positions)
@@ -189,8 +191,7 @@ def _row_checks(
         # the types of the kept rows: all rows' counts less the quarantined rows'
         quarantined_types = suspects.group_by("event_type").len().rename({"len": "quarantined"})
         types = (
-            type_counts[0]
-            .join(quarantined_types, on="event_type", how="left")
+            type_counts.join(quarantined_types, on="event_type", how="left")
             .with_columns((pl.col("len") - pl.col("quarantined").fill_null(0)).alias("len"))
             .filter(pl.col("len") > 0)
             .select("event_type", "len")
