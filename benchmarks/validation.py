@@ -75,18 +75,19 @@ def main() -> None:
     staging = tempfile.mkdtemp(prefix="engage-bench-validation-")
     validate(raw.head(1000), CONFIG, RUN_DATE, now, staging=staging)  # warm-up: GX import
 
-    row_pass = validation = scoring = float("inf")
+    row_pass = validation = scoring = validation_cpu = scoring_cpu = float("inf")
     for _ in range(arguments.repeat):
         started = time.perf_counter()
         row_flags(raw, rules, raw_event_rules(raw, rules, RUN_DATE, now)).collect()
         row_pass = min(row_pass, time.perf_counter() - started)
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         validated = validate(raw, CONFIG, RUN_DATE, now, staging=staging)
         validation = min(validation, time.perf_counter() - started)
+        validation_cpu = min(validation_cpu, time.process_time() - cpu)
 
         events = validated.valid.lazy()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         pl.collect_all(
             [
                 customer_scores(events, CONFIG, RUN_DATE),
@@ -95,16 +96,20 @@ def main() -> None:
             ]
         )
         scoring = min(scoring, time.perf_counter() - started)
+        scoring_cpu = min(scoring_cpu, time.process_time() - cpu)
     shutil.rmtree(staging)
 
     print(
         f"events: {rows:,}  quarantined: {validated.rows_quarantined:,}  "
         f"duplicates: {validated.duplicates_removed:,}  (best of {arguments.repeat})"
     )
+    # CPU seconds (all threads of this process) move less than wall time on a shared machine
+    print("                           wall      CPU")
     print(f"  Polars row pass alone:  {row_pass:6.2f} s")
-    print(f"validation (whole gate):  {validation:6.2f} s")
-    print(f"scoring:                  {scoring:6.2f} s")
-    print(f"validation / scoring:     {validation / scoring:6.2f}")
+    print(f"validation (whole gate):  {validation:6.2f} s  {validation_cpu:6.2f} s")
+    print(f"scoring:                  {scoring:6.2f} s  {scoring_cpu:6.2f} s")
+    ratio, cpu_ratio = validation / scoring, validation_cpu / scoring_cpu
+    print(f"validation / scoring:     {ratio:6.2f}    {cpu_ratio:6.2f}")
 
 
 if __name__ == "__main__":
