@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import statistics
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from tasks.expectations import (
     EVENT_TYPES_SUITE,
     RAW_SUITE,
     TABLE_SUITE,
+    Rule,
     check_columns,
     event_type_rules,
     output_rules,
@@ -121,11 +123,37 @@ class _RowChecks:
     unknown_event_types: dict[str, int]
     repeated_event_ids: int
     suspects: pl.DataFrame  # the raw rows GX failed, with their `position` in the input
-    later_duplicates: pl.Series  # positions of valid rows whose event_id appeared earlier
-    numbers: pl.DataFrame  # the numbers parsed from text properties, one row per raw row
+    valid: pl.DataFrame  # the other rows, de-duplicated, property columns typed
 
 
 POSITION = "position"
+
+
+def _kept_events(
+    raw: pl.DataFrame, hashes: pl.Series, suspects: pl.Series, numbers: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
+    """The valid events (the rows neither suspect nor a later occurrence of an earlier
+    valid row's `event_id`) and how many rows repeat an earlier row's `event_id`."""
+    rows = raw.lazy().with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
+    # ids whose hash repeats (few), in input order: a later occurrence is a duplicate
+    candidates = repeat_candidates(rows, hashes).collect()
+    later = ~pl.col("event_id").is_first_distinct()
+    repeated = candidates.select(later.sum()).item()
+    later_duplicates = (
+        candidates.filter(~pl.col(POSITION).is_in(suspects.implode()))
+        .filter(later)
+        .get_column(POSITION)
+    )
+    # rows keep their input (`_row`) order, so the first distinct id is
+    # scoring.events.first_occurrences; one filter (one copy of the strings) for both
+    dropped = pl.concat([suspects, later_duplicates])
+    keep = pl.repeat(True, raw.height, dtype=pl.Boolean, eager=True).scatter(dropped, False)
+    # typed property columns (value, amount, …) for the metric panel; bad numbers are
+    # quarantined, and those given as text were parsed by the checks already
+    valid = typed_properties(
+        raw.with_columns(numbers).filter(keep).drop(OCCURRED_AT_TEXT).lazy()
+    ).collect()
+    return valid, int(repeated)
 
 
 def _row_checks(
@@ -145,7 +173,6 @@ def _row_checks(
     """
     rules = config.validation_rules
     suite = raw_event_rules(raw, rules, run_date, now)
-    row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
     rows = raw.lazy().with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
     type_counts = raw.lazy().group_by("event_type").len().drop_nulls("event_type").collect()
     event_types = type_counts.get_column("event_type")
@@ -153,6 +180,28 @@ def _row_checks(
         [row_flags(raw, rules, suite, event_types), repeated_hashes(rows)]
     )
     positions = flags.get_column("suspect").arg_true().cast(pl.Int64).alias(POSITION)
+    # one chunk, like the raw frame's columns: the valid events keep the layout they had
+    numbers = flags.drop("suspect").rename(lambda name: name.removesuffix("__parsed")).rechunk()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Polars builds the valid events (it releases the GIL) while GX, in Python, checks
+        # the suspects: GX fails exactly the suspects (checked below) or the run stops
+        kept = pool.submit(_kept_events, raw, hashes.to_series(), positions, numbers)
+        return _gx_row_checks(raw, config, run_date, staging, suite, positions, type_counts, kept)
+
+
+def _gx_row_checks(
+    raw: pl.DataFrame,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str | Path | None,
+    suite: list[Rule],
+    positions: pl.Series,
+    type_counts: pl.DataFrame,
+    kept: Future[tuple[pl.DataFrame, int]],
+) -> _RowChecks:
+    """GX on the suspect rows and on the kept rows' event types."""
+    rules = config.validation_rules
+    row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
     # only the suspects get their check columns: those of valid rows are never stored
     suspects = raw[positions].with_columns(positions)
     suspect_frame = check_columns(suspects, rules).collect().to_pandas()
@@ -176,16 +225,6 @@ def _row_checks(
             "tasks.expectations.failure_of disagrees with Great Expectations"
         )
 
-    # ids whose hash repeats (few), in input order: a later occurrence is a duplicate
-    candidates = repeat_candidates(rows, hashes.to_series()).collect()
-    later = ~pl.col("event_id").is_first_distinct()
-    repeated = candidates.select(later.sum()).item()
-    later_duplicates = (
-        candidates.filter(~pl.col(POSITION).is_in(suspects[POSITION].implode()))
-        .filter(later)
-        .get_column(POSITION)
-    )
-
     unknown: dict[str, int] = {}
     if config.event_catalogue:
         # the types of the kept rows: all rows' counts less the quarantined rows'
@@ -204,11 +243,8 @@ def _row_checks(
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    # one chunk, like the raw frame's columns: the valid events keep the layout they had
-    numbers = flags.drop("suspect").rename(lambda name: name.removesuffix("__parsed")).rechunk()
-    return _RowChecks(
-        reasons, outcomes, unknown, int(repeated), suspects, later_duplicates, numbers
-    )
+    valid, repeated = kept.result()
+    return _RowChecks(reasons, outcomes, unknown, repeated, suspects, valid)
 
 
 def failing_rows(
@@ -323,15 +359,7 @@ def validate(
     checks = _row_checks(raw, config, run_date, now, staging)
     quarantine = quarantine_rows(checks.suspects.drop(POSITION), checks.reasons, run_id)
     passing = raw.height - quarantine.height
-    # rows keep their input (`_row`) order, so the first distinct id is
-    # scoring.events.first_occurrences; one filter (one copy of the strings) for both
-    dropped = pl.concat([checks.suspects[POSITION], checks.later_duplicates])
-    keep = pl.repeat(True, raw.height, dtype=pl.Boolean, eager=True).scatter(dropped, False)
-    # typed property columns (value, amount, …) for the metric panel; bad numbers are
-    # quarantined, and those given as text were parsed by the checks already
-    valid = typed_properties(
-        raw.with_columns(checks.numbers).filter(keep).drop(OCCURRED_AT_TEXT).lazy()
-    ).collect()
+    valid = checks.valid
     band = row_count_band(output, run_date, config.validation_rules.row_count)
     table_outcomes, failures = table_gate(
         raw.height, quarantine.height, checks.repeated_event_ids, config, band, run_date, staging
