@@ -119,7 +119,7 @@ def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
 
     try:
         context.suites.add(suite)
-    except DataContextError:  # validated again in the same run (a task retry): replace it
+    except DataContextError:  # validated again in the same run's context: replace it
         context.suites.delete(suite.name)
         context.suites.add(suite)
     run_id = RunIdentifier(run_time=datetime.now(UTC))
