@@ -3,12 +3,16 @@
     .venv/bin/python benchmarks/validation.py --events 5000000
 
 Generates `--events` raw events (text ids, typed UTC times, a survey `value` column, 0.5 % bad
-rows, 0.1 % duplicate ids) as the extractor would hand them over, then times the GX gate
-(`tasks.validate.validate`, with its Polars check columns and GX run) and the scoring
-(`customer_scores`, `contributions`, `unweighted_event_types`) on the valid rows.
+rows, 0.1 % duplicate ids) as the extractor would hand them over, then times, in the same
+loop, the GX gate (`tasks.validate.validate` as the daily flow runs it: with a staging
+directory, so the suites and results are kept for the Data Docs) and the scoring
+(`customer_scores`, `contributions`, `unweighted_event_types`) on the valid rows. The Polars
+row pass (`row_flags`: every row-level rule, and the numbers parsed) is also timed alone.
 """
 
 import argparse
+import shutil
+import tempfile
 import time
 from datetime import UTC, date, datetime
 
@@ -19,7 +23,7 @@ from scoring.config import ScoringConfig, ValidationRules
 from scoring.engagement import contributions, customer_scores, unweighted_event_types
 from scoring.events import ROW_ID
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
-from tasks.expectations import check_frame
+from tasks.expectations import raw_event_rules, row_flags
 from tasks.extract import OCCURRED_AT_TEXT
 from tasks.validate import validate
 
@@ -67,20 +71,23 @@ def main() -> None:
     rows = arguments.events
     raw = raw_events(rows)
     now = datetime(2026, 4, 1, tzinfo=UTC)
-    validate(raw.head(1000), CONFIG, RUN_DATE, now)  # warm-up: GX import and first context
+    rules = CONFIG.validation_rules
+    staging = tempfile.mkdtemp(prefix="engage-bench-validation-")
+    validate(raw.head(1000), CONFIG, RUN_DATE, now, staging=staging)  # warm-up: GX import
 
-    check_columns = validation = scoring = float("inf")
+    row_pass = validation = scoring = validation_cpu = scoring_cpu = float("inf")
     for _ in range(arguments.repeat):
         started = time.perf_counter()
-        check_frame(raw, CONFIG.validation_rules)
-        check_columns = min(check_columns, time.perf_counter() - started)
+        row_flags(raw, rules, raw_event_rules(raw, rules, RUN_DATE, now)).collect()
+        row_pass = min(row_pass, time.perf_counter() - started)
 
-        started = time.perf_counter()
-        validated = validate(raw, CONFIG, RUN_DATE, now)
+        started, cpu = time.perf_counter(), time.process_time()
+        validated = validate(raw, CONFIG, RUN_DATE, now, staging=staging)
         validation = min(validation, time.perf_counter() - started)
+        validation_cpu = min(validation_cpu, time.process_time() - cpu)
 
         events = validated.valid.lazy()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         pl.collect_all(
             [
                 customer_scores(events, CONFIG, RUN_DATE),
@@ -89,15 +96,20 @@ def main() -> None:
             ]
         )
         scoring = min(scoring, time.perf_counter() - started)
+        scoring_cpu = min(scoring_cpu, time.process_time() - cpu)
+    shutil.rmtree(staging)
 
     print(
         f"events: {rows:,}  quarantined: {validated.rows_quarantined:,}  "
         f"duplicates: {validated.duplicates_removed:,}  (best of {arguments.repeat})"
     )
-    print(f"  check columns (Polars): {check_columns:6.2f} s")
-    print(f"validation (whole gate):  {validation:6.2f} s")
-    print(f"scoring:                  {scoring:6.2f} s")
-    print(f"validation / scoring:     {validation / scoring:6.2f}")
+    # CPU seconds (all threads of this process) move less than wall time on a shared machine
+    print("                           wall      CPU")
+    print(f"  Polars row pass alone:  {row_pass:6.2f} s")
+    print(f"validation (whole gate):  {validation:6.2f} s  {validation_cpu:6.2f} s")
+    print(f"scoring:                  {scoring:6.2f} s  {scoring_cpu:6.2f} s")
+    ratio, cpu_ratio = validation / scoring, validation_cpu / scoring_cpu
+    print(f"validation / scoring:     {ratio:6.2f}    {cpu_ratio:6.2f}")
 
 
 if __name__ == "__main__":

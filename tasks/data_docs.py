@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -56,22 +56,30 @@ class Outcome:
 
 def _context(staging: str | Path | None, run_date: date) -> Any:
     # one context per run (and one ephemeral one per process): creating one costs ~0.3 s
+    return _context_and_batch(staging, run_date)[0]
+
+
+def _context_and_batch(staging: str | Path | None, run_date: date) -> tuple[Any, Any]:
+    """The run's GX context and its one whole-dataframe batch definition, reused for every
+    frame validated (adding a data source or asset rewrites a file context's configuration;
+    results are kept apart by suite name)."""
     key = None if staging is None else (str(Path(staging).resolve()), run_date)
-    if key is None:
-        if "context" not in _EPHEMERAL:
-            _EPHEMERAL["context"] = _new_context(None, run_date)
-        return _EPHEMERAL["context"]
-    if key not in _RUN_CONTEXTS:
+    if key not in _CONTEXTS:
         # runs whose staging is gone (published or discarded) are done; others may be running
         # in other threads (a backfill scores several dates at once)
-        for done in [k for k in _RUN_CONTEXTS if not Path(k[0]).exists()]:
-            del _RUN_CONTEXTS[done]
-        _RUN_CONTEXTS[key] = _new_context(staging, run_date)
-    return _RUN_CONTEXTS[key]
+        for done in [k for k in _CONTEXTS if k is not None and not Path(k[0]).exists()]:
+            del _CONTEXTS[done]
+        context = _new_context(staging, run_date)
+        batch = (
+            context.data_sources.add_or_update_pandas(SITE_NAME)
+            .add_dataframe_asset("frames")
+            .add_batch_definition_whole_dataframe("whole")
+        )
+        _CONTEXTS[key] = (context, batch)
+    return _CONTEXTS[key]
 
 
-_RUN_CONTEXTS: dict[tuple[str, date], Any] = {}
-_EPHEMERAL: dict[str, Any] = {}
+_CONTEXTS: dict[tuple[str, date] | None, tuple[Any, Any]] = {}
 _GX_LOCK = threading.RLock()
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -115,13 +123,39 @@ def _new_context(staging: str | Path | None, run_date: date) -> Any:
     return context
 
 
-def _suite(name: str, expectations: list[Any]) -> Any:
-    import great_expectations as gx
+def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
+    """Store the suite and its validation result in the run's context (what Data Docs render).
 
-    suite = gx.ExpectationSuite(name=name)
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    return suite
+    Stored directly rather than through a checkpoint: a checkpoint's `add_or_update` of the
+    suite, validation definition and checkpoint compares every expectation with every other
+    and serializes the suite once per expectation (seconds for the 145-expectation tables).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        context.suites.add(suite)
+    except DataContextError:  # validated again in the same run's context: replace it
+        context.suites.delete(suite.name)
+        context.suites.add(suite)
+    run_id = RunIdentifier(run_time=datetime.now(UTC))
+    result.meta["run_id"] = run_id
+    result.meta["validation_time"] = run_id.run_time
+    result.meta["batch_parameters"] = {"dataframe": "<DATAFRAME>"}  # as a checkpoint records it
+    suite_id = ExpectationSuiteIdentifier(name=suite.name)
+    context.validation_results_store.store_validation_results(
+        suite_validation_result=result,
+        suite_validation_result_identifier=ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id,
+            run_id=run_id,
+            batch_identifier=result.batch_id,
+        ),
+        expectation_suite_identifier=suite_id,
+    )
 
 
 @serialized
@@ -139,27 +173,16 @@ def run_suite(
     """
     import great_expectations as gx
 
-    context = _context(staging, run_date)
-    batch = (
-        context.data_sources.add_or_update_pandas(suite_name)
-        .add_dataframe_asset(suite_name)
-        .add_batch_definition_whole_dataframe("run")
-    )
+    context, batch_definition = _context_and_batch(staging, run_date)
     for index, rule in enumerate(rules):
         rule.expectation.meta = {"rule": index, "reason": rule.reason}
-    suite = context.suites.add_or_update(_suite(suite_name, [r.expectation for r in rules]))
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
-    )
+    suite = gx.ExpectationSuite(name=suite_name, expectations=[r.expectation for r in rules])
     # SUMMARY: counts and a sample; lists of every failing row would dominate the run
     result_format = {"result_format": "COMPLETE" if unexpected_values else "SUMMARY"}
-    checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=suite_name, validation_definitions=[definition], result_format=result_format
-        )
-    )
-    result = checkpoint.run(batch_parameters={"dataframe": frame})
-    (validation,) = result.run_results.values()
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    validation = batch.validate(suite, result_format=result_format)
+    if staging is not None:
+        _keep_for_data_docs(context, suite, validation)
     by_rule = {int(r.expectation_config.meta["rule"]): r for r in validation.results}
     outcomes, failing = [], {}
     for index, rule in enumerate(rules):
@@ -193,21 +216,17 @@ def failing_row_ids(
     """
     import great_expectations as gx
 
-    context = _context(None, date.min)
-    batch = (
-        context.data_sources.add_or_update_pandas("suspects")
-        .add_dataframe_asset("suspects")
-        .add_batch_definition_whole_dataframe("run")
-        # a plain RangeIndex: GX lists failing positions in one vectorized step (a named index
-        # or `unexpected_index_column_names` costs ~40 µs per failing row)
-        .get_batch(batch_parameters={"dataframe": suspects.reset_index(drop=True)})
-    )
-    suite = gx.ExpectationSuite(name="suspect_rows")
+    expectations = []
     for index, rule in rules.items():
         copy = rule.expectation.copy(update={"id": None}, deep=True)
         copy.meta = {"rule": index}
-        suite.add_expectation(copy)
-    # Batch.validate keeps nothing: no result store, no Data Docs for this helper suite
+        expectations.append(copy)
+    suite = gx.ExpectationSuite(name="suspect_rows", expectations=expectations)
+    # a plain RangeIndex: GX lists failing positions in one vectorized step (a named index
+    # or `unexpected_index_column_names` costs ~40 µs per failing row)
+    batch = _context_and_batch(None, date.min)[1].get_batch(
+        batch_parameters={"dataframe": suspects.reset_index(drop=True)}
+    )
     result = batch.validate(
         suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0}
     )

@@ -5,8 +5,9 @@ Nothing here is written twice: the raw-events suite comes from the event contrac
 suite from its contract in OUTPUT_TABLES / OUTPUT_KEYS.
 
 Speed: GX (pandas) is slow on millions of text values, so the row-level rules are first
-computed by Polars, in one pass, as small typed columns (`check_frame`: lengths, booleans,
-the typed timestamp, parsed numbers). GX validates those columns and reports the failing
+computed by Polars, in one pass (`row_flags`: which rows a rule flags, and the numbers parsed
+from text). Only the flagged rows get their typed check columns (`check_columns`: lengths,
+booleans, the typed timestamp, parsed numbers), which GX validates, reporting the failing
 `_row` ids; the raw text never goes through pandas.
 """
 
@@ -37,7 +38,6 @@ NUMERIC_PROPERTIES: tuple[str, ...] = tuple(
 ANY_EVENT_TYPE = "*"
 # C0 controls but tab, newline and carriage return (CSV fields may hold them), and DEL
 _CONTROL_CHARACTERS = [chr(c) for c in (*range(9), 11, 12, *range(14, 32), 127)]
-REPEATED_EVENT_ID = "event_id__repeated"
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,32 @@ def _range_columns(raw: pl.DataFrame, rules: ValidationRules) -> list[tuple[str,
     ]
 
 
+def repeated_hashes(rows: pl.LazyFrame, column: str = "event_id") -> pl.LazyFrame:
+    """The 64-bit hashes of `column` that occur more than once (nulls left out), as `hash`.
+
+    Found by sorting the hashes and comparing neighbours: several times faster than a hash
+    table over the text (`is_duplicated`) on millions of ids. Rows whose hash does not repeat
+    have a value that does not repeat; the others are checked on the text itself.
+    """
+    hashed = pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash())
+    return (
+        rows.select(hashed.sort().alias("hash"))
+        .filter(pl.col("hash") == pl.col("hash").shift(1))
+        .unique()
+    )
+
+
+def repeat_candidates(
+    rows: pl.LazyFrame, hashes: pl.Series, column: str = "event_id"
+) -> pl.LazyFrame:
+    """The rows whose `column` hash is among `hashes`, by `position`, with their value."""
+    return (
+        rows.filter(pl.col(column).is_not_null() & pl.col(column).hash().is_in(hashes.implode()))
+        .select("position", column)
+        .sort("position")
+    )
+
+
 def later_occurrences(
     frame: pl.DataFrame, column: str = "event_id", skip: pl.Series | None = None
 ) -> pl.Series:
@@ -117,18 +143,22 @@ def later_occurrences(
 
     Rows marked in `skip` neither count nor are counted (quarantined rows do not shadow a
     later valid one). Same answer as `~is_first_distinct()` over the other rows, computed on
-    64-bit hashes first and on the text only for the rows whose hash repeats.
+    64-bit hashes first (`repeated_hashes`) and on the text only for the rows whose hash repeats.
     """
     rows = frame.lazy().select(pl.int_range(pl.len(), dtype=pl.Int64).alias("position"), column)
     if skip is not None:
         rows = rows.filter(~pl.lit(skip))
-    candidates = (
-        rows.filter(pl.col(column).hash().is_duplicated() & pl.col(column).is_not_null())
-        .filter(~pl.col(column).is_first_distinct())
+    hashes = repeated_hashes(rows, column).collect().to_series()
+    later = (
+        repeat_candidates(rows, hashes, column)
         .collect()
+        .filter(~pl.col(column).is_first_distinct())
     )
-    position = pl.int_range(pl.len(), dtype=pl.Int64)
-    return frame.select(position.is_in(candidates["position"].implode())).to_series()
+    return (
+        pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+        .scatter(later["position"], True)
+        .alias(column)
+    )
 
 
 def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
@@ -136,10 +166,65 @@ def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
     return check_columns(raw, rules).collect()
 
 
-def check_columns(raw: pl.DataFrame, rules: ValidationRules) -> pl.LazyFrame:
+def parsed(column: str) -> str:
+    """The check column holding the number parsed from a numeric property."""
+    return f"{column}__parsed"
+
+
+def numbers_from_text(raw: pl.DataFrame) -> list[str]:
+    """The numeric properties that arrive as text (parsed once, by `row_flags`)."""
+    return [p for p in NUMERIC_PROPERTIES if raw.schema.get(p) == pl.String]
+
+
+def row_flags(
+    raw: pl.DataFrame,
+    rules: ValidationRules,
+    suite: list[Rule],
+    event_types: pl.Series | None = None,
+) -> pl.LazyFrame:
+    """One row per raw row: `suspect`, true where a row-level rule of `suite` fails
+    (`failure_of`), and the numbers parsed from text properties (`numbers_from_text`),
+    which become the valid events' typed columns without parsing them again.
+
+    With the distinct `event_types` of `raw`, control characters in `event_type` are looked
+    for in those few values instead of in every row (same flags, a fifth of the pass).
+    """
+    unprintable = None
+    if event_types is not None:
+        unprintable = {"event_type": event_types.filter(_has_control_characters(event_types))}
+    suspect = pl.any_horizontal(*[failure_of(r.expectation) for r in suite if r.quarantines])
+    return check_columns(raw, rules, keep_parsed=True, unprintable=unprintable).select(
+        suspect.alias("suspect"), *[parsed(p) for p in numbers_from_text(raw)]
+    )
+
+
+def _has_control_characters(text: pl.Series) -> pl.Series:
+    return text.str.contains_any(_CONTROL_CHARACTERS)
+
+
+def _printable(column: str, unprintable: dict[str, pl.Series] | None) -> pl.Expr:
+    """True unless the text holds a control character (null text: True).
+
+    `unprintable` maps a column to every distinct value of it that holds one (computed on
+    the distinct values, for columns with few of them).
+    """
+    if unprintable is not None and column in unprintable:
+        values = unprintable[column]
+        flag = ~pl.col(column).is_in(values.implode()) if values.len() else pl.lit(True)
+    else:
+        flag = ~pl.col(column).str.contains_any(_CONTROL_CHARACTERS)
+    return flag.fill_null(True).alias(f"{column}__printable")
+
+
+def check_columns(
+    raw: pl.DataFrame,
+    rules: ValidationRules,
+    keep_parsed: bool = False,
+    unprintable: dict[str, pl.Series] | None = None,
+) -> pl.LazyFrame:
     """The typed columns GX validates, one row per raw row, as one lazy Polars query."""
     numbers = [p for p in NUMERIC_PROPERTIES if p in raw.columns]
-    parsed = [_number(raw, p).alias(f"{p}__parsed") for p in numbers]
+    parsed_numbers = [_number(raw, p).alias(parsed(p)) for p in numbers]
     in_range = [
         pl.when(
             (pl.lit(event_type == ANY_EVENT_TYPE) | (pl.col("event_type") == event_type))
@@ -151,17 +236,13 @@ def check_columns(raw: pl.DataFrame, rules: ValidationRules) -> pl.LazyFrame:
     ]
     return (
         raw.lazy()
-        .with_columns(*parsed, later_occurrences(raw).alias(REPEATED_EVENT_ID))
+        .with_columns(*parsed_numbers)
         .select(
+            *[parsed(p) for p in numbers if keep_parsed],
             ROW_ID,
             "occurred_at",
             *[pl.col(c).str.len_chars().cast(pl.Int64).alias(f"{c}__length") for c in ID_COLUMNS],
-            *[
-                (~pl.col(c).str.contains_any(_CONTROL_CHARACTERS))
-                .fill_null(True)
-                .alias(f"{c}__printable")
-                for c in ID_COLUMNS
-            ],
+            *[_printable(c, unprintable) for c in ID_COLUMNS],
             *[
                 # blank text is null already (CSV); white space alone is not a number
                 (pl.col(p).is_null() | pl.col(f"{p}__parsed").is_not_null()).alias(
@@ -176,7 +257,6 @@ def check_columns(raw: pl.DataFrame, rules: ValidationRules) -> pl.LazyFrame:
                 for p in numbers
             ],
             *in_range,
-            pl.col(REPEATED_EVENT_ID).cast(pl.Int8),
         )
     )
 

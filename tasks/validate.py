@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import statistics
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,14 +41,15 @@ from tasks.data_docs import (
 from tasks.expectations import (
     EVENT_TYPES_SUITE,
     RAW_SUITE,
-    REPEATED_EVENT_ID,
     TABLE_SUITE,
+    Rule,
     check_columns,
     event_type_rules,
-    failure_of,
-    later_occurrences,
     output_rules,
     raw_event_rules,
+    repeat_candidates,
+    repeated_hashes,
+    row_flags,
     table_rules,
 )
 from tasks.extract import OCCURRED_AT_TEXT
@@ -112,53 +114,109 @@ def row_count_band(
     return math.floor(band.min_ratio * median), high
 
 
-def failing_rows(
-    raw: pl.DataFrame,
-    config: ScoringConfig | None = None,
-    run_date: date | None = None,
-    now: datetime | None = None,
-    staging: str | Path | None = None,
-) -> tuple[dict[int, list[tuple[str, str]]], list[Outcome], dict[str, int], int]:
-    """Run the raw-events suites with GX.
+@dataclass(frozen=True)
+class _RowChecks:
+    """What the row-level pass over the raw events found (small: suspects, not the table)."""
 
-    Polars computes the check columns once and keeps the suspect rows (those a row-level
-    expectation flags, by `failure_of`); GX validates them and names the failing `_row` ids.
-    Returns `_row` id -> [(reason, expectation)] for every failing row, every expectation's
-    outcome, the unknown event types with their row counts, and the repeated event ids.
-    """
-    config = config or ScoringConfig()
-    rules = config.validation_rules
-    now = now or datetime.now(UTC)
-    run_date = run_date or now.date()
-    suite = raw_event_rules(raw, rules, run_date, now)
-    checks = check_columns(raw, rules)
-    row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
-    # only the suspects are materialized: the check columns of valid rows are never stored
-    suspects, repeated = pl.collect_all(
-        [
-            checks.filter(
-                pl.any_horizontal(*[failure_of(r.expectation) for r in row_rules.values()])
-            ),
-            checks.select(pl.col(REPEATED_EVENT_ID).cast(pl.Int64).sum()),
-        ]
+    reasons: dict[int, list[tuple[str, str]]]
+    outcomes: list[Outcome]
+    unknown_event_types: dict[str, int]
+    repeated_event_ids: int
+    suspects: pl.DataFrame  # the raw rows GX failed, with their `position` in the input
+    valid: pl.DataFrame  # the other rows, de-duplicated, property columns typed
+
+
+POSITION = "position"
+
+
+def _kept_events(
+    raw: pl.DataFrame, hashes: pl.Series, suspects: pl.Series, numbers: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
+    """The valid events (the rows neither suspect nor a later occurrence of an earlier
+    valid row's `event_id`) and how many rows repeat an earlier row's `event_id`."""
+    rows = raw.lazy().with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
+    # ids whose hash repeats (few), in input order: a later occurrence is a duplicate
+    candidates = repeat_candidates(rows, hashes).collect()
+    later = ~pl.col("event_id").is_first_distinct()
+    repeated = candidates.select(later.sum()).item()
+    later_duplicates = (
+        candidates.filter(~pl.col(POSITION).is_in(suspects.implode()))
+        .filter(later)
+        .get_column(POSITION)
     )
-    suspect_frame = suspects.to_pandas()
+    # rows keep their input (`_row`) order, so the first distinct id is
+    # scoring.events.first_occurrences; one filter (one copy of the strings) for both
+    dropped = pl.concat([suspects, later_duplicates])
+    keep = pl.repeat(True, raw.height, dtype=pl.Boolean, eager=True).scatter(dropped, False)
+    # typed property columns (value, amount, …) for the metric panel; bad numbers are
+    # quarantined, and those given as text were parsed by the checks already
+    valid = typed_properties(
+        raw.with_columns(numbers).filter(keep).drop(OCCURRED_AT_TEXT).lazy()
+    ).collect()
+    return valid, int(repeated)
+
+
+def _row_checks(
+    raw: pl.DataFrame,
+    config: ScoringConfig,
+    run_date: date,
+    now: datetime,
+    staging: str | Path | None,
+) -> _RowChecks:
+    """Run the raw-events suites with GX, de-duplicate ids, count event types.
+
+    The event types are counted first (their few distinct values are checked for control
+    characters once); then one Polars pass over the raw rows flags the suspect rows (those a
+    row-level expectation flags, by `failure_of`) beside the repeated id hashes. Only the
+    suspects get their check columns; GX validates them and names the failing `_row` ids,
+    which must be exactly the suspects.
+    """
+    rules = config.validation_rules
+    suite = raw_event_rules(raw, rules, run_date, now)
+    rows = raw.lazy().with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
+    type_counts = raw.lazy().group_by("event_type").len().drop_nulls("event_type").collect()
+    event_types = type_counts.get_column("event_type")
+    flags, hashes = pl.collect_all(
+        [row_flags(raw, rules, suite, event_types), repeated_hashes(rows)]
+    )
+    positions = flags.get_column("suspect").arg_true().cast(pl.Int64).alias(POSITION)
+    # one chunk, like the raw frame's columns: the valid events keep the layout they had
+    numbers = flags.drop("suspect").rename(lambda name: name.removesuffix("__parsed")).rechunk()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Polars builds the valid events (it releases the GIL) while GX, in Python, checks
+        # the suspects: GX fails exactly the suspects (checked below) or the run stops
+        kept = pool.submit(_kept_events, raw, hashes.to_series(), positions, numbers)
+        return _gx_row_checks(raw, config, run_date, staging, suite, positions, type_counts, kept)
+
+
+def _gx_row_checks(
+    raw: pl.DataFrame,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str | Path | None,
+    suite: list[Rule],
+    positions: pl.Series,
+    type_counts: pl.DataFrame,
+    kept: Future[tuple[pl.DataFrame, int]],
+) -> _RowChecks:
+    """GX on the suspect rows and on the kept rows' event types."""
+    rules = config.validation_rules
+    row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
+    # only the suspects get their check columns: those of valid rows are never stored
+    suspects = raw[positions].with_columns(positions)
+    suspect_frame = check_columns(suspects, rules).collect().to_pandas()
     outcomes, _ = run_suite(RAW_SUITE, suspect_frame, suite, run_date, staging)
     failed_rules = {i: r for i, r in row_rules.items() if not outcomes[i].success}
     failing = failing_row_ids(suspect_frame, failed_rules, ROW_ID) if failed_rules else {}
-    raw_text = dict(
-        raw.filter(pl.col(ROW_ID).is_in(suspects[ROW_ID].implode()))
-        .select(ROW_ID, OCCURRED_AT_TEXT)
-        .iter_rows()
-    )
+    raw_text = dict(suspects.select(ROW_ID, OCCURRED_AT_TEXT).iter_rows())
     reasons: dict[int, list[tuple[str, str]]] = {}
-    for index, rows in sorted(failing.items()):  # reasons in suite order
-        if len(rows) != (outcomes[index].unexpected_count or 0):
+    for index, failed_rows in sorted(failing.items()):  # reasons in suite order
+        if len(failed_rows) != (outcomes[index].unexpected_count or 0):
             raise RuntimeError(
                 f"{outcomes[index].expectation}: GX counted {outcomes[index].unexpected_count} "
-                f"failing rows but named {len(rows)}"
+                f"failing rows but named {len(failed_rows)}"
             )
-        for row in rows:
+        for row in failed_rows:
             reason = _reason(suite[index].reason, raw_text.get(int(row)))
             reasons.setdefault(int(row), []).append((reason, outcomes[index].expectation))
     if len(reasons) != suspects.height:
@@ -169,15 +227,14 @@ def failing_rows(
 
     unknown: dict[str, int] = {}
     if config.event_catalogue:
-        quarantined = pl.col(ROW_ID).is_in(pl.Series(list(reasons), dtype=pl.Int64))
-        types = (  # unknown types are warned about among the kept rows
-            raw.lazy()
-            .filter(~quarantined)
-            .group_by("event_type")
-            .len()
-            .drop_nulls("event_type")
+        # the types of the kept rows: all rows' counts less the quarantined rows'
+        quarantined_types = suspects.group_by("event_type").len().rename({"len": "quarantined"})
+        types = (
+            type_counts.join(quarantined_types, on="event_type", how="left")
+            .with_columns((pl.col("len") - pl.col("quarantined").fill_null(0)).alias("len"))
+            .filter(pl.col("len") > 0)
+            .select("event_type", "len")
             .sort("event_type")
-            .collect()
         )
         type_rules = event_type_rules(config.event_catalogue)
         type_outcomes, unexpected = run_suite(
@@ -186,7 +243,26 @@ def failing_rows(
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    return reasons, outcomes, unknown, int(repeated.item())
+    valid, repeated = kept.result()
+    return _RowChecks(reasons, outcomes, unknown, repeated, suspects, valid)
+
+
+def failing_rows(
+    raw: pl.DataFrame,
+    config: ScoringConfig | None = None,
+    run_date: date | None = None,
+    now: datetime | None = None,
+    staging: str | Path | None = None,
+) -> tuple[dict[int, list[tuple[str, str]]], list[Outcome], dict[str, int], int]:
+    """Run the raw-events suites with GX.
+
+    Returns `_row` id -> [(reason, expectation)] for every failing row, every expectation's
+    outcome, the unknown event types with their row counts, and the repeated event ids.
+    """
+    config = config or ScoringConfig()
+    now = now or datetime.now(UTC)
+    checks = _row_checks(raw, config, run_date or now.date(), now, staging)
+    return checks.reasons, checks.outcomes, checks.unknown_event_types, checks.repeated_event_ids
 
 
 def table_gate(
@@ -280,30 +356,21 @@ def validate(
     config = config or ScoringConfig()
     now = now or datetime.now(UTC)
     run_date = run_date or now.date()
-    reasons, outcomes, unknown, repeated = failing_rows(raw, config, run_date, now, staging)
-    quarantine = quarantine_rows(raw, reasons, run_id)
-    quarantined = raw.select(pl.col(ROW_ID).is_in(pl.Series(list(reasons), dtype=pl.Int64)))
-    quarantined = quarantined.to_series()
-    passing = raw.height - len(reasons)
-    # rows are in `_row` order, so the first distinct id is scoring.events.first_occurrences;
-    # one filter (one copy of the strings) for both quarantine and duplicates
-    if repeated == 0:  # no id repeats in the input: nothing to de-duplicate
-        valid = raw.filter(~quarantined)
-    else:
-        valid = raw.filter(~quarantined & ~later_occurrences(raw, skip=quarantined))
-    # typed property columns (value, amount, …) for the metric panel; bad numbers are quarantined
-    valid = typed_properties(valid.drop(OCCURRED_AT_TEXT).lazy()).collect()
+    checks = _row_checks(raw, config, run_date, now, staging)
+    quarantine = quarantine_rows(checks.suspects.drop(POSITION), checks.reasons, run_id)
+    passing = raw.height - quarantine.height
+    valid = checks.valid
     band = row_count_band(output, run_date, config.validation_rules.row_count)
     table_outcomes, failures = table_gate(
-        raw.height, quarantine.height, repeated, config, band, run_date, staging
+        raw.height, quarantine.height, checks.repeated_event_ids, config, band, run_date, staging
     )
     validated = Validated(
         valid=valid,
         quarantine=quarantine,
         rows_read=raw.height,
         duplicates_removed=passing - valid.height,
-        outcomes=outcomes + table_outcomes,
-        unknown_event_types=unknown,
+        outcomes=checks.outcomes + table_outcomes,
+        unknown_event_types=checks.unknown_event_types,
         gate_failures=failures,
     )
     accounted = validated.rows_valid + validated.rows_quarantined + validated.duplicates_removed

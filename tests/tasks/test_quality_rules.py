@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from scoring.config import NumericRange, RowCountBand, ScoringConfig, ValidationRules
-from tasks.expectations import later_occurrences
+from tasks.expectations import later_occurrences, raw_event_rules, row_flags
 from tasks.extract import EventFile, read_events
 from tasks.validate import gate_message, row_count_band, validate
 
@@ -204,3 +204,23 @@ def test_later_occurrences_is_not_first_distinct() -> None:
         True,
         False,
     ]
+
+
+def test_control_characters_in_event_types_are_found_through_the_distinct_types(
+    tmp_path: Path,
+) -> None:
+    raw = _raw(
+        tmp_path,
+        "1,a,login,2026-03-30\n2,b,log\x07in,2026-03-30\n3,c,,2026-03-30\n"
+        "4,d,log\x07in,2026-03-30\n5,e,page_view,2026-03-30\n",
+    )
+    rules = ValidationRules()
+    suite = raw_event_rules(raw, rules, RUN_DATE, NOW)
+    distinct = raw.get_column("event_type").drop_nulls().unique()
+    by_types = row_flags(raw, rules, suite, distinct).collect().get_column("suspect")
+    by_rows = row_flags(raw, rules, suite).collect().get_column("suspect")
+    # rows 2 and 4 hold BEL in their type, row 3 has none (missing, also suspect)
+    assert by_types.to_list() == by_rows.to_list() == [False, True, True, True, False]
+    clean = raw.filter(pl.col("event_id").is_in(["1", "5"]))
+    no_bad_types = pl.Series(["login", "page_view"])
+    assert not row_flags(clean, rules, suite, no_bad_types).collect()["suspect"].any()
