@@ -13,8 +13,10 @@ from prefect.client.schemas.actions import (
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-# A run killed without cleanup keeps its date locked until its lease expires (renewed every
-# 45 s while the run is alive).
+from flows.settings import settings
+
+# A run killed without cleanup keeps its date locked until its lease expires (Prefect's minimum
+# lease is 60 s; renewed while the run is alive). ENGAGE_RUN_DATE_LOCK=false turns the lock off.
 LEASE_SECONDS = 60
 
 
@@ -45,9 +47,13 @@ def ensure_lock(name: str) -> None:
 @contextmanager
 def run_date_lock(run_date: date) -> Iterator[None]:
     """Hold the run date's lock: a second run of the same date waits here; other dates don't."""
+    logger = get_run_logger()
+    if not settings().run_date_lock:
+        logger.info("ENGAGE_RUN_DATE_LOCK is off: %s is not locked", run_date)
+        yield
+        return
     name = run_date_lock_name(run_date)
     ensure_lock(name)
-    logger = get_run_logger()
     logger.info("waiting for the lock %s", name)
     with concurrency(name, occupy=1, strict=True, lease_duration=LEASE_SECONDS):
         logger.info("holding the lock %s", name)
@@ -70,7 +76,7 @@ def wait_for_previous_date(run_date: date) -> None:
     date's follow-up step waits for the date before it to be published (that run started
     first and never waits for this one, so the chain cannot deadlock)."""
     previous = run_date - timedelta(days=1)
-    if not lock_is_held(previous):
+    if not settings().run_date_lock or not lock_is_held(previous):
         return
     get_run_logger().info("waiting for the run of %s to publish (follow-ups need it)", previous)
     with concurrency(

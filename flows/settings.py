@@ -22,6 +22,10 @@ class EngageSettings(BaseSettings):
     config: Path | None = None
     source: str | None = None
     """a source named in the configuration's `sources` section (used when `events` is unset)"""
+    run_date_lock: bool = True
+    """hold the run date's global concurrency limit while running (flows/locks.py); off, only
+    the publish step's file lock serializes writers of a date (one host), and a killed run does
+    not block its date until its lease expires"""
 
 
 def settings() -> EngageSettings:

@@ -66,7 +66,14 @@ def fingerprint(output: Path) -> dict[str, str | None]:
 
 
 def _engage(events: Path, config: Path, output: Path, **env: str) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **env}
+    # Killed on purpose: what is under test is the publish step's file lock and journal. With
+    # the run date's Prefect lock on, each rerun would wait for the killed run's lease (60 s).
+    environment = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "ENGAGE_RUN_DATE_LOCK": "false",
+        **env,
+    }
     arguments = ["run", "--events", str(events), "--config", str(config)]
     arguments += ["--run-date", RUN_DATE.isoformat(), "--output", str(output)]
     return subprocess.Popen(

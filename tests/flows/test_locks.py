@@ -3,12 +3,12 @@
 from datetime import date
 
 import pytest
-from prefect import get_client
+from prefect import flow, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.concurrency.sync import concurrency
 
-from flows.locks import ensure_lock, lock_is_held, run_date_lock_name
+from flows.locks import ensure_lock, lock_is_held, run_date_lock, run_date_lock_name
 
 
 def read_limit(name: str) -> GlobalConcurrencyLimitResponse:
@@ -53,3 +53,18 @@ def test_lock_is_held_only_while_a_run_holds_it() -> None:
     with concurrency(name, strict=True):
         assert lock_is_held(run_date)
     assert not lock_is_held(run_date)
+
+
+def test_the_lock_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_date = date(2031, 1, 6)
+    name = run_date_lock_name(run_date)
+    ensure_lock(name)
+    monkeypatch.setenv("ENGAGE_RUN_DATE_LOCK", "false")
+
+    @flow
+    def locked_twice() -> None:
+        with run_date_lock(run_date), run_date_lock(run_date):  # would wait forever if on
+            assert not lock_is_held(run_date)
+
+    with concurrency(name, strict=True):  # held elsewhere: an off lock does not wait for it
+        locked_twice()
