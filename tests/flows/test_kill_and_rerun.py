@@ -149,7 +149,12 @@ class ForkServer:
     """Real `engage run` processes forked from one warm parent (tests/flows/engage_forkserver)."""
 
     def __init__(self, logs: Path) -> None:
-        environment = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+        # runs are killed on purpose: no run date lock (see _engage)
+        environment = {
+            **os.environ,
+            "PREFECT_API_URL": PREFECT_API_URL.value(),
+            "ENGAGE_RUN_DATE_LOCK": "false",
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.flows.engage_forkserver"],
             env=environment,
