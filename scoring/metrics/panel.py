@@ -13,6 +13,7 @@ import polars as pl
 
 from scoring.config import ScoringConfig
 from scoring.engagement import (
+    OCCURRENCE_DECIMALS,
     Window,
     customer_scores,
     events_in_window,
@@ -186,9 +187,9 @@ def previous_period_scores(
         .join(weights_frame(config), on="event_type", how="inner")
         .group_by("customer_id")
         .agg(
-            exact_sum(pl.col("weight") * occurrence_weight(config, previous_date)).alias(
-                "previous_contributions"
-            )
+            exact_sum(
+                pl.col("weight") * occurrence_weight(config, previous_date), OCCURRENCE_DECIMALS
+            ).alias("previous_contributions")
         )
     )
 

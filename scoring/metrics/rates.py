@@ -6,9 +6,8 @@ which Polars' parallel group-by adds its partial sums, and reruns give the same 
 
 import polars as pl
 
-EXACT = pl.Decimal(38, 9)
-"""The type float sums are taken in: 9 decimals (values are truncated to 1e-9 first), up to
-1e29 in magnitude."""
+EXACT_DECIMALS = 9
+"""Float sums are taken as Decimal(38, 9): each value rounded to 1e-9, sums up to 1e29."""
 
 
 def ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -26,10 +25,11 @@ def count_of(condition: pl.Expr) -> pl.Expr:
     return condition.sum().cast(pl.Int64)
 
 
-def exact_sum(values: pl.Expr) -> pl.Expr:
-    """The sum of float `values` as Float64 (0 when none), exact over the values truncated to
-    1e-9, hence the same whatever the order of addition."""
-    return values.cast(EXACT).sum().cast(pl.Float64)
+def exact_sum(values: pl.Expr, decimals: int = EXACT_DECIMALS) -> pl.Expr:
+    """The sum of float `values` as Float64 (0 when none), exact over the values rounded to
+    `decimals` decimals (sums up to 10 ** (38 - decimals)), hence the same whatever the order
+    of addition."""
+    return values.cast(pl.Decimal(38, decimals)).sum().cast(pl.Float64)
 
 
 def exact_mean(values: pl.Expr) -> pl.Expr:

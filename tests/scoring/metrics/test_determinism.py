@@ -6,6 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from scoring.aggregates import window_totals
+from scoring.config import ScoringConfig
+from scoring.engagement import contributions, customer_scores
 from scoring.events import typed_properties
 from scoring.metrics.panel import MetricPanel, customer_metrics, metric_panel, segment_metrics
 from scoring.metrics.rates import exact_mean, exact_sum, sum_where
@@ -45,9 +48,9 @@ def test_event_attribute_tie_on_time_is_broken_by_event_id() -> None:
     assert customer_rows(frame, config(segments=["plan"]))["a"]["plan"] == "pro"
 
 
-def seeded_events(seed: int = 20260331) -> pl.LazyFrame:
-    """ROWS page views, purchases, effort answers and logins of CUSTOMERS customers over the
-    40 days before the run date, with float durations, scrolls, amounts and answers."""
+def seeded_events(customers: int = CUSTOMERS, seed: int = 20260331) -> pl.LazyFrame:
+    """ROWS page views, purchases, effort answers and logins of `customers` customers over
+    the 40 days before the run date, with float durations, scrolls, amounts and answers."""
     rng = np.random.default_rng(seed)
     start = datetime(2026, 2, 20, tzinfo=UTC)
     kind = rng.choice(
@@ -58,7 +61,7 @@ def seeded_events(seed: int = 20260331) -> pl.LazyFrame:
     frame = pl.DataFrame(
         {
             "event_id": [f"e{i:07d}" for i in range(ROWS)],
-            "customer_id": [f"c{i:03d}" for i in rng.integers(0, CUSTOMERS, ROWS)],
+            "customer_id": [f"c{i:03d}" for i in rng.integers(0, customers, ROWS)],
             "event_type": kind,
             "occurred_at": pl.Series(
                 [start + timedelta(seconds=int(s)) for s in rng.integers(0, 40 * 86_400, ROWS)],
@@ -99,3 +102,28 @@ def test_panel_reruns_are_identical(engine: str) -> None:
     for customers, segments in outputs[1:]:
         assert customers.equals(first_customers)
         assert segments.equals(first_segments)
+
+
+def test_decayed_occurrences_and_scores_reruns_are_identical() -> None:
+    """The streaming engine's partial sums jitter most; scores are rounded to 1e-9, which does
+    not make a sum stable when the jitter crosses a rounding boundary. The occurrences of
+    many (customer, type) groups jittered in the streaming engine."""
+    frame = seeded_events(customers=2_000).collect().lazy()
+    cfg = ScoringConfig(weights={"page_view": 0.3, "purchase": 5, "login": 1}, half_life_days=7)
+    runs = [
+        pl.collect_all(
+            [
+                window_totals(frame, cfg, RUN_DATE),
+                contributions(frame, cfg, RUN_DATE),
+                customer_scores(frame, cfg, RUN_DATE),
+            ],
+            engine="streaming",
+        )
+        for _ in range(3)
+    ]
+    totals = runs[0][0].sort("customer_id", "event_type")
+    assert totals.filter(pl.col("count") > 0)["occurrences"].min() > 0
+    for later in runs[1:]:
+        assert later[0].sort("customer_id", "event_type").equals(totals)
+        assert later[1].equals(runs[0][1])
+        assert later[2].equals(runs[0][2])
