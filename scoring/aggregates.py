@@ -18,6 +18,7 @@ import polars as pl
 
 from scoring.config import ScoringConfig
 from scoring.engagement import (
+    OCCURRENCE_DECIMALS,
     SCORE_DECIMALS,
     Window,
     occurrence_weight,
@@ -25,6 +26,7 @@ from scoring.engagement import (
     weights_frame,
 )
 from scoring.events import events_until
+from scoring.metrics.rates import exact_sum
 from scoring.schema import UTC_TIMESTAMP
 
 EVENT_DATE = "event_date"
@@ -120,7 +122,9 @@ def window_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
     if config.half_life_days is None:
         occurrences = in_window.sum().cast(pl.Float64)
     else:
-        occurrences = occurrence_weight(config, run_date).filter(in_window).sum()
+        occurrences = exact_sum(
+            pl.when(in_window).then(occurrence_weight(config, run_date)), OCCURRENCE_DECIMALS
+        )
     return (
         events_until(events, window.end)
         .group_by("customer_id", "event_type")
@@ -141,7 +145,9 @@ def window_totals_from_daily(
     if config.half_life_days is None:
         occurrences = pl.col("count").sum().cast(pl.Float64)
     else:
-        occurrences = (pl.col("count") * day_weight(config, run_date)).sum()
+        # count x the day's weight, exactly: the same sum as over the day's events one by one
+        day = day_weight(config, run_date).cast(pl.Decimal(38, OCCURRENCE_DECIMALS))
+        occurrences = (pl.col("count").cast(pl.Decimal(38, 0)) * day).sum().cast(pl.Float64)
     return (
         daily_counts_in_window(daily, config, run_date)
         .group_by("customer_id", "event_type")
@@ -188,7 +194,7 @@ def customer_scores_from_totals(
         .group_by("customer_id")
         .agg(
             pl.col("count").sum().cast(pl.Int64).alias("event_count"),
-            pl.col("_part").sum().alias("score"),
+            exact_sum(pl.col("_part")).alias("score"),
             pl.col("last_event_at").max(),
         )
     )

@@ -23,7 +23,14 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from scoring.config import ScoringConfig
-from scoring.engagement import Window, customer_scores, events_in_window, occurrence_weight
+from scoring.engagement import (
+    OCCURRENCE_DECIMALS,
+    Window,
+    customer_scores,
+    events_in_window,
+    occurrence_weight,
+)
+from scoring.metrics.rates import exact_sum
 from scoring.schema import TIERS, UTC_TIMESTAMP
 
 OBSERVATION_DATE = "observation_date"
@@ -144,7 +151,7 @@ def event_type_features(
         events_in_window(events, window)
         .with_columns(occurrence_weight(config, observation_date).alias("occurrence"))
         .group_by("customer_id", "event_type")
-        .agg(pl.col("occurrence").sum().alias("value"))
+        .agg(exact_sum(pl.col("occurrence"), OCCURRENCE_DECIMALS).alias("value"))
         .select(
             pl.lit(observation_date).alias(OBSERVATION_DATE), "customer_id", "event_type", "value"
         )

@@ -13,10 +13,14 @@ import polars as pl
 
 from scoring.config import ScoringConfig, TierBoundaries
 from scoring.events import events_until
+from scoring.metrics.rates import exact_sum
 from scoring.schema import TIERS, UTC_TIMESTAMP
 
 SCORE_DECIMALS = 9
 """Scores are rounded to 1e-9: removes floating-point noise so tier boundaries are exact."""
+OCCURRENCE_DECIMALS = 18
+"""Decayed occurrences (each at most 1) are summed exactly at 1e-18, far below the 1e-9 of
+contributions, so the sum does not depend on the order of addition."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def contributions(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
         .agg(
             pl.len().cast(pl.Int64).alias("count"),
             pl.col("weight").first(),
-            pl.col("occurrence").sum().alias("occurrences"),
+            exact_sum(pl.col("occurrence"), OCCURRENCE_DECIMALS).alias("occurrences"),
         )
         .with_columns(
             (pl.col("weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("contribution")
@@ -113,7 +117,7 @@ def customer_scores(events: pl.LazyFrame, config: ScoringConfig, run_date: date)
     scored = (
         contributions(known, config, run_date)
         .group_by("customer_id", maintain_order=True)
-        .agg(pl.col("contribution").sum().alias("score"))
+        .agg(exact_sum(pl.col("contribution")).alias("score"))
     )
     score = pl.col("score").fill_null(0.0).round(SCORE_DECIMALS)
     return (

@@ -6,7 +6,7 @@ import polars as pl
 
 from scoring.config import ScoringConfig
 from scoring.engagement import Window, weights_frame
-from scoring.metrics.rates import percent, ratio
+from scoring.metrics.rates import exact_sum, percent, ratio
 from scoring.metrics.retention import active_event
 
 
@@ -56,7 +56,7 @@ def first_week_engagement(
         .join(weights_frame(config), on="event_type", how="left")
         .group_by("customer_id")
         .agg(
-            pl.col("weight").sum().alias("first_week_score"),
+            exact_sum(pl.col("weight")).alias("first_week_score"),
             pl.len().cast(pl.Int64).alias("first_week_events"),
             active_event(config).any().alias("first_week_active"),
         )

@@ -4,7 +4,7 @@ components, each normalized to 0-100, with weights configurable per segment."""
 import polars as pl
 
 from scoring.config import HealthWeights, ScoringConfig
-from scoring.metrics.rates import count_of
+from scoring.metrics.rates import count_of, exact_sum
 
 COMPONENTS: tuple[str, ...] = ("engagement", "satisfaction", "support", "billing")
 
@@ -24,7 +24,7 @@ def support_and_billing_counts(window_events: pl.LazyFrame, config: ScoringConfi
         .agg(
             count_of(ticket).alias("support_tickets"),
             count_of(escalation).alias("escalations"),
-            penalty.sum().alias("billing_points"),
+            exact_sum(penalty).alias("billing_points"),
         )
     )
 

@@ -13,6 +13,7 @@ import polars as pl
 
 from scoring.config import ScoringConfig
 from scoring.engagement import (
+    OCCURRENCE_DECIMALS,
     Window,
     customer_scores,
     events_in_window,
@@ -21,7 +22,7 @@ from scoring.engagement import (
 )
 from scoring.events import events_until
 from scoring.metrics import adoption, campaigns, health, retention, surveys, value, web
-from scoring.metrics.rates import flag, percent, ratio
+from scoring.metrics.rates import exact_sum, flag, percent, ratio
 from scoring.metrics.segments import (
     ALL,
     SIGNUP_COHORT,
@@ -186,9 +187,9 @@ def previous_period_scores(
         .join(weights_frame(config), on="event_type", how="inner")
         .group_by("customer_id")
         .agg(
-            (pl.col("weight") * occurrence_weight(config, previous_date))
-            .sum()
-            .alias("previous_contributions")
+            exact_sum(
+                pl.col("weight") * occurrence_weight(config, previous_date), OCCURRENCE_DECIMALS
+            ).alias("previous_contributions")
         )
     )
 
@@ -400,8 +401,12 @@ def metrics_of_segment(panel: MetricPanel, config: ScoringConfig, segment: str) 
     summed counts of the segment's customers, plus median score, tier shares, page views and
     exit rate per page, and adoption per feature."""
     customers = panel.customers
+    schema = customers.collect_schema()
     sums = customers.group_by(segment).agg(
-        *[pl.col(n).sum() for n in ADDITIVE_COUNTS],
+        *[
+            exact_sum(pl.col(n)).alias(n) if schema[n].is_float() else pl.col(n).sum()
+            for n in ADDITIVE_COUNTS
+        ],
         pl.col("feature_catalogue").first(),
         pl.col("score").median().alias("score_median"),
     )

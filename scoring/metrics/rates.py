@@ -1,6 +1,13 @@
-"""Ratios that are null, never 0, when there is nothing to divide by."""
+"""Ratios that are null, never 0, when there is nothing to divide by, and exact sums.
+
+Float sums go through Decimal: a Decimal sum is exact, so it does not depend on the order in
+which Polars' parallel group-by adds its partial sums, and reruns give the same bits.
+"""
 
 import polars as pl
+
+EXACT_DECIMALS = 9
+"""Float sums are taken as Decimal(38, 9): each value rounded to 1e-9, sums up to 1e29."""
 
 
 def ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -18,10 +25,22 @@ def count_of(condition: pl.Expr) -> pl.Expr:
     return condition.sum().cast(pl.Int64)
 
 
+def exact_sum(values: pl.Expr, decimals: int = EXACT_DECIMALS) -> pl.Expr:
+    """The sum of float `values` as Float64 (0 when none), exact over the values rounded to
+    `decimals` decimals (sums up to 10 ** (38 - decimals)), hence the same whatever the order
+    of addition."""
+    return values.cast(pl.Decimal(38, decimals)).sum().cast(pl.Float64)
+
+
+def exact_mean(values: pl.Expr) -> pl.Expr:
+    """exact_sum of `values` / how many are not null; null when none is."""
+    return ratio(exact_sum(values), values.count())
+
+
 def sum_where(values: pl.Expr, condition: pl.Expr) -> pl.Expr:
-    """The sum of `values` over the rows that satisfy a condition (0 when none); in a group-by
-    it stays on the fast path, where `values.filter(condition).sum()` does not."""
-    return pl.when(condition).then(values).sum()
+    """The exact_sum of float `values` over the rows that satisfy a condition (0 when none); in
+    a group-by it stays on the fast path, where `values.filter(condition)` does not."""
+    return exact_sum(pl.when(condition).then(values))
 
 
 def flag(condition: pl.Expr) -> pl.Expr:

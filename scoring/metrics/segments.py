@@ -86,7 +86,10 @@ def customer_attributes(
         pl.col(name)
         .cast(pl.String)
         .filter(pl.col(name).is_not_null())
-        .sort_by(pl.col("occurred_at").filter(pl.col(name).is_not_null()))
+        .sort_by(
+            pl.col("occurred_at").filter(pl.col(name).is_not_null()),
+            pl.col("event_id").filter(pl.col(name).is_not_null()),
+        )
         .last()
         for name in from_events
     )

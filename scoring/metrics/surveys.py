@@ -7,7 +7,7 @@ Answers off their scale (NPS outside 0-10, CSAT outside 1..csat_scale_max, effor
 import polars as pl
 
 from scoring.config import MetricsConfig
-from scoring.metrics.rates import count_of, percent, ratio
+from scoring.metrics.rates import count_of, percent, ratio, sum_where
 
 PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
@@ -35,7 +35,7 @@ def survey_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.Lazy
             count_of(nps & (value >= PROMOTER_MIN)).alias("nps_promoters"),
             count_of(nps & (value <= DETRACTOR_MAX)).alias("nps_detractors"),
             count_of(effort).alias("effort_responses"),
-            value.filter(effort).sum().alias("effort_total"),
+            sum_where(value, effort).alias("effort_total"),
             value.filter(nps)
             .sort_by(pl.col("occurred_at").filter(nps), pl.col("event_id").filter(nps))
             .last()

@@ -6,7 +6,7 @@ import polars as pl
 
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import count_of, ratio
+from scoring.metrics.rates import count_of, exact_sum, ratio
 from scoring.schema import UTC_TIMESTAMP
 
 DAYS_PER_YEAR = 365
@@ -25,7 +25,7 @@ def purchase_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig)
     return (
         events.filter(purchase)
         .group_by("customer_id")
-        .agg(count_of(purchase).alias("purchases"), pl.col("amount").sum().alias("revenue"))
+        .agg(count_of(purchase).alias("purchases"), exact_sum(pl.col("amount")).alias("revenue"))
     )
 
 

@@ -7,7 +7,7 @@ import polars as pl
 
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import count_of, flag, percent, ratio, sum_where
+from scoring.metrics.rates import count_of, exact_sum, flag, percent, ratio, sum_where
 from scoring.schema import UTC_TIMESTAMP
 
 SESSION = ("customer_id", "session_id")
@@ -53,7 +53,7 @@ def web_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> p
             pl.col("page_views").sum().alias("session_page_views"),
             count_of(pl.col("bounced")).alias("bounced_sessions"),
             count_of(pl.col("seconds").is_not_null()).alias("timed_sessions"),
-            pl.col("seconds").sum().alias("session_seconds"),
+            exact_sum(pl.col("seconds")).alias("session_seconds"),
         )
     )
     duration, scroll = pl.col("duration_s"), pl.col("scroll_pct")
