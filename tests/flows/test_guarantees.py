@@ -51,7 +51,7 @@ def test_hostile_ids_and_types_never_become_paths(tmp_path: Path) -> None:
     tables = [f for f in files if not f.startswith("data_docs/run_date=2026-03-31/")]
     assert tables == sorted(
         [f"{table}/run_date=2026-03-31/part-0.parquet" for table in OUTPUT_TABLES]
-        + ["runs/run_date=2026-03-31/manifest.json"]
+        + ["runs/run_date=2026-03-31/manifest.json", "reports/run_date=2026-03-31/report.html"]
     )
     scores = pl.read_parquet(output / "scores")
     assert sorted(scores["customer_id"]) == sorted([*hostile, "alice"])  # kept verbatim
