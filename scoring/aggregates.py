@@ -53,6 +53,16 @@ WINDOW_TOTALS = pl.Schema(
 )
 """Per customer and event type: count and decayed count in the window, latest event."""
 
+EVENT_TYPE_TOTALS = pl.Schema(
+    {
+        **WINDOW_TOTALS,
+        "first_event_at": UTC_TIMESTAMP,
+        "previous_occurrences": pl.Float64(),
+    }
+)
+"""WINDOW_TOTALS plus what the metric panel needs from the history: the customer's first
+event of the type and the type's decayed count in the previous period."""
+
 CUSTOMER_LAST_EVENTS = pl.Schema({"customer_id": pl.String(), "last_event_at": UTC_TIMESTAMP})
 
 
@@ -111,6 +121,38 @@ def latest_events(*frames: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def occurrences_in(period: Window, config: ScoringConfig) -> pl.Expr:
+    """Aggregation: how many events fall in `period`, decayed as of its run date when the
+    configuration decays (summed exactly, see OCCURRENCE_DECIMALS)."""
+    in_period = pl.col("occurred_at").is_between(
+        pl.lit(period.start, dtype=UTC_TIMESTAMP),
+        pl.lit(period.end, dtype=UTC_TIMESTAMP),
+        closed="left",
+    )
+    if config.half_life_days is None:
+        return in_period.sum().cast(pl.Float64)
+    return exact_sum(
+        pl.when(in_period).then(occurrence_weight(config, period.run_date)), OCCURRENCE_DECIMALS
+    )
+
+
+def _window_aggregations(window: Window, config: ScoringConfig) -> list[pl.Expr]:
+    """count, occurrences and last_event_at over events that end with the window."""
+    in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    if config.half_life_days is None:
+        occurrences = in_window.sum().cast(pl.Float64)
+    else:
+        occurrences = exact_sum(
+            pl.when(in_window).then(occurrence_weight(config, window.run_date)),
+            OCCURRENCE_DECIMALS,
+        )
+    return [
+        in_window.sum().cast(pl.Int64).alias("count"),
+        occurrences.alias("occurrences"),
+        pl.col("occurred_at").max().alias("last_event_at"),
+    ]
+
+
 def window_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """One pass over valid events: per customer and event type seen by the end of the run date,
     `count` and `occurrences` (count x decay) in the window, and `last_event_at`.
@@ -118,22 +160,30 @@ def window_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
     Rows with count 0 (a type seen only before the window) are kept for last_event_at.
     """
     window = Window.ending_on(run_date, config.window_days)
-    in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
-    if config.half_life_days is None:
-        occurrences = in_window.sum().cast(pl.Float64)
-    else:
-        occurrences = exact_sum(
-            pl.when(in_window).then(occurrence_weight(config, run_date)), OCCURRENCE_DECIMALS
-        )
+    return (
+        events_until(events, window.end)
+        .group_by("customer_id", "event_type")
+        .agg(_window_aggregations(window, config))
+        .select(list(WINDOW_TOTALS))
+    )
+
+
+def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+    """window_totals plus first_event_at and previous_occurrences (EVENT_TYPE_TOTALS), in the
+    same one pass: `previous_occurrences` are the occurrences of the previous period, the
+    window ending `window_days` before the run date (decayed as of that date). The scoring
+    step computes these once for itself and the metric panel."""
+    window = Window.ending_on(run_date, config.window_days)
+    previous = Window.ending_on(run_date - timedelta(days=config.window_days), config.window_days)
     return (
         events_until(events, window.end)
         .group_by("customer_id", "event_type")
         .agg(
-            in_window.sum().cast(pl.Int64).alias("count"),
-            occurrences.alias("occurrences"),
-            pl.col("occurred_at").max().alias("last_event_at"),
+            *_window_aggregations(window, config),
+            pl.col("occurred_at").min().alias("first_event_at"),
+            occurrences_in(previous, config).alias("previous_occurrences"),
         )
-        .select(list(WINDOW_TOTALS))
+        .select(list(EVENT_TYPE_TOTALS))
     )
 
 

@@ -1,6 +1,6 @@
 """Score: run the pure scoring rules on the staged valid events and stage the outputs."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from scoring.aggregates import (
     contributions_from_totals,
     customer_scores_from_totals,
+    event_type_totals,
     unweighted_event_types_from_totals,
     window_totals,
 )
@@ -31,6 +32,7 @@ class ScoreReport:
     unweighted_event_types: dict[str, int]
     scores_file: str
     contributions_file: str
+    totals_file: str | None = None
 
 
 def score_totals(
@@ -78,20 +80,44 @@ def stage_scores(
     )
 
 
+TOTALS_FILE = "event_type_totals.arrow"
+"""The scoring pass's per customer and event type totals, staged for the metric panel (a work
+file of the staging directory: not an output)."""
+
+
 def score_events(
-    events: pl.LazyFrame, config: ScoringConfig, run_date: date, staging: str
+    events: pl.LazyFrame,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    keep_totals: bool = False,
 ) -> ScoreReport:
-    """Score valid events in one streaming pass (per customer and type totals), then stage."""
-    totals = window_totals(events, config, run_date).collect()
-    return score_totals(totals, None, config, run_date, staging)
+    """Score valid events in one streaming pass (per customer and type totals), then stage.
+
+    keep_totals: the pass also computes what the metric panel needs from the history
+    (scoring.aggregates.event_type_totals) and stages it as TOTALS_FILE (`totals_file`)."""
+    if not keep_totals:
+        totals = window_totals(events, config, run_date).collect()
+        return score_totals(totals, None, config, run_date, staging)
+    totals = event_type_totals(events, config, run_date).collect()
+    totals_file = Path(staging) / TOTALS_FILE
+    totals_file.parent.mkdir(parents=True, exist_ok=True)
+    totals.write_ipc(totals_file)
+    report = score_totals(totals, None, config, run_date, staging)
+    return replace(report, totals_file=str(totals_file))
 
 
 @task(name="score-customers", cache_policy=NO_CACHE, persist_result=False)
 def score_customers(
-    valid_path: str, config: ScoringConfig, run_date: date, staging: str
+    valid_path: str,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    keep_totals: bool = False,
 ) -> ScoreReport:
-    """Score every customer for the run date and stage scores and contributions."""
-    return score_events(pl.scan_parquet(valid_path), config, run_date, staging)
+    """Score every customer for the run date and stage scores and contributions (and the
+    totals the metric panel reuses, with keep_totals)."""
+    return score_events(pl.scan_parquet(valid_path), config, run_date, staging, keep_totals)
 
 
 @task(name="score-from-aggregates", cache_policy=NO_CACHE, persist_result=False)

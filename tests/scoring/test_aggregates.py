@@ -1,17 +1,20 @@
 """Daily aggregates and window totals: hand-computed cases, and the same tables as the
 direct rules of scoring.engagement on random events (with and without decay)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
 
 from scoring.aggregates import (
+    EVENT_TYPE_TOTALS,
+    WINDOW_TOTALS,
     contributions_from_totals,
     customer_last_events,
     customer_scores_from_totals,
     daily_event_counts,
+    event_type_totals,
     unweighted_event_types_from_totals,
     window_totals,
     window_totals_from_daily,
@@ -135,3 +138,39 @@ def test_one_pass_and_daily_paths_equal_the_direct_rules(
         for want, got in zip(expected, actual, strict=True):
             assert got.equals(want)
     assert expected[0].height > 20 and expected[1].height > 20  # the data exercises the rules
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_event_type_totals_add_first_events_and_the_previous_period(config: ScoringConfig) -> None:
+    raw = random_events(seed=5)
+    run_date = date(2026, 3, 31)
+    previous_date = run_date - timedelta(days=config.window_days)
+    totals = event_type_totals(raw, config, run_date).collect()
+    assert totals.schema == EVENT_TYPE_TOTALS
+    key = ["customer_id", "event_type"]
+    # the scoring's columns are window_totals'
+    plain = window_totals(raw, config, run_date).collect().sort(key)
+    assert totals.select(list(WINDOW_TOTALS)).sort(key).equals(plain)
+    # first_event_at: the earliest event of the customer and type by the end of the run date
+    end = datetime(2026, 4, 1, tzinfo=UTC)
+    first = (
+        raw.filter(pl.col("occurred_at") < end)
+        .group_by(key)
+        .agg(pl.col("occurred_at").min().alias("first_event_at"))
+    )
+    # previous_occurrences: the occurrences the run of the previous period counts (0 for a
+    # customer and type it did not see)
+    previous = window_totals(raw, config, previous_date).select(
+        *key, pl.col("occurrences").alias("previous_occurrences")
+    )
+    expected = (
+        plain.lazy()
+        .select(key)
+        .join(first, on=key, how="left")
+        .join(previous, on=key, how="left")
+        .with_columns(pl.col("previous_occurrences").fill_null(0.0))
+        .collect()
+    )
+    assert totals.select(expected.columns).sort(key).equals(expected.sort(key))
+    if config.window_days < 50:  # the history reaches the previous period
+        assert expected["previous_occurrences"].sum() > 0
