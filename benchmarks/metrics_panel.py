@@ -1,101 +1,169 @@
-"""How long the metric panel takes next to the scoring itself, on ~2M demo events.
+"""What the metric panel adds to a run, next to the scoring itself, on seeded demo events.
 
-    .venv/bin/python benchmarks/metrics_panel.py [--customers 14000] [--repeat 3]
+    .venv/bin/python benchmarks/metrics_panel.py [--customers 14000 70000] [--repeat 5]
 
-Generates the seeded demo events (cached under .bench/), then times, on the same Parquet file
-the flow reads, (1) scoring: scores + contributions + unweighted types as in tasks/score.py,
-(2) the panel: customer_metrics + segment_metrics as in tasks/metrics.py, reusing the
-scores as the flow does. Best of --repeat, plus the panel's CPU seconds per stage (read the
-events, per-customer frames, output tables).
+For each size (14,000 customers = 1,994,498 events over 90 days), generates the demo events
+and customers table (cached under .bench/), then times the flow's steps as the flow runs them
+(the task bodies, reads and writes included, on the same Parquet file):
+
+- scoring: `score_customers` as in a run without the panel;
+- scoring with totals: `score_customers(keep_totals=True)`, as in a run with the panel (the
+  same pass also keeps the per customer and type totals the panel reuses);
+- panel: `compute_metrics` on the staged scores and totals.
+
+What the panel adds = (scoring with totals - scoring) + panel. The measurements are
+interleaved round by round and the fastest of --repeat rounds is kept (wall, and CPU of all
+threads: steadier on a shared machine). Then the panel's CPU by stage, as in
+tasks/metrics.py: read the events it needs, per-customer frames, output tables, writes.
 """
 
 import argparse
+import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from flows.settings import bundled_config_path, load_config
-from scoring.engagement import contributions, customer_scores, unweighted_event_types
+from scoring.config import ScoringConfig
 from scoring.events import typed_properties
 from scoring.metrics.panel import (
     customer_metrics,
     metric_panel,
     panel_columns,
+    panel_events,
     segment_metrics,
 )
+from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
+from tasks.customers import read_customers
 from tasks.demo_data import generate_demo_events
-from tasks.metrics import materialized
+from tasks.metrics import compute_metrics, materialized
+from tasks.score import ScoreReport, score_customers
+from tasks.write import write_partition
 
 RUN_DATE = date(2026, 3, 31)
 
 
-def best_of(repeat: int, run) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """(best wall seconds, best CPU seconds of all threads): CPU time is steadier on a
-    machine shared with other jobs."""
-    wall, cpu = [], []
-    for _ in range(repeat):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        run()
-        wall.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - started_cpu)
-    return min(wall), min(cpu)
+def demo_files(customers: int) -> tuple[str, str]:
+    """The seeded demo events and customers table for `customers` customers (cached)."""
+    cache = Path(".bench") / f"metrics-{customers}"
+    events_path, customers_path = cache / "events.parquet", cache / "customers.parquet"
+    if not events_path.exists():
+        print(f"generating demo events for {customers:,} customers (cached in {cache}) ...")
+        cache.mkdir(parents=True, exist_ok=True)
+        events, table = generate_demo_events(RUN_DATE, customers=customers)
+        typed_properties(events.lazy()).collect().write_parquet(events_path)
+        table.write_parquet(customers_path)
+    return str(events_path), str(customers_path)
+
+
+def timed(run: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of all threads, result) of one call."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    result = run()
+    return time.perf_counter() - started, time.process_time() - started_cpu, result
+
+
+def panel_stages(
+    events_path: str, customers_path: str, config: ScoringConfig, report: ScoreReport, staging: str
+) -> dict[str, float]:
+    """CPU seconds of the panel's stages, the steps of tasks.metrics.compute_metrics."""
+    stages: dict[str, float] = {}
+    started = time.process_time()
+
+    def stage(name: str) -> None:
+        nonlocal started
+        now = time.process_time()
+        stages[name] = now - started
+        started = now
+
+    table = read_customers(customers_path).lazy()
+    scan = pl.scan_parquet(events_path)
+    columns = panel_columns(config, scan.collect_schema().names(), table.collect_schema().names())
+    events = typed_properties(scan.select(columns), only_mistyped=True)
+    rows = panel_events(events, config, RUN_DATE, table).collect().lazy()
+    stage("read")
+    totals = pl.scan_ipc(report.totals_file) if report.totals_file else None
+    scores = pl.scan_parquet(report.scores_file)
+    panel = materialized(metric_panel(rows, config, RUN_DATE, table, scores, totals))
+    stage("per-customer frames")
+    per_customer, per_segment = pl.collect_all(
+        [customer_metrics(panel.customers), segment_metrics(panel, config)]
+    )
+    stage("output tables")
+    write_partition(per_customer, "customer_metrics", CUSTOMER_METRICS, staging, RUN_DATE)
+    write_partition(per_segment, "segment_metrics", SEGMENT_METRICS, staging, RUN_DATE)
+    stage("writes")
+    return stages
+
+
+def measure(customers: int, repeat: int) -> dict[str, Any]:
+    events_path, customers_path = demo_files(customers)
+    config = load_config(bundled_config_path())
+    staging = tempfile.mkdtemp(prefix="engage-panel-bench-")
+    rows = pl.scan_parquet(events_path).select(pl.len()).collect().item()
+    best: dict[str, tuple[float, float]] = {}
+
+    def keep(name: str, wall: float, cpu: float) -> None:
+        old = best.get(name, (float("inf"), float("inf")))
+        best[name] = (min(old[0], wall), min(old[1], cpu))
+
+    stages: dict[str, float] = {}
+    for round_ in range(repeat):
+        wall, cpu, _ = timed(lambda: score_customers.fn(events_path, config, RUN_DATE, staging))
+        keep("scoring", wall, cpu)
+        wall, cpu, report = timed(
+            lambda: score_customers.fn(events_path, config, RUN_DATE, staging, keep_totals=True)
+        )
+        keep("scoring with totals", wall, cpu)
+        wall, cpu, _ = timed(
+            partial(
+                compute_metrics.fn,
+                events_path,
+                config,
+                RUN_DATE,
+                staging,
+                customers_path,
+                report.scores_file,
+                report.totals_file,
+            )
+        )
+        keep("panel", wall, cpu)
+        measured = panel_stages(events_path, customers_path, config, report, staging)
+        stages = measured if round_ == 0 else {k: min(v, measured[k]) for k, v in stages.items()}
+    return {"customers": customers, "events": rows, "best": best, "stages": stages}
+
+
+def summary(result: dict[str, Any]) -> str:
+    best, stages = result["best"], result["stages"]
+    lines = [
+        f"{result['events']:,} events, {result['customers']:,} customers, "
+        f"{pl.thread_pool_size()} threads, Polars {pl.__version__}"
+    ]
+    for kind, index in (("wall", 0), ("cpu", 1)):
+        scoring = best["scoring"][index]
+        extra = best["scoring with totals"][index] - scoring
+        panel = best["panel"][index]
+        added = extra + panel
+        lines.append(
+            f"  {kind}: scoring {scoring:.3f} s | scoring with totals +{extra:.3f} s | "
+            f"panel {panel:.3f} s | panel adds {added:.3f} s = {added / scoring:.2f} x scoring"
+        )
+    lines.append("  panel cpu by stage: " + ", ".join(f"{k} {v:.3f} s" for k, v in stages.items()))
+    return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=14_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, nargs="+", default=[14_000])
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    cache = Path(".bench") / f"metrics-{args.customers}"
-    cache.mkdir(parents=True, exist_ok=True)
-    events_path, customers_path = cache / "events.parquet", cache / "customers.parquet"
-    if not events_path.exists():
-        events, customers = generate_demo_events(RUN_DATE, customers=args.customers)
-        typed_properties(events.lazy()).collect().write_parquet(events_path)
-        customers.write_parquet(customers_path)
-    config = load_config(bundled_config_path())
-    events = pl.scan_parquet(events_path)
-    table = pl.read_parquet(customers_path).lazy()
-    rows = events.select(pl.len()).collect().item()
-
-    def score() -> None:
-        pl.collect_all(
-            [
-                customer_scores(events, config, RUN_DATE),
-                contributions(events, config, RUN_DATE),
-                unweighted_event_types(events, config, RUN_DATE),
-            ]
-        )
-
-    scores = customer_scores(events, config, RUN_DATE).collect().lazy()
-
-    stages: dict[str, float] = {}
-
-    def stage(name: str, started: float) -> float:
-        now = time.process_time()
-        stages[name] = min(stages.get(name, float("inf")), now - started)
-        return now
-
-    def panel() -> None:
-        started = time.process_time()
-        columns = panel_columns(config, pl.scan_parquet(events_path).collect_schema().names())
-        in_memory = pl.read_parquet(events_path, columns=columns).lazy()  # as tasks/metrics.py
-        started = stage("read", started)
-        built = materialized(metric_panel(in_memory, config, RUN_DATE, table, scores))
-        started = stage("per-customer frames", started)
-        pl.collect_all([customer_metrics(built.customers), segment_metrics(built, config)])
-        stage("output tables", started)
-
-    scoring_s, scoring_cpu = best_of(args.repeat, score)
-    panel_s, panel_cpu = best_of(args.repeat, panel)
-    print(f"events: {rows:,}  customers: {args.customers:,}  threads: {pl.thread_pool_size()}")
-    print(f"wall: scoring {scoring_s:.2f} s, metric panel {panel_s:.2f} s, "
-          f"panel / scoring {panel_s / scoring_s:.2f}")  # fmt: skip
-    print(f"cpu:  scoring {scoring_cpu:.2f} s, metric panel {panel_cpu:.2f} s, "
-          f"panel / scoring {panel_cpu / scoring_cpu:.2f}")  # fmt: skip
-    print("panel cpu by stage: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    for customers in args.customers:
+        print(summary(measure(customers, args.repeat)), flush=True)
 
 
 if __name__ == "__main__":

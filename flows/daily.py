@@ -243,7 +243,8 @@ def score_run_date(
         elif buckets > 1:
             scoring = score_in_buckets(scored_path, config, run_date, staging, buckets)
         else:
-            scoring = score_customers(scored_path, config, run_date, staging)
+            # the panel runs on this path: keep the scoring pass's totals for it
+            scoring = score_customers(scored_path, config, run_date, staging, keep_totals=True)
         timings["score"] = round(time.perf_counter() - started, 3)
         if scoring.unweighted_event_types:
             logger.info(
@@ -260,7 +261,13 @@ def score_run_date(
         else:
             started = time.perf_counter()
             metrics = compute_metrics(
-                scored_path, config, run_date, staging, customers, scoring.scores_file
+                scored_path,
+                config,
+                run_date,
+                staging,
+                customers,
+                scoring.scores_file,
+                scoring.totals_file,
             )
             timings["metrics"] = round(time.perf_counter() - started, 3)
 

@@ -85,14 +85,17 @@ def typed_property(name: str, source: pl.DataType | None, target: pl.DataType) -
     return column.cast(target, strict=False).alias(name)
 
 
-def typed_properties(events: pl.LazyFrame) -> pl.LazyFrame:
+def typed_properties(events: pl.LazyFrame, only_mistyped: bool = False) -> pl.LazyFrame:
     """The events with every optional property column of the contract cast to its dtype.
 
     Missing property columns are added as nulls; text that does not parse as the column's
     type becomes null (the validation suite decides whether such a row is quarantined).
+    only_mistyped: leave the columns that have their dtype already as they are (events typed
+    by validation before, whose text is stripped already).
     """
     schema = events.collect_schema()
     return events.with_columns(
         typed_property(column.name, schema.get(column.name), column.dtype)
         for column in OPTIONAL_EVENT_COLUMNS
+        if not (only_mistyped and schema.get(column.name) == column.dtype)
     )

@@ -15,6 +15,7 @@ from scoring.metrics.panel import (
     customer_metrics,
     metric_panel,
     panel_columns,
+    panel_events,
     segment_metrics,
 )
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
@@ -49,17 +50,27 @@ def compute_metrics(
     staging: str,
     customers: str | None = None,
     scores_path: str | None = None,
+    totals_path: str | None = None,
 ) -> MetricsReport:
     """Compute the metric panel for the run date and stage customer_metrics, segment_metrics.
 
-    `scores_path`: the run's staged scores (recomputed when not given)."""
-    # read once: the panel's many small queries are faster in memory than each from the file
-    columns = panel_columns(config, pl.scan_parquet(valid_path).collect_schema().names())
-    # events from a source's event store may carry properties as text: type them here too
-    events = typed_properties(pl.read_parquet(valid_path, columns=columns).lazy())
+    `scores_path`: the run's staged scores, `totals_path`: the scoring pass's event-type
+    totals (tasks.score.TOTALS_FILE); both recomputed from the events when not given."""
     table = read_customers(customers).lazy() if customers else None
+    scan = pl.scan_parquet(valid_path)
+    columns = panel_columns(
+        config,
+        scan.collect_schema().names(),
+        table.collect_schema().names() if table is not None else (),
+    )
+    # events from a source's event store may carry properties as text: type them here too
+    events = typed_properties(scan.select(columns), only_mistyped=True)
     scores = pl.scan_parquet(scores_path) if scores_path else None
-    panel = materialized(metric_panel(events, config, run_date, table, scores))
+    totals = pl.scan_ipc(totals_path) if totals_path else None
+    if totals is not None:
+        # the history comes with the totals: read the few other events the panel needs once
+        events = panel_events(events, config, run_date, table).collect().lazy()
+    panel = materialized(metric_panel(events, config, run_date, table, scores, totals))
     per_customer, per_segment = pl.collect_all(
         [customer_metrics(panel.customers), segment_metrics(panel, config)]
     )

@@ -3,12 +3,13 @@
 import polars as pl
 
 from scoring.config import MetricsConfig
-from scoring.metrics.rates import count_of, percent
+from scoring.metrics.rates import percent, total_where
 
 
-def campaign_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer with a campaign event in the window: email_opens, email_clicks,
-    impressions, social_engagements, conversions, event_registrations."""
+def campaign_totals(config: MetricsConfig) -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
+    email_opens, email_clicks, impressions, social_engagements, conversions and
+    event_registrations in the window."""
     event_type = pl.col("event_type")
     counted = {
         "email_opens": event_type == config.email_open_event,
@@ -18,11 +19,7 @@ def campaign_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.La
         "conversions": event_type.is_in(config.conversion_events),
         "event_registrations": event_type == config.offline_event,
     }
-    return (
-        window_events.filter(pl.any_horizontal(*counted.values()))
-        .group_by("customer_id")
-        .agg(count_of(condition).alias(name) for name, condition in counted.items())
-    )
+    return [total_where(pl.col("count"), condition).alias(n) for n, condition in counted.items()]
 
 
 def click_through_rate(clicks: pl.Expr, opens: pl.Expr) -> pl.Expr:

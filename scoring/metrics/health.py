@@ -4,29 +4,29 @@ components, each normalized to 0-100, with weights configurable per segment."""
 import polars as pl
 
 from scoring.config import HealthWeights, ScoringConfig
-from scoring.metrics.rates import count_of, exact_sum
+from scoring.metrics.rates import EXACT_DECIMALS, total_where
 
 COMPONENTS: tuple[str, ...] = ("engagement", "satisfaction", "support", "billing")
 
 
-def support_and_billing_counts(window_events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
-    """Per customer with a support or billing event in the window: support_tickets,
-    escalations and billing_points (sum of the configured billing penalties)."""
+def support_and_billing_totals(config: ScoringConfig) -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
+    support_tickets, escalations and billing_points (the configured billing penalties of the
+    window's billing events, summed exactly)."""
     metrics = config.metric_settings
-    penalties = metrics.health.billing_penalties
-    event_type = pl.col("event_type")
-    ticket = event_type == metrics.support_ticket_event
-    escalation = event_type == metrics.escalation_event
-    penalty = event_type.replace_strict(penalties, default=0.0, return_dtype=pl.Float64)
-    return (
-        window_events.filter(ticket | escalation | event_type.is_in(list(penalties)))
-        .group_by("customer_id")
-        .agg(
-            count_of(ticket).alias("support_tickets"),
-            count_of(escalation).alias("escalations"),
-            exact_sum(penalty).alias("billing_points"),
-        )
-    )
+    event_type, count = pl.col("event_type"), pl.col("count")
+    # per billing type: penalty (as Decimal) x its count, so the sum is exact
+    points = [
+        pl.lit(penalty).cast(pl.Decimal(38, EXACT_DECIMALS)) * total_where(count, event_type == t)
+        for t, penalty in metrics.health.billing_penalties.items()
+    ]
+    return [
+        total_where(count, event_type == metrics.support_ticket_event).alias("support_tickets"),
+        total_where(count, event_type == metrics.escalation_event).alias("escalations"),
+        pl.sum_horizontal(pl.lit(0, dtype=pl.Decimal(38, EXACT_DECIMALS)), *points)
+        .cast(pl.Float64)
+        .alias("billing_points"),
+    ]
 
 
 def health_components(config: ScoringConfig) -> list[pl.Expr]:

@@ -7,22 +7,22 @@ those counts, evaluated once per customer and once over the summed counts of eac
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
+from scoring.aggregates import event_type_totals
 from scoring.config import ScoringConfig
 from scoring.engagement import (
-    OCCURRENCE_DECIMALS,
+    SCORE_DECIMALS,
     Window,
     customer_scores,
     events_in_window,
-    occurrence_weight,
     weights_frame,
 )
 from scoring.events import events_until
 from scoring.metrics import adoption, campaigns, health, retention, surveys, value, web
-from scoring.metrics.rates import exact_sum, flag, percent, ratio
+from scoring.metrics.rates import EXACT_DECIMALS, count_of, exact_sum, flag, percent, ratio
 from scoring.metrics.segments import (
     ALL,
     SIGNUP_COHORT,
@@ -39,6 +39,8 @@ from scoring.schema import (
     ENGAGED_TIERS,
     OPTIONAL_EVENT_COLUMNS,
     REQUIRED_EVENT_COLUMNS,
+    TIERS,
+    UTC_TIMESTAMP,
 )
 
 ADDITIVE_COUNTS: tuple[str, ...] = (
@@ -155,10 +157,13 @@ def segment_names(config: ScoringConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*metrics.segments, *(e for e in extra if e is not None)]))
 
 
-def panel_columns(config: ScoringConfig, available: Iterable[str]) -> list[str]:
-    """The event columns the panel reads: the contract's and the wanted attribute columns."""
+def panel_columns(
+    config: ScoringConfig, available: Iterable[str], customer_columns: Iterable[str] = ()
+) -> list[str]:
+    """The event columns the panel reads: the contract's and the wanted attribute columns
+    that the customers table (its `customer_columns`) does not provide."""
     wanted = {c.name for c in REQUIRED_EVENT_COLUMNS + OPTIONAL_EVENT_COLUMNS}
-    wanted |= set(segment_names(config))
+    wanted |= set(segment_names(config)) - set(customer_columns)
     return [name for name in available if name in wanted]
 
 
@@ -170,26 +175,62 @@ def resolved_attributes(
     return attribute_sources(segment_names(config), table_columns, events.collect_schema().names())
 
 
-def _counts_of(frame: pl.LazyFrame, names: list[str]) -> list[pl.Expr]:
-    schema = frame.collect_schema()
-    return [pl.col(n).fill_null(0) for n in names if n in schema]
-
-
-def previous_period_scores(
-    events: pl.LazyFrame, config: ScoringConfig, run_date: date
+def panel_events(
+    events: pl.LazyFrame,
+    config: ScoringConfig,
+    run_date: date,
+    customers: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Per customer with a weighted event in the previous period (the window ending
-    `window_days` before the run date): previous_contributions, the sum of its contributions."""
-    previous_date = run_date - timedelta(days=config.window_days)
-    window = Window.ending_on(previous_date, config.window_days)
+    """The events metric_panel reads besides the run's totals: those of the window, plus from
+    the history the app installs and uninstalls (app_status), the valued purchases of the CLV
+    lookback and, for attributes taken from event columns, the events carrying one.
+
+    Given the totals, metric_panel of these events equals metric_panel of all of them:
+    reading them once, into memory, spares every query of the panel its own scan."""
+    window = Window.ending_on(run_date, config.window_days)
+    table = typed_customers(customers) if customers is not None else None
+    sources = resolved_attributes(events, table, config)
+    in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    carried = [pl.col(name).is_not_null() for name, source in sources.items() if source == "events"]
+    return events_until(events, window.end).filter(
+        pl.any_horizontal(
+            in_window,
+            retention.app_event(config),
+            value.valued_purchase(window, config.metric_settings),
+            *carried,
+        )
+    )
+
+
+def customer_totals(totals: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+    """Per customer seen by the end of the run date, from its event-type totals
+    (scoring.aggregates.EVENT_TYPE_TOTALS, one row per customer and event type):
+    first_event_at, score_previous, visited_before,
+    the lifecycle counts (retention.lifecycle_totals), the campaign counts and the support and
+    billing counts of the window.
+
+    score_previous is the CES of the previous period, as customer_scores computes it for the
+    window ending `window_days` before the run date: null for customers not seen by its end,
+    else the sum of their rounded per-type contributions (0 without any)."""
+    metrics = config.metric_settings
+    window = Window.ending_on(run_date, config.window_days)
+    previous_end = pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    contribution = (pl.col("weight") * pl.col("previous_occurrences")).round(SCORE_DECIMALS)
     return (
-        events_in_window(events, window)
-        .join(weights_frame(config), on="event_type", how="inner")
+        totals.join(weights_frame(config), on="event_type", how="left")
         .group_by("customer_id")
         .agg(
-            exact_sum(
-                pl.col("weight") * occurrence_weight(config, previous_date), OCCURRENCE_DECIMALS
-            ).alias("previous_contributions")
+            pl.col("first_event_at").min(),
+            exact_sum(contribution).alias("score_previous"),
+            web.visited_before(window, metrics).alias("visited_before"),
+            *retention.lifecycle_totals(window, config),
+            *campaigns.campaign_totals(metrics),
+            *health.support_and_billing_totals(config),
+        )
+        .with_columns(
+            pl.when(pl.col("first_event_at") < previous_end)
+            .then(pl.col("score_previous").round(SCORE_DECIMALS))
+            .alias("score_previous")
         )
     )
 
@@ -200,27 +241,24 @@ def customer_panel(
     run_date: date,
     customers: pl.LazyFrame | None = None,
     scores: pl.LazyFrame | None = None,
+    totals: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """One row per scored customer: score and tier, previous-period score, attributes, the
     additive counts of every concept and the per-customer metric values.
 
     `events` are valid events with typed properties (scoring.events.typed_properties, applied
-    by validation). `scores` are the run's customer_scores when already computed (recomputed
-    otherwise). score_previous is null for customers not seen by the end of the previous
-    period, else the sum of their previous-period contributions (0 without any)."""
+    by validation). `scores` are the run's customer_scores and `totals` its event-type totals
+    (scoring.aggregates.event_type_totals) when already computed (recomputed otherwise).
+    What needs the history comes from the totals; the other queries read the window's events
+    (and the purchases of the CLV lookback, the app events and event-column attributes)."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
     window_events = events_in_window(known, window)
+    if totals is None:
+        totals = event_type_totals(known, config, run_date)
     table = typed_customers(customers) if customers is not None else None
     sources = resolved_attributes(events, table, config)
-    previous_end = Window.ending_on(run_date - timedelta(days=config.window_days), 1).end
-    previous_score = (
-        pl.when(pl.col("first_event_at") < previous_end)
-        .then(pl.col("previous_contributions").fill_null(0.0).round(9))
-        .alias("score_previous")
-    )
-    retained = retention.retention_counts(known, window, config)
     features = (
         adoption.feature_users(window_events, config)
         .group_by("customer_id")
@@ -235,7 +273,7 @@ def customer_panel(
     )
     attributes = customer_attributes(table, known, sources)
     signups = (
-        adoption.signup_dates(known, config)
+        adoption.signup_dates(totals, config)
         .join(attributes, on="customer_id", how="full", coalesce=True)
         .select("customer_id", pl.coalesce("signup_date", "table_signup_date").alias("signup_date"))
     )
@@ -246,14 +284,15 @@ def customer_panel(
     )
     zero_filled = [
         "csat_responses", "csat_satisfied", "nps_responses", "nps_promoters", "nps_detractors",
-        "effort_responses", "page_views", "timed_page_views", "scrolled_page_views", "visitor",
-        "new_visitor", "sessions", "session_page_views", "bounced_sessions", "timed_sessions",
-        "email_opens", "email_clicks", "impressions", "social_engagements", "conversions",
-        "event_registrations", "purchases", "features_used", "support_tickets", "escalations",
-        "first_week_events",
+        "effort_responses", "page_views", "timed_page_views", "scrolled_page_views", "sessions",
+        "session_page_views", "bounced_sessions", "timed_sessions", "email_opens",
+        "email_clicks", "impressions", "social_engagements", "conversions",
+        "event_registrations", "active_days", "app_installs", "app_uninstalls", "purchases",
+        "features_used", "support_tickets", "escalations", "first_week_events",
     ]  # fmt: skip
     zero_sums = ["effort_total", "page_seconds", "scroll_total", "session_seconds", "revenue",
                  "billing_points"]  # fmt: skip
+    never = ["visited_before", "cancelled_before_start", "churned", "app_installer"]
     plan = pl.col(metrics.plan_column) if metrics.plan_column in sources else pl.lit(None)
     percentile_segment = (
         metrics.percentile_segment if metrics.percentile_segment in sources else None
@@ -264,33 +303,36 @@ def customer_panel(
         else pl.lit(None, dtype=pl.String).alias("health_segment")
     )
     signup_start = pl.col("signup_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    per_customer = [
+        customer_totals(totals, config, run_date),
+        surveys.survey_counts(window_events, metrics),
+        web.page_view_counts(window_events, metrics),
+        web.session_counts(window_events, metrics),
+        retention.active_days(window_events, window, retention.active_event(config)),
+        retention.app_status(known, config),
+        value.purchase_counts(known, window, metrics),
+        features,
+    ]
+    panel = (scores if scores is not None else customer_scores(known, config, run_date)).select(
+        "customer_id", "score", "tier"
+    )
+    for frame in per_customer:
+        panel = panel.join(frame, on="customer_id", how="left")
     panel = (
-        (scores if scores is not None else customer_scores(known, config, run_date))
-        .select("customer_id", "score", "tier")
-        .join(previous_period_scores(known, config, run_date), on="customer_id", how="left")
-        .join(surveys.survey_counts(window_events, metrics), on="customer_id", how="left")
-        .join(web.web_counts(known, window, metrics), on="customer_id", how="left")
-        .join(campaigns.campaign_counts(window_events, metrics), on="customer_id", how="left")
-        .join(retained, on="customer_id", how="left")
-        .with_columns(previous_score)
-        .join(value.purchase_counts(known, window, metrics), on="customer_id", how="left")
-        .join(features, on="customer_id", how="left")
-        .join(catalogue, how="cross")
+        panel.join(catalogue, how="cross")
         .join(signups, on="customer_id", how="left")
         .join(
             adoption.first_week_engagement(window_events, signups, config, run_date),
             on="customer_id",
             how="left",
         )
-        .join(
-            health.support_and_billing_counts(window_events, config), on="customer_id", how="left"
-        )
         .join(attributes.drop("table_signup_date"), on="customer_id", how="left")
         .with_columns(derived)
-    )
-    panel = panel.with_columns(
-        *[pl.col(n).fill_null(0) for n in zero_filled],
-        *[pl.col(n).fill_null(0.0) for n in zero_sums],
+        .with_columns(
+            *[pl.col(n).fill_null(0) for n in zero_filled],
+            *[pl.col(n).fill_null(0.0) for n in zero_sums],
+            *[pl.col(n).fill_null(False) for n in never],
+        )
     )
     return (
         panel.with_columns(
@@ -304,13 +346,7 @@ def customer_panel(
             flag(pl.col("active_days") > 0).alias("active"),
             flag(pl.col("active_days") >= 2).alias("returning"),
             flag(plan.is_null() | plan.is_in(metrics.paying_plans)).alias("paying"),
-            pl.when(pl.col("visitor") == 1)
-            .then(
-                pl.when(pl.col("new_visitor") == 1)
-                .then(pl.lit("new"))
-                .otherwise(pl.lit("returning"))
-            )
-            .alias("visitor_type"),
+            *web.visitor_flags(pl.col("page_views"), pl.col("visited_before")),
             (pl.min_horizontal("first_event_at", signup_start) < window.start).alias(
                 "_seen_before_start"
             ),
@@ -327,6 +363,13 @@ def customer_panel(
             ),
         )
         .with_columns(
+            pl.when(pl.col("visitor") == 1)
+            .then(
+                pl.when(pl.col("new_visitor") == 1)
+                .then(pl.lit("new"))
+                .otherwise(pl.lit("returning"))
+            )
+            .alias("visitor_type"),
             flag(pl.col("_seen_before_start") & ~pl.col("cancelled_before_start")).alias(
                 "at_period_start"
             ),
@@ -369,6 +412,7 @@ def metric_panel(
     run_date: date,
     customers: pl.LazyFrame | None = None,
     scores: pl.LazyFrame | None = None,
+    totals: pl.LazyFrame | None = None,
 ) -> MetricPanel:
     """The panel of a run: see customer_panel; segments are the configured ones found in the
     customers table, the event columns or derived (signup_cohort)."""
@@ -377,17 +421,103 @@ def metric_panel(
     table = typed_customers(customers) if customers is not None else None
     found = resolved_attributes(events, table, config)
     return MetricPanel(
-        customers=customer_panel(events, config, run_date, customers, scores),
+        customers=customer_panel(events, config, run_date, customers, scores, totals),
         pages=web.page_counts(window_events, config.metric_settings),
         feature_users=adoption.feature_users(window_events, config),
         segments=tuple(s for s in config.metric_settings.segments if s in found),
     )
 
 
-def _segment_rows(frame: pl.LazyFrame, segment: str) -> pl.LazyFrame:
+SEGMENT_KEY = ("segment", "segment_value")
+
+
+def by_segment(
+    frame: pl.LazyFrame, segments: Iterable[str], keys: Iterable[str], aggregations: list[pl.Expr]
+) -> pl.LazyFrame:
+    """`frame` (with the customers' segment attribute columns) grouped by each segment
+    attribute in turn (`all` first) and `keys`, concatenated: segment, segment_value (the
+    attribute's value as text, null when unknown), keys and the aggregations."""
+    return pl.concat(
+        frame.group_by(
+            pl.lit(segment).alias("segment"),
+            (pl.lit(ALL) if segment == ALL else pl.col(segment).cast(pl.String)).alias(
+                "segment_value"
+            ),
+            *keys,
+        ).agg(aggregations)
+        for segment in (ALL, *segments)
+    )
+
+
+def _summed(customers: pl.LazyFrame, segments: tuple[str, ...]) -> pl.LazyFrame:
+    """Per segment value: the sum of every additive count over its customers (floats summed
+    exactly), the feature catalogue size, the median score and the customers per tier
+    (in_<tier>)."""
+    schema = customers.collect_schema()
+    floats = [n for n in ADDITIVE_COUNTS if schema[n].is_float()]
+    # floats as Decimal once per customer, not once per segment (see rates.exact_sum)
+    exact = customers.with_columns(pl.col(floats).cast(pl.Decimal(38, EXACT_DECIMALS)))
+    sums = by_segment(
+        exact,
+        segments,
+        [],
+        [
+            *[pl.col(n).sum() for n in ADDITIVE_COUNTS],
+            pl.col("feature_catalogue").first(),
+            pl.col("score").median().alias("score_median"),
+            *[count_of(pl.col("tier") == tier).alias(f"in_{tier}") for tier in TIERS],
+        ],
+    )
+    return sums.with_columns(pl.col(floats).cast(pl.Float64))
+
+
+def _page_rows(panel: MetricPanel, sizes: pl.LazyFrame) -> pl.LazyFrame:
+    """Per segment value and page: page views and exit rate (observations: the views)."""
+    pages = panel.pages.filter(pl.col("page").is_not_null()).join(
+        panel.customers.select("customer_id", *panel.segments), on="customer_id"
+    )
+    per_page = by_segment(
+        pages, panel.segments, ["page"], [pl.col("views").sum(), pl.col("exits").sum()]
+    ).join(sizes, on=SEGMENT_KEY, how="left", nulls_equal=True)
+    measures = {
+        "page_views": pl.col("views").cast(pl.Float64),
+        "exit_rate": web.exit_rate(pl.col("exits"), pl.col("views")),
+    }
+    return pl.concat(
+        per_page.select(
+            *SEGMENT_KEY,
+            "customers",
+            pl.lit(metric).alias("metric"),
+            pl.col("page").alias("detail"),
+            measure.alias("value"),
+            pl.col("views").alias("observations"),
+        )
+        for metric, measure in measures.items()
+    )
+
+
+def _feature_rows(panel: MetricPanel, sizes: pl.LazyFrame) -> pl.LazyFrame:
+    """Per segment value and feature: users among the active customers / active customers."""
+    active = panel.customers.filter(pl.col("active") == 1).select("customer_id", *panel.segments)
+    users = panel.feature_users.join(active, on="customer_id")
+    return (
+        by_segment(users, panel.segments, ["feature"], [pl.len().alias("users")])
+        .join(sizes, on=SEGMENT_KEY, how="left", nulls_equal=True)
+        .select(
+            *SEGMENT_KEY,
+            "customers",
+            pl.lit("feature_adoption").alias("metric"),
+            pl.col("feature").alias("detail"),
+            adoption.feature_adoption(pl.col("users"), pl.col("active")).alias("value"),
+            pl.col("active").alias("observations"),
+        )
+    )
+
+
+def _segment_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.select(
-        pl.lit(segment).alias("segment"),
-        pl.col(segment).cast(pl.String).alias("segment_value"),
+        "segment",
+        pl.col("segment_value").cast(pl.String),
         "metric",
         pl.col("detail").cast(pl.String),
         pl.col("value").cast(pl.Float64),
@@ -396,27 +526,21 @@ def _segment_rows(frame: pl.LazyFrame, segment: str) -> pl.LazyFrame:
     )
 
 
-def metrics_of_segment(panel: MetricPanel, config: ScoringConfig, segment: str) -> pl.LazyFrame:
-    """Every panel metric per value of one segment attribute: the metric's expression over the
-    summed counts of the segment's customers, plus median score, tier shares, page views and
-    exit rate per page, and adoption per feature."""
-    customers = panel.customers
-    schema = customers.collect_schema()
-    sums = customers.group_by(segment).agg(
-        *[
-            exact_sum(pl.col(n)).alias(n) if schema[n].is_float() else pl.col(n).sum()
-            for n in ADDITIVE_COUNTS
-        ],
-        pl.col("feature_catalogue").first(),
-        pl.col("score").median().alias("score_median"),
-    )
+def segment_metrics(panel: MetricPanel, config: ScoringConfig) -> pl.LazyFrame:
+    """The segment_metrics table: one row per segment x value x metric (x detail), over the
+    whole population (segment `all`) and every segment attribute found.
+
+    Every panel metric is its expression over the summed counts of the segment value's
+    customers; plus the median score, tier shares, page views and exit rate per page, and
+    adoption per feature."""
+    sums = _summed(panel.customers, panel.segments)
     metrics = (
         *panel_metrics(config),
         Metric("score_median", pl.col("score_median"), pl.col("customers")),
     )
     overall = (
         sums.select(
-            segment,
+            *SEGMENT_KEY,
             "customers",
             *[
                 pl.struct(
@@ -426,71 +550,17 @@ def metrics_of_segment(panel: MetricPanel, config: ScoringConfig, segment: str) 
                 for m in metrics
             ],
         )
-        .unpivot(index=[segment, "customers"], variable_name="metric", value_name="measure")
+        .unpivot(index=[*SEGMENT_KEY, "customers"], variable_name="metric", value_name="measure")
         .unnest("measure")
         .with_columns(pl.lit(None, pl.String).alias("detail"))
     )
-    sizes = sums.select(segment, "customers", "active")
-    page_rows = (
-        panel.pages.filter(pl.col("page").is_not_null())
-        .join(customers.select("customer_id", segment), on="customer_id")
-        .group_by(segment, "page")
-        .agg(pl.col("views").sum(), pl.col("exits").sum())
-        .join(sizes, on=segment, how="left", nulls_equal=True)
+    sizes = sums.select(*SEGMENT_KEY, "customers", "active")
+    parts = (
+        overall,
+        tier_shares(sums),
+        _page_rows(panel, sizes),
+        _feature_rows(panel, sizes),
     )
-    pages = pl.concat(
-        [
-            page_rows.select(
-                segment,
-                "customers",
-                pl.lit("page_views").alias("metric"),
-                pl.col("page").alias("detail"),
-                pl.col("views").cast(pl.Float64).alias("value"),
-                pl.col("views").alias("observations"),
-            ),
-            page_rows.select(
-                segment,
-                "customers",
-                pl.lit("exit_rate").alias("metric"),
-                pl.col("page").alias("detail"),
-                web.exit_rate(pl.col("exits"), pl.col("views")).alias("value"),
-                pl.col("views").alias("observations"),
-            ),
-        ]
+    return pl.concat([_segment_rows(part) for part in parts]).sort(
+        "segment", "segment_value", "metric", "detail", nulls_last=True
     )
-    features = (
-        panel.feature_users.join(
-            customers.filter(pl.col("active") == 1).select("customer_id", segment), on="customer_id"
-        )
-        .group_by(segment, "feature")
-        .agg(pl.len().alias("users"))
-        .join(sizes, on=segment, how="left", nulls_equal=True)
-        .select(
-            segment,
-            "customers",
-            pl.lit("feature_adoption").alias("metric"),
-            pl.col("feature").alias("detail"),
-            adoption.feature_adoption(pl.col("users"), pl.col("active")).alias("value"),
-            pl.col("active").alias("observations"),
-        )
-    )
-    return pl.concat(
-        [
-            _segment_rows(part, segment)
-            for part in (overall, tier_shares(customers, segment), pages, features)
-        ]
-    )
-
-
-def segment_metrics(panel: MetricPanel, config: ScoringConfig) -> pl.LazyFrame:
-    """The segment_metrics table: one row per segment x value x metric (x detail), over the
-    whole population (segment `all`) and every segment attribute found."""
-    everyone = MetricPanel(
-        customers=panel.customers.with_columns(pl.lit(ALL).alias(ALL)),
-        pages=panel.pages,
-        feature_users=panel.feature_users,
-        segments=panel.segments,
-    )
-    return pl.concat(
-        [metrics_of_segment(everyone, config, segment) for segment in (ALL, *panel.segments)]
-    ).sort("segment", "segment_value", "metric", "detail", nulls_last=True)

@@ -43,6 +43,12 @@ def sum_where(values: pl.Expr, condition: pl.Expr) -> pl.Expr:
     return exact_sum(pl.when(condition).then(values))
 
 
+def total_where(counts: pl.Expr, condition: pl.Expr) -> pl.Expr:
+    """The sum of integer `counts` over the rows that satisfy a condition, as Int64 (0 when
+    none)."""
+    return pl.when(condition).then(counts).sum().cast(pl.Int64)
+
+
 def flag(condition: pl.Expr) -> pl.Expr:
     """A boolean as an additive 0/1 count."""
     return condition.fill_null(False).cast(pl.Int64)

@@ -8,7 +8,7 @@ import polars as pl
 
 from scoring.config import ScoringConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import count_of, percent, ratio
+from scoring.metrics.rates import percent, ratio, total_where
 from scoring.schema import UTC_TIMESTAMP
 
 
@@ -27,86 +27,65 @@ BITMASK_DAYS = 62
 """Windows up to this many days count active days with a 64-bit day mask (one pass)."""
 
 
-def first_and_active_days(events: pl.LazyFrame, window: Window, active: pl.Expr) -> pl.LazyFrame:
-    """Per customer: first_event_at and active_days, the distinct UTC days of the window with
-    an event where `active` holds. Up to BITMASK_DAYS days: OR of 2 ** day_index over the
-    active events, then its bit count (one group-by); longer windows: distinct (customer, day)
-    pairs."""
+def active_days(window_events: pl.LazyFrame, window: Window, active: pl.Expr) -> pl.LazyFrame:
+    """Per customer with an event of the window where `active` holds: active_days, the
+    distinct UTC days with such an event. Up to BITMASK_DAYS days: OR of 2 ** day_index, then
+    its bit count (one group-by); longer windows: distinct (customer, day) pairs."""
     day_index = (pl.col("occurred_at").dt.epoch("s") - int(window.start.timestamp())) // 86_400
-    first = pl.col("occurred_at").min().alias("first_event_at")
+    active_events = window_events.filter(active)
     if (window.end - window.start).days <= BITMASK_DAYS:
-        # clipped: the in-memory engine raises the power of inactive (earlier) events too
-        power = pl.lit(2, dtype=pl.Int64).pow(day_index.clip(0, BITMASK_DAYS))
-        day_bit = pl.when(active).then(power).otherwise(0)
-        return events.group_by("customer_id").agg(
-            first,
-            day_bit.cast(pl.Int64)
-            .bitwise_or()
-            .bitwise_count_ones()
-            .cast(pl.Int64)
-            .alias("active_days"),
+        day_bit = pl.lit(2, dtype=pl.Int64).pow(day_index).cast(pl.Int64)
+        return active_events.group_by("customer_id").agg(
+            day_bit.bitwise_or().bitwise_count_ones().cast(pl.Int64).alias("active_days")
         )
-    active_days = (
-        events.filter(active)
-        .select("customer_id", day_index.alias("day"))
+    return (
+        active_events.select("customer_id", day_index.alias("day"))
         .unique()
         .group_by("customer_id")
         .agg(pl.len().cast(pl.Int64).alias("active_days"))
     )
-    return (
-        events.group_by("customer_id")
-        .agg(first)
-        .join(active_days, on="customer_id", how="left")
-        .with_columns(pl.col("active_days").fill_null(0))
-    )
 
 
-def retention_counts(events: pl.LazyFrame, window: Window, config: ScoringConfig) -> pl.LazyFrame:
-    """Per customer seen at or before the run date (`events` end with it): first_event_at,
-    active_days (distinct active UTC days in the window), cancelled_before_start (a
-    cancellation before the window), churned (a cancellation in the window), app_installs and
-    app_uninstalls in the window, app_status (`kept` when the latest install/uninstall is an
-    install, `deleted` when it is an uninstall, null when neither) and app_installer (an
-    install in the window)."""
-    in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
+def lifecycle_totals(window: Window, config: ScoringConfig) -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
+    cancelled_before_start (a cancellation before the window), churned (a cancellation in the
+    window), app_installs and app_uninstalls in the window, app_installer (an install in it)."""
     metrics = config.metric_settings
-    event_type = pl.col("event_type")
+    event_type, count = pl.col("event_type"), pl.col("count")
     cancellation = event_type.is_in(metrics.cancellation_events)
     install = event_type == metrics.app_install_event
-    app_event = install | (event_type == metrics.app_uninstall_event)
-    active = in_window & active_event(config)
-    latest_app_event = (
-        event_type.filter(app_event)
-        .sort_by(pl.col("occurred_at").filter(app_event), pl.col("event_id").filter(app_event))
-        .last()
-    )
-    lifecycle = (
-        events.filter(cancellation | app_event)
+    before_start = pl.col("first_event_at") < pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    installs = total_where(count, install)
+    return [
+        (cancellation & before_start).any().alias("cancelled_before_start"),
+        (cancellation & (count > 0)).any().alias("churned"),
+        installs.alias("app_installs"),
+        total_where(count, event_type == metrics.app_uninstall_event).alias("app_uninstalls"),
+        (installs > 0).alias("app_installer"),
+    ]
+
+
+def app_event(config: ScoringConfig) -> pl.Expr:
+    """Whether an event is an app install or uninstall."""
+    metrics = config.metric_settings
+    return pl.col("event_type").is_in([metrics.app_install_event, metrics.app_uninstall_event])
+
+
+def app_status(events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """Per customer with an app install or uninstall in `events` (which end with the run
+    date): app_status, `kept` when the latest of them is an install, `deleted` when it is an
+    uninstall (ties on time broken by event_id)."""
+    metrics = config.metric_settings
+    event_type = pl.col("event_type")
+    latest = event_type.sort_by("occurred_at", "event_id").last()
+    return (
+        events.filter(app_event(config))
         .group_by("customer_id")
         .agg(
-            (cancellation & ~in_window).any().alias("cancelled_before_start"),
-            (cancellation & in_window).any().alias("churned"),
-            count_of(install & in_window).alias("app_installs"),
-            count_of(app_event & ~install & in_window).alias("app_uninstalls"),
-            latest_app_event.alias("app_status"),
-            (install & in_window).any().alias("app_installer"),
-        )
-    )
-    return (
-        first_and_active_days(events, window, active)
-        .join(lifecycle, on="customer_id", how="left")
-        .with_columns(
-            pl.col("active_days").fill_null(0),
-            *[
-                pl.col(name).fill_null(False)
-                for name in ("cancelled_before_start", "churned", "app_installer")
-            ],
-            *[pl.col(name).fill_null(0) for name in ("app_installs", "app_uninstalls")],
-            pl.when(pl.col("app_status") == metrics.app_install_event)
+            pl.when(latest == metrics.app_install_event)
             .then(pl.lit("kept"))
-            .when(pl.col("app_status").is_not_null())
-            .then(pl.lit("deleted"))
-            .alias("app_status"),
+            .otherwise(pl.lit("deleted"))
+            .alias("app_status")
         )
     )
 

@@ -111,19 +111,17 @@ def score_percentile(segment: str | None) -> pl.Expr:
     return (rank.cast(pl.Float64) * 100.0 / count).alias("score_percentile")
 
 
-def tier_shares(panel: pl.LazyFrame, segment: str) -> pl.LazyFrame:
-    """Per segment value and tier: share of the segment's customers in the tier (all tiers)."""
-    tiers = pl.LazyFrame({"detail": list(TIERS)})
-    totals = panel.group_by(segment).agg(pl.len().cast(pl.Int64).alias("customers"))
-    counts = panel.group_by(segment, pl.col("tier").alias("detail")).agg(
-        pl.len().cast(pl.Int64).alias("in_tier")
-    )
+def tier_shares(sums: pl.LazyFrame) -> pl.LazyFrame:
+    """Per segment value (columns segment, segment_value, customers and in_<tier>, the
+    customers of each tier) and tier: share of the value's customers in the tier, every tier
+    listed (detail: the tier)."""
+    key = ["segment", "segment_value", "customers"]
     return (
-        totals.join(tiers, how="cross")
-        .join(counts, on=[segment, "detail"], how="left", nulls_equal=True)
+        sums.select(*key, *[pl.col(f"in_{tier}").alias(tier) for tier in TIERS])
+        .unpivot(index=key, variable_name="detail", value_name="in_tier")
         .with_columns(
             pl.lit("tier_share").alias("metric"),
-            (pl.col("in_tier").fill_null(0) * 100.0 / pl.col("customers")).alias("value"),
+            (pl.col("in_tier") * 100.0 / pl.col("customers")).alias("value"),
             pl.col("customers").alias("observations"),
         )
     )

@@ -6,26 +6,33 @@ import polars as pl
 
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import count_of, exact_sum, ratio
+from scoring.metrics.rates import exact_sum, ratio
 from scoring.schema import UTC_TIMESTAMP
 
 DAYS_PER_YEAR = 365
 
 
-def purchase_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer with a valued purchase in the `clv_lookback_days` days ending on the run
-    date: purchases (with an amount) and revenue (sum of their amounts). Purchases without an
-    amount cannot be valued and are left out."""
+def valued_purchase(window: Window, config: MetricsConfig) -> pl.Expr:
+    """Whether an event is a purchase with an amount in the `clv_lookback_days` days ending on
+    the run date (`window.end`)."""
     lookback_start = window.end - timedelta(days=config.clv_lookback_days)
-    purchase = (
+    return (
         (pl.col("event_type") == config.purchase_event)
         & pl.col("amount").is_not_null()
         & (pl.col("occurred_at") >= pl.lit(lookback_start, dtype=UTC_TIMESTAMP))
     )
+
+
+def purchase_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> pl.LazyFrame:
+    """Per customer with a valued purchase (valued_purchase) in `events`, which end with the
+    run date: purchases (with an amount) and revenue (sum of their amounts). Purchases without
+    an amount cannot be valued and are left out."""
     return (
-        events.filter(purchase)
+        events.filter(valued_purchase(window, config))
         .group_by("customer_id")
-        .agg(count_of(purchase).alias("purchases"), exact_sum(pl.col("amount")).alias("revenue"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("purchases"), exact_sum(pl.col("amount")).alias("revenue")
+        )
     )
 
 

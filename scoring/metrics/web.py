@@ -38,15 +38,11 @@ def session_summaries(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.
     )
 
 
-def web_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer with a page view at or before the run date (`events` end with it):
-    page_views, timed_page_views, page_seconds, scrolled_page_views, scroll_total (window),
-    sessions, session_page_views, bounced_sessions, timed_sessions, session_seconds (from
-    session_summaries), visitor (1 when a page view is in the window) and new_visitor (1 when
-    the first page view ever is)."""
-    in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
-    sessions = (
-        session_summaries(events.filter(in_window), config)
+def session_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+    """Per customer with a session in the window: sessions, session_page_views,
+    bounced_sessions, timed_sessions and session_seconds (from session_summaries)."""
+    return (
+        session_summaries(window_events, config)
         .group_by("customer_id")
         .agg(
             pl.len().cast(pl.Int64).alias("sessions"),
@@ -56,25 +52,40 @@ def web_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> p
             exact_sum(pl.col("seconds")).alias("session_seconds"),
         )
     )
+
+
+def page_view_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+    """Per customer with a page view in the window: page_views, timed_page_views,
+    page_seconds, scrolled_page_views and scroll_total."""
     duration, scroll = pl.col("duration_s"), pl.col("scroll_pct")
     return (
-        events.filter(pl.col("event_type") == config.page_view_event)
+        window_events.filter(pl.col("event_type") == config.page_view_event)
         .group_by("customer_id")
         .agg(
-            count_of(in_window).alias("page_views"),
-            count_of(in_window & duration.is_not_null()).alias("timed_page_views"),
-            sum_where(duration, in_window).alias("page_seconds"),
-            count_of(in_window & scroll.is_not_null()).alias("scrolled_page_views"),
-            sum_where(scroll, in_window).alias("scroll_total"),
-            (~in_window).any().alias("visited_before"),
+            pl.len().cast(pl.Int64).alias("page_views"),
+            count_of(duration.is_not_null()).alias("timed_page_views"),
+            exact_sum(duration).alias("page_seconds"),
+            count_of(scroll.is_not_null()).alias("scrolled_page_views"),
+            exact_sum(scroll).alias("scroll_total"),
         )
-        .with_columns(
-            flag(pl.col("page_views") > 0).alias("visitor"),
-            flag((pl.col("page_views") > 0) & ~pl.col("visited_before")).alias("new_visitor"),
-        )
-        .drop("visited_before")
-        .join(sessions, on="customer_id", how="left")
     )
+
+
+def visited_before(window: Window, config: MetricsConfig) -> pl.Expr:
+    """Aggregation of a customer's event-type totals: whether it viewed a page before the
+    window (a visitor of the window is new without one)."""
+    before_start = pl.col("first_event_at") < pl.lit(window.start, dtype=UTC_TIMESTAMP)
+    return ((pl.col("event_type") == config.page_view_event) & before_start).any()
+
+
+def visitor_flags(page_views: pl.Expr, seen_before: pl.Expr) -> list[pl.Expr]:
+    """visitor (1 when the customer viewed a page in the window) and new_visitor (1 when that
+    was its first page view ever)."""
+    visited = page_views > 0
+    return [
+        flag(visited).alias("visitor"),
+        flag(visited & ~seen_before.fill_null(False)).alias("new_visitor"),
+    ]
 
 
 def page_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:

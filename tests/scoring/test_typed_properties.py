@@ -30,6 +30,22 @@ def test_text_properties_become_typed_and_missing_ones_null() -> None:
     assert typed["note"].to_list() == ["kept", "as", "is"]
 
 
+def test_only_mistyped_leaves_typed_columns_as_they_are() -> None:
+    raw = pl.LazyFrame(
+        {
+            "value": ["4", " 5 "],  # text (an old event store): still typed
+            "page": [" /home ", "/a"],  # already text: left as validation stripped it
+            "scroll_pct": [10.0, None],
+        }
+    )
+    typed = typed_properties(raw, only_mistyped=True).collect()
+    assert typed["value"].to_list() == [4.0, 5.0]
+    assert typed["page"].to_list() == [" /home ", "/a"]
+    assert typed["scroll_pct"].to_list() == [10.0, None]
+    assert typed["amount"].to_list() == [None, None]  # missing columns are still added
+    assert typed_properties(raw).collect()["page"].to_list() == ["/home", "/a"]
+
+
 def test_metrics_section_is_optional_and_validated() -> None:
     assert ScoringConfig.model_validate({"weights": {"login": 1}}).metric_settings == (
         MetricsConfig()

@@ -1,0 +1,50 @@
+"""The metric step reuses what the scoring step keeps: the same tables as recomputing it."""
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from flows.settings import bundled_config_path, load_config
+from scoring.aggregates import EVENT_TYPE_TOTALS
+from scoring.events import typed_properties
+from tasks.demo_data import generate_demo_events
+from tasks.metrics import compute_metrics
+from tasks.score import TOTALS_FILE, score_customers
+
+RUN_DATE = date(2026, 3, 31)
+
+
+def test_panel_from_the_kept_totals_equals_the_recomputed_panel(tmp_path: Path) -> None:
+    events, customers = generate_demo_events(RUN_DATE, customers=300)
+    events_path, customers_path = tmp_path / "events.parquet", tmp_path / "customers.parquet"
+    typed_properties(events.lazy()).collect().write_parquet(events_path)
+    customers.write_parquet(customers_path)
+    config = load_config(bundled_config_path())
+
+    plain = score_customers.fn(str(events_path), config, RUN_DATE, str(tmp_path / "plain"))
+    kept = score_customers.fn(
+        str(events_path), config, RUN_DATE, str(tmp_path / "kept"), keep_totals=True
+    )
+    assert plain.totals_file is None
+    assert kept.totals_file == str(tmp_path / "kept" / TOTALS_FILE)
+    assert pl.read_ipc(kept.totals_file).schema == EVENT_TYPE_TOTALS
+    for name in ("scores_file", "contributions_file"):  # keeping them changes no output
+        assert pl.read_parquet(getattr(kept, name)).equals(pl.read_parquet(getattr(plain, name)))
+
+    recomputed = compute_metrics.fn(
+        str(events_path), config, RUN_DATE, str(tmp_path / "m1"), str(customers_path)
+    )
+    reused = compute_metrics.fn(
+        str(events_path),
+        config,
+        RUN_DATE,
+        str(tmp_path / "m2"),
+        str(customers_path),
+        kept.scores_file,
+        kept.totals_file,
+    )
+    assert reused.customers == recomputed.customers == 300
+    for name in ("customer_metrics_file", "segment_metrics_file"):
+        want, got = (pl.read_parquet(getattr(r, name)) for r in (recomputed, reused))
+        assert got.equals(want), name
