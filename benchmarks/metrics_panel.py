@@ -1,10 +1,14 @@
-"""What the metric panel adds to a run, next to the scoring itself, on seeded demo events.
+"""What the metric panel adds to a run, next to the scoring itself.
 
-    .venv/bin/python benchmarks/metrics_panel.py [--customers 14000 70000] [--repeat 5]
+    .venv/bin/python -m benchmarks.metrics_panel [--customers 14000 70000] [--repeat 5]
+        [--synthetic 20000000]
 
-For each size (14,000 customers = 1,994,498 events over 90 days), generates the demo events
-and customers table (cached under .bench/), then times the flow's steps as the flow runs them
-(the task bodies, reads and writes included, on the same Parquet file):
+Data (generated once, cached under .bench/): the seeded demo events and customers table of
+`--customers` customers (14,000 customers = 1,994,498 events over 90 days; every metric has
+data), and with --synthetic the history of `make bench` (that many events, 500,000
+customers, 90 days, one file per day as in an event store; event types only, no survey,
+page or purchase properties, no customers table). On each, times the flow's steps as the
+flow runs them (the task bodies, reads and writes included, on the same Parquet files):
 
 - scoring: `score_customers` as in a run without the panel;
 - scoring with totals: `score_customers(keep_totals=True)`, as in a run with the panel (the
@@ -28,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from benchmarks.synthetic import PART_FILE, write_history
 from flows.settings import bundled_config_path, load_config
 from scoring.config import ScoringConfig
 from scoring.events import typed_properties
@@ -46,6 +51,7 @@ from tasks.score import ScoreReport, score_customers
 from tasks.write import write_partition
 
 RUN_DATE = date(2026, 3, 31)
+SYNTHETIC_CUSTOMERS = 500_000
 
 
 def demo_files(customers: int) -> tuple[str, str]:
@@ -61,6 +67,14 @@ def demo_files(customers: int) -> tuple[str, str]:
     return str(events_path), str(customers_path)
 
 
+def synthetic_files(events: int) -> str:
+    """The benchmark's synthetic history of `events` events (cached): a glob of its files."""
+    root = Path(".bench") / f"synthetic-{events}"
+    print(f"synthetic history of {events:,} events in {root} (generated once) ...")
+    write_history(root, events, SYNTHETIC_CUSTOMERS, 90, RUN_DATE)
+    return str(root / "event_date=*" / PART_FILE)
+
+
 def timed(run: Callable[[], Any]) -> tuple[float, float, Any]:
     """(wall seconds, CPU seconds of all threads, result) of one call."""
     started, started_cpu = time.perf_counter(), time.process_time()
@@ -69,7 +83,11 @@ def timed(run: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def panel_stages(
-    events_path: str, customers_path: str, config: ScoringConfig, report: ScoreReport, staging: str
+    events_path: str,
+    customers_path: str | None,
+    config: ScoringConfig,
+    report: ScoreReport,
+    staging: str,
 ) -> dict[str, float]:
     """CPU seconds of the panel's stages, the steps of tasks.metrics.compute_metrics."""
     stages: dict[str, float] = {}
@@ -81,9 +99,10 @@ def panel_stages(
         stages[name] = now - started
         started = now
 
-    table = read_customers(customers_path).lazy()
+    table = read_customers(customers_path).lazy() if customers_path else None
     scan = pl.scan_parquet(events_path)
-    columns = panel_columns(config, scan.collect_schema().names(), table.collect_schema().names())
+    table_columns = table.collect_schema().names() if table is not None else []
+    columns = panel_columns(config, scan.collect_schema().names(), table_columns)
     events = typed_properties(scan.select(columns), only_mistyped=True)
     rows = panel_events(events, config, RUN_DATE, table).collect().lazy()
     stage("read")
@@ -101,8 +120,7 @@ def panel_stages(
     return stages
 
 
-def measure(customers: int, repeat: int) -> dict[str, Any]:
-    events_path, customers_path = demo_files(customers)
+def measure(events_path: str, customers_path: str | None, repeat: int) -> dict[str, Any]:
     config = load_config(bundled_config_path())
     staging = tempfile.mkdtemp(prefix="engage-panel-bench-")
     rows = pl.scan_parquet(events_path).select(pl.len()).collect().item()
@@ -135,7 +153,8 @@ def measure(customers: int, repeat: int) -> dict[str, Any]:
         keep("panel", wall, cpu)
         measured = panel_stages(events_path, customers_path, config, report, staging)
         stages = measured if round_ == 0 else {k: min(v, measured[k]) for k, v in stages.items()}
-    return {"customers": customers, "events": rows, "best": best, "stages": stages}
+    customers = pl.scan_parquet(events_path).select(pl.col("customer_id").n_unique()).collect()
+    return {"customers": customers.item(), "events": rows, "best": best, "stages": stages}
 
 
 def summary(result: dict[str, Any]) -> str:
@@ -159,11 +178,15 @@ def summary(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--customers", type=int, nargs="+", default=[14_000])
+    parser.add_argument("--customers", type=int, nargs="*", default=[14_000])
+    parser.add_argument("--synthetic", type=int, default=0, help="events of make bench's history")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    for customers in args.customers:
-        print(summary(measure(customers, args.repeat)), flush=True)
+    datasets = [("demo", *demo_files(customers)) for customers in args.customers]
+    if args.synthetic:
+        datasets.append(("synthetic", synthetic_files(args.synthetic), None))
+    for name, events_path, customers_path in datasets:
+        print(f"{name}: " + summary(measure(events_path, customers_path, args.repeat)), flush=True)
 
 
 if __name__ == "__main__":

@@ -121,18 +121,24 @@ def latest_events(*frames: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def occurrences_in(period: Window, config: ScoringConfig) -> pl.Expr:
-    """Aggregation: how many events fall in `period`, decayed as of its run date when the
-    configuration decays (summed exactly, see OCCURRENCE_DECIMALS)."""
-    in_period = pl.col("occurred_at").is_between(
-        pl.lit(period.start, dtype=UTC_TIMESTAMP),
-        pl.lit(period.end, dtype=UTC_TIMESTAMP),
-        closed="left",
+def _previous_occurrences(window: Window, config: ScoringConfig) -> pl.Expr:
+    """Aggregation over events that end with `window`: the occurrences of the previous period
+    (the window before it), decayed as of that period's run date when the configuration
+    decays (summed exactly, see OCCURRENCE_DECIMALS)."""
+    previous = Window.ending_on(
+        window.run_date - timedelta(days=config.window_days), config.window_days
     )
+    since_previous = pl.col("occurred_at") >= pl.lit(previous.start, dtype=UTC_TIMESTAMP)
     if config.half_life_days is None:
-        return in_period.sum().cast(pl.Float64)
+        # one comparison per event: events since the previous period's start, minus the window's
+        in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
+        return (since_previous.sum() - in_window.sum()).cast(pl.Float64)
+    in_previous = since_previous & (
+        pl.col("occurred_at") < pl.lit(previous.end, dtype=UTC_TIMESTAMP)
+    )
     return exact_sum(
-        pl.when(in_period).then(occurrence_weight(config, period.run_date)), OCCURRENCE_DECIMALS
+        pl.when(in_previous).then(occurrence_weight(config, previous.run_date)),
+        OCCURRENCE_DECIMALS,
     )
 
 
@@ -174,14 +180,13 @@ def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: dat
     window ending `window_days` before the run date (decayed as of that date). The scoring
     step computes these once for itself and the metric panel."""
     window = Window.ending_on(run_date, config.window_days)
-    previous = Window.ending_on(run_date - timedelta(days=config.window_days), config.window_days)
     return (
         events_until(events, window.end)
         .group_by("customer_id", "event_type")
         .agg(
             *_window_aggregations(window, config),
             pl.col("occurred_at").min().alias("first_event_at"),
-            occurrences_in(previous, config).alias("previous_occurrences"),
+            _previous_occurrences(window, config).alias("previous_occurrences"),
         )
         .select(list(EVENT_TYPE_TOTALS))
     )

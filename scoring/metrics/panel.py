@@ -11,12 +11,11 @@ from datetime import date
 
 import polars as pl
 
-from scoring.aggregates import event_type_totals
+from scoring.aggregates import customer_scores_from_totals, event_type_totals
 from scoring.config import ScoringConfig
 from scoring.engagement import (
     SCORE_DECIMALS,
     Window,
-    customer_scores,
     events_in_window,
     weights_frame,
 )
@@ -205,9 +204,9 @@ def panel_events(
 def customer_totals(totals: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """Per customer seen by the end of the run date, from its event-type totals
     (scoring.aggregates.EVENT_TYPE_TOTALS, one row per customer and event type):
-    first_event_at, score_previous, visited_before,
-    the lifecycle counts (retention.lifecycle_totals), the campaign counts and the support and
-    billing counts of the window.
+    first_event_at, score_previous, visited_before, the lifecycle counts
+    (retention.lifecycle_totals), the campaign counts and the support and billing counts of
+    the window.
 
     score_previous is the CES of the previous period, as customer_scores computes it for the
     window ending `window_days` before the run date: null for customers not seen by its end,
@@ -247,10 +246,11 @@ def customer_panel(
     additive counts of every concept and the per-customer metric values.
 
     `events` are valid events with typed properties (scoring.events.typed_properties, applied
-    by validation). `scores` are the run's customer_scores and `totals` its event-type totals
-    (scoring.aggregates.event_type_totals) when already computed (recomputed otherwise).
-    What needs the history comes from the totals; the other queries read the window's events
-    (and the purchases of the CLV lookback, the app events and event-column attributes)."""
+    by validation). `totals` are the run's event-type totals (scoring.aggregates.
+    event_type_totals) and `scores` its customer_scores, when already computed (else derived
+    from the totals, computed from the events when not given either). What needs the history
+    comes from the totals; the other queries read the window's events and the few of
+    panel_events from before it."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
@@ -313,9 +313,9 @@ def customer_panel(
         value.purchase_counts(known, window, metrics),
         features,
     ]
-    panel = (scores if scores is not None else customer_scores(known, config, run_date)).select(
-        "customer_id", "score", "tier"
-    )
+    if scores is None:
+        scores = customer_scores_from_totals(totals, config)
+    panel = scores.select("customer_id", "score", "tier")
     for frame in per_customer:
         panel = panel.join(frame, on="customer_id", how="left")
     panel = (

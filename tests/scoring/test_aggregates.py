@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from scoring.aggregates import (
     EVENT_TYPE_TOTALS,
@@ -171,6 +172,13 @@ def test_event_type_totals_add_first_events_and_the_previous_period(config: Scor
         .with_columns(pl.col("previous_occurrences").fill_null(0.0))
         .collect()
     )
-    assert totals.select(expected.columns).sort(key).equals(expected.sort(key))
+    # decayed occurrences: 0.5 ** x may differ in the last bit between plans (not across reruns)
+    assert_frame_equal(
+        totals.select(expected.columns).sort(key),
+        expected.sort(key),
+        check_exact=False,
+        rel_tol=1e-14,
+        abs_tol=0,
+    )
     if config.window_days < 50:  # the history reaches the previous period
         assert expected["previous_occurrences"].sum() > 0

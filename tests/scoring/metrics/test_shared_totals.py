@@ -64,6 +64,13 @@ def world(seed: int, rows: int = 1500, customers: int = 30) -> tuple[pl.LazyFram
         },
         schema_overrides={"occurred_at": UTC_TIMESTAMP},
     )
+    # a customer seen only before the window, and one whose first event is its signup
+    lapsed = events.head(2).with_columns(
+        pl.Series("customer_id", ["lapsed", "joined"]),
+        pl.Series("event_type", ["login", "signup"]),
+        pl.Series("occurred_at", [start, start + timedelta(days=60)], dtype=UTC_TIMESTAMP),
+    )
+    events = pl.concat([events, lapsed])
     listed = [f"c{v}" for v in rng.choice(customers + 5, customers // 2, replace=False)]
     table = pl.DataFrame(
         {
@@ -129,6 +136,7 @@ def test_panel_from_the_totals_and_its_events_equals_the_panel_from_every_event(
         metric_panel(rows.lazy(), config, RUN_DATE, customers, totals=totals), config
     )
     assert expected[0].height > 10 and expected[4].height > 100  # the world exercises the panel
+    assert "lapsed" in expected[0]["customer_id"]
     for want, got in zip(expected, actual, strict=True):
         assert_frame_equal(got, want, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
 
