@@ -21,6 +21,7 @@ from scoring.engagement import (
     OCCURRENCE_DECIMALS,
     SCORE_DECIMALS,
     Window,
+    contribution,
     occurrence_weight,
     tier_of,
     weights_frame,
@@ -62,6 +63,13 @@ EVENT_TYPE_TOTALS = pl.Schema(
 )
 """WINDOW_TOTALS plus what the metric panel needs from the history: the customer's first
 event of the type and the type's decayed count in the previous period."""
+
+
+def first_before(window: Window) -> pl.Expr:
+    """Over EVENT_TYPE_TOTALS rows (or a customer's earliest first_event_at): whether the
+    first event came before the window."""
+    return pl.col("first_event_at") < pl.lit(window.start, dtype=UTC_TIMESTAMP)
+
 
 CUSTOMER_LAST_EVENTS = pl.Schema({"customer_id": pl.String(), "last_event_at": UTC_TIMESTAMP})
 
@@ -221,9 +229,7 @@ def contributions_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl
     return (
         totals.filter(pl.col("count") > 0)
         .join(weights_frame(config), on="event_type", how="inner")
-        .with_columns(
-            (pl.col("weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("contribution")
-        )
+        .with_columns(contribution(pl.col("weight"), pl.col("occurrences")).alias("contribution"))
         .select("customer_id", "event_type", "count", "weight", "contribution")
         .sort("customer_id", "event_type", multithreaded=False)
     )
@@ -243,9 +249,7 @@ def customer_scores_from_totals(
     weighted = weights_frame(config).rename({"weight": "_weight"})
     per_customer = (
         totals.join(weighted, on="event_type", how="left")
-        .with_columns(
-            (pl.col("_weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("_part")
-        )
+        .with_columns(contribution(pl.col("_weight"), pl.col("occurrences")).alias("_part"))
         .group_by("customer_id")
         .agg(
             pl.col("count").sum().cast(pl.Int64).alias("event_count"),

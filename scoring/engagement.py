@@ -61,6 +61,11 @@ def weights_frame(config: ScoringConfig) -> pl.LazyFrame:
     )
 
 
+def contribution(weight: pl.Expr, occurrences: pl.Expr) -> pl.Expr:
+    """A (customer, event type) contribution: weight x occurrences, rounded to SCORE_DECIMALS."""
+    return (weight * occurrences).round(SCORE_DECIMALS)
+
+
 def contributions(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """Per customer and weighted event type: count, weight and contribution = weight x count.
 
@@ -78,9 +83,7 @@ def contributions(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
             pl.col("weight").first(),
             exact_sum(pl.col("occurrence"), OCCURRENCE_DECIMALS).alias("occurrences"),
         )
-        .with_columns(
-            (pl.col("weight") * pl.col("occurrences")).round(SCORE_DECIMALS).alias("contribution")
-        )
+        .with_columns(contribution(pl.col("weight"), pl.col("occurrences")).alias("contribution"))
         .select("customer_id", "event_type", "count", "weight", "contribution")
         .sort("customer_id", "event_type")
     )

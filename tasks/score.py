@@ -96,14 +96,13 @@ def score_events(
 
     keep_totals: the pass also computes what the metric panel needs from the history
     (scoring.aggregates.event_type_totals) and stages it as TOTALS_FILE (`totals_file`)."""
-    if not keep_totals:
-        totals = window_totals(events, config, run_date).collect()
-        return score_totals(totals, None, config, run_date, staging)
-    totals = event_type_totals(events, config, run_date).collect()
-    totals_file = Path(staging) / TOTALS_FILE
-    totals_file.parent.mkdir(parents=True, exist_ok=True)
-    totals.write_ipc(totals_file)
+    totals_of = event_type_totals if keep_totals else window_totals
+    totals = totals_of(events, config, run_date).collect()
     report = score_totals(totals, None, config, run_date, staging)
+    if not keep_totals:
+        return report
+    totals_file = Path(staging) / TOTALS_FILE
+    totals.write_ipc(totals_file)
     return replace(report, totals_file=str(totals_file))
 
 

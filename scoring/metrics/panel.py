@@ -11,11 +11,12 @@ from datetime import date
 
 import polars as pl
 
-from scoring.aggregates import customer_scores_from_totals, event_type_totals
+from scoring.aggregates import customer_scores_from_totals, event_type_totals, first_before
 from scoring.config import ScoringConfig
 from scoring.engagement import (
     SCORE_DECIMALS,
     Window,
+    contribution,
     events_in_window,
     weights_frame,
 )
@@ -213,21 +214,21 @@ def customer_totals(totals: pl.LazyFrame, config: ScoringConfig, run_date: date)
     else the sum of their rounded per-type contributions (0 without any)."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
-    previous_end = pl.lit(window.start, dtype=UTC_TIMESTAMP)
-    contribution = (pl.col("weight") * pl.col("previous_occurrences")).round(SCORE_DECIMALS)
+    previous = contribution(pl.col("weight"), pl.col("previous_occurrences"))
     return (
         totals.join(weights_frame(config), on="event_type", how="left")
         .group_by("customer_id")
         .agg(
             pl.col("first_event_at").min(),
-            exact_sum(contribution).alias("score_previous"),
+            exact_sum(previous).alias("score_previous"),
             web.visited_before(window, metrics).alias("visited_before"),
             *retention.lifecycle_totals(window, config),
             *campaigns.campaign_totals(metrics),
             *health.support_and_billing_totals(config),
         )
         .with_columns(
-            pl.when(pl.col("first_event_at") < previous_end)
+            # seen by the end of the previous period, which ends where the window starts
+            pl.when(first_before(window))
             .then(pl.col("score_previous").round(SCORE_DECIMALS))
             .alias("score_previous")
         )

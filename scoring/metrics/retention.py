@@ -6,10 +6,10 @@ every event type with a positive weight).
 
 import polars as pl
 
+from scoring.aggregates import first_before
 from scoring.config import ScoringConfig
 from scoring.engagement import Window
 from scoring.metrics.rates import percent, ratio, total_where
-from scoring.schema import UTC_TIMESTAMP
 
 
 def active_event(config: ScoringConfig) -> pl.Expr:
@@ -54,10 +54,9 @@ def lifecycle_totals(window: Window, config: ScoringConfig) -> list[pl.Expr]:
     event_type, count = pl.col("event_type"), pl.col("count")
     cancellation = event_type.is_in(metrics.cancellation_events)
     install = event_type == metrics.app_install_event
-    before_start = pl.col("first_event_at") < pl.lit(window.start, dtype=UTC_TIMESTAMP)
     installs = total_where(count, install)
     return [
-        (cancellation & before_start).any().alias("cancelled_before_start"),
+        (cancellation & first_before(window)).any().alias("cancelled_before_start"),
         (cancellation & (count > 0)).any().alias("churned"),
         installs.alias("app_installs"),
         total_where(count, event_type == metrics.app_uninstall_event).alias("app_uninstalls"),

@@ -5,10 +5,10 @@ A session is a (customer_id, session_id) pair with at least one page view in the
 
 import polars as pl
 
+from scoring.aggregates import first_before
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
 from scoring.metrics.rates import count_of, exact_sum, flag, percent, ratio, sum_where
-from scoring.schema import UTC_TIMESTAMP
 
 SESSION = ("customer_id", "session_id")
 
@@ -74,8 +74,7 @@ def page_view_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.L
 def visited_before(window: Window, config: MetricsConfig) -> pl.Expr:
     """Aggregation of a customer's event-type totals: whether it viewed a page before the
     window (a visitor of the window is new without one)."""
-    before_start = pl.col("first_event_at") < pl.lit(window.start, dtype=UTC_TIMESTAMP)
-    return ((pl.col("event_type") == config.page_view_event) & before_start).any()
+    return ((pl.col("event_type") == config.page_view_event) & first_before(window)).any()
 
 
 def visitor_flags(page_views: pl.Expr, seen_before: pl.Expr) -> list[pl.Expr]:
