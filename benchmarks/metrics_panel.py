@@ -12,8 +12,8 @@ flow runs them (the task bodies, reads and writes included, on the same Parquet 
 
 - scoring: `score_customers` as in a run without the panel;
 - scoring with totals: `score_customers(keep_totals=True)`, as in a run with the panel (the
-  same pass also keeps the per customer and type totals the panel reuses);
-- panel: `compute_metrics` on the staged scores and totals.
+  same pass also computes and stages the per-customer totals the panel reuses);
+- panel: `compute_metrics` on the staged totals.
 
 What the panel adds = (scoring with totals - scoring) + panel. The measurements are
 interleaved round by round and the fastest of --repeat rounds is kept (wall, and CPU of all
@@ -46,7 +46,7 @@ from scoring.metrics.panel import (
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
 from tasks.customers import read_customers
 from tasks.demo_data import generate_demo_events
-from tasks.metrics import compute_metrics, materialized
+from tasks.metrics import compute_metrics, materialized, ties_before_window
 from tasks.score import ScoreReport, score_customers
 from tasks.write import write_partition
 
@@ -104,11 +104,12 @@ def panel_stages(
     table_columns = table.collect_schema().names() if table is not None else []
     columns = panel_columns(config, scan.collect_schema().names(), table_columns)
     events = typed_properties(scan.select(columns), only_mistyped=True)
-    rows = panel_events(events, config, RUN_DATE, table).collect().lazy()
+    assert report.totals_file is not None
+    totals = pl.read_ipc(report.totals_file).lazy()
+    ties = ties_before_window(totals, config, RUN_DATE)
+    rows = panel_events(events, config, RUN_DATE, table, ties).collect().lazy()
     stage("read")
-    totals = pl.scan_ipc(report.totals_file) if report.totals_file else None
-    scores = pl.scan_parquet(report.scores_file)
-    panel = materialized(metric_panel(rows, config, RUN_DATE, table, scores, totals))
+    panel = materialized(metric_panel(rows, config, RUN_DATE, table, totals))
     stage("per-customer frames")
     per_customer, per_segment = pl.collect_all(
         [customer_metrics(panel.customers), segment_metrics(panel, config)]
@@ -146,7 +147,6 @@ def measure(events_path: str, customers_path: str | None, repeat: int) -> dict[s
                 RUN_DATE,
                 staging,
                 customers_path,
-                report.scores_file,
                 report.totals_file,
             )
         )

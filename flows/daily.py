@@ -266,7 +266,6 @@ def score_run_date(
                 run_date,
                 staging,
                 customers,
-                scoring.scores_file,
                 scoring.totals_file,
             )
             timings["metrics"] = round(time.perf_counter() - started, 3)

@@ -12,6 +12,7 @@ history, and any configuration (weights, tiers, window, half-life) is scored fro
 `last_event_at` per (customer, type, day) gives each customer's latest event at a run date.
 """
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import polars as pl
@@ -26,8 +27,9 @@ from scoring.engagement import (
     tier_of,
     weights_frame,
 )
-from scoring.events import events_until
+from scoring.events import events_until, typed_properties
 from scoring.metrics.rates import exact_sum
+from scoring.metrics.value import valued_purchase
 from scoring.schema import UTC_TIMESTAMP
 
 EVENT_DATE = "event_date"
@@ -59,10 +61,13 @@ EVENT_TYPE_TOTALS = pl.Schema(
         **WINDOW_TOTALS,
         "first_event_at": UTC_TIMESTAMP,
         "previous_occurrences": pl.Float64(),
+        "valued_purchases": pl.Int64(),
+        "purchase_amount": pl.Float64(),
     }
 )
 """WINDOW_TOTALS plus what the metric panel needs from the history: the customer's first
-event of the type and the type's decayed count in the previous period."""
+event of the type, the type's decayed count in the previous period and its valued purchases
+of the CLV lookback (scoring.metrics.value.valued_purchase) with their amount."""
 
 
 def first_before(window: Window) -> pl.Expr:
@@ -185,16 +190,22 @@ def window_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
 def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """window_totals plus first_event_at and previous_occurrences (EVENT_TYPE_TOTALS), in the
     same one pass: `previous_occurrences` are the occurrences of the previous period, the
-    window ending `window_days` before the run date (decayed as of that date). The scoring
-    step computes these once for itself and the metric panel."""
+    window ending `window_days` before the run date (decayed as of that date); the valued
+    purchases and their amount. The scoring step computes these once for itself and the metric
+    panel."""
     window = Window.ending_on(run_date, config.window_days)
+    valued = valued_purchase(window, config.metric_settings)
+    # the amount may be missing, or text in an event store's files: typed like the panel's
+    amounts = typed_properties(events, only_mistyped=True)
     return (
-        events_until(events, window.end)
+        events_until(amounts, window.end)
         .group_by("customer_id", "event_type")
         .agg(
             *_window_aggregations(window, config),
             pl.col("occurred_at").min().alias("first_event_at"),
             _previous_occurrences(window, config).alias("previous_occurrences"),
+            valued.sum().cast(pl.Int64).alias("valued_purchases"),
+            exact_sum(pl.when(valued).then(pl.col("amount"))).alias("purchase_amount"),
         )
         .select(list(EVENT_TYPE_TOTALS))
     )
@@ -236,7 +247,10 @@ def contributions_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl
 
 
 def customer_scores_from_totals(
-    totals: pl.LazyFrame, config: ScoringConfig, last_events: pl.LazyFrame | None = None
+    totals: pl.LazyFrame,
+    config: ScoringConfig,
+    last_events: pl.LazyFrame | None = None,
+    also: Sequence[pl.Expr] = (),
 ) -> pl.LazyFrame:
     """One row per customer seen by the end of the run date: score = sum of contributions,
     tier, event_count, last_event_at; the table of `scoring.engagement.customer_scores`,
@@ -245,16 +259,19 @@ def customer_scores_from_totals(
     Totals from the raw events hold every customer seen (rows with count 0 included) and
     their latest event; totals from daily counts cover the window only, so those customers
     and latest events come from `last_events`.
+
+    `also`: further aggregations over a customer's totals (with its types' `weight`, null when
+    unweighted), computed in the same group-by and kept after the scores' columns.
     """
-    weighted = weights_frame(config).rename({"weight": "_weight"})
     per_customer = (
-        totals.join(weighted, on="event_type", how="left")
-        .with_columns(contribution(pl.col("_weight"), pl.col("occurrences")).alias("_part"))
+        totals.join(weights_frame(config), on="event_type", how="left")
+        .with_columns(contribution(pl.col("weight"), pl.col("occurrences")).alias("_part"))
         .group_by("customer_id")
         .agg(
             pl.col("count").sum().cast(pl.Int64).alias("event_count"),
             exact_sum(pl.col("_part")).alias("score"),
             pl.col("last_event_at").max(),
+            *also,
         )
     )
     if last_events is not None:
@@ -267,7 +284,14 @@ def customer_scores_from_totals(
             pl.col("event_count").fill_null(0),
         )
         .with_columns(tier_of(pl.col("score"), config.tier_boundaries).alias("tier"))
-        .select("customer_id", "score", "tier", "event_count", "last_event_at")
+        .select(
+            "customer_id",
+            "score",
+            "tier",
+            "event_count",
+            "last_event_at",
+            *(e.meta.output_name() for e in also),
+        )
         .sort("customer_id", multithreaded=False)
     )
 

@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from scoring.config import ScoringConfig
+from scoring.engagement import Window
 from scoring.events import typed_properties
 from scoring.metrics.panel import (
     MetricPanel,
@@ -18,7 +19,8 @@ from scoring.metrics.panel import (
     panel_events,
     segment_metrics,
 )
-from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
+from scoring.metrics.retention import app_ties
+from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
 from tasks.customers import read_customers
 from tasks.write import write_partition
 
@@ -42,6 +44,20 @@ def materialized(panel: MetricPanel) -> MetricPanel:
     return MetricPanel(customers.lazy(), pages.lazy(), feature_users.lazy(), panel.segments)
 
 
+def ties_before_window(
+    totals: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.LazyFrame | None:
+    """The app ties (retention.app_ties) of the customer totals before the window, whose events
+    the window does not hold; None without any (so nothing before the window is read)."""
+    window = Window.ending_on(run_date, config.window_days)
+    ties = (
+        app_ties(totals)
+        .filter(pl.col("app_tie_at") < pl.lit(window.start, dtype=UTC_TIMESTAMP))
+        .collect()
+    )
+    return ties.lazy() if ties.height else None
+
+
 @task(name="compute-metrics", cache_policy=NO_CACHE, persist_result=False)
 def compute_metrics(
     valid_path: str,
@@ -49,13 +65,12 @@ def compute_metrics(
     run_date: date,
     staging: str,
     customers: str | None = None,
-    scores_path: str | None = None,
     totals_path: str | None = None,
 ) -> MetricsReport:
     """Compute the metric panel for the run date and stage customer_metrics, segment_metrics.
 
-    `scores_path`: the run's staged scores, `totals_path`: the scoring pass's event-type
-    totals (tasks.score.TOTALS_FILE); both recomputed from the events when not given."""
+    `totals_path`: the scoring pass's per-customer totals (tasks.score.TOTALS_FILE), with the
+    scores; recomputed from the events when not given."""
     table = read_customers(customers).lazy() if customers else None
     scan = pl.scan_parquet(valid_path)
     columns = panel_columns(
@@ -65,12 +80,14 @@ def compute_metrics(
     )
     # events from a source's event store may carry properties as text: type them here too
     events = typed_properties(scan.select(columns), only_mistyped=True)
-    scores = pl.scan_parquet(scores_path) if scores_path else None
-    totals = pl.scan_ipc(totals_path) if totals_path else None
+    totals = pl.read_ipc(totals_path).lazy() if totals_path else None
     if totals is not None:
         # the history comes with the totals: read the few other events the panel needs once
-        events = panel_events(events, config, run_date, table).collect().lazy()
-    panel = materialized(metric_panel(events, config, run_date, table, scores, totals))
+        events = panel_events(
+            events, config, run_date, table, ties_before_window(totals, config, run_date)
+        )
+        events = events.collect().lazy()
+    panel = materialized(metric_panel(events, config, run_date, table, totals))
     per_customer, per_segment = pl.collect_all(
         [customer_metrics(panel.customers), segment_metrics(panel, config)]
     )

@@ -17,6 +17,7 @@ from scoring.aggregates import (
 )
 from scoring.config import ScoringConfig
 from scoring.engagement import tier_distribution
+from scoring.metrics.panel import customer_totals
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.daily_aggregates import window_totals_from_store
 from tasks.write import write_partition
@@ -35,18 +36,32 @@ class ScoreReport:
     totals_file: str | None = None
 
 
+TOTALS_FILE = "customer_totals.arrow"
+"""The scoring pass's per-customer totals (scoring.metrics.panel.customer_totals), staged for
+the metric panel (a work file of the staging directory: not an output)."""
+
+
 def score_totals(
     totals: pl.DataFrame,
     last_events: pl.LazyFrame | None,
     config: ScoringConfig,
     run_date: date,
     staging: str,
+    panel_totals: pl.LazyFrame | None = None,
 ) -> ScoreReport:
-    """Scores, contributions and unweighted types from window totals; stage the outputs."""
+    """Scores, contributions and unweighted types from window totals; stage the outputs.
+
+    panel_totals: the customers' rows to compute in place of the scores, with their columns
+    and the panel's (scoring.metrics.panel.customer_totals); staged as TOTALS_FILE."""
     window = totals.lazy()
-    scores, contributed, unweighted = pl.collect_all(
+    per_customer = (
+        customer_scores_from_totals(window, config, last_events)
+        if panel_totals is None
+        else panel_totals
+    )
+    customers, contributed, unweighted = pl.collect_all(
         [
-            customer_scores_from_totals(window, config, last_events),
+            per_customer,
             contributions_from_totals(window, config),
             unweighted_event_types_from_totals(window, config),
         ]
@@ -54,7 +69,12 @@ def score_totals(
     unweighted_counts = dict(
         zip(unweighted["event_type"].to_list(), unweighted["count"].to_list(), strict=True)
     )
-    return stage_scores(scores, contributed, unweighted_counts, staging, run_date)
+    report = stage_scores(customers, contributed, unweighted_counts, staging, run_date)
+    if panel_totals is None:
+        return report
+    totals_file = Path(staging) / TOTALS_FILE
+    customers.write_ipc(totals_file)
+    return replace(report, totals_file=str(totals_file))
 
 
 def stage_scores(
@@ -80,11 +100,6 @@ def stage_scores(
     )
 
 
-TOTALS_FILE = "event_type_totals.arrow"
-"""The scoring pass's per customer and event type totals, staged for the metric panel (a work
-file of the staging directory: not an output)."""
-
-
 def score_events(
     events: pl.LazyFrame,
     config: ScoringConfig,
@@ -95,15 +110,14 @@ def score_events(
     """Score valid events in one streaming pass (per customer and type totals), then stage.
 
     keep_totals: the pass also computes what the metric panel needs from the history
-    (scoring.aggregates.event_type_totals) and stages it as TOTALS_FILE (`totals_file`)."""
-    totals_of = event_type_totals if keep_totals else window_totals
-    totals = totals_of(events, config, run_date).collect()
-    report = score_totals(totals, None, config, run_date, staging)
+    (scoring.aggregates.event_type_totals), the scores' group-by also the panel's per-customer
+    totals (scoring.metrics.panel.customer_totals), staged as TOTALS_FILE (`totals_file`)."""
     if not keep_totals:
-        return report
-    totals_file = Path(staging) / TOTALS_FILE
-    totals.write_ipc(totals_file)
-    return replace(report, totals_file=str(totals_file))
+        totals = window_totals(events, config, run_date).collect()
+        return score_totals(totals, None, config, run_date, staging)
+    totals = event_type_totals(events, config, run_date).collect()
+    panel_totals = customer_totals(totals.lazy(), config, run_date)
+    return score_totals(totals, None, config, run_date, staging, panel_totals)
 
 
 @task(name="score-customers", cache_policy=NO_CACHE, persist_result=False)

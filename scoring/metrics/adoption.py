@@ -20,15 +20,11 @@ def feature_users(window_events: pl.LazyFrame, config: ScoringConfig) -> pl.Lazy
     return window_events.filter(used).select("customer_id", "feature").unique()
 
 
-def signup_dates(totals: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
-    """Per customer with a signup event, from the event-type totals
-    (scoring.aggregates.EVENT_TYPE_TOTALS): the UTC date of its first one (signup_date)."""
-    signup = config.metric_settings.signup_event
-    return (
-        totals.filter(pl.col("event_type") == signup)
-        .group_by("customer_id")
-        .agg(pl.col("first_event_at").min().dt.date().alias("signup_date"))
-    )
+def signup_date(config: ScoringConfig) -> pl.Expr:
+    """Aggregation of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
+    the UTC date of its first signup event (signup_date; null without one)."""
+    signup = pl.col("event_type") == config.metric_settings.signup_event
+    return pl.when(signup).then(pl.col("first_event_at")).min().dt.date().alias("signup_date")
 
 
 def first_week_engagement(

@@ -3,7 +3,7 @@ components, each normalized to 0-100, with weights configurable per segment."""
 
 import polars as pl
 
-from scoring.config import HealthWeights, ScoringConfig
+from scoring.config import ScoringConfig
 from scoring.metrics.rates import EXACT_DECIMALS, total_where
 
 COMPONENTS: tuple[str, ...] = ("engagement", "satisfaction", "support", "billing")
@@ -52,36 +52,33 @@ def health_components(config: ScoringConfig) -> list[pl.Expr]:
     ]
 
 
-def health_weights(config: ScoringConfig) -> pl.LazyFrame:
-    """The per-segment weight overrides: health_segment, weight_engagement, ... (may be empty)."""
-    overrides = config.metric_settings.health.segment_weights
-    return pl.LazyFrame(
-        {
-            "health_segment": list(overrides),
-            **{f"weight_{c}": [getattr(w, c) for w in overrides.values()] for c in COMPONENTS},
-        },
-        schema={"health_segment": pl.String, **{f"weight_{c}": pl.Float64 for c in COMPONENTS}},
+def health_weight(component: str, config: ScoringConfig) -> pl.Expr:
+    """The weight of a component for each customer: that of its value of the `health.segment`
+    attribute (`health_segment` column) when the configuration overrides it, else the default."""
+    health = config.metric_settings.health
+    default = float(getattr(health.weights, component))
+    overrides = {value: float(getattr(w, component)) for value, w in health.segment_weights.items()}
+    if not overrides:
+        return pl.lit(default)
+    return pl.col("health_segment").replace_strict(
+        overrides, default=default, return_dtype=pl.Float64
     )
 
 
-def health_score(customers: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
-    """The customers with health_score = sum of w_c x component_c / sum of w_c, both over the
-    components that are not null; the weights are those of the customer's value of the
-    `health.segment` attribute (`health_segment` column) or the default ones."""
-    default: HealthWeights = config.metric_settings.health.weights
-    weights = [pl.col(f"weight_{c}").fill_null(getattr(default, c)) for c in COMPONENTS]
-    present = [pl.col(f"health_{c}").is_not_null() for c in COMPONENTS]
-    weighted = [
-        pl.col(f"health_{c}").fill_null(0.0) * w for c, w in zip(COMPONENTS, weights, strict=True)
+def health_score(config: ScoringConfig) -> pl.Expr:
+    """health_score = sum of w_c x component_c / sum of w_c, both over the components
+    (health_<c> columns) that are not null, with the weights of health_weight; null when no
+    weight is left."""
+    weights = [health_weight(c, config) for c in COMPONENTS]
+    components = [pl.col(f"health_{c}") for c in COMPONENTS]
+    weighted = [c.fill_null(0.0) * w for c, w in zip(components, weights, strict=True)]
+    used = [
+        pl.when(c.is_not_null()).then(w).otherwise(0.0)
+        for c, w in zip(components, weights, strict=True)
     ]
-    weight_used = [pl.when(p).then(w).otherwise(0.0) for p, w in zip(present, weights, strict=True)]
-    total_weight = pl.sum_horizontal(weight_used)
+    total_weight = pl.sum_horizontal(used)
     return (
-        customers.join(health_weights(config), on="health_segment", how="left")
-        .with_columns(
-            pl.when(total_weight > 0)
-            .then(pl.sum_horizontal(weighted) / total_weight)
-            .alias("health_score")
-        )
-        .drop(f"weight_{c}" for c in COMPONENTS)
+        pl.when(total_weight > 0)
+        .then(pl.sum_horizontal(weighted) / total_weight)
+        .alias("health_score")
     )

@@ -11,14 +11,13 @@ from datetime import date
 
 import polars as pl
 
-from scoring.aggregates import customer_scores_from_totals, event_type_totals, first_before
+from scoring.aggregates import customer_scores_from_totals, event_type_totals
 from scoring.config import ScoringConfig
 from scoring.engagement import (
     SCORE_DECIMALS,
     Window,
     contribution,
     events_in_window,
-    weights_frame,
 )
 from scoring.events import events_until
 from scoring.metrics import adoption, campaigns, health, retention, surveys, value, web
@@ -180,58 +179,70 @@ def panel_events(
     config: ScoringConfig,
     run_date: date,
     customers: pl.LazyFrame | None = None,
+    app_ties: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """The events metric_panel reads besides the run's totals: those of the window, plus from
-    the history the app installs and uninstalls (app_status), the valued purchases of the CLV
-    lookback and, for attributes taken from event columns, the events carrying one.
+    """The events metric_panel reads besides the run's customer totals (customer_totals): those
+    of the window and, for attributes taken from event columns, the events carrying one; with
+    `app_ties` (retention.app_ties of the totals), the app events of those customers at the
+    tie's instant.
 
-    Given the totals, metric_panel of these events equals metric_panel of all of them:
-    reading them once, into memory, spares every query of the panel its own scan."""
+    Given the totals, metric_panel of these events equals metric_panel of all of them. Without
+    attributes from event columns or ties before the window, they are the window's events
+    only, so a scan reads just the files (row groups) of the window."""
     window = Window.ending_on(run_date, config.window_days)
     table = typed_customers(customers) if customers is not None else None
     sources = resolved_attributes(events, table, config)
     in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
     carried = [pl.col(name).is_not_null() for name, source in sources.items() if source == "events"]
-    return events_until(events, window.end).filter(
-        pl.any_horizontal(
-            in_window,
-            retention.app_event(config),
-            value.valued_purchase(window, config.metric_settings),
-            *carried,
-        )
+    known = events_until(events, window.end)
+    kept = known.filter(pl.any_horizontal(in_window, *carried))
+    if app_ties is None:
+        return kept
+    at_ties = known.filter(~pl.any_horizontal(in_window, *carried) & retention.app_event(config))
+    tied = at_ties.join(
+        app_ties,
+        left_on=["customer_id", "occurred_at"],
+        right_on=["customer_id", "app_tie_at"],
+        how="semi",
     )
+    return pl.concat([kept, tied])
 
 
-def customer_totals(totals: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
-    """Per customer seen by the end of the run date, from its event-type totals
-    (scoring.aggregates.EVENT_TYPE_TOTALS, one row per customer and event type):
-    first_event_at, score_previous, visited_before, the lifecycle counts
-    (retention.lifecycle_totals), the campaign counts and the support and billing counts of
-    the window.
+def customer_total_aggregations(config: ScoringConfig, run_date: date) -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS,
+    with the types' `weight`): first_event_at, score_previous, visited_before, signup_date,
+    the lifecycle counts (retention.lifecycle_totals), the campaign counts, the support and
+    billing counts of the window and the CLV lookback's purchases and revenue.
 
     score_previous is the CES of the previous period, as customer_scores computes it for the
-    window ending `window_days` before the run date: null for customers not seen by its end,
-    else the sum of their rounded per-type contributions (0 without any)."""
+    window ending `window_days` before the run date: null for customers not seen by its end
+    (which is where the window starts), else the sum of their rounded per-type contributions
+    (0 without any)."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     previous = contribution(pl.col("weight"), pl.col("previous_occurrences"))
-    return (
-        totals.join(weights_frame(config), on="event_type", how="left")
-        .group_by("customer_id")
-        .agg(
-            pl.col("first_event_at").min(),
-            exact_sum(previous).alias("score_previous"),
-            web.visited_before(window, metrics).alias("visited_before"),
-            *retention.lifecycle_totals(window, config),
-            *campaigns.campaign_totals(metrics),
-            *health.support_and_billing_totals(config),
-        )
-        .with_columns(
-            # seen by the end of the previous period, which ends where the window starts
-            pl.when(first_before(window))
-            .then(pl.col("score_previous").round(SCORE_DECIMALS))
-            .alias("score_previous")
-        )
+    first_event_at = pl.col("first_event_at").min()
+    return [
+        first_event_at,
+        pl.when(first_event_at < pl.lit(window.start, dtype=UTC_TIMESTAMP))
+        .then(exact_sum(previous).round(SCORE_DECIMALS))
+        .alias("score_previous"),
+        web.visited_before(window, metrics).alias("visited_before"),
+        adoption.signup_date(config),
+        *retention.lifecycle_totals(window, config),
+        *campaigns.campaign_totals(metrics),
+        *health.support_and_billing_totals(config),
+        *value.purchase_totals(),
+    ]
+
+
+def customer_totals(totals: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+    """Per customer seen by the end of the run date, from its event-type totals: its scores
+    (scoring.aggregates.customer_scores_from_totals) and, in the same group-by, the
+    customer_total_aggregations the panel needs from the history. The scoring step computes
+    these with the scores (tasks.score.score_events with keep_totals)."""
+    return customer_scores_from_totals(
+        totals, config, also=customer_total_aggregations(config, run_date)
     )
 
 
@@ -240,24 +251,21 @@ def customer_panel(
     config: ScoringConfig,
     run_date: date,
     customers: pl.LazyFrame | None = None,
-    scores: pl.LazyFrame | None = None,
     totals: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """One row per scored customer: score and tier, previous-period score, attributes, the
     additive counts of every concept and the per-customer metric values.
 
     `events` are valid events with typed properties (scoring.events.typed_properties, applied
-    by validation). `totals` are the run's event-type totals (scoring.aggregates.
-    event_type_totals) and `scores` its customer_scores, when already computed (else derived
-    from the totals, computed from the events when not given either). What needs the history
-    comes from the totals; the other queries read the window's events and the few of
-    panel_events from before it."""
+    by validation). `totals` are the run's customer_totals, when already computed (else
+    computed from the events). What needs the history comes from the totals; the other queries
+    read the window's events and the few others of panel_events."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
     window_events = events_in_window(known, window)
     if totals is None:
-        totals = event_type_totals(known, config, run_date)
+        totals = customer_totals(event_type_totals(known, config, run_date), config, run_date)
     table = typed_customers(customers) if customers is not None else None
     sources = resolved_attributes(events, table, config)
     features = (
@@ -273,10 +281,11 @@ def customer_panel(
         )
     )
     attributes = customer_attributes(table, known, sources)
+    signup = pl.coalesce("signup_date", "table_signup_date").alias("signup_date")
     signups = (
-        adoption.signup_dates(totals, config)
-        .join(attributes, on="customer_id", how="full", coalesce=True)
-        .select("customer_id", pl.coalesce("signup_date", "table_signup_date").alias("signup_date"))
+        totals.select("customer_id", "signup_date")
+        .join(attributes.select("customer_id", "table_signup_date"), on="customer_id", how="left")
+        .select("customer_id", signup)
     )
     derived = (
         [signup_cohort(pl.col("signup_date"), pl.col("first_event_at")).alias(SIGNUP_COHORT)]
@@ -304,30 +313,33 @@ def customer_panel(
         else pl.lit(None, dtype=pl.String).alias("health_segment")
     )
     signup_start = pl.col("signup_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    # the app status of a tie comes from the app events at its instant
+    tie_events = known.filter(retention.app_event(config)).join(
+        retention.app_ties(totals), on="customer_id", how="semi"
+    )
+    tie_status = retention.app_status(tie_events, config).rename({"app_status": "tie_status"})
     per_customer = [
-        customer_totals(totals, config, run_date),
         surveys.survey_counts(window_events, metrics),
-        web.page_view_counts(window_events, metrics),
-        web.session_counts(window_events, metrics),
+        web.web_counts(window_events, web.page_sessions(window_events, metrics), metrics),
         retention.active_days(window_events, window, retention.active_event(config)),
-        retention.app_status(known, config),
-        value.purchase_counts(known, window, metrics),
         features,
+        tie_status,
+        adoption.first_week_engagement(window_events, signups, config, run_date),
     ]
-    if scores is None:
-        scores = customer_scores_from_totals(totals, config)
-    panel = scores.select("customer_id", "score", "tier")
+    # the one-row catalogue joined while the frame is narrow (a join copies every column)
+    panel = totals.drop("event_count", "last_event_at").join(catalogue, how="cross")
     for frame in per_customer:
         panel = panel.join(frame, on="customer_id", how="left")
     panel = (
-        panel.join(catalogue, how="cross")
-        .join(signups, on="customer_id", how="left")
-        .join(
-            adoption.first_week_engagement(window_events, signups, config, run_date),
-            on="customer_id",
-            how="left",
+        panel.join(attributes, on="customer_id", how="left")
+        .with_columns(
+            signup,
+            pl.coalesce(
+                retention.latest_app_status(pl.col("installed_at"), pl.col("uninstalled_at")),
+                pl.col("tie_status"),
+            ).alias("app_status"),
         )
-        .join(attributes.drop("table_signup_date"), on="customer_id", how="left")
+        .drop("table_signup_date", "tie_status")
         .with_columns(derived)
         .with_columns(
             *[pl.col(n).fill_null(0) for n in zero_filled],
@@ -382,7 +394,7 @@ def customer_panel(
             *[m.value.alias(m.name) for m in panel_metrics(config) if m.name in CUSTOMER_VALUES],
         )
         .with_columns(health.health_components(config))
-        .pipe(health.health_score, config)
+        .with_columns(health.health_score(config))
         .with_columns(
             pl.col("health_score").fill_null(0.0).alias("health_total"),
             flag(pl.col("health_score").is_not_null()).alias("health_customers"),
@@ -412,7 +424,6 @@ def metric_panel(
     config: ScoringConfig,
     run_date: date,
     customers: pl.LazyFrame | None = None,
-    scores: pl.LazyFrame | None = None,
     totals: pl.LazyFrame | None = None,
 ) -> MetricPanel:
     """The panel of a run: see customer_panel; segments are the configured ones found in the
@@ -422,8 +433,12 @@ def metric_panel(
     table = typed_customers(customers) if customers is not None else None
     found = resolved_attributes(events, table, config)
     return MetricPanel(
-        customers=customer_panel(events, config, run_date, customers, scores, totals),
-        pages=web.page_counts(window_events, config.metric_settings),
+        customers=customer_panel(events, config, run_date, customers, totals),
+        pages=web.page_counts(
+            window_events,
+            web.page_sessions(window_events, config.metric_settings),
+            config.metric_settings,
+        ),
         feature_users=adoption.feature_users(window_events, config),
         segments=tuple(s for s in config.metric_settings.segments if s in found),
     )

@@ -29,7 +29,13 @@ def exact_sum(values: pl.Expr, decimals: int = EXACT_DECIMALS) -> pl.Expr:
     """The sum of float `values` as Float64 (0 when none), exact over the values rounded to
     `decimals` decimals (sums up to 10 ** (38 - decimals)), hence the same whatever the order
     of addition."""
-    return values.cast(pl.Decimal(38, decimals)).sum().cast(pl.Float64)
+    return decimal_sum(values, decimals).cast(pl.Float64)
+
+
+def decimal_sum(values: pl.Expr, decimals: int = EXACT_DECIMALS) -> pl.Expr:
+    """The exact sum of float `values` rounded to `decimals` decimals, kept as Decimal (a
+    partial sum to add up further, exactly)."""
+    return values.cast(pl.Decimal(38, decimals)).sum()
 
 
 def exact_mean(values: pl.Expr) -> pl.Expr:

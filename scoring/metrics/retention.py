@@ -49,18 +49,22 @@ def active_days(window_events: pl.LazyFrame, window: Window, active: pl.Expr) ->
 def lifecycle_totals(window: Window, config: ScoringConfig) -> list[pl.Expr]:
     """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
     cancelled_before_start (a cancellation before the window), churned (a cancellation in the
-    window), app_installs and app_uninstalls in the window, app_installer (an install in it)."""
+    window), app_installs and app_uninstalls in the window, app_installer (an install in it),
+    installed_at and uninstalled_at (the latest install and uninstall by the run date)."""
     metrics = config.metric_settings
     event_type, count = pl.col("event_type"), pl.col("count")
     cancellation = event_type.is_in(metrics.cancellation_events)
     install = event_type == metrics.app_install_event
+    uninstall = event_type == metrics.app_uninstall_event
     installs = total_where(count, install)
     return [
         (cancellation & first_before(window)).any().alias("cancelled_before_start"),
         (cancellation & (count > 0)).any().alias("churned"),
         installs.alias("app_installs"),
-        total_where(count, event_type == metrics.app_uninstall_event).alias("app_uninstalls"),
+        total_where(count, uninstall).alias("app_uninstalls"),
         (installs > 0).alias("app_installer"),
+        pl.when(install).then(pl.col("last_event_at")).max().alias("installed_at"),
+        pl.when(uninstall).then(pl.col("last_event_at")).max().alias("uninstalled_at"),
     ]
 
 
@@ -86,6 +90,31 @@ def app_status(events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
             .otherwise(pl.lit("deleted"))
             .alias("app_status")
         )
+    )
+
+
+def latest_app_status(installed_at: pl.Expr, uninstalled_at: pl.Expr) -> pl.Expr:
+    """app_status from the latest install and uninstall times (lifecycle_totals): `kept` or
+    `deleted` as in app_status; null without either, and for a tie (both at the same instant,
+    which only the events' ids decide: see app_ties)."""
+    kept = uninstalled_at.is_null() | (installed_at > uninstalled_at)
+    deleted = installed_at.is_null() | (uninstalled_at > installed_at)
+    return (
+        pl.when(installed_at.is_null() & uninstalled_at.is_null())
+        .then(None)
+        .when(kept)
+        .then(pl.lit("kept"))
+        .when(deleted)
+        .then(pl.lit("deleted"))
+    )
+
+
+def app_ties(customer_totals: pl.LazyFrame) -> pl.LazyFrame:
+    """The customers (of the per-customer totals, with installed_at and uninstalled_at) whose
+    latest install and uninstall share an instant: customer_id, app_tie_at. Their app_status
+    needs the app events at that instant (app_status)."""
+    return customer_totals.filter(pl.col("installed_at") == pl.col("uninstalled_at")).select(
+        "customer_id", pl.col("installed_at").alias("app_tie_at")
     )
 
 

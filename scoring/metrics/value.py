@@ -23,17 +23,14 @@ def valued_purchase(window: Window, config: MetricsConfig) -> pl.Expr:
     )
 
 
-def purchase_counts(events: pl.LazyFrame, window: Window, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer with a valued purchase (valued_purchase) in `events`, which end with the
-    run date: purchases (with an amount) and revenue (sum of their amounts). Purchases without
-    an amount cannot be valued and are left out."""
-    return (
-        events.filter(valued_purchase(window, config))
-        .group_by("customer_id")
-        .agg(
-            pl.len().cast(pl.Int64).alias("purchases"), exact_sum(pl.col("amount")).alias("revenue")
-        )
-    )
+def purchase_totals() -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
+    purchases (its valued purchases, see valued_purchase) and revenue (the sum of their
+    amounts). Purchases without an amount cannot be valued and are left out."""
+    return [
+        pl.col("valued_purchases").sum().cast(pl.Int64).alias("purchases"),
+        exact_sum(pl.col("purchase_amount")).alias("revenue"),
+    ]
 
 
 def average_order_value(revenue: pl.Expr, purchases: pl.Expr) -> pl.Expr:

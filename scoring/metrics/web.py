@@ -1,6 +1,8 @@
 """Web and app analytics: page views, sessions, bounce, time on page, scroll, exits, visitors.
 
-A session is a (customer_id, session_id) pair with at least one page view in the window.
+A session is a (customer_id, session_id) pair with at least one page view in the window:
+the page views are grouped once per session (page_sessions), and every web count and the
+exit pages come from those groups.
 """
 
 import polars as pl
@@ -8,66 +10,80 @@ import polars as pl
 from scoring.aggregates import first_before
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import count_of, exact_sum, flag, percent, ratio, sum_where
+from scoring.metrics.rates import count_of, decimal_sum, flag, percent, ratio, total_where
 
 SESSION = ("customer_id", "session_id")
 
 
-def session_summaries(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
-    """One row per session: page_views, interactions (events of the session other than page
-    views and the session start), seconds (sum of the page views' duration_s, null when none
-    has one) and bounced (exactly one page view and no other interaction)."""
-    page_view = pl.col("event_type") == config.page_view_event
-    interaction = ~pl.col("event_type").is_in([config.page_view_event, config.session_start_event])
-    timed = page_view & pl.col("duration_s").is_not_null()
-    return (
-        window_events.filter(pl.col("session_id").is_not_null())
-        .group_by(*SESSION)
-        .agg(
-            count_of(page_view).alias("page_views"),
-            count_of(interaction).alias("interactions"),
-            count_of(timed).alias("timed"),
-            sum_where(pl.col("duration_s"), timed).alias("seconds"),
-        )
-        .filter(pl.col("page_views") > 0)
-        .with_columns(
-            pl.when(pl.col("timed") > 0).then(pl.col("seconds")).alias("seconds"),
-            ((pl.col("page_views") == 1) & (pl.col("interactions") == 0)).alias("bounced"),
-        )
-        .drop("timed")
-    )
-
-
-def session_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer with a session in the window: sessions, session_page_views,
-    bounced_sessions, timed_sessions and session_seconds (from session_summaries)."""
-    return (
-        session_summaries(window_events, config)
-        .group_by("customer_id")
-        .agg(
-            pl.len().cast(pl.Int64).alias("sessions"),
-            pl.col("page_views").sum().alias("session_page_views"),
-            count_of(pl.col("bounced")).alias("bounced_sessions"),
-            count_of(pl.col("seconds").is_not_null()).alias("timed_sessions"),
-            exact_sum(pl.col("seconds")).alias("session_seconds"),
-        )
-    )
-
-
-def page_view_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer with a page view in the window: page_views, timed_page_views,
-    page_seconds, scrolled_page_views and scroll_total."""
+def page_sessions(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+    """The window's page views per customer and session_id (a null session_id: the customer's
+    page views outside any session): views, timed (views with a duration_s), seconds (their
+    exact sum, Decimal), scrolled (views with a scroll_pct), scroll (their exact sum) and
+    exit_page (the page of the last view; ties on time broken by event_id)."""
     duration, scroll = pl.col("duration_s"), pl.col("scroll_pct")
     return (
         window_events.filter(pl.col("event_type") == config.page_view_event)
-        .group_by("customer_id")
+        .group_by(*SESSION)
         .agg(
-            pl.len().cast(pl.Int64).alias("page_views"),
-            count_of(duration.is_not_null()).alias("timed_page_views"),
-            exact_sum(duration).alias("page_seconds"),
-            count_of(scroll.is_not_null()).alias("scrolled_page_views"),
-            exact_sum(scroll).alias("scroll_total"),
+            pl.len().cast(pl.Int64).alias("views"),
+            duration.count().cast(pl.Int64).alias("timed"),
+            decimal_sum(duration).alias("seconds"),
+            scroll.count().cast(pl.Int64).alias("scrolled"),
+            decimal_sum(scroll).alias("scroll"),
+            pl.col("page").sort_by("occurred_at", "event_id").last().alias("exit_page"),
         )
+    )
+
+
+def bounced_sessions(
+    window_events: pl.LazyFrame, sessions: pl.LazyFrame, config: MetricsConfig
+) -> pl.LazyFrame:
+    """The sessions (customer_id, session_id) of page_sessions that bounced: exactly one page
+    view and no interaction (an event of the session other than page views and the session
+    start)."""
+    single = sessions.filter(pl.col("session_id").is_not_null() & (pl.col("views") == 1))
+    interaction = ~pl.col("event_type").is_in([config.page_view_event, config.session_start_event])
+    interacted = (
+        window_events.filter(interaction & pl.col("session_id").is_not_null())
+        .select(SESSION)
+        .join(single.select(SESSION), on=SESSION, how="semi")
+        .unique()
+    )
+    return single.select(SESSION).join(interacted, on=SESSION, how="anti")
+
+
+def web_counts(
+    window_events: pl.LazyFrame, sessions: pl.LazyFrame, config: MetricsConfig
+) -> pl.LazyFrame:
+    """Per customer with a page view in the window (from its page_sessions): page_views,
+    timed_page_views, page_seconds, scrolled_page_views, scroll_total and over its sessions
+    (those with a session_id): sessions, session_page_views, bounced_sessions, timed_sessions
+    and session_seconds (the sum of the durations of the timed sessions)."""
+    in_session = pl.col("session_id").is_not_null()
+    bounced = (
+        bounced_sessions(window_events, sessions, config)
+        .group_by("customer_id")
+        .agg(pl.len().cast(pl.Int64).alias("bounced_sessions"))
+    )
+    return (
+        sessions.group_by("customer_id")
+        .agg(
+            pl.col("views").sum().alias("page_views"),
+            pl.col("timed").sum().alias("timed_page_views"),
+            pl.col("seconds").sum().cast(pl.Float64).alias("page_seconds"),
+            pl.col("scrolled").sum().alias("scrolled_page_views"),
+            pl.col("scroll").sum().cast(pl.Float64).alias("scroll_total"),
+            in_session.sum().cast(pl.Int64).alias("sessions"),
+            total_where(pl.col("views"), in_session).alias("session_page_views"),
+            count_of(in_session & (pl.col("timed") > 0)).alias("timed_sessions"),
+            pl.when(in_session)
+            .then(pl.col("seconds"))
+            .sum()
+            .cast(pl.Float64)
+            .alias("session_seconds"),
+        )
+        .join(bounced, on="customer_id", how="left")
+        .with_columns(pl.col("bounced_sessions").fill_null(0))
     )
 
 
@@ -87,19 +103,19 @@ def visitor_flags(page_views: pl.Expr, seen_before: pl.Expr) -> list[pl.Expr]:
     ]
 
 
-def page_counts(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
-    """Per customer and page: views (page views in the window) and exits (views that were
-    the last page view of their session; ties on time broken by event_id)."""
-    page_views = window_events.filter(pl.col("event_type") == config.page_view_event)
+def page_counts(
+    window_events: pl.LazyFrame, sessions: pl.LazyFrame, config: MetricsConfig
+) -> pl.LazyFrame:
+    """Per customer and page: views (page views in the window) and exits (sessions of
+    page_sessions whose last page view was of the page)."""
     exits = (
-        page_views.filter(pl.col("session_id").is_not_null())
-        .group_by(*SESSION)
-        .agg(pl.col("page").sort_by("occurred_at", "event_id").last())
-        .group_by("customer_id", "page")
+        sessions.filter(pl.col("session_id").is_not_null())
+        .group_by("customer_id", pl.col("exit_page").alias("page"))
         .agg(pl.len().cast(pl.Int64).alias("exits"))
     )
     return (
-        page_views.group_by("customer_id", "page")
+        window_events.filter(pl.col("event_type") == config.page_view_event)
+        .group_by("customer_id", "page")
         .agg(pl.len().cast(pl.Int64).alias("views"))
         .join(exits, on=["customer_id", "page"], how="left", nulls_equal=True)
         .with_columns(pl.col("exits").fill_null(0))

@@ -19,12 +19,14 @@ from scoring.events import typed_properties
 from scoring.metrics.panel import (
     MetricPanel,
     customer_metrics,
+    customer_totals,
     metric_panel,
     panel_columns,
     panel_events,
     segment_metrics,
 )
 from scoring.schema import UTC_TIMESTAMP
+from tasks.metrics import ties_before_window
 
 RUN_DATE = date(2026, 3, 25)
 TYPES = ["login", "page_view", "session_start", "feature_used", "purchase", "signup",
@@ -64,13 +66,24 @@ def world(seed: int, rows: int = 1500, customers: int = 30) -> tuple[pl.LazyFram
         },
         schema_overrides={"occurred_at": UTC_TIMESTAMP},
     )
-    # a customer seen only before the window, and one whose first event is its signup
-    lapsed = events.head(2).with_columns(
-        pl.Series("customer_id", ["lapsed", "joined"]),
-        pl.Series("event_type", ["login", "signup"]),
-        pl.Series("occurred_at", [start, start + timedelta(days=60)], dtype=UTC_TIMESTAMP),
+    # a customer seen only before the window, one whose first event is its signup, and two
+    # whose latest app install and uninstall share an instant (before the window, then in it):
+    # the later event id decides
+    tie_before, tie_in = start + timedelta(days=3), start + timedelta(days=70)
+    special = events.head(6).with_columns(
+        pl.Series("event_id", ["x-l", "x-j", "x-t1", "x-t2", "x-t3", "x-t4"]),
+        pl.Series("customer_id", ["lapsed", "joined", "tied", "tied", "tied2", "tied2"]),
+        pl.Series(
+            "event_type",
+            ["login", "signup", "app_install", "app_uninstalled", "app_uninstalled", "app_install"],
+        ),
+        pl.Series(
+            "occurred_at",
+            [start, start + timedelta(days=60), *[tie_before] * 2, *[tie_in] * 2],
+            dtype=UTC_TIMESTAMP,
+        ),
     )
-    events = pl.concat([events, lapsed])
+    events = pl.concat([events, special])
     listed = [f"c{v}" for v in rng.choice(customers + 5, customers // 2, replace=False)]
     table = pl.DataFrame(
         {
@@ -129,14 +142,19 @@ def test_panel_from_the_totals_and_its_events_equals_the_panel_from_every_event(
     config = world_config(half_life_days, clv_lookback_days=[10, 45, 365][seed % 3])
     expected = panel_tables(metric_panel(events, config, RUN_DATE, customers), config)
 
-    totals = event_type_totals(events, config, RUN_DATE).collect().lazy()
-    rows = panel_events(events, config, RUN_DATE, customers).collect()
+    totals = customer_totals(event_type_totals(events, config, RUN_DATE), config, RUN_DATE)
+    totals = totals.collect().lazy()
+    ties = ties_before_window(totals, config, RUN_DATE)
+    assert ties is not None and ties.collect()["customer_id"].to_list() == ["tied"]
+    rows = panel_events(events, config, RUN_DATE, customers, ties).collect()
     assert rows.height < events.collect().height  # it does leave events out
     actual = panel_tables(
         metric_panel(rows.lazy(), config, RUN_DATE, customers, totals=totals), config
     )
     assert expected[0].height > 10 and expected[4].height > 100  # the world exercises the panel
     assert "lapsed" in expected[0]["customer_id"]
+    status = dict(expected[0].select("customer_id", "app_status").iter_rows())
+    assert (status["tied"], status["tied2"]) == ("deleted", "kept")
     for want, got in zip(expected, actual, strict=True):
         assert_frame_equal(got, want, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
 
@@ -182,20 +200,26 @@ def test_panel_events_keep_what_the_panel_reads_besides_the_totals() -> None:
             ],
             "occurred_at": [at[0], at[1], at[1], at[1], at[1], "2025-12-01T00:00:00Z", at[2]],
             "amount": [None, None, None, 10.0, None, 10.0, None],
-            "region": [None, None, None, None, None, None, "eu"],
+            "region": [None, "us", None, None, None, None, "eu"],
         }
     ).with_columns(pl.col("occurred_at").str.to_datetime(time_zone="UTC", time_unit="us"))
     kept = panel_events(frame, config, date(2026, 3, 25)).collect()["event_id"].to_list()
-    # the window's login; the app install and the valued purchase of the lookback before it;
-    # not: an older login, a purchase without amount or before the lookback, the run date's
-    # future (e6)
-    assert kept == ["e0", "e2", "e3"]
+    # the window's login; not: the history (its purchases and app events come with the
+    # totals), the run date's future (e6)
+    assert kept == ["e0"]
+    # an app tie before the window adds the app events at its instant
+    ties = pl.LazyFrame({"customer_id": ["a", "b"], "app_tie_at": [at[1], at[1]]}).with_columns(
+        pl.col("app_tie_at").str.to_datetime(time_zone="UTC", time_unit="us")
+    )
+    tied = panel_events(frame, config, date(2026, 3, 25), app_ties=ties).collect()
+    assert sorted(tied["event_id"].to_list()) == ["e0", "e2"]
     with_region = world_config(None, clv_lookback_days=60).model_copy(
         update={"metrics": MetricsConfig(segments=("region",), clv_lookback_days=60)}
     )
-    # an attribute taken from an event column keeps the events that carry one
+    # an attribute taken from an event column keeps the events that carry one (e1 before the
+    # window)
     carried = panel_events(frame, with_region, date(2026, 3, 31)).collect()
-    assert carried["event_id"].to_list() == ["e0", "e2", "e3", "e6"]
+    assert carried["event_id"].to_list() == ["e0", "e1", "e6"]
 
 
 def test_panel_columns_leave_out_attributes_the_customers_table_has() -> None:
