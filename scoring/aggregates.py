@@ -27,7 +27,7 @@ from scoring.engagement import (
     tier_of,
     weights_frame,
 )
-from scoring.events import events_until, typed_properties
+from scoring.events import events_until, typed_property
 from scoring.metrics.rates import exact_sum
 from scoring.metrics.value import valued_purchase
 from scoring.schema import UTC_TIMESTAMP
@@ -194,18 +194,27 @@ def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: dat
     purchases and their amount. The scoring step computes these once for itself and the metric
     panel."""
     window = Window.ending_on(run_date, config.window_days)
-    valued = valued_purchase(window, config.metric_settings)
-    # the amount may be missing, or text in an event store's files: typed like the panel's
-    amounts = typed_properties(events, only_mistyped=True)
+    amount = events.collect_schema().get("amount")
+    if amount is None:
+        # no event has an amount, so none is a valued purchase: constants, not a column pass
+        purchases = [pl.lit(0, dtype=pl.Int64), pl.lit(0.0)]
+    else:
+        # the amount may be text in an event store's files: typed as the panel types it
+        events = events.with_columns(typed_property("amount", amount, pl.Float64()))
+        valued = valued_purchase(window, config.metric_settings)
+        purchases = [
+            valued.sum().cast(pl.Int64),
+            exact_sum(pl.when(valued).then(pl.col("amount"))),
+        ]
     return (
-        events_until(amounts, window.end)
+        events_until(events, window.end)
         .group_by("customer_id", "event_type")
         .agg(
             *_window_aggregations(window, config),
             pl.col("occurred_at").min().alias("first_event_at"),
             _previous_occurrences(window, config).alias("previous_occurrences"),
-            valued.sum().cast(pl.Int64).alias("valued_purchases"),
-            exact_sum(pl.when(valued).then(pl.col("amount"))).alias("purchase_amount"),
+            purchases[0].alias("valued_purchases"),
+            purchases[1].alias("purchase_amount"),
         )
         .select(list(EVENT_TYPE_TOTALS))
     )

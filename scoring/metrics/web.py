@@ -35,21 +35,22 @@ def page_sessions(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.Lazy
     )
 
 
-def bounced_sessions(
+def single_view_interactions(
     window_events: pl.LazyFrame, sessions: pl.LazyFrame, config: MetricsConfig
 ) -> pl.LazyFrame:
-    """The sessions (customer_id, session_id) of page_sessions that bounced: exactly one page
-    view and no interaction (an event of the session other than page views and the session
-    start)."""
+    """Per customer: interacted_single_sessions, how many of its sessions (page_sessions with a
+    session_id) with exactly one page view had an interaction (an event of the session other
+    than page views and the session start): those did not bounce."""
     single = sessions.filter(pl.col("session_id").is_not_null() & (pl.col("views") == 1))
     interaction = ~pl.col("event_type").is_in([config.page_view_event, config.session_start_event])
-    interacted = (
+    return (
         window_events.filter(interaction & pl.col("session_id").is_not_null())
         .select(SESSION)
         .join(single.select(SESSION), on=SESSION, how="semi")
         .unique()
+        .group_by("customer_id")
+        .agg(pl.len().cast(pl.Int64).alias("interacted_single_sessions"))
     )
-    return single.select(SESSION).join(interacted, on=SESSION, how="anti")
 
 
 def web_counts(
@@ -57,14 +58,10 @@ def web_counts(
 ) -> pl.LazyFrame:
     """Per customer with a page view in the window (from its page_sessions): page_views,
     timed_page_views, page_seconds, scrolled_page_views, scroll_total and over its sessions
-    (those with a session_id): sessions, session_page_views, bounced_sessions, timed_sessions
-    and session_seconds (the sum of the durations of the timed sessions)."""
+    (those with a session_id): sessions, session_page_views, bounced_sessions (one page view
+    and no interaction), timed_sessions and session_seconds (the sum of the durations of the
+    timed sessions)."""
     in_session = pl.col("session_id").is_not_null()
-    bounced = (
-        bounced_sessions(window_events, sessions, config)
-        .group_by("customer_id")
-        .agg(pl.len().cast(pl.Int64).alias("bounced_sessions"))
-    )
     return (
         sessions.group_by("customer_id")
         .agg(
@@ -75,6 +72,7 @@ def web_counts(
             pl.col("scroll").sum().cast(pl.Float64).alias("scroll_total"),
             in_session.sum().cast(pl.Int64).alias("sessions"),
             total_where(pl.col("views"), in_session).alias("session_page_views"),
+            count_of(in_session & (pl.col("views") == 1)).alias("single_sessions"),
             count_of(in_session & (pl.col("timed") > 0)).alias("timed_sessions"),
             pl.when(in_session)
             .then(pl.col("seconds"))
@@ -82,8 +80,17 @@ def web_counts(
             .cast(pl.Float64)
             .alias("session_seconds"),
         )
-        .join(bounced, on="customer_id", how="left")
-        .with_columns(pl.col("bounced_sessions").fill_null(0))
+        .join(
+            single_view_interactions(window_events, sessions, config),
+            on="customer_id",
+            how="left",
+        )
+        .with_columns(
+            (pl.col("single_sessions") - pl.col("interacted_single_sessions").fill_null(0)).alias(
+                "bounced_sessions"
+            )
+        )
+        .drop("single_sessions", "interacted_single_sessions")
     )
 
 

@@ -182,3 +182,31 @@ def test_event_type_totals_add_first_events_and_the_previous_period(config: Scor
     )
     if config.window_days < 50:  # the history reaches the previous period
         assert expected["previous_occurrences"].sum() > 0
+
+
+def test_event_type_totals_keep_the_valued_purchases_of_the_clv_lookback() -> None:
+    config = ScoringConfig.model_validate(
+        {"weights": {"purchase": 5}, "metrics": {"clv_lookback_days": 30}}
+    )
+    rows = [
+        ("p1", "ann", "purchase", "2026-03-31T10:00:00+00:00"),  # in the lookback
+        ("p2", "ann", "purchase", "2026-03-02T00:00:00+00:00"),  # its first day
+        ("p3", "ann", "purchase", "2026-03-01T23:59:59+00:00"),  # before it
+        ("p4", "ann", "purchase", "2026-03-20T00:00:00+00:00"),  # no amount
+        ("p5", "ann", "login", "2026-03-20T00:00:00+00:00"),  # an amount, not a purchase
+        ("p6", "bob", "purchase", "2026-04-01T00:00:00+00:00"),  # after the run date
+    ]
+    # amounts as text, as an event store's files may carry them
+    with_amounts = events(rows).with_columns(
+        pl.Series("amount", ["12.5", " 7.25 ", "100", None, "3", "9"])
+    )
+    totals = event_type_totals(with_amounts, config, RUN_DATE).sort("event_type").collect()
+    assert totals.select("event_type", "valued_purchases", "purchase_amount").rows() == [
+        ("login", 0, 0.0),
+        ("purchase", 2, 19.75),
+    ]
+    # without an amount column no purchase can be valued
+    plain = event_type_totals(events(rows), config, RUN_DATE).collect()
+    assert plain.schema == EVENT_TYPE_TOTALS
+    assert plain["valued_purchases"].to_list() == [0, 0]
+    assert plain["purchase_amount"].to_list() == [0.0, 0.0]
