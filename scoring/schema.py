@@ -300,7 +300,7 @@ CUSTOMER_METRICS: tuple[Column, ...] = (
         "app_status",
         pl.String(),
         "kept / deleted: the latest install or uninstall at or before the "
-        "run date; null when neither",
+        "run date (at one instant: the later event id); null when neither",
         True,
     ),
     Column(
