@@ -82,7 +82,8 @@ def compute_metrics(
     events = typed_properties(scan.select(columns), only_mistyped=True)
     totals = pl.read_ipc(totals_path).lazy() if totals_path else None
     if totals is not None:
-        # the history comes with the totals: read the few other events the panel needs once
+        # the history comes with the totals: read the window's events (and the few others
+        # panel_events keeps) once, into memory
         events = panel_events(
             events, config, run_date, table, ties_before_window(totals, config, run_date)
         )

@@ -11,7 +11,7 @@ from datetime import date
 
 import polars as pl
 
-from scoring.aggregates import customer_scores_from_totals, event_type_totals
+from scoring.aggregates import customer_scores_from_totals, event_type_totals, first_before
 from scoring.config import ScoringConfig
 from scoring.engagement import (
     SCORE_DECIMALS,
@@ -194,11 +194,12 @@ def panel_events(
     sources = resolved_attributes(events, table, config)
     in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
     carried = [pl.col(name).is_not_null() for name, source in sources.items() if source == "events"]
+    read = pl.any_horizontal(in_window, *carried)
     known = events_until(events, window.end)
-    kept = known.filter(pl.any_horizontal(in_window, *carried))
+    kept = known.filter(read)
     if app_ties is None:
         return kept
-    at_ties = known.filter(~pl.any_horizontal(in_window, *carried) & retention.app_event(config))
+    at_ties = known.filter(~read & retention.app_event(config))
     tied = at_ties.join(
         app_ties,
         left_on=["customer_id", "occurred_at"],
@@ -221,10 +222,9 @@ def customer_total_aggregations(config: ScoringConfig, run_date: date) -> list[p
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     previous = contribution(pl.col("weight"), pl.col("previous_occurrences"))
-    first_event_at = pl.col("first_event_at").min()
     return [
-        first_event_at,
-        pl.when(first_event_at < pl.lit(window.start, dtype=UTC_TIMESTAMP))
+        pl.col("first_event_at").min(),
+        pl.when(first_before(window).any())
         .then(exact_sum(previous).round(SCORE_DECIMALS))
         .alias("score_previous"),
         web.visited_before(window, metrics).alias("visited_before"),

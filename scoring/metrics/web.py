@@ -35,13 +35,19 @@ def page_sessions(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.Lazy
     )
 
 
+def single_view() -> pl.Expr:
+    """Over page_sessions rows: a session (with a session_id) of exactly one page view, the
+    sessions that bounce unless they had an interaction."""
+    return pl.col("session_id").is_not_null() & (pl.col("views") == 1)
+
+
 def single_view_interactions(
     window_events: pl.LazyFrame, sessions: pl.LazyFrame, config: MetricsConfig
 ) -> pl.LazyFrame:
     """Per customer: interacted_single_sessions, how many of its sessions (page_sessions with a
     session_id) with exactly one page view had an interaction (an event of the session other
     than page views and the session start): those did not bounce."""
-    single = sessions.filter(pl.col("session_id").is_not_null() & (pl.col("views") == 1))
+    single = sessions.filter(single_view())
     interaction = ~pl.col("event_type").is_in([config.page_view_event, config.session_start_event])
     return (
         window_events.filter(interaction & pl.col("session_id").is_not_null())
@@ -72,7 +78,7 @@ def web_counts(
             pl.col("scroll").sum().cast(pl.Float64).alias("scroll_total"),
             in_session.sum().cast(pl.Int64).alias("sessions"),
             total_where(pl.col("views"), in_session).alias("session_page_views"),
-            count_of(in_session & (pl.col("views") == 1)).alias("single_sessions"),
+            count_of(single_view()).alias("single_sessions"),
             count_of(in_session & (pl.col("timed") > 0)).alias("timed_sessions"),
             pl.when(in_session)
             .then(pl.col("seconds"))
