@@ -253,13 +253,14 @@ def customer_panel(
     customers: pl.LazyFrame | None = None,
     totals: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """One row per scored customer: score and tier, previous-period score, attributes, the
-    additive counts of every concept and the per-customer metric values.
+    """One row per scored customer, by customer_id: score and tier, previous-period score,
+    attributes, the additive counts of every concept and the per-customer metric values.
 
     `events` are valid events with typed properties (scoring.events.typed_properties, applied
-    by validation). `totals` are the run's customer_totals, when already computed (else
-    computed from the events). What needs the history comes from the totals; the other queries
-    read the window's events and the few others of panel_events."""
+    by validation). `totals` are the run's customer_totals (sorted by customer_id, as
+    customer_totals gives them), when already computed (else computed from the events). What
+    needs the history comes from the totals; the other queries read the window's events and
+    the few others of panel_events."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
@@ -326,12 +327,15 @@ def customer_panel(
         tie_status,
         adoption.first_week_engagement(window_events, signups, config, run_date),
     ]
-    # the one-row catalogue joined while the frame is narrow (a join copies every column)
-    panel = totals.drop("event_count", "last_event_at").join(catalogue, how="cross")
-    for frame in per_customer:
-        panel = panel.join(frame, on="customer_id", how="left")
+    # the window's frames joined to the customer ids alone, then sorted like the totals and
+    # put beside them: a join or a sort copies every column of its frame, so the wide totals
+    # take part in neither
+    window_part = totals.select("customer_id").join(catalogue, how="cross")
+    for frame in [*per_customer, attributes]:
+        window_part = window_part.join(frame, on="customer_id", how="left")
+    window_part = window_part.sort("customer_id", multithreaded=False).drop("customer_id")
     panel = (
-        panel.join(attributes, on="customer_id", how="left")
+        pl.concat([totals.drop("event_count", "last_event_at"), window_part], how="horizontal")
         .with_columns(
             signup,
             pl.coalesce(
@@ -399,7 +403,6 @@ def customer_panel(
             pl.col("health_score").fill_null(0.0).alias("health_total"),
             flag(pl.col("health_score").is_not_null()).alias("health_customers"),
         )
-        .sort("customer_id")
     )
 
 
