@@ -252,6 +252,7 @@ def customer_panel(
     run_date: date,
     customers: pl.LazyFrame | None = None,
     totals: pl.LazyFrame | None = None,
+    sessions: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """One row per scored customer, by customer_id: score and tier, previous-period score,
     attributes, the additive counts of every concept and the per-customer metric values.
@@ -264,7 +265,7 @@ def customer_panel(
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
-    window_events = events_in_window(known, window)
+    window_events = events_in_window(events, window)
     if totals is None:
         totals = customer_totals(event_type_totals(known, config, run_date), config, run_date)
     table = typed_customers(customers) if customers is not None else None
@@ -321,7 +322,11 @@ def customer_panel(
     tie_status = retention.app_status(tie_events, config).rename({"app_status": "tie_status"})
     per_customer = [
         surveys.survey_counts(window_events, metrics),
-        web.web_counts(window_events, web.page_sessions(window_events, metrics), metrics),
+        web.web_counts(
+            window_events,
+            web.page_sessions(window_events, metrics) if sessions is None else sessions,
+            metrics,
+        ),
         retention.active_days(window_events, window, retention.active_event(config)),
         features,
         tie_status,
@@ -435,13 +440,10 @@ def metric_panel(
     window_events = events_in_window(events, window)
     table = typed_customers(customers) if customers is not None else None
     found = resolved_attributes(events, table, config)
+    sessions = web.page_sessions(window_events, config.metric_settings)
     return MetricPanel(
-        customers=customer_panel(events, config, run_date, customers, totals),
-        pages=web.page_counts(
-            window_events,
-            web.page_sessions(window_events, config.metric_settings),
-            config.metric_settings,
-        ),
+        customers=customer_panel(events, config, run_date, customers, totals, sessions),
+        pages=web.page_counts(window_events, sessions, config.metric_settings),
         feature_users=adoption.feature_users(window_events, config),
         segments=tuple(s for s in config.metric_settings.segments if s in found),
     )
@@ -492,7 +494,7 @@ def _summed(customers: pl.LazyFrame, segments: tuple[str, ...]) -> pl.LazyFrame:
 
 def _page_rows(panel: MetricPanel, sizes: pl.LazyFrame) -> pl.LazyFrame:
     """Per segment value and page: page views and exit rate (observations: the views)."""
-    pages = panel.pages.filter(pl.col("page").is_not_null()).join(
+    pages = panel.pages.join(
         panel.customers.select("customer_id", *panel.segments), on="customer_id"
     )
     per_page = by_segment(

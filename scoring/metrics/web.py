@@ -119,18 +119,20 @@ def visitor_flags(page_views: pl.Expr, seen_before: pl.Expr) -> list[pl.Expr]:
 def page_counts(
     window_events: pl.LazyFrame, sessions: pl.LazyFrame, config: MetricsConfig
 ) -> pl.LazyFrame:
-    """Per customer and page: views (page views in the window) and exits (sessions of
-    page_sessions whose last page view was of the page)."""
+    """Per customer and page (page views without a page are left out): views (page views in
+    the window) and exits (sessions of page_sessions whose last page view was of the page)."""
     exits = (
-        sessions.filter(pl.col("session_id").is_not_null())
+        sessions.filter(pl.col("session_id").is_not_null() & pl.col("exit_page").is_not_null())
         .group_by("customer_id", pl.col("exit_page").alias("page"))
         .agg(pl.len().cast(pl.Int64).alias("exits"))
     )
     return (
-        window_events.filter(pl.col("event_type") == config.page_view_event)
+        window_events.filter(
+            (pl.col("event_type") == config.page_view_event) & pl.col("page").is_not_null()
+        )
         .group_by("customer_id", "page")
         .agg(pl.len().cast(pl.Int64).alias("views"))
-        .join(exits, on=["customer_id", "page"], how="left", nulls_equal=True)
+        .join(exits, on=["customer_id", "page"], how="left")
         .with_columns(pl.col("exits").fill_null(0))
     )
 

@@ -1,5 +1,7 @@
 """Hand-computed surveys, web and campaign metrics, with their edge cases."""
 
+import polars as pl
+
 from tests.scoring.metrics.frames import config, customer_rows, ev, events
 
 
@@ -115,6 +117,29 @@ def test_exit_rate_and_page_views_per_page() -> None:
     assert segment_value(table, "page_views", detail="/home") == 3.0
     assert segment_value(table, "exit_rate", detail="/home") == 200 / 3
     assert segment_value(table, "exit_rate", detail="/docs") == 50.0
+
+
+def test_page_views_without_a_page_are_in_no_page_row_and_exit_nowhere() -> None:
+    from tests.scoring.metrics.frames import segment_table, segment_value
+
+    pv = "page_view"
+    table = segment_table(
+        events(
+            ev("a", pv, "2026-03-10T10:00:00Z", session_id="s1", page="/home"),
+            ev("a", pv, "2026-03-10T10:01:00Z", session_id="s1"),  # the exit: no page
+            ev("b", pv, "2026-03-10T10:00:00Z", session_id="s2", page="/home"),  # exit
+            ev("b", pv, "2026-03-10T11:00:00Z"),  # no page, no session
+        )
+    )
+    no_page = table.filter(pl.col("detail").is_null())
+    assert no_page.filter(pl.col("metric") == "exit_rate").height == 0
+    # page_views without a detail: the segment's total only, one row per segment value
+    assert no_page.filter(pl.col("metric") == "page_views").height == (
+        table.filter(pl.col("metric") == "score_mean").height
+    )
+    assert segment_value(table, "page_views", detail="/home") == 2.0
+    assert segment_value(table, "exit_rate", detail="/home") == 50.0
+    assert segment_value(table, "page_views") == 4.0
 
 
 def test_campaign_rates_and_division_by_zero() -> None:
