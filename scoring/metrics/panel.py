@@ -254,14 +254,14 @@ def customer_panel(
     totals: pl.LazyFrame | None = None,
     sessions: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """One row per scored customer, by customer_id: score and tier, previous-period score,
+    """One row per scored customer, in the totals' order: score and tier, previous-period score,
     attributes, the additive counts of every concept and the per-customer metric values.
 
     `events` are valid events with typed properties (scoring.events.typed_properties, applied
     by validation). `totals` are the run's customer_totals (sorted by customer_id, as
-    customer_totals gives them), when already computed (else computed from the events). What
-    needs the history comes from the totals; the other queries read the window's events and
-    the few others of panel_events."""
+    customer_totals gives them, and so are the rows), when already computed (else computed
+    from the events). What needs the history comes from the totals; the other queries read the
+    window's events and the few others of panel_events."""
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
@@ -332,13 +332,13 @@ def customer_panel(
         tie_status,
         adoption.first_week_engagement(window_events, signups, config, run_date),
     ]
-    # the window's frames joined to the customer ids alone, then sorted like the totals and
-    # put beside them: a join or a sort copies every column of its frame, so the wide totals
-    # take part in neither
-    window_part = totals.select("customer_id").join(catalogue, how="cross")
+    # the window's frames joined to the customer ids alone, put back in the totals' row order
+    # and set beside them: a join or a sort copies every column of its frame, so the wide
+    # totals take part in neither
+    window_part = totals.select("customer_id").with_row_index("_row").join(catalogue, how="cross")
     for frame in [*per_customer, attributes]:
         window_part = window_part.join(frame, on="customer_id", how="left")
-    window_part = window_part.sort("customer_id", multithreaded=False).drop("customer_id")
+    window_part = window_part.sort("_row").drop("_row", "customer_id")
     panel = (
         pl.concat([totals.drop("event_count", "last_event_at"), window_part], how="horizontal")
         .with_columns(

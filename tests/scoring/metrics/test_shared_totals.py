@@ -227,3 +227,18 @@ def test_panel_columns_leave_out_attributes_the_customers_table_has() -> None:
     available = ["event_id", "customer_id", "event_type", "occurred_at", "value", "plan", "x"]
     assert panel_columns(config, available) == available[:-1]
     assert panel_columns(config, available, ["customer_id", "plan"]) == available[:-2]
+
+
+def test_each_customer_row_keeps_its_own_totals_whatever_their_order() -> None:
+    events, table = world(3)
+    config = world_config(None)
+    totals = customer_totals(event_type_totals(events, config, RUN_DATE), config, RUN_DATE)
+    in_order = metric_panel(events, config, RUN_DATE, table, totals=totals).customers.collect()
+    reversed_totals = totals.collect().reverse()
+    reversed_rows = metric_panel(
+        events, config, RUN_DATE, table, totals=reversed_totals.lazy()
+    ).customers.collect()
+    # the rows follow the totals' order, each with its own window counts
+    assert reversed_rows["customer_id"].to_list() == reversed_totals["customer_id"].to_list()
+    assert in_order["page_views"].sum() > 0 and in_order["active_days"].sum() > 0
+    assert_frame_equal(reversed_rows.reverse(), in_order)
