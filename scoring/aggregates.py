@@ -23,6 +23,7 @@ from scoring.engagement import (
     SCORE_DECIMALS,
     Window,
     contribution,
+    decay_by_age,
     occurrence_weight,
     tier_of,
     weights_frame,
@@ -112,8 +113,7 @@ def day_weight(config: ScoringConfig, run_date: date) -> pl.Expr:
     """How much one occurrence on `event_date` counts: 1, or 0.5 ** (age_days / half_life)."""
     if config.half_life_days is None:
         return pl.lit(1.0)
-    age_days = (pl.lit(run_date) - pl.col(EVENT_DATE)).dt.total_days()
-    return pl.lit(0.5).pow(age_days / config.half_life_days)
+    return decay_by_age((pl.lit(run_date) - pl.col(EVENT_DATE)).dt.total_days(), config)
 
 
 def customer_last_events(daily: pl.LazyFrame, run_date: date) -> pl.LazyFrame:

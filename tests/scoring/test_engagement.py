@@ -16,6 +16,7 @@ from scoring.engagement import (
     Window,
     contributions,
     customer_scores,
+    decay_by_age,
     events_in_window,
     tier_distribution,
     tier_of,
@@ -573,6 +574,29 @@ def test_decay_hand_computed(make_events: MakeEvents) -> None:
     assert scores["score"].item() == pytest.approx(invite + login, abs=1e-9)
     assert scores["tier"].item() == "very_disengaged"
     assert scores["event_count"].item() == 4
+
+
+def test_decay_factors_are_python_pow_for_every_age_in_every_plan() -> None:
+    """Each age's factor is 0.5 ** (age / half_life) as Python computes it, to the bit, and
+    the same in a plain select, a conditional aggregation and the streaming engine; null
+    outside the window. Polars' own pow differs from it in the last bit for some ages, and
+    varied between plans: exact sums of occurrences then differed from run to run."""
+    config = ScoringConfig(window_days=45, half_life_days=7.0, weights={"login": 1.0})
+    expected = [0.5 ** (age / 7.0) for age in range(45)]
+    ages = pl.LazyFrame({"age": list(range(-2, 48)) * 2_000, "group": list(range(100)) * 1_000})
+    factor = decay_by_age(pl.col("age"), config)
+    for engine in ("in-memory", "streaming"):
+        plain = ages.select("age", factor.alias("factor")).unique().sort("age")
+        in_group = (
+            ages.group_by("group")
+            .agg(pl.col("age"), pl.when(pl.col("age") >= 0).then(factor).alias("factor"))
+            .explode("age", "factor")
+            .unique(["age", "factor"])
+            .sort("age")
+        )
+        for frame in pl.collect_all([plain, in_group], engine=engine):
+            assert frame["age"].to_list() == list(range(-2, 48))  # one factor per age
+            assert frame["factor"].to_list() == [None, None, *expected, None, None, None]
 
 
 def test_decay_age_is_whole_utc_days(make_events: MakeEvents) -> None:
