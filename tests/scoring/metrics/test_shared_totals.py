@@ -241,4 +241,4 @@ def test_each_customer_row_keeps_its_own_totals_whatever_their_order() -> None:
     # the rows follow the totals' order, each with its own window counts
     assert reversed_rows["customer_id"].to_list() == reversed_totals["customer_id"].to_list()
     assert in_order["page_views"].sum() > 0 and in_order["active_days"].sum() > 0
-    assert_frame_equal(reversed_rows.reverse(), in_order)
+    assert_frame_equal(reversed_rows.reverse(), in_order, check_exact=True)

@@ -2,7 +2,14 @@
 
 import polars as pl
 
-from tests.scoring.metrics.frames import config, customer_rows, ev, events
+from tests.scoring.metrics.frames import (
+    config,
+    customer_rows,
+    ev,
+    events,
+    segment_table,
+    segment_value,
+)
 
 
 def test_surveys_per_customer_with_off_scale_answers_and_no_responses() -> None:
@@ -102,8 +109,6 @@ def test_web_sessions_bounce_time_scroll_and_visitors() -> None:
 
 
 def test_exit_rate_and_page_views_per_page() -> None:
-    from tests.scoring.metrics.frames import segment_table, segment_value
-
     pv = "page_view"
     table = segment_table(
         events(
@@ -120,8 +125,6 @@ def test_exit_rate_and_page_views_per_page() -> None:
 
 
 def test_page_views_without_a_page_are_in_no_page_row_and_exit_nowhere() -> None:
-    from tests.scoring.metrics.frames import segment_table, segment_value
-
     pv = "page_view"
     table = segment_table(
         events(
