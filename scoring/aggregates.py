@@ -110,9 +110,7 @@ def daily_counts_in_window(
 
 
 def day_weight(config: ScoringConfig, run_date: date) -> pl.Expr:
-    """How much one occurrence on `event_date` counts: 1, or 0.5 ** (age_days / half_life)."""
-    if config.half_life_days is None:
-        return pl.lit(1.0)
+    """How much one occurrence on `event_date` counts: see decay_by_age."""
     return decay_by_age((pl.lit(run_date) - pl.col(EVENT_DATE)).dt.total_days(), config)
 
 

@@ -46,24 +46,24 @@ def events_in_window(events: pl.LazyFrame, window: Window) -> pl.LazyFrame:
 
 
 def occurrence_weight(config: ScoringConfig, run_date: date) -> pl.Expr:
-    """How much one occurrence counts: 1, or 0.5 ** (age_days / half_life_days) with decay
-    (null for an event outside the window ending on `run_date`)."""
-    if config.half_life_days is None:
-        return pl.lit(1.0)
+    """How much one occurrence counts: see decay_by_age, the age being the whole days between
+    the event's UTC date and `run_date`."""
     return decay_by_age(
         (pl.lit(run_date) - pl.col("occurred_at").dt.date()).dt.total_days(), config
     )
 
 
 def decay_by_age(age_days: pl.Expr, config: ScoringConfig) -> pl.Expr:
-    """0.5 ** (age_days / half_life_days) for the whole-day ages of the window (0 to
-    window_days - 1), null for any other age.
+    """How much one occurrence of age `age_days` (whole days) counts: 1 without decay; with it,
+    0.5 ** (age_days / half_life_days) for the ages of the window (0 to window_days - 1), null
+    for any other age.
 
     The factors are computed once in Python and looked up: Polars' vectorised pow may round
     the last bit differently from one plan or thread schedule to the next, and an exact sum
     (OCCURRENCE_DECIMALS) would carry that bit into the result.
     """
-    assert config.half_life_days is not None
+    if config.half_life_days is None:
+        return pl.lit(1.0)
     ages = range(config.window_days)
     factors = [0.5 ** (age / config.half_life_days) for age in ages]
     return age_days.replace_strict(list(ages), factors, default=None, return_dtype=pl.Float64())
