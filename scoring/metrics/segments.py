@@ -116,12 +116,14 @@ def tier_shares(sums: pl.LazyFrame) -> pl.LazyFrame:
     customers of each tier) and tier: share of the value's customers in the tier, every tier
     listed (detail: the tier)."""
     key = ["segment", "segment_value", "customers"]
+    # divided before the unpivot: after it, a batch may hold `customers` as one repeated value,
+    # and Polars divides by such a scalar as a multiplication by its reciprocal (last bit off)
+    shares = [(pl.col(f"in_{tier}") * 100.0 / pl.col("customers")).alias(tier) for tier in TIERS]
     return (
-        sums.select(*key, *[pl.col(f"in_{tier}").alias(tier) for tier in TIERS])
-        .unpivot(index=key, variable_name="detail", value_name="in_tier")
+        sums.select(*key, *shares)
+        .unpivot(index=key, variable_name="detail", value_name="value")
         .with_columns(
             pl.lit("tier_share").alias("metric"),
-            (pl.col("in_tier") * 100.0 / pl.col("customers")).alias("value"),
             pl.col("customers").alias("observations"),
         )
     )

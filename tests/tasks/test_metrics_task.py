@@ -50,3 +50,23 @@ def test_panel_from_the_kept_totals_equals_the_recomputed_panel(tmp_path: Path) 
     for name in ("customer_metrics_file", "segment_metrics_file"):
         want, got = (pl.read_parquet(getattr(r, name)) for r in (recomputed, reused))
         assert got.equals(want), name
+
+
+def test_tier_shares_are_the_correctly_rounded_quotient(tmp_path: Path) -> None:
+    events, customers = generate_demo_events(RUN_DATE, customers=14000)
+    events_path, customers_path = tmp_path / "events.parquet", tmp_path / "customers.parquet"
+    typed_properties(events.lazy()).collect().write_parquet(events_path)
+    customers.write_parquet(customers_path)
+    config = load_config(bundled_config_path())
+    scored = score_customers.fn(str(events_path), config, RUN_DATE, str(tmp_path), True)
+    report = compute_metrics.fn(
+        str(events_path), config, RUN_DATE, str(tmp_path), str(customers_path), scored.totals_file
+    )
+    shares = pl.read_parquet(report.segment_metrics_file).filter(metric="tier_share")
+    in_tier = pl.read_parquet(report.customer_metrics_file).group_by("tier").len()
+    whole = shares.filter(segment="all").join(in_tier, left_on="detail", right_on="tier")
+    assert whole.height == 5
+    # one division of the exact product, as in Python: not a multiplication by 1 / customers,
+    # which Polars uses for a divisor it holds as one repeated value (the last bit differs)
+    for row in whole.iter_rows(named=True):
+        assert row["value"] == row["len"] * 100.0 / row["customers"], row
