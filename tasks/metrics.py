@@ -12,12 +12,15 @@ from scoring.config import ScoringConfig
 from scoring.engagement import Window
 from scoring.events import typed_properties
 from scoring.metrics.panel import (
+    HASHED_CUSTOMER_ID,
     MetricPanel,
+    customer_key,
     customer_metrics,
     metric_panel,
     panel_columns,
     panel_events,
     segment_metrics,
+    window_sessions,
 )
 from scoring.metrics.retention import app_ties
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
@@ -88,7 +91,15 @@ def compute_metrics(
             events, config, run_date, table, ties_before_window(totals, config, run_date)
         )
         events = events.collect().lazy()
-    panel = materialized(metric_panel(events, config, run_date, table, totals))
+    key = (
+        HASHED_CUSTOMER_ID
+        if totals is not None and customer_key(totals).collect().item()
+        else pl.col("customer_id")
+    )
+    # computed once: the customers' web counts and the page counts both group them, and a
+    # collect_all of both plans does not share the group-by
+    sessions = window_sessions(events, config, run_date, key).collect().lazy()
+    panel = materialized(metric_panel(events, config, run_date, table, totals, sessions, key))
     per_customer, per_segment = pl.collect_all(
         [customer_metrics(panel.customers), segment_metrics(panel, config)]
     )

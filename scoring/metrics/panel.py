@@ -59,6 +59,10 @@ ADDITIVE_COUNTS: tuple[str, ...] = (
 )  # fmt: skip
 """Per-customer counts that add up over customers (segments sum them)."""
 
+CUSTOMER_ID = pl.col("customer_id")
+KEY = "customer_key"
+"""The column of MetricPanel.customers with each customer's key in the window's frames."""
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -246,6 +250,27 @@ def customer_totals(totals: pl.LazyFrame, config: ScoringConfig, run_date: date)
     )
 
 
+HASHED_CUSTOMER_ID = pl.col("customer_id").hash(seed=20261206)
+"""A 64-bit hash of customer_id: the panel's customer key over the window's events when it
+tells the run's customers apart (customer_key)."""
+
+
+def customer_key(customer_ids: pl.LazyFrame, hashed: pl.Expr = HASHED_CUSTOMER_ID) -> pl.LazyFrame:
+    """One row: `hashed`, whether the `hashed` customer_id (HASHED_CUSTOMER_ID) tells these
+    customers apart (the run's customer totals: every customer of the window's events is one
+    of them). The panel then groups and joins the window's events on it, a fixed-width number
+    hashed and compared far faster than text; else on customer_id itself."""
+    return customer_ids.select(
+        (hashed.n_unique() == pl.col("customer_id").n_unique()).alias("hashed")
+    )
+
+
+def keyed_window(events: pl.LazyFrame, window: Window, key: pl.Expr = CUSTOMER_ID) -> pl.LazyFrame:
+    """The events of the window with their customer_id replaced by the customer `key`
+    (customer_key: HASHED_CUSTOMER_ID or customer_id itself)."""
+    return events_in_window(events, window).with_columns(key.alias("customer_id"))
+
+
 def customer_panel(
     events: pl.LazyFrame,
     config: ScoringConfig,
@@ -253,9 +278,11 @@ def customer_panel(
     customers: pl.LazyFrame | None = None,
     totals: pl.LazyFrame | None = None,
     sessions: pl.LazyFrame | None = None,
+    key: pl.Expr = CUSTOMER_ID,
 ) -> pl.LazyFrame:
     """One row per scored customer, in the totals' order: score and tier, previous-period score,
-    attributes, the additive counts of every concept and the per-customer metric values.
+    attributes, the additive counts of every concept and the per-customer metric values, and
+    its `key` (customer_key) in the window's frames as KEY.
 
     `events` are valid events with typed properties (scoring.events.typed_properties, applied
     by validation). `totals` are the run's customer_totals (sorted by customer_id, as
@@ -265,7 +292,7 @@ def customer_panel(
     metrics = config.metric_settings
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
-    window_events = events_in_window(events, window)
+    window_events = keyed_window(events, window, key)
     if totals is None:
         totals = customer_totals(event_type_totals(known, config, run_date), config, run_date)
     table = typed_customers(customers) if customers is not None else None
@@ -287,7 +314,7 @@ def customer_panel(
     signups = (
         totals.select("customer_id", "signup_date")
         .join(attributes.select("customer_id", "table_signup_date"), on="customer_id", how="left")
-        .select("customer_id", signup)
+        .select(key.alias("customer_id"), signup)
     )
     derived = (
         [signup_cohort(pl.col("signup_date"), pl.col("first_event_at")).alias(SIGNUP_COHORT)]
@@ -329,14 +356,19 @@ def customer_panel(
         ),
         retention.active_days(window_events, window, retention.active_event(config)),
         features,
-        tie_status,
         adoption.first_week_engagement(window_events, signups, config, run_date),
     ]
-    # the window's frames joined to the customer ids alone, put back in the totals' row order
+    # the window's frames joined to the customer keys alone, put back in the totals' row order
     # and set beside them: a join or a sort copies every column of its frame, so the wide
     # totals take part in neither
-    window_part = totals.select("customer_id").with_row_index("_row").join(catalogue, how="cross")
-    for frame in [*per_customer, attributes]:
+    window_part = (
+        totals.select("customer_id", key.alias(KEY))
+        .with_row_index("_row")
+        .join(catalogue, how="cross")
+    )
+    for frame in per_customer:
+        window_part = window_part.join(frame, left_on=KEY, right_on="customer_id", how="left")
+    for frame in [tie_status, attributes]:
         window_part = window_part.join(frame, on="customer_id", how="left")
     window_part = window_part.sort("_row").drop("_row", "customer_id")
     panel = (
@@ -419,12 +451,21 @@ def customer_metrics(panel: pl.LazyFrame) -> pl.LazyFrame:
 @dataclass(frozen=True)
 class MetricPanel:
     """The lazy frames of one run's panel: customers (customer_panel), page counts per
-    customer and page, feature users, and the segment attributes found."""
+    customer and page, feature users (both by the customers' KEY), and the segment attributes
+    found."""
 
     customers: pl.LazyFrame
     pages: pl.LazyFrame
     feature_users: pl.LazyFrame
     segments: tuple[str, ...]
+
+
+def window_sessions(
+    events: pl.LazyFrame, config: ScoringConfig, run_date: date, key: pl.Expr = CUSTOMER_ID
+) -> pl.LazyFrame:
+    """The page sessions (web.page_sessions) of the run's window, by customer `key`."""
+    window = Window.ending_on(run_date, config.window_days)
+    return web.page_sessions(keyed_window(events, window, key), config.metric_settings)
 
 
 def metric_panel(
@@ -433,16 +474,21 @@ def metric_panel(
     run_date: date,
     customers: pl.LazyFrame | None = None,
     totals: pl.LazyFrame | None = None,
+    sessions: pl.LazyFrame | None = None,
+    key: pl.Expr = CUSTOMER_ID,
 ) -> MetricPanel:
     """The panel of a run: see customer_panel; segments are the configured ones found in the
-    customers table, the event columns or derived (signup_cohort)."""
+    customers table, the event columns or derived (signup_cohort). `sessions`: the window's
+    page sessions (window_sessions, by the same `key`) when already computed, else computed
+    here. `key`: see customer_key; pages and feature users are by that key."""
     window = Window.ending_on(run_date, config.window_days)
-    window_events = events_in_window(events, window)
+    window_events = keyed_window(events, window, key)
     table = typed_customers(customers) if customers is not None else None
     found = resolved_attributes(events, table, config)
-    sessions = web.page_sessions(window_events, config.metric_settings)
+    if sessions is None:
+        sessions = window_sessions(events, config, run_date, key)
     return MetricPanel(
-        customers=customer_panel(events, config, run_date, customers, totals, sessions),
+        customers=customer_panel(events, config, run_date, customers, totals, sessions, key),
         pages=web.page_counts(window_events, sessions, config.metric_settings),
         feature_users=adoption.feature_users(window_events, config),
         segments=tuple(s for s in config.metric_settings.segments if s in found),
@@ -495,7 +541,7 @@ def _summed(customers: pl.LazyFrame, segments: tuple[str, ...]) -> pl.LazyFrame:
 def _page_rows(panel: MetricPanel, sizes: pl.LazyFrame) -> pl.LazyFrame:
     """Per segment value and page: page views and exit rate (observations: the views)."""
     pages = panel.pages.join(
-        panel.customers.select("customer_id", *panel.segments), on="customer_id"
+        panel.customers.select(KEY, *panel.segments), left_on="customer_id", right_on=KEY
     )
     per_page = by_segment(
         pages, panel.segments, ["page"], [pl.col("views").sum(), pl.col("exits").sum()]
@@ -519,8 +565,8 @@ def _page_rows(panel: MetricPanel, sizes: pl.LazyFrame) -> pl.LazyFrame:
 
 def _feature_rows(panel: MetricPanel, sizes: pl.LazyFrame) -> pl.LazyFrame:
     """Per segment value and feature: users among the active customers / active customers."""
-    active = panel.customers.filter(pl.col("active") == 1).select("customer_id", *panel.segments)
-    users = panel.feature_users.join(active, on="customer_id")
+    active = panel.customers.filter(pl.col("active") == 1).select(KEY, *panel.segments)
+    users = panel.feature_users.join(active, left_on="customer_id", right_on=KEY)
     return (
         by_segment(users, panel.segments, ["feature"], [pl.len().alias("users")])
         .join(sizes, on=SEGMENT_KEY, how="left", nulls_equal=True)

@@ -17,13 +17,17 @@ from scoring.config import HealthConfig, HealthWeights, MetricsConfig, ScoringCo
 from scoring.engagement import customer_scores
 from scoring.events import typed_properties
 from scoring.metrics.panel import (
+    HASHED_CUSTOMER_ID,
+    KEY,
     MetricPanel,
+    customer_key,
     customer_metrics,
     customer_totals,
     metric_panel,
     panel_columns,
     panel_events,
     segment_metrics,
+    window_sessions,
 )
 from scoring.schema import UTC_TIMESTAMP
 from tasks.metrics import ties_before_window
@@ -134,8 +138,9 @@ def panel_tables(panel: MetricPanel, config: ScoringConfig) -> list[pl.DataFrame
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("half_life_days", [None, 3])
 @pytest.mark.parametrize("with_table", [True, False])
+@pytest.mark.parametrize("hashed", [False, True])
 def test_panel_from_the_totals_and_its_events_equals_the_panel_from_every_event(
-    seed: int, half_life_days: float | None, with_table: bool
+    seed: int, half_life_days: float | None, with_table: bool, hashed: bool
 ) -> None:
     events, table = world(seed)
     customers = table if with_table else None
@@ -148,13 +153,24 @@ def test_panel_from_the_totals_and_its_events_equals_the_panel_from_every_event(
     assert ties is not None and ties.collect()["customer_id"].to_list() == ["tied"]
     rows = panel_events(events, config, RUN_DATE, customers, ties).collect()
     assert rows.height < events.collect().height  # it does leave events out
+    # as the metric step runs it: the sessions computed first, by the hashed customer key
+    assert customer_key(totals).collect().item()
+    key = HASHED_CUSTOMER_ID if hashed else pl.col("customer_id")
+    sessions = window_sessions(rows.lazy(), config, RUN_DATE, key).collect().lazy()
     actual = panel_tables(
-        metric_panel(rows.lazy(), config, RUN_DATE, customers, totals=totals), config
+        metric_panel(rows.lazy(), config, RUN_DATE, customers, totals, sessions, key), config
     )
     assert expected[0].height > 10 and expected[4].height > 100  # the world exercises the panel
     assert "lapsed" in expected[0]["customer_id"]
     status = dict(expected[0].select("customer_id", "app_status").iter_rows())
     assert (status["tied"], status["tied2"]) == ("deleted", "kept")
+    if hashed:
+        # pages and feature users are by the key: compared through the segment table
+        assert actual[0][KEY].dtype == pl.UInt64
+        expected, actual = (
+            [expected[0].drop(KEY), *expected[3:]],
+            [actual[0].drop(KEY), *actual[3:]],
+        )
     for want, got in zip(expected, actual, strict=True):
         assert_frame_equal(got, want, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
 
@@ -242,3 +258,11 @@ def test_each_customer_row_keeps_its_own_totals_whatever_their_order() -> None:
     assert reversed_rows["customer_id"].to_list() == reversed_totals["customer_id"].to_list()
     assert in_order["page_views"].sum() > 0 and in_order["active_days"].sum() > 0
     assert_frame_equal(reversed_rows.reverse(), in_order, check_exact=True)
+
+
+def test_the_customer_key_is_the_hash_only_where_it_tells_the_customers_apart() -> None:
+    ids = pl.LazyFrame({"customer_id": ["a", "b", "c", "c"]})
+    assert customer_key(ids).collect().item()
+    # a "hash" that collides (b and c have the same length) is not used: customer_id is
+    too_short = pl.LazyFrame({"customer_id": ["a", "bb", "cc"]})
+    assert not customer_key(too_short, pl.col("customer_id").str.len_bytes()).collect().item()
