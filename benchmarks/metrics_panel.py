@@ -36,17 +36,9 @@ from benchmarks.synthetic import PART_FILE, write_history
 from flows.settings import bundled_config_path, load_config
 from scoring.config import ScoringConfig
 from scoring.events import typed_properties
-from scoring.metrics.panel import (
-    customer_metrics,
-    metric_panel,
-    panel_columns,
-    panel_events,
-    segment_metrics,
-)
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
-from tasks.customers import read_customers
 from tasks.demo_data import generate_demo_events
-from tasks.metrics import compute_metrics, materialized, ties_before_window
+from tasks.metrics import compute_metrics, panel_of, panel_tables, read_panel_inputs
 from tasks.score import ScoreReport, score_customers
 from tasks.write import write_partition
 
@@ -99,21 +91,13 @@ def panel_stages(
         stages[name] = now - started
         started = now
 
-    table = read_customers(customers_path).lazy() if customers_path else None
-    scan = pl.scan_parquet(events_path)
-    table_columns = table.collect_schema().names() if table is not None else []
-    columns = panel_columns(config, scan.collect_schema().names(), table_columns)
-    events = typed_properties(scan.select(columns), only_mistyped=True)
-    assert report.totals_file is not None
-    totals = pl.read_ipc(report.totals_file).lazy()
-    ties = ties_before_window(totals, config, RUN_DATE)
-    rows = panel_events(events, config, RUN_DATE, table, ties).collect().lazy()
-    stage("read")
-    panel = materialized(metric_panel(rows, config, RUN_DATE, table, totals))
-    stage("per-customer frames")
-    per_customer, per_segment = pl.collect_all(
-        [customer_metrics(panel.customers), segment_metrics(panel, config)]
+    events, table, totals = read_panel_inputs(
+        events_path, config, RUN_DATE, customers_path, report.totals_file
     )
+    stage("read")
+    panel = panel_of(events, table, totals, config, RUN_DATE)
+    stage("per-customer frames")
+    per_customer, per_segment = panel_tables(panel, config)
     stage("output tables")
     write_partition(per_customer, "customer_metrics", CUSTOMER_METRICS, staging, RUN_DATE)
     write_partition(per_segment, "segment_metrics", SEGMENT_METRICS, staging, RUN_DATE)

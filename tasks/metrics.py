@@ -61,19 +61,15 @@ def ties_before_window(
     return ties.lazy() if ties.height else None
 
 
-@task(name="compute-metrics", cache_policy=NO_CACHE, persist_result=False)
-def compute_metrics(
+def read_panel_inputs(
     valid_path: str,
     config: ScoringConfig,
     run_date: date,
-    staging: str,
     customers: str | None = None,
     totals_path: str | None = None,
-) -> MetricsReport:
-    """Compute the metric panel for the run date and stage customer_metrics, segment_metrics.
-
-    `totals_path`: the scoring pass's per-customer totals (tasks.score.TOTALS_FILE), with the
-    scores; recomputed from the events when not given."""
+) -> tuple[pl.LazyFrame, pl.LazyFrame | None, pl.LazyFrame | None]:
+    """The panel's events, customers table and customer totals (see compute_metrics). With the
+    totals, the events are those of panel_events, read once into memory."""
     table = read_customers(customers).lazy() if customers else None
     scan = pl.scan_parquet(valid_path)
     columns = panel_columns(
@@ -91,6 +87,18 @@ def compute_metrics(
             events, config, run_date, table, ties_before_window(totals, config, run_date)
         )
         events = events.collect().lazy()
+    return events, table, totals
+
+
+def panel_of(
+    events: pl.LazyFrame,
+    table: pl.LazyFrame | None,
+    totals: pl.LazyFrame | None,
+    config: ScoringConfig,
+    run_date: date,
+) -> MetricPanel:
+    """The run's metric panel, its frames computed (see scoring.metrics.panel.metric_panel):
+    by the hashed customer key when the totals allow it (customer_key)."""
     key = (
         HASHED_CUSTOMER_ID
         if totals is not None and customer_key(totals).collect().item()
@@ -99,10 +107,33 @@ def compute_metrics(
     # computed once: the customers' web counts and the page counts both group them, and a
     # collect_all of both plans does not share the group-by
     sessions = window_sessions(events, config, run_date, key).collect().lazy()
-    panel = materialized(metric_panel(events, config, run_date, table, totals, sessions, key))
+    return materialized(metric_panel(events, config, run_date, table, totals, sessions, key))
+
+
+def panel_tables(panel: MetricPanel, config: ScoringConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The customer_metrics and segment_metrics tables of a computed panel."""
     per_customer, per_segment = pl.collect_all(
         [customer_metrics(panel.customers), segment_metrics(panel, config)]
     )
+    return per_customer, per_segment
+
+
+@task(name="compute-metrics", cache_policy=NO_CACHE, persist_result=False)
+def compute_metrics(
+    valid_path: str,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    customers: str | None = None,
+    totals_path: str | None = None,
+) -> MetricsReport:
+    """Compute the metric panel for the run date and stage customer_metrics, segment_metrics.
+
+    `totals_path`: the scoring pass's per-customer totals (tasks.score.TOTALS_FILE), with the
+    scores; recomputed from the events when not given."""
+    events, table, totals = read_panel_inputs(valid_path, config, run_date, customers, totals_path)
+    panel = panel_of(events, table, totals, config, run_date)
+    per_customer, per_segment = panel_tables(panel, config)
     customer_file = write_partition(
         per_customer, "customer_metrics", CUSTOMER_METRICS, staging, run_date
     )

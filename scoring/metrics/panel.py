@@ -255,14 +255,12 @@ HASHED_CUSTOMER_ID = pl.col("customer_id").hash(seed=20261206)
 tells the run's customers apart (customer_key)."""
 
 
-def customer_key(customer_ids: pl.LazyFrame, hashed: pl.Expr = HASHED_CUSTOMER_ID) -> pl.LazyFrame:
+def customer_key(customers: pl.LazyFrame, hashed: pl.Expr = HASHED_CUSTOMER_ID) -> pl.LazyFrame:
     """One row: `hashed`, whether the `hashed` customer_id (HASHED_CUSTOMER_ID) tells these
-    customers apart (the run's customer totals: every customer of the window's events is one
-    of them). The panel then groups and joins the window's events on it, a fixed-width number
-    hashed and compared far faster than text; else on customer_id itself."""
-    return customer_ids.select(
-        (hashed.n_unique() == pl.col("customer_id").n_unique()).alias("hashed")
-    )
+    customers apart, each listed once (the run's customer totals: every customer of the
+    window's events is one of them). The panel then groups and joins the window's events on
+    it, a fixed-width number hashed and compared far faster than text; else on customer_id."""
+    return customers.select((hashed.n_unique() == pl.len()).alias("hashed"))
 
 
 def keyed_window(events: pl.LazyFrame, window: Window, key: pl.Expr = CUSTOMER_ID) -> pl.LazyFrame:
