@@ -12,7 +12,7 @@ history, and any configuration (weights, tiers, window, half-life) is scored fro
 `last_event_at` per (customer, type, day) gives each customer's latest event at a run date.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 
 import polars as pl
@@ -69,6 +69,18 @@ EVENT_TYPE_TOTALS = pl.Schema(
 """WINDOW_TOTALS plus what the metric panel needs from the history: the customer's first
 event of the type, the type's decayed count in the previous period and its valued purchases
 of the CLV lookback (scoring.metrics.value.valued_purchase) with their amount."""
+
+
+def of_types(types: Iterable[str], present: Collection[str] | None = None) -> pl.Expr:
+    """Over EVENT_TYPE_TOTALS rows: whether the event type is one of `types`. `present`: the
+    event types the totals hold, when known; with none of `types` among them this is a
+    constant false, which a group-by aggregates without a pass over the rows."""
+    wanted = list(dict.fromkeys(types))
+    if present is not None and not set(wanted) & set(present):
+        return pl.lit(False)
+    return (
+        pl.col("event_type").is_in(wanted) if len(wanted) > 1 else pl.col("event_type") == wanted[0]
+    )
 
 
 def first_before(window: Window) -> pl.Expr:

@@ -116,7 +116,9 @@ def score_events(
         totals = window_totals(events, config, run_date).collect()
         return score_totals(totals, None, config, run_date, staging)
     totals = event_type_totals(events, config, run_date).collect()
-    panel_totals = customer_totals(totals.lazy(), config, run_date)
+    # the metric vocabulary's types that never occurred are constants, not conditional sums
+    present = totals["event_type"].unique().to_list()
+    panel_totals = customer_totals(totals.lazy(), config, run_date, present)
     return score_totals(totals, None, config, run_date, staging, panel_totals)
 
 

@@ -1,9 +1,11 @@
 """Adoption: feature usage and first-week (onboarding) engagement."""
 
+from collections.abc import Collection
 from datetime import date, timedelta
 
 import polars as pl
 
+from scoring.aggregates import of_types
 from scoring.config import ScoringConfig
 from scoring.engagement import Window, weights_frame
 from scoring.metrics.rates import exact_sum, percent, ratio
@@ -20,10 +22,11 @@ def feature_users(window_events: pl.LazyFrame, config: ScoringConfig) -> pl.Lazy
     return window_events.filter(used).select("customer_id", "feature").unique()
 
 
-def signup_date(config: ScoringConfig) -> pl.Expr:
-    """Aggregation of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
-    the UTC date of its first signup event (signup_date; null without one)."""
-    signup = pl.col("event_type") == config.metric_settings.signup_event
+def signup_date(config: ScoringConfig, present: Collection[str] | None = None) -> pl.Expr:
+    """Aggregation of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS,
+    holding the `present` event types when known, see of_types): the UTC date of its first
+    signup event (signup_date; null without one)."""
+    signup = of_types([config.metric_settings.signup_event], present)
     return pl.when(signup).then(pl.col("first_event_at")).min().dt.date().alias("signup_date")
 
 

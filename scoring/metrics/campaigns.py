@@ -1,23 +1,25 @@
 """Marketing and community: email CTR, social engagement rate, conversions, offline events."""
 
+from collections.abc import Collection
+
 import polars as pl
 
+from scoring.aggregates import of_types
 from scoring.config import MetricsConfig
 from scoring.metrics.rates import percent, total_where
 
 
-def campaign_totals(config: MetricsConfig) -> list[pl.Expr]:
-    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
-    email_opens, email_clicks, impressions, social_engagements, conversions and
-    event_registrations in the window."""
-    event_type = pl.col("event_type")
+def campaign_totals(config: MetricsConfig, present: Collection[str] | None = None) -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS,
+    holding the `present` event types when known, see of_types): email_opens, email_clicks,
+    impressions, social_engagements, conversions and event_registrations in the window."""
     counted = {
-        "email_opens": event_type == config.email_open_event,
-        "email_clicks": event_type == config.email_click_event,
-        "impressions": event_type == config.impression_event,
-        "social_engagements": event_type == config.social_engagement_event,
-        "conversions": event_type.is_in(config.conversion_events),
-        "event_registrations": event_type == config.offline_event,
+        "email_opens": of_types([config.email_open_event], present),
+        "email_clicks": of_types([config.email_click_event], present),
+        "impressions": of_types([config.impression_event], present),
+        "social_engagements": of_types([config.social_engagement_event], present),
+        "conversions": of_types(config.conversion_events, present),
+        "event_registrations": of_types([config.offline_event], present),
     }
     return [total_where(pl.col("count"), condition).alias(n) for n, condition in counted.items()]
 

@@ -1,28 +1,37 @@
 """The customer health score: a weighted mean of engagement, satisfaction, support and billing
 components, each normalized to 0-100, with weights configurable per segment."""
 
+from collections.abc import Collection
+
 import polars as pl
 
+from scoring.aggregates import of_types
 from scoring.config import ScoringConfig
 from scoring.metrics.rates import EXACT_DECIMALS, total_where
 
 COMPONENTS: tuple[str, ...] = ("engagement", "satisfaction", "support", "billing")
 
 
-def support_and_billing_totals(config: ScoringConfig) -> list[pl.Expr]:
-    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
-    support_tickets, escalations and billing_points (the configured billing penalties of the
-    window's billing events, summed exactly)."""
+def support_and_billing_totals(
+    config: ScoringConfig, present: Collection[str] | None = None
+) -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS,
+    holding the `present` event types when known, see of_types): support_tickets,
+    escalations and billing_points (the configured billing penalties of the window's billing
+    events, summed exactly)."""
     metrics = config.metric_settings
-    event_type, count = pl.col("event_type"), pl.col("count")
+    count = pl.col("count")
     # per billing type: penalty (as Decimal) x its count, so the sum is exact
     points = [
-        pl.lit(penalty).cast(pl.Decimal(38, EXACT_DECIMALS)) * total_where(count, event_type == t)
+        pl.lit(penalty).cast(pl.Decimal(38, EXACT_DECIMALS))
+        * total_where(count, of_types([t], present))
         for t, penalty in metrics.health.billing_penalties.items()
     ]
     return [
-        total_where(count, event_type == metrics.support_ticket_event).alias("support_tickets"),
-        total_where(count, event_type == metrics.escalation_event).alias("escalations"),
+        total_where(count, of_types([metrics.support_ticket_event], present)).alias(
+            "support_tickets"
+        ),
+        total_where(count, of_types([metrics.escalation_event], present)).alias("escalations"),
         pl.sum_horizontal(pl.lit(0, dtype=pl.Decimal(38, EXACT_DECIMALS)), *points)
         .cast(pl.Float64)
         .alias("billing_points"),

@@ -5,7 +5,7 @@ Each customer row carries additive counts (flags are 0/1); a metric is an expres
 those counts, evaluated once per customer and once over the summed counts of each segment.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -213,10 +213,13 @@ def panel_events(
     return pl.concat([kept, tied])
 
 
-def customer_total_aggregations(config: ScoringConfig, run_date: date) -> list[pl.Expr]:
+def customer_total_aggregations(
+    config: ScoringConfig, run_date: date, present: Collection[str] | None = None
+) -> list[pl.Expr]:
     """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS,
-    with the types' `weight`): first_event_at, score_previous, visited_before, signup_date,
-    the lifecycle counts (retention.lifecycle_totals), the campaign counts, the support and
+    with the types' `weight`; holding the `present` event types when known, see
+    aggregates.of_types): first_event_at, score_previous, visited_before, signup_date, the
+    lifecycle counts (retention.lifecycle_totals), the campaign counts, the support and
     billing counts of the window and the CLV lookback's purchases and revenue.
 
     score_previous is the CES of the previous period, as customer_scores computes it for the
@@ -231,22 +234,28 @@ def customer_total_aggregations(config: ScoringConfig, run_date: date) -> list[p
         pl.when(first_before(window).any())
         .then(exact_sum(previous).round(SCORE_DECIMALS))
         .alias("score_previous"),
-        web.visited_before(window, metrics).alias("visited_before"),
-        adoption.signup_date(config),
-        *retention.lifecycle_totals(window, config),
-        *campaigns.campaign_totals(metrics),
-        *health.support_and_billing_totals(config),
+        web.visited_before(window, metrics, present).alias("visited_before"),
+        adoption.signup_date(config, present),
+        *retention.lifecycle_totals(window, config, present),
+        *campaigns.campaign_totals(metrics, present),
+        *health.support_and_billing_totals(config, present),
         *value.purchase_totals(),
     ]
 
 
-def customer_totals(totals: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
-    """Per customer seen by the end of the run date, from its event-type totals: its scores
-    (scoring.aggregates.customer_scores_from_totals) and, in the same group-by, the
-    customer_total_aggregations the panel needs from the history. The scoring step computes
-    these with the scores (tasks.score.score_events with keep_totals)."""
+def customer_totals(
+    totals: pl.LazyFrame,
+    config: ScoringConfig,
+    run_date: date,
+    present: Collection[str] | None = None,
+) -> pl.LazyFrame:
+    """Per customer seen by the end of the run date, from its event-type totals (holding the
+    `present` event types, when known): its scores (scoring.aggregates.
+    customer_scores_from_totals) and, in the same group-by, the customer_total_aggregations
+    the panel needs from the history. The scoring step computes these with the scores
+    (tasks.score.score_events with keep_totals)."""
     return customer_scores_from_totals(
-        totals, config, also=customer_total_aggregations(config, run_date)
+        totals, config, also=customer_total_aggregations(config, run_date, present)
     )
 
 

@@ -4,9 +4,11 @@ A customer is *active* on a UTC day with at least one event of an active type (b
 every event type with a positive weight).
 """
 
+from collections.abc import Collection
+
 import polars as pl
 
-from scoring.aggregates import first_before
+from scoring.aggregates import first_before, of_types
 from scoring.config import ScoringConfig
 from scoring.engagement import Window
 from scoring.metrics.rates import percent, ratio, total_where
@@ -46,16 +48,19 @@ def active_days(window_events: pl.LazyFrame, window: Window, active: pl.Expr) ->
     )
 
 
-def lifecycle_totals(window: Window, config: ScoringConfig) -> list[pl.Expr]:
-    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
-    cancelled_before_start (a cancellation before the window), churned (a cancellation in the
-    window), app_installs and app_uninstalls in the window, app_installer (an install in it),
-    installed_at and uninstalled_at (the latest install and uninstall by the run date)."""
+def lifecycle_totals(
+    window: Window, config: ScoringConfig, present: Collection[str] | None = None
+) -> list[pl.Expr]:
+    """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS,
+    holding the `present` event types when known, see of_types): cancelled_before_start (a
+    cancellation before the window), churned (a cancellation in the window), app_installs and
+    app_uninstalls in the window, app_installer (an install in it), installed_at and
+    uninstalled_at (the latest install and uninstall by the run date)."""
     metrics = config.metric_settings
-    event_type, count = pl.col("event_type"), pl.col("count")
-    cancellation = event_type.is_in(metrics.cancellation_events)
-    install = event_type == metrics.app_install_event
-    uninstall = event_type == metrics.app_uninstall_event
+    count = pl.col("count")
+    cancellation = of_types(metrics.cancellation_events, present)
+    install = of_types([metrics.app_install_event], present)
+    uninstall = of_types([metrics.app_uninstall_event], present)
     installs = total_where(count, install)
     return [
         (cancellation & first_before(window)).any().alias("cancelled_before_start"),

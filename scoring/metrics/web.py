@@ -5,9 +5,11 @@ the page views are grouped once per session (page_sessions), and every web count
 exit pages come from those groups.
 """
 
+from collections.abc import Collection
+
 import polars as pl
 
-from scoring.aggregates import first_before
+from scoring.aggregates import first_before, of_types
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
 from scoring.metrics.rates import count_of, decimal_sum, flag, percent, ratio, total_where
@@ -100,10 +102,13 @@ def web_counts(
     )
 
 
-def visited_before(window: Window, config: MetricsConfig) -> pl.Expr:
-    """Aggregation of a customer's event-type totals: whether it viewed a page before the
-    window (a visitor of the window is new without one)."""
-    return ((pl.col("event_type") == config.page_view_event) & first_before(window)).any()
+def visited_before(
+    window: Window, config: MetricsConfig, present: Collection[str] | None = None
+) -> pl.Expr:
+    """Aggregation of a customer's event-type totals (holding the `present` event types when
+    known, see of_types): whether it viewed a page before the window (a visitor of the window
+    is new without one)."""
+    return (of_types([config.page_view_event], present) & first_before(window)).any()
 
 
 def visitor_flags(page_views: pl.Expr, seen_before: pl.Expr) -> list[pl.Expr]:

@@ -266,3 +266,21 @@ def test_the_customer_key_is_the_hash_only_where_it_tells_the_customers_apart() 
     # a "hash" that collides (b and c have the same length) is not used: customer_id is
     too_short = pl.LazyFrame({"customer_id": ["a", "bb", "cc"]})
     assert not customer_key(too_short, pl.col("customer_id").str.len_bytes()).collect().item()
+
+
+@pytest.mark.parametrize("half_life_days", [None, 3])
+def test_totals_of_types_that_never_occurred_are_the_same_constants(
+    half_life_days: float | None,
+) -> None:
+    events, _ = world(seed=5, rows=3000)
+    missing = ["signup", "app_install", "impression", "subscription_cancelled", "purchase"]
+    events = events.filter(~pl.col("event_type").is_in(missing))
+    config = world_config(half_life_days)
+    totals = event_type_totals(events, config, RUN_DATE).collect()
+    present = totals["event_type"].unique().to_list()
+    assert not set(missing) & set(present) and "page_view" in present
+    folded = customer_totals(totals.lazy(), config, RUN_DATE, present).collect()
+    summed = customer_totals(totals.lazy(), config, RUN_DATE).collect()
+    assert folded.height > 10 and folded["app_uninstalls"].sum() > 0
+    assert folded["app_installs"].sum() == 0 and folded["signup_date"].null_count() == folded.height
+    assert_frame_equal(folded, summed, check_exact=True)
