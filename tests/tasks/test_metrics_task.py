@@ -14,11 +14,17 @@ from tasks.score import TOTALS_FILE, score_customers
 RUN_DATE = date(2026, 3, 31)
 
 
-def test_panel_from_the_kept_totals_equals_the_recomputed_panel(tmp_path: Path) -> None:
-    events, customers = generate_demo_events(RUN_DATE, customers=300)
-    events_path, customers_path = tmp_path / "events.parquet", tmp_path / "customers.parquet"
+def demo_files(directory: Path, customers: int) -> tuple[Path, Path]:
+    """The seeded demo's events and customers table as Parquet files."""
+    events, table = generate_demo_events(RUN_DATE, customers=customers)
+    events_path, customers_path = directory / "events.parquet", directory / "customers.parquet"
     typed_properties(events.lazy()).collect().write_parquet(events_path)
-    customers.write_parquet(customers_path)
+    table.write_parquet(customers_path)
+    return events_path, customers_path
+
+
+def test_panel_from_the_kept_totals_equals_the_recomputed_panel(tmp_path: Path) -> None:
+    events_path, customers_path = demo_files(tmp_path, customers=300)
     config = load_config(bundled_config_path())
 
     plain = score_customers.fn(str(events_path), config, RUN_DATE, str(tmp_path / "plain"))
@@ -53,10 +59,7 @@ def test_panel_from_the_kept_totals_equals_the_recomputed_panel(tmp_path: Path) 
 
 
 def test_tier_shares_are_the_correctly_rounded_quotient(tmp_path: Path) -> None:
-    events, customers = generate_demo_events(RUN_DATE, customers=14000)
-    events_path, customers_path = tmp_path / "events.parquet", tmp_path / "customers.parquet"
-    typed_properties(events.lazy()).collect().write_parquet(events_path)
-    customers.write_parquet(customers_path)
+    events_path, customers_path = demo_files(tmp_path, customers=14000)
     config = load_config(bundled_config_path())
     scored = score_customers.fn(str(events_path), config, RUN_DATE, str(tmp_path), True)
     report = compute_metrics.fn(
