@@ -205,17 +205,21 @@ def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: dat
     panel."""
     window = Window.ending_on(run_date, config.window_days)
     amount = events.collect_schema().get("amount")
-    if amount is None:
-        # no event has an amount, so none is a valued purchase: constants, not a column pass
-        purchases = [pl.lit(0, dtype=pl.Int64), pl.lit(0.0)]
-    else:
+    purchases: list[pl.Expr] = []
+    if amount is not None:
         # the amount may be text in an event store's files: typed as the panel types it
         events = events.with_columns(typed_property("amount", amount, pl.Float64()))
         valued = valued_purchase(window, config.metric_settings)
         purchases = [
-            valued.sum().cast(pl.Int64),
-            exact_sum(pl.when(valued).then(pl.col("amount"))),
+            valued.sum().cast(pl.Int64).alias("valued_purchases"),
+            exact_sum(pl.when(valued).then(pl.col("amount"))).alias("purchase_amount"),
         ]
+    # without an amount no event is a valued purchase: constants set after the group-by (as
+    # aggregations, even literals cost a pass over the groups)
+    no_purchases = [
+        pl.lit(0, dtype=pl.Int64).alias("valued_purchases"),
+        pl.lit(0.0).alias("purchase_amount"),
+    ]
     return (
         events_until(events, window.end)
         .group_by("customer_id", "event_type")
@@ -223,9 +227,9 @@ def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: dat
             *_window_aggregations(window, config),
             pl.col("occurred_at").min().alias("first_event_at"),
             _previous_occurrences(window, config).alias("previous_occurrences"),
-            purchases[0].alias("valued_purchases"),
-            purchases[1].alias("purchase_amount"),
+            *purchases,
         )
+        .with_columns([] if purchases else no_purchases)
         .select(list(EVENT_TYPE_TOTALS))
     )
 
