@@ -12,6 +12,7 @@ from scoring.config import ScoringConfig
 from scoring.engagement import Window
 from scoring.events import typed_properties
 from scoring.metrics.panel import (
+    CUSTOMER_ID,
     HASHED_CUSTOMER_ID,
     MetricPanel,
     customer_key,
@@ -102,7 +103,7 @@ def panel_of(
     key = (
         HASHED_CUSTOMER_ID
         if totals is not None and customer_key(totals).collect().item()
-        else pl.col("customer_id")
+        else CUSTOMER_ID
     )
     # computed once: the customers' web counts and the page counts both group them, and a
     # collect_all of both plans does not share the group-by

@@ -61,7 +61,7 @@ def test_panel_from_the_kept_totals_equals_the_recomputed_panel(tmp_path: Path) 
 def test_tier_shares_are_the_correctly_rounded_quotient(tmp_path: Path) -> None:
     events_path, customers_path = demo_files(tmp_path, customers=14000)
     config = load_config(bundled_config_path())
-    scored = score_customers.fn(str(events_path), config, RUN_DATE, str(tmp_path), True)
+    scored = score_customers.fn(str(events_path), config, RUN_DATE, str(tmp_path), keep_totals=True)
     report = compute_metrics.fn(
         str(events_path), config, RUN_DATE, str(tmp_path), str(customers_path), scored.totals_file
     )

@@ -17,6 +17,7 @@ from scoring.config import HealthConfig, HealthWeights, MetricsConfig, ScoringCo
 from scoring.engagement import customer_scores
 from scoring.events import typed_properties
 from scoring.metrics.panel import (
+    CUSTOMER_ID,
     HASHED_CUSTOMER_ID,
     KEY,
     MetricPanel,
@@ -155,7 +156,7 @@ def test_panel_from_the_totals_and_its_events_equals_the_panel_from_every_event(
     assert rows.height < events.collect().height  # it does leave events out
     # as the metric step runs it: the sessions computed first, by the hashed customer key
     assert customer_key(totals).collect().item()
-    key = HASHED_CUSTOMER_ID if hashed else pl.col("customer_id")
+    key = HASHED_CUSTOMER_ID if hashed else CUSTOMER_ID
     sessions = window_sessions(rows.lazy(), config, RUN_DATE, key).collect().lazy()
     actual = panel_tables(
         metric_panel(rows.lazy(), config, RUN_DATE, customers, totals, sessions, key), config
