@@ -24,6 +24,7 @@ from scoring.metrics.panel import (
     window_sessions,
 )
 from scoring.metrics.retention import app_ties
+from scoring.metrics.web import valued_properties
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
 from tasks.customers import read_customers
 from tasks.write import write_partition
@@ -99,7 +100,9 @@ def panel_of(
     run_date: date,
 ) -> MetricPanel:
     """The run's metric panel, its frames computed (see scoring.metrics.panel.metric_panel):
-    by the hashed customer key when the totals allow it (customer_key)."""
+    by the hashed customer key when the totals allow it (customer_key). With the totals, the
+    events are in memory (read_panel_inputs): the sessions skip the properties without a value
+    in them (web.valued_properties)."""
     key = (
         HASHED_CUSTOMER_ID
         if totals is not None and customer_key(totals).collect().item()
@@ -107,7 +110,8 @@ def panel_of(
     )
     # computed once: the customers' web counts and the page counts both group them, and a
     # collect_all of both plans does not share the group-by
-    sessions = window_sessions(events, config, run_date, key).collect().lazy()
+    valued = valued_properties(events) if totals is not None else None
+    sessions = window_sessions(events, config, run_date, key, valued).collect().lazy()
     return materialized(metric_panel(events, config, run_date, table, totals, sessions, key))
 
 

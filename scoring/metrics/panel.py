@@ -468,11 +468,17 @@ class MetricPanel:
 
 
 def window_sessions(
-    events: pl.LazyFrame, config: ScoringConfig, run_date: date, key: pl.Expr = CUSTOMER_ID
+    events: pl.LazyFrame,
+    config: ScoringConfig,
+    run_date: date,
+    key: pl.Expr = CUSTOMER_ID,
+    valued: Collection[str] | None = None,
 ) -> pl.LazyFrame:
-    """The page sessions (web.page_sessions) of the run's window, by customer `key`."""
+    """The page sessions (web.page_sessions) of the run's window, by customer `key`;
+    `valued`: the property columns holding a value in `events`, when known
+    (web.valued_properties)."""
     window = Window.ending_on(run_date, config.window_days)
-    return web.page_sessions(keyed_window(events, window, key), config.metric_settings)
+    return web.page_sessions(keyed_window(events, window, key), config.metric_settings, valued)
 
 
 def metric_panel(

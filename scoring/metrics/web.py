@@ -12,29 +12,65 @@ import polars as pl
 from scoring.aggregates import first_before, of_types
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import count_of, decimal_sum, flag, percent, ratio, total_where
+from scoring.metrics.rates import (
+    EXACT_DECIMALS,
+    count_of,
+    decimal_sum,
+    flag,
+    percent,
+    ratio,
+    total_where,
+)
+from scoring.schema import OPTIONAL_EVENT_COLUMNS
 
 SESSION = ("customer_id", "session_id")
 
 
-def page_sessions(window_events: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+def page_sessions(
+    window_events: pl.LazyFrame, config: MetricsConfig, valued: Collection[str] | None = None
+) -> pl.LazyFrame:
     """The window's page views per customer and session_id (a null session_id: the customer's
     page views outside any session): views, timed (views with a duration_s), seconds (their
     exact sum, Decimal), scrolled (views with a scroll_pct), scroll (their exact sum) and
-    exit_page (the page of the last view; ties on time broken by event_id)."""
+    exit_page (the page of the last view; ties on time broken by event_id).
+
+    `valued`: the property columns that hold a value in these events, when known (see
+    valued_properties); the aggregations of one that does not are constants (0 views timed,
+    no exit page) set after the group-by, not a pass over every session's views."""
     duration, scroll = pl.col("duration_s"), pl.col("scroll_pct")
+    aggregations = [pl.len().cast(pl.Int64).alias("views")]
+    constants = []
+    for column, count, total in ((duration, "timed", "seconds"), (scroll, "scrolled", "scroll")):
+        if valued is None or column.meta.output_name() in valued:
+            aggregations += [
+                column.count().cast(pl.Int64).alias(count),
+                decimal_sum(column).alias(total),
+            ]
+        else:
+            constants += [
+                pl.lit(0, dtype=pl.Int64).alias(count),
+                pl.lit(0, dtype=pl.Decimal(38, EXACT_DECIMALS)).alias(total),
+            ]
+    if valued is None or "page" in valued:
+        last_page = pl.col("page").sort_by("occurred_at", "event_id").last()
+        aggregations.append(last_page.alias("exit_page"))
+    else:
+        constants.append(pl.lit(None, dtype=pl.String).alias("exit_page"))
     return (
         window_events.filter(pl.col("event_type") == config.page_view_event)
         .group_by(*SESSION)
-        .agg(
-            pl.len().cast(pl.Int64).alias("views"),
-            duration.count().cast(pl.Int64).alias("timed"),
-            decimal_sum(duration).alias("seconds"),
-            scroll.count().cast(pl.Int64).alias("scrolled"),
-            decimal_sum(scroll).alias("scroll"),
-            pl.col("page").sort_by("occurred_at", "event_id").last().alias("exit_page"),
-        )
+        .agg(aggregations)
+        .with_columns(constants)
+        .select(*SESSION, "views", "timed", "seconds", "scrolled", "scroll", "exit_page")
     )
+
+
+def valued_properties(events: pl.LazyFrame) -> frozenset[str]:
+    """The optional property columns (schema.OPTIONAL_EVENT_COLUMNS) that hold at least one
+    value in `events` (cheap on events in memory: Polars keeps null counts)."""
+    names = [c.name for c in OPTIONAL_EVENT_COLUMNS if c.name in events.collect_schema()]
+    counts = events.select(pl.col(names).is_not_null().any()).collect().row(0, named=True)
+    return frozenset(name for name, has_value in counts.items() if has_value)
 
 
 def single_view() -> pl.Expr:
