@@ -144,42 +144,53 @@ def latest_events(*frames: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _previous_occurrences(window: Window, config: ScoringConfig) -> pl.Expr:
-    """Aggregation over events that end with `window`: the occurrences of the previous period
-    (the window before it), decayed as of that period's run date when the configuration
-    decays (summed exactly, see OCCURRENCE_DECIMALS)."""
+SINCE_PREVIOUS = "_since_previous"
+"""Aggregated without decay: the events since the previous period's start (see
+_previous_occurrences)."""
+
+
+def _previous_occurrences(window: Window, config: ScoringConfig) -> tuple[pl.Expr, pl.Expr]:
+    """(aggregation over events that end with `window`, its expression after the group-by
+    with `count` of _window_aggregations): the occurrences of the previous period (the window
+    before it), decayed as of that period's run date when the configuration decays (summed
+    exactly, see OCCURRENCE_DECIMALS)."""
     previous = Window.ending_on(
         window.run_date - timedelta(days=config.window_days), config.window_days
     )
     since_previous = pl.col("occurred_at") >= pl.lit(previous.start, dtype=UTC_TIMESTAMP)
     if config.half_life_days is None:
-        # one comparison per event: events since the previous period's start, minus the window's
-        in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
-        return (since_previous.sum() - in_window.sum()).cast(pl.Float64)
+        # one comparison per event: events since the previous period's start, minus the
+        # window's (its count), subtracted once per group
+        return (
+            since_previous.sum().alias(SINCE_PREVIOUS),
+            (pl.col(SINCE_PREVIOUS) - pl.col("count")).cast(pl.Float64),
+        )
     in_previous = since_previous & (
         pl.col("occurred_at") < pl.lit(previous.end, dtype=UTC_TIMESTAMP)
     )
-    return exact_sum(
+    decayed = exact_sum(
         pl.when(in_previous).then(occurrence_weight(config, previous.run_date)),
         OCCURRENCE_DECIMALS,
     )
+    return decayed.alias("previous_occurrences"), pl.col("previous_occurrences")
 
 
-def _window_aggregations(window: Window, config: ScoringConfig) -> list[pl.Expr]:
-    """count, occurrences and last_event_at over events that end with the window."""
+def _window_aggregations(window: Window, config: ScoringConfig) -> tuple[list[pl.Expr], pl.Expr]:
+    """(count and last_event_at over events that end with the window, occurrences: an
+    aggregation with decay, else `count` as a float after the group-by; a sum is not summed
+    twice)."""
     in_window = pl.col("occurred_at") >= pl.lit(window.start, dtype=UTC_TIMESTAMP)
-    if config.half_life_days is None:
-        occurrences = in_window.sum().cast(pl.Float64)
-    else:
-        occurrences = exact_sum(
-            pl.when(in_window).then(occurrence_weight(config, window.run_date)),
-            OCCURRENCE_DECIMALS,
-        )
-    return [
+    aggregations = [
         in_window.sum().cast(pl.Int64).alias("count"),
-        occurrences.alias("occurrences"),
         pl.col("occurred_at").max().alias("last_event_at"),
     ]
+    if config.half_life_days is None:
+        return aggregations, pl.col("count").cast(pl.Float64).alias("occurrences")
+    occurrences = exact_sum(
+        pl.when(in_window).then(occurrence_weight(config, window.run_date)),
+        OCCURRENCE_DECIMALS,
+    )
+    return [*aggregations, occurrences.alias("occurrences")], pl.col("occurrences")
 
 
 def window_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
@@ -189,10 +200,12 @@ def window_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
     Rows with count 0 (a type seen only before the window) are kept for last_event_at.
     """
     window = Window.ending_on(run_date, config.window_days)
+    aggregations, occurrences = _window_aggregations(window, config)
     return (
         events_until(events, window.end)
         .group_by("customer_id", "event_type")
-        .agg(_window_aggregations(window, config))
+        .agg(aggregations)
+        .with_columns(occurrences)
         .select(list(WINDOW_TOTALS))
     )
 
@@ -220,16 +233,22 @@ def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: dat
         pl.lit(0, dtype=pl.Int64).alias("valued_purchases"),
         pl.lit(0.0).alias("purchase_amount"),
     ]
+    aggregations, occurrences = _window_aggregations(window, config)
+    since_previous, previous = _previous_occurrences(window, config)
     return (
         events_until(events, window.end)
         .group_by("customer_id", "event_type")
         .agg(
-            *_window_aggregations(window, config),
+            *aggregations,
             pl.col("occurred_at").min().alias("first_event_at"),
-            _previous_occurrences(window, config).alias("previous_occurrences"),
+            since_previous,
             *purchases,
         )
-        .with_columns([] if purchases else no_purchases)
+        .with_columns(
+            occurrences,
+            previous.alias("previous_occurrences"),
+            *([] if purchases else no_purchases),
+        )
         .select(list(EVENT_TYPE_TOTALS))
     )
 
