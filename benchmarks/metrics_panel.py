@@ -18,7 +18,8 @@ flow runs them (the task bodies, reads and writes included, on the same Parquet 
 What the panel adds = (scoring with totals - scoring) + panel. The measurements are
 interleaved round by round and the fastest of --repeat rounds is kept (wall, and CPU of all
 threads: steadier on a shared machine). Then the panel's CPU by stage, as in
-tasks/metrics.py: read the events it needs, per-customer frames, output tables, writes.
+tasks/metrics.py: read the events it needs, per-customer frames, output tables and their
+writes.
 """
 
 import argparse
@@ -36,11 +37,9 @@ from benchmarks.synthetic import PART_FILE, write_history
 from flows.settings import bundled_config_path, load_config
 from scoring.config import ScoringConfig
 from scoring.events import typed_properties
-from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS
 from tasks.demo_data import generate_demo_events
-from tasks.metrics import compute_metrics, panel_of, panel_tables, read_panel_inputs
+from tasks.metrics import compute_metrics, panel_of, read_panel_inputs, staged_tables
 from tasks.score import ScoreReport, score_customers
-from tasks.write import write_partition
 
 RUN_DATE = date(2026, 3, 31)
 SYNTHETIC_CUSTOMERS = 500_000
@@ -97,11 +96,8 @@ def panel_stages(
     stage("read")
     panel = panel_of(events, table, totals, config, RUN_DATE)
     stage("per-customer frames")
-    per_customer, per_segment = panel_tables(panel, config)
-    stage("output tables")
-    write_partition(per_customer, "customer_metrics", CUSTOMER_METRICS, staging, RUN_DATE)
-    write_partition(per_segment, "segment_metrics", SEGMENT_METRICS, staging, RUN_DATE)
-    stage("writes")
+    staged_tables(panel, config, staging, RUN_DATE)
+    stage("output tables and writes")
     return stages
 
 

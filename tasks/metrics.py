@@ -1,8 +1,8 @@
 """Metrics: the metric panel (customer_metrics, segment_metrics) on the staged valid events."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 from prefect import task
@@ -115,12 +115,28 @@ def panel_of(
     return materialized(metric_panel(events, config, run_date, table, totals, sessions, key))
 
 
-def panel_tables(panel: MetricPanel, config: ScoringConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The customer_metrics and segment_metrics tables of a computed panel."""
-    per_customer, per_segment = pl.collect_all(
-        [customer_metrics(panel.customers), segment_metrics(panel, config)]
-    )
-    return per_customer, per_segment
+def staged_tables(
+    panel: MetricPanel, config: ScoringConfig, staging: str, run_date: date
+) -> MetricsReport:
+    """Compute the customer_metrics and segment_metrics tables of a computed panel and stage
+    them. pyarrow's Parquet writer runs on one thread: customer_metrics is written while
+    Polars computes segment_metrics."""
+    per_customer = customer_metrics(panel.customers).collect()
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        customer_file = writer.submit(
+            write_partition, per_customer, "customer_metrics", CUSTOMER_METRICS, staging, run_date
+        )
+        per_segment = segment_metrics(panel, config).collect()
+        segment_file = write_partition(
+            per_segment, "segment_metrics", SEGMENT_METRICS, staging, run_date
+        )
+        return MetricsReport(
+            customers=per_customer.height,
+            segment_rows=per_segment.height,
+            segments=list(panel.segments),
+            customer_metrics_file=str(customer_file.result()),
+            segment_metrics_file=str(segment_file),
+        )
 
 
 @task(name="compute-metrics", cache_policy=NO_CACHE, persist_result=False)
@@ -137,18 +153,6 @@ def compute_metrics(
     `totals_path`: the scoring pass's per-customer totals (tasks.score.TOTALS_FILE), with the
     scores; recomputed from the events when not given."""
     events, table, totals = read_panel_inputs(valid_path, config, run_date, customers, totals_path)
-    panel = panel_of(events, table, totals, config, run_date)
-    per_customer, per_segment = panel_tables(panel, config)
-    customer_file = write_partition(
-        per_customer, "customer_metrics", CUSTOMER_METRICS, staging, run_date
-    )
-    segment_file = write_partition(
-        per_segment, "segment_metrics", SEGMENT_METRICS, staging, run_date
-    )
-    return MetricsReport(
-        customers=per_customer.height,
-        segment_rows=per_segment.height,
-        segments=list(panel.segments),
-        customer_metrics_file=str(Path(customer_file)),
-        segment_metrics_file=str(Path(segment_file)),
+    return staged_tables(
+        panel_of(events, table, totals, config, run_date), config, staging, run_date
     )
