@@ -29,7 +29,7 @@ from scoring.engagement import (
     weights_frame,
 )
 from scoring.events import events_until, typed_property
-from scoring.metrics.rates import exact_sum
+from scoring.metrics.rates import NEVER, exact_sum
 from scoring.metrics.value import valued_purchase
 from scoring.schema import UTC_TIMESTAMP
 
@@ -73,11 +73,12 @@ of the CLV lookback (scoring.metrics.value.valued_purchase) with their amount.""
 
 def of_types(types: Iterable[str], present: Collection[str] | None = None) -> pl.Expr:
     """Over EVENT_TYPE_TOTALS rows: whether the event type is one of `types`. `present`: the
-    event types the totals hold, when known; with none of `types` among them this is a
-    constant false, which a group-by aggregates without a pass over the rows."""
+    event types the totals hold, when known; with none of `types` among them this is
+    rates.NEVER, and the aggregations under it are constants (rates.when_possible), set
+    after the group-by (customer_scores_from_totals)."""
     wanted = list(dict.fromkeys(types))
     if present is not None and not set(wanted) & set(present):
-        return pl.lit(False)
+        return NEVER
     return (
         pl.col("event_type").is_in(wanted) if len(wanted) > 1 else pl.col("event_type") == wanted[0]
     )
@@ -303,8 +304,11 @@ def customer_scores_from_totals(
     and latest events come from `last_events`.
 
     `also`: further aggregations over a customer's totals (with its types' `weight`, null when
-    unweighted), computed in the same group-by and kept after the scores' columns.
+    unweighted), computed in the same group-by and kept after the scores' columns; those that
+    read no column (constants, see rates.when_possible) are set after the group-by.
     """
+    aggregated = [e for e in also if e.meta.root_names()]
+    constants = [e for e in also if not e.meta.root_names()]
     per_customer = (
         totals.join(weights_frame(config), on="event_type", how="left")
         .with_columns(contribution(pl.col("weight"), pl.col("occurrences")).alias("_part"))
@@ -313,8 +317,9 @@ def customer_scores_from_totals(
             pl.col("count").sum().cast(pl.Int64).alias("event_count"),
             exact_sum(pl.col("_part")).alias("score"),
             pl.col("last_event_at").max(),
-            *also,
+            *aggregated,
         )
+        .with_columns(constants)
     )
     if last_events is not None:
         per_customer = last_events.join(

@@ -8,7 +8,7 @@ import polars as pl
 from scoring.aggregates import of_types
 from scoring.config import ScoringConfig
 from scoring.engagement import Window, weights_frame
-from scoring.metrics.rates import exact_sum, percent, ratio
+from scoring.metrics.rates import exact_sum, percent, ratio, when_possible
 from scoring.metrics.retention import active_event
 
 
@@ -27,7 +27,8 @@ def signup_date(config: ScoringConfig, present: Collection[str] | None = None) -
     holding the `present` event types when known, see of_types): the UTC date of its first
     signup event (signup_date; null without one)."""
     signup = of_types([config.metric_settings.signup_event], present)
-    return pl.when(signup).then(pl.col("first_event_at")).min().dt.date().alias("signup_date")
+    first = pl.when(signup).then(pl.col("first_event_at")).min().dt.date()
+    return when_possible(signup, first, pl.lit(None, dtype=pl.Date)).alias("signup_date")
 
 
 def first_week_engagement(

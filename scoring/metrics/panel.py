@@ -11,7 +11,12 @@ from datetime import date
 
 import polars as pl
 
-from scoring.aggregates import customer_scores_from_totals, event_type_totals, first_before
+from scoring.aggregates import (
+    customer_scores_from_totals,
+    event_type_totals,
+    first_before,
+    of_types,
+)
 from scoring.config import ScoringConfig
 from scoring.engagement import (
     SCORE_DECIMALS,
@@ -239,7 +244,7 @@ def customer_total_aggregations(
         *retention.lifecycle_totals(window, config, present),
         *campaigns.campaign_totals(metrics, present),
         *health.support_and_billing_totals(config, present),
-        *value.purchase_totals(),
+        *value.purchase_totals(of_types([metrics.purchase_event], present)),
     ]
 
 

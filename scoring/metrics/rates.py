@@ -49,10 +49,23 @@ def sum_where(values: pl.Expr, condition: pl.Expr) -> pl.Expr:
     return exact_sum(pl.when(condition).then(values))
 
 
+NEVER = pl.lit(False)
+"""A condition no row satisfies (scoring.aggregates.of_types of event types that never
+occurred): an aggregation under it is a constant, which a group-by would still evaluate per
+group, so it is given as a literal (see when_possible) and set after the group-by."""
+
+
+def when_possible(condition: pl.Expr, aggregation: pl.Expr, constant: pl.Expr) -> pl.Expr:
+    """`aggregation` (over rows where `condition` may hold), or the literal `constant` it
+    equals when `condition` is NEVER."""
+    return constant if condition.meta.eq(NEVER) else aggregation
+
+
 def total_where(counts: pl.Expr, condition: pl.Expr) -> pl.Expr:
     """The sum of integer `counts` over the rows that satisfy a condition, as Int64 (0 when
-    none)."""
-    return pl.when(condition).then(counts).sum().cast(pl.Int64)
+    none; the literal 0 when the condition is NEVER)."""
+    aggregation = pl.when(condition).then(counts).sum().cast(pl.Int64)
+    return when_possible(condition, aggregation, pl.lit(0, dtype=pl.Int64))
 
 
 def flag(condition: pl.Expr) -> pl.Expr:

@@ -11,7 +11,8 @@ import polars as pl
 from scoring.aggregates import first_before, of_types
 from scoring.config import ScoringConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import percent, ratio, total_where
+from scoring.metrics.rates import percent, ratio, total_where, when_possible
+from scoring.schema import UTC_TIMESTAMP
 
 
 def active_event(config: ScoringConfig) -> pl.Expr:
@@ -62,14 +63,22 @@ def lifecycle_totals(
     install = of_types([metrics.app_install_event], present)
     uninstall = of_types([metrics.app_uninstall_event], present)
     installs = total_where(count, install)
+    never = pl.lit(False)
+
+    def latest(event: pl.Expr) -> pl.Expr:
+        at = pl.when(event).then(pl.col("last_event_at")).max()
+        return when_possible(event, at, pl.lit(None, dtype=UTC_TIMESTAMP))
+
     return [
-        (cancellation & first_before(window)).any().alias("cancelled_before_start"),
-        (cancellation & (count > 0)).any().alias("churned"),
+        when_possible(cancellation, (cancellation & first_before(window)).any(), never).alias(
+            "cancelled_before_start"
+        ),
+        when_possible(cancellation, (cancellation & (count > 0)).any(), never).alias("churned"),
         installs.alias("app_installs"),
         total_where(count, uninstall).alias("app_uninstalls"),
         (installs > 0).alias("app_installer"),
-        pl.when(install).then(pl.col("last_event_at")).max().alias("installed_at"),
-        pl.when(uninstall).then(pl.col("last_event_at")).max().alias("uninstalled_at"),
+        latest(install).alias("installed_at"),
+        latest(uninstall).alias("uninstalled_at"),
     ]
 
 

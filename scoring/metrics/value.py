@@ -6,7 +6,7 @@ import polars as pl
 
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import exact_sum, ratio
+from scoring.metrics.rates import exact_sum, ratio, when_possible
 from scoring.schema import UTC_TIMESTAMP
 
 DAYS_PER_YEAR = 365
@@ -23,13 +23,18 @@ def valued_purchase(window: Window, config: MetricsConfig) -> pl.Expr:
     )
 
 
-def purchase_totals() -> list[pl.Expr]:
+def purchase_totals(purchase: pl.Expr) -> list[pl.Expr]:
     """Aggregations of a customer's event-type totals (scoring.aggregates.EVENT_TYPE_TOTALS):
     purchases (its valued purchases, see valued_purchase) and revenue (the sum of their
-    amounts). Purchases without an amount cannot be valued and are left out."""
+    amounts). Purchases without an amount cannot be valued and are left out. `purchase`: the
+    totals' purchase rows (scoring.aggregates.of_types; constants when it is rates.NEVER)."""
     return [
-        pl.col("valued_purchases").sum().cast(pl.Int64).alias("purchases"),
-        exact_sum(pl.col("purchase_amount")).alias("revenue"),
+        when_possible(
+            purchase,
+            pl.col("valued_purchases").sum().cast(pl.Int64),
+            pl.lit(0, dtype=pl.Int64),
+        ).alias("purchases"),
+        when_possible(purchase, exact_sum(pl.col("purchase_amount")), pl.lit(0.0)).alias("revenue"),
     ]
 
 

@@ -20,6 +20,7 @@ from scoring.metrics.rates import (
     percent,
     ratio,
     total_where,
+    when_possible,
 )
 from scoring.schema import OPTIONAL_EVENT_COLUMNS
 
@@ -144,7 +145,8 @@ def visited_before(
     """Aggregation of a customer's event-type totals (holding the `present` event types when
     known, see of_types): whether it viewed a page before the window (a visitor of the window
     is new without one)."""
-    return (of_types([config.page_view_event], present) & first_before(window)).any()
+    page_view = of_types([config.page_view_event], present)
+    return when_possible(page_view, (page_view & first_before(window)).any(), pl.lit(False))
 
 
 def visitor_flags(page_views: pl.Expr, seen_before: pl.Expr) -> list[pl.Expr]:
