@@ -25,6 +25,8 @@ from scoring.metrics.rates import (
 from scoring.schema import OPTIONAL_EVENT_COLUMNS
 
 SESSION = ("customer_id", "session_id")
+SESSION_HASH = pl.col("customer_id").hash(seed=20261206) ^ pl.col("session_id").hash(seed=7)
+"""A 64-bit hash of a SESSION pair (customer_id: the text id or its hashed key)."""
 
 
 def page_sessions(
@@ -86,12 +88,15 @@ def single_view_interactions(
     """Per customer: interacted_single_sessions, how many of its sessions (page_sessions with a
     session_id) with exactly one page view had an interaction (an event of the session other
     than page views and the session start): those did not bounce."""
-    single = sessions.filter(single_view())
+    single = sessions.filter(single_view()).select(SESSION)
     interaction = ~pl.col("event_type").is_in([config.page_view_event, config.session_start_event])
     return (
         window_events.filter(interaction & pl.col("session_id").is_not_null())
         .select(SESSION)
-        .join(single.select(SESSION), on=SESSION, how="semi")
+        # first by one 64-bit number per session (far faster to join than the text pair),
+        # then exactly on the few rows left: a collision of the hashes counts no session
+        .join(single, left_on=SESSION_HASH, right_on=SESSION_HASH, how="semi")
+        .join(single, on=SESSION, how="semi")
         .unique()
         .group_by("customer_id")
         .agg(pl.len().cast(pl.Int64).alias("interacted_single_sessions"))

@@ -1,7 +1,9 @@
 """Hand-computed surveys, web and campaign metrics, with their edge cases."""
 
 import polars as pl
+import pytest
 
+from scoring.metrics import web
 from tests.scoring.metrics.frames import (
     config,
     customer_rows,
@@ -181,3 +183,25 @@ def test_conversion_events_are_configurable() -> None:
         cfg,
     )
     assert rows["a"]["conversions"] == 2 and rows["a"]["conversion_rate"] == 200.0
+
+
+@pytest.mark.parametrize("colliding", [False, True])
+def test_an_interaction_unbounces_only_its_own_customers_session(
+    monkeypatch: pytest.MonkeyPatch, colliding: bool
+) -> None:
+    if colliding:
+        # every session hashes alike: the exact join after the hashed one still tells them apart
+        monkeypatch.setattr(web, "SESSION_HASH", pl.lit(0, dtype=pl.UInt64))
+    pv = "page_view"
+    rows = customer_rows(
+        events(
+            ev("a", pv, "2026-03-12T10:00:00Z", session_id="s1", page="/home"),
+            ev("a", "feature_used", "2026-03-12T10:00:05Z", session_id="s1", feature="api"),
+            ev("a", pv, "2026-03-13T10:00:00Z", session_id="s2", page="/home"),
+            ev("a", "feature_used", "2026-03-13T10:00:05Z", session_id="elsewhere"),
+            # b's session s1 is not a's: a's interaction does not count for it
+            ev("b", pv, "2026-03-12T11:00:00Z", session_id="s1", page="/home"),
+        )
+    )
+    assert (rows["a"]["sessions"], rows["a"]["bounced_sessions"]) == (2, 1)
+    assert (rows["b"]["sessions"], rows["b"]["bounced_sessions"]) == (1, 1)
