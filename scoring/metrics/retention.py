@@ -63,17 +63,17 @@ def lifecycle_totals(
     install = of_types([metrics.app_install_event], present)
     uninstall = of_types([metrics.app_uninstall_event], present)
     installs = total_where(count, install)
-    never = pl.lit(False)
+    false = pl.lit(False)
 
     def latest(event: pl.Expr) -> pl.Expr:
         at = pl.when(event).then(pl.col("last_event_at")).max()
         return when_possible(event, at, pl.lit(None, dtype=UTC_TIMESTAMP))
 
     return [
-        when_possible(cancellation, (cancellation & first_before(window)).any(), never).alias(
+        when_possible(cancellation, (cancellation & first_before(window)).any(), false).alias(
             "cancelled_before_start"
         ),
-        when_possible(cancellation, (cancellation & (count > 0)).any(), never).alias("churned"),
+        when_possible(cancellation, (cancellation & (count > 0)).any(), false).alias("churned"),
         installs.alias("app_installs"),
         total_where(count, uninstall).alias("app_uninstalls"),
         (installs > 0).alias("app_installer"),

@@ -40,14 +40,16 @@ def page_sessions(
     `valued`: the property columns that hold a value in these events, when known (see
     valued_properties); the aggregations of one that does not are constants (0 views timed,
     no exit page) set after the group-by, not a pass over every session's views."""
-    duration, scroll = pl.col("duration_s"), pl.col("scroll_pct")
     aggregations = [pl.len().cast(pl.Int64).alias("views")]
     constants = []
-    for column, count, total in ((duration, "timed", "seconds"), (scroll, "scrolled", "scroll")):
-        if valued is None or column.meta.output_name() in valued:
+    for name, count, total in (
+        ("duration_s", "timed", "seconds"),
+        ("scroll_pct", "scrolled", "scroll"),
+    ):
+        if valued is None or name in valued:
             aggregations += [
-                column.count().cast(pl.Int64).alias(count),
-                decimal_sum(column).alias(total),
+                pl.col(name).count().cast(pl.Int64).alias(count),
+                decimal_sum(pl.col(name)).alias(total),
             ]
         else:
             constants += [
