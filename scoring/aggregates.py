@@ -29,7 +29,7 @@ from scoring.engagement import (
     weights_frame,
 )
 from scoring.events import events_until, typed_property
-from scoring.metrics.rates import NEVER, exact_sum
+from scoring.metrics.rates import NEVER, aggregated, exact_sum
 from scoring.metrics.value import valued_purchase
 from scoring.schema import UTC_TIMESTAMP
 
@@ -219,37 +219,27 @@ def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: dat
     panel."""
     window = Window.ending_on(run_date, config.window_days)
     amount = events.collect_schema().get("amount")
-    purchases: list[pl.Expr] = []
+    # without an amount no event is a valued purchase: literals (set after the group-by)
+    purchases = [pl.lit(0, dtype=pl.Int64), pl.lit(0.0)]
     if amount is not None:
         # the amount may be text in an event store's files: typed as the panel types it
         events = events.with_columns(typed_property("amount", amount, pl.Float64()))
         valued = valued_purchase(window, config.metric_settings)
-        purchases = [
-            valued.sum().cast(pl.Int64).alias("valued_purchases"),
-            exact_sum(pl.when(valued).then(pl.col("amount"))).alias("purchase_amount"),
-        ]
-    # without an amount no event is a valued purchase: constants set after the group-by (as
-    # aggregations, even literals cost a pass over the groups)
-    no_purchases = [
-        pl.lit(0, dtype=pl.Int64).alias("valued_purchases"),
-        pl.lit(0.0).alias("purchase_amount"),
-    ]
+        purchases = [valued.sum().cast(pl.Int64), exact_sum(pl.when(valued).then(pl.col("amount")))]
     aggregations, occurrences = _window_aggregations(window, config)
     since_previous, previous = _previous_occurrences(window, config)
     return (
-        events_until(events, window.end)
-        .group_by("customer_id", "event_type")
-        .agg(
-            *aggregations,
-            pl.col("occurred_at").min().alias("first_event_at"),
-            since_previous,
-            *purchases,
+        aggregated(
+            events_until(events, window.end).group_by("customer_id", "event_type"),
+            [
+                *aggregations,
+                pl.col("occurred_at").min().alias("first_event_at"),
+                since_previous,
+                purchases[0].alias("valued_purchases"),
+                purchases[1].alias("purchase_amount"),
+            ],
         )
-        .with_columns(
-            occurrences,
-            previous.alias("previous_occurrences"),
-            *([] if purchases else no_purchases),
-        )
+        .with_columns(occurrences, previous.alias("previous_occurrences"))
         .select(list(EVENT_TYPE_TOTALS))
     )
 
@@ -304,22 +294,19 @@ def customer_scores_from_totals(
     and latest events come from `last_events`.
 
     `also`: further aggregations over a customer's totals (with its types' `weight`, null when
-    unweighted), computed in the same group-by and kept after the scores' columns; those that
-    read no column (constants, see rates.when_possible) are set after the group-by.
+    unweighted), computed in the same group-by and kept after the scores' columns (literals
+    after it, see rates.aggregated).
     """
-    aggregated = [e for e in also if e.meta.root_names()]
-    constants = [e for e in also if not e.meta.root_names()]
-    per_customer = (
+    per_customer = aggregated(
         totals.join(weights_frame(config), on="event_type", how="left")
         .with_columns(contribution(pl.col("weight"), pl.col("occurrences")).alias("_part"))
-        .group_by("customer_id")
-        .agg(
+        .group_by("customer_id"),
+        [
             pl.col("count").sum().cast(pl.Int64).alias("event_count"),
             exact_sum(pl.col("_part")).alias("score"),
             pl.col("last_event_at").max(),
-            *aggregated,
-        )
-        .with_columns(constants)
+            *also,
+        ],
     )
     if last_events is not None:
         per_customer = last_events.join(

@@ -7,7 +7,7 @@ import polars as pl
 
 from scoring.aggregates import of_types
 from scoring.config import ScoringConfig
-from scoring.metrics.rates import EXACT_DECIMALS, total_where
+from scoring.metrics.rates import EXACT_DECIMALS, NEVER, total_where
 
 COMPONENTS: tuple[str, ...] = ("engagement", "satisfaction", "support", "billing")
 
@@ -21,20 +21,25 @@ def support_and_billing_totals(
     events, summed exactly)."""
     metrics = config.metric_settings
     count = pl.col("count")
-    # per billing type: penalty (as Decimal) x its count, so the sum is exact
+    # per billing type: penalty (as Decimal) x its count, so the sum is exact; a type that
+    # never occurred adds 0 (and with none, billing_points is the literal 0)
+    billing = {t: of_types([t], present) for t in metrics.health.billing_penalties}
     points = [
-        pl.lit(penalty).cast(pl.Decimal(38, EXACT_DECIMALS))
-        * total_where(count, of_types([t], present))
+        pl.lit(penalty).cast(pl.Decimal(38, EXACT_DECIMALS)) * total_where(count, billing[t])
         for t, penalty in metrics.health.billing_penalties.items()
+        if not billing[t].meta.eq(NEVER)
     ]
+    billing_points = (
+        pl.sum_horizontal(pl.lit(0, dtype=pl.Decimal(38, EXACT_DECIMALS)), *points).cast(pl.Float64)
+        if points
+        else pl.lit(0.0)
+    )
     return [
         total_where(count, of_types([metrics.support_ticket_event], present)).alias(
             "support_tickets"
         ),
         total_where(count, of_types([metrics.escalation_event], present)).alias("escalations"),
-        pl.sum_horizontal(pl.lit(0, dtype=pl.Decimal(38, EXACT_DECIMALS)), *points)
-        .cast(pl.Float64)
-        .alias("billing_points"),
+        billing_points.alias("billing_points"),
     ]
 
 

@@ -4,7 +4,10 @@ Float sums go through Decimal: a Decimal sum is exact, so it does not depend on 
 which Polars' parallel group-by adds its partial sums, and reruns give the same bits.
 """
 
+from collections.abc import Iterable
+
 import polars as pl
+from polars.lazyframe.group_by import LazyGroupBy
 
 EXACT_DECIMALS = 9
 """Float sums are taken as Decimal(38, 9): each value rounded to 1e-9, sums up to 1e29."""
@@ -59,6 +62,20 @@ def when_possible(condition: pl.Expr, aggregation: pl.Expr, constant: pl.Expr) -
     """`aggregation` (over rows where `condition` may hold), or the literal `constant` it
     equals when `condition` is NEVER."""
     return constant if condition.meta.eq(NEVER) else aggregation
+
+
+def aggregated(grouped: LazyGroupBy, expressions: Iterable[pl.Expr]) -> pl.LazyFrame:
+    """`grouped.agg(expressions)`, but the literals among them (such as when_possible's
+    constants) are set after the group-by: as aggregations, even literals cost a pass over
+    every group."""
+    expressions = list(expressions)
+
+    def literal(e: pl.Expr) -> bool:
+        return e.meta.is_literal(allow_aliasing=True)
+
+    return grouped.agg(e for e in expressions if not literal(e)).with_columns(
+        e for e in expressions if literal(e)
+    )
 
 
 def total_where(counts: pl.Expr, condition: pl.Expr) -> pl.Expr:

@@ -76,7 +76,7 @@ def lifecycle_totals(
         when_possible(cancellation, (cancellation & (count > 0)).any(), false).alias("churned"),
         installs.alias("app_installs"),
         total_where(count, uninstall).alias("app_uninstalls"),
-        (installs > 0).alias("app_installer"),
+        when_possible(install, installs > 0, false).alias("app_installer"),
         latest(install).alias("installed_at"),
         latest(uninstall).alias("uninstalled_at"),
     ]

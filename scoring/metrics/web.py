@@ -14,6 +14,7 @@ from scoring.config import MetricsConfig
 from scoring.engagement import Window
 from scoring.metrics.rates import (
     EXACT_DECIMALS,
+    aggregated,
     count_of,
     decimal_sum,
     flag,
@@ -40,34 +41,27 @@ def page_sessions(
     `valued`: the property columns that hold a value in these events, when known (see
     valued_properties); the aggregations of one that does not are constants (0 views timed,
     no exit page) set after the group-by, not a pass over every session's views."""
-    aggregations = [pl.len().cast(pl.Int64).alias("views")]
-    constants = []
-    for name, count, total in (
-        ("duration_s", "timed", "seconds"),
-        ("scroll_pct", "scrolled", "scroll"),
-    ):
-        if valued is None or name in valued:
-            aggregations += [
-                pl.col(name).count().cast(pl.Int64).alias(count),
-                decimal_sum(pl.col(name)).alias(total),
-            ]
-        else:
-            constants += [
-                pl.lit(0, dtype=pl.Int64).alias(count),
-                pl.lit(0, dtype=pl.Decimal(38, EXACT_DECIMALS)).alias(total),
-            ]
-    if valued is None or "page" in valued:
-        last_page = pl.col("page").sort_by("occurred_at", "event_id").last()
-        aggregations.append(last_page.alias("exit_page"))
-    else:
-        constants.append(pl.lit(None, dtype=pl.String).alias("exit_page"))
-    return (
-        window_events.filter(pl.col("event_type") == config.page_view_event)
-        .group_by(*SESSION)
-        .agg(aggregations)
-        .with_columns(constants)
-        .select(*SESSION, "views", "timed", "seconds", "scrolled", "scroll", "exit_page")
-    )
+
+    def of(name: str, aggregation: pl.Expr, constant: pl.Expr) -> pl.Expr:
+        return aggregation if valued is None or name in valued else constant
+
+    duration, scroll, page = pl.col("duration_s"), pl.col("scroll_pct"), pl.col("page")
+    none, no_sum = pl.lit(0, dtype=pl.Int64), pl.lit(0, dtype=pl.Decimal(38, EXACT_DECIMALS))
+    return aggregated(
+        window_events.filter(pl.col("event_type") == config.page_view_event).group_by(*SESSION),
+        [
+            pl.len().cast(pl.Int64).alias("views"),
+            of("duration_s", duration.count().cast(pl.Int64), none).alias("timed"),
+            of("duration_s", decimal_sum(duration), no_sum).alias("seconds"),
+            of("scroll_pct", scroll.count().cast(pl.Int64), none).alias("scrolled"),
+            of("scroll_pct", decimal_sum(scroll), no_sum).alias("scroll"),
+            of(
+                "page",
+                page.sort_by("occurred_at", "event_id").last(),
+                pl.lit(None, dtype=pl.String),
+            ).alias("exit_page"),
+        ],
+    ).select(*SESSION, "views", "timed", "seconds", "scrolled", "scroll", "exit_page")
 
 
 def valued_properties(events: pl.LazyFrame) -> frozenset[str]:
