@@ -64,7 +64,7 @@ clean:
 .PHONY: demo-backtest
 demo-backtest: demo
 	$(BIN)/engage backtest --events $(DEMO_OUTPUT)/input/events.csv \
-		--customers $(DEMO_OUTPUT)/input/customers.csv --config deployments/config.yaml \
+		--customers $(DEMO_OUTPUT)/input/customers.csv --config scoring/default_config.yaml \
 		--from 2026-01-08 --to 2026-03-31 --output $(DEMO_OUTPUT)
 
 # Benchmark (see README "Performance"): BENCH_ARGS="--events 1000000 --scaling 1000000 --repeat 1" for a quick look

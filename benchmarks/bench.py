@@ -51,7 +51,7 @@ def config_for(window_days: int) -> Any:
 
 
 def measure_project(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The project's scoring (tasks.score) on the raw Parquet, outputs kept in memory."""
+    """The project's scoring (tasks.score.scores) on the raw Parquet, outputs kept in memory."""
     from scoring.aggregates import (
         contributions_from_totals,
         customer_scores_from_totals,
@@ -107,8 +107,8 @@ def measure_floor(history: Path, window_days: int, work: Path) -> dict[str, Any]
 
 def measure_full_recompute(history: Path, window_days: int, work: Path) -> dict[str, Any]:
     """The daily job's full recompute: score every customer from all raw events, write the
-    outputs (tasks.score.score_events)."""
-    from tasks.score import score_events
+    outputs (tasks.score.scores.score_events)."""
+    from tasks.score.scores import score_events
 
     started = time.perf_counter()
     report = score_events(
@@ -122,15 +122,15 @@ def measure_incremental(history: Path, window_days: int, work: Path) -> dict[str
     read the new file, validate it (GX), refresh the aggregates, score from the store, write."""
     import great_expectations  # noqa: F401  (its import is a once-per-process cost)
 
-    from tasks.daily_aggregates import (
+    from tasks.extract.files import EventFile, read_events
+    from tasks.quality.validate import validate
+    from tasks.score.daily_aggregates import (
         StoreState,
         plan_refresh,
         refresh_aggregates,
         window_totals_from_store,
     )
-    from tasks.extract import EventFile, read_events
-    from tasks.score import score_totals
-    from tasks.validate import validate
+    from tasks.score.scores import score_totals
 
     output = work / "output"
     shutil.copytree(history.parent / f"{history.name}-store", output)
@@ -163,12 +163,12 @@ def measure_incremental(history: Path, window_days: int, work: Path) -> dict[str
 
 
 def measure_validate(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """tasks.validate.validate (Great Expectations on pandas) on the last `window_days` files,
-    and the project's scoring of the same rows."""
+    """tasks.quality.validate.validate (Great Expectations on pandas) on the last `window_days`
+    files, and the project's scoring of the same rows."""
     import great_expectations  # noqa: F401  (its import, ~3-10 s, is a once-per-process cost)
 
-    from tasks.extract import EventFile, read_events
-    from tasks.validate import validate
+    from tasks.extract.files import EventFile, read_events
+    from tasks.quality.validate import validate
 
     files = history_files(history)[-window_days:]
     raw = read_events([EventFile.of(p) for p in files])
@@ -181,8 +181,9 @@ def measure_validate(history: Path, window_days: int, work: Path) -> dict[str, A
 
 
 def measure_score_rows(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """Scoring (tasks.score.score_events, writes included) of the last `window_days` files."""
-    from tasks.score import score_events
+    """Scoring (tasks.score.scores.score_events, writes included) of the last `window_days`
+    files."""
+    from tasks.score.scores import score_events
 
     files = history_files(history)[-window_days:]
     started = time.perf_counter()
@@ -283,7 +284,7 @@ def run_child(kind: str, history: Path, window_days: int, repeat: int = 1) -> di
 def prepare_store(history: Path) -> None:
     """The aggregate store as the daily run of the day before the last left it (untimed)."""
     from scoring.schema import SOURCE_FILE
-    from tasks.daily_aggregates import AggregatePlan, refresh_aggregates
+    from tasks.score.daily_aggregates import AggregatePlan, refresh_aggregates
 
     store = history.parent / f"{history.name}-store"
     if (store / "ready").exists():
@@ -389,11 +390,11 @@ def report(results: dict[str, Any]) -> str:
     ]
     labels = {
         "floor": "bare Polars scan of the needed columns (floor)",
-        "project": "project scoring, 30-day window (tasks.score)",
+        "project": "project scoring, 30-day window (tasks.score.scores)",
         "duckdb": "same computation in DuckDB SQL (reference)",
         "full_recompute": "daily job, full recompute: score all raw events + write",
         "incremental": "daily job, incremental: read+validate new day, aggregates, score, write",
-        "validate_1_day": "validation (GX, tasks.validate) of one day",
+        "validate_1_day": "validation (GX, tasks.quality.validate) of one day",
         "score_1_day": "scoring + write of one day's events",
         "validate_n_days": f"validation (GX) of {main['validate_n_days']['rows']:,} rows",
         "score_n_days": f"scoring + write of the same {main['validate_n_days']['rows']:,} rows",

@@ -18,7 +18,7 @@ flow runs them (the task bodies, reads and writes included, on the same Parquet 
 What the panel adds = (scoring with totals - scoring) + panel. The measurements are
 interleaved round by round and the fastest of --repeat rounds is kept (wall, and CPU of all
 threads: steadier on a shared machine). Then the panel's CPU by stage, as in
-tasks/metrics.py: read the events it needs, per-customer frames, output tables and their
+tasks/score/metrics.py: read the events it needs, per-customer frames, output tables and their
 writes.
 """
 
@@ -34,12 +34,12 @@ from typing import Any
 import polars as pl
 
 from benchmarks.synthetic import PART_FILE, write_history
+from demo.data import generate_demo_events
 from flows.settings import bundled_config_path, load_config
 from scoring.config import ScoringConfig
 from scoring.events import typed_properties
-from tasks.demo_data import generate_demo_events
-from tasks.metrics import compute_metrics, panel_of, read_panel_inputs, staged_tables
-from tasks.score import ScoreReport, score_customers
+from tasks.score.metrics import compute_metrics, panel_of, read_panel_inputs, staged_tables
+from tasks.score.scores import ScoreReport, score_customers
 
 RUN_DATE = date(2026, 3, 31)
 SYNTHETIC_CUSTOMERS = 500_000
@@ -80,7 +80,7 @@ def panel_stages(
     report: ScoreReport,
     staging: str,
 ) -> dict[str, float]:
-    """CPU seconds of the panel's stages, the steps of tasks.metrics.compute_metrics."""
+    """CPU seconds of the panel's stages, the steps of tasks.score.metrics.compute_metrics."""
     stages: dict[str, float] = {}
     started = time.process_time()
 

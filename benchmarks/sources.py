@@ -21,11 +21,11 @@ from typing import Any
 
 import polars as pl
 
-from tasks.sources.base import ExtractWindow
-from tasks.sources.config import FileSourceConfig, HttpSourceConfig, PostgresSourceConfig
-from tasks.sources.files import FileSource
-from tasks.sources.http_api import HttpSource
-from tasks.sources.postgres import PostgresSource, select_statement
+from tasks.extract.sources.base import ExtractWindow
+from tasks.extract.sources.config import FileSourceConfig, HttpSourceConfig, PostgresSourceConfig
+from tasks.extract.sources.files import FileSource
+from tasks.extract.sources.http_api import HttpSource
+from tasks.extract.sources.postgres import PostgresSource, select_statement
 from tests.servers import EventsApi, postgres_server, s3_server
 
 MAPPING = {"id": "event_id", "user_id": "customer_id", "name": "event_type", "ts": "occurred_at"}

@@ -4,7 +4,7 @@
 
 Generates `--events` raw events (text ids, typed UTC times, a survey `value` column, 0.5 % bad
 rows, 0.1 % duplicate ids) as the extractor would hand them over, then times, in the same
-loop, the GX gate (`tasks.validate.validate` as the daily flow runs it: with a staging
+loop, the GX gate (`tasks.quality.validate.validate` as the daily flow runs it: with a staging
 directory, so the suites and results are kept for the Data Docs) and the scoring
 (`customer_scores`, `contributions`, `unweighted_event_types`) on the valid rows. The Polars
 row pass (`row_flags`: every row-level rule, and the numbers parsed) is also timed alone.
@@ -23,9 +23,9 @@ from scoring.config import ScoringConfig, ValidationRules
 from scoring.engagement import contributions, customer_scores, unweighted_event_types
 from scoring.events import ROW_ID
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
-from tasks.expectations import raw_event_rules, row_flags
-from tasks.extract import OCCURRED_AT_TEXT
-from tasks.validate import validate
+from tasks.extract.files import OCCURRED_AT_TEXT
+from tasks.quality.expectations import raw_event_rules, row_flags
+from tasks.quality.validate import validate
 
 RUN_DATE = date(2026, 3, 31)
 TYPES = ["login", "page_view", "feature_used", "invite_sent", "nps_response", "email_open"]

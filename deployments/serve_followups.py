@@ -10,7 +10,7 @@ from prefect import serve
 from prefect.events import DeploymentEventTrigger
 
 from flows.followups import deliver_followups
-from tasks.followups import RUN_EVENT
+from tasks.followups.track import RUN_EVENT
 
 DEPLOYMENT_NAME = "followups"
 

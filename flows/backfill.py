@@ -21,7 +21,7 @@ from flows.daily import daily_scoring
 from flows.locks import lock_is_held
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
-from tasks.runs import is_complete
+from tasks.publish.runs import is_complete
 
 MAX_BACKFILL_DAYS = 3660
 PROGRESS_KEY = "engage-backfill-progress"

@@ -10,16 +10,16 @@ from flows.daily import validated_message
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.backtest import observation_dates
 from scoring.config import ScoringConfig
-from tasks.atomic_publish import discard
-from tasks.backtest import (
+from tasks.backtest.run import (
     BacktestInputError,
     BacktestReport,
     refuse_overwriting,
     run_backtest,
 )
-from tasks.extract import extract_events, find_event_files
-from tasks.validate import validate_events
-from tasks.write import new_staging_dir
+from tasks.extract.files import extract_events, find_event_files
+from tasks.publish.atomic import discard
+from tasks.publish.write import new_staging_dir
+from tasks.quality.validate import validate_events
 
 
 def backtest_run_name() -> str:

@@ -20,7 +20,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 if TYPE_CHECKING:
     from flows.daily import RunSummary
-    from tasks.backtest import BacktestReport
+    from tasks.backtest.run import BacktestReport
 
 DEMO_RUN_DATE = date(2026, 3, 31)
 
@@ -143,8 +143,8 @@ def _run(
 ) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_config, load_source
-    from tasks.extract import EventInputError
-    from tasks.validate import QualityGateError
+    from tasks.extract.files import EventInputError
+    from tasks.quality.validate import QualityGateError
 
     if (events is None) == (source is None):
         raise _fail("give exactly one of --events <path|glob> or --source <name>")
@@ -208,8 +208,8 @@ def demo(
     customers: Annotated[int, typer.Option(help="Customers in the generated data.")] = 2000,
 ) -> None:
     """Generate the seeded demo data and run the daily flow on it."""
+    from demo.data import write_demo_dataset
     from flows.settings import bundled_config_path
-    from tasks.demo_data import write_demo_dataset
 
     day = _parse_date(run_date)
     console.print(f"generating demo events for {customers:,} customers ...")
@@ -297,8 +297,8 @@ def backtest(
     """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
     from flows.backtest import backtest as backtest_flow
     from flows.settings import ConfigFileError, load_config
-    from tasks.backtest import BacktestInputError, refuse_overwriting
-    from tasks.extract import EventInputError
+    from tasks.backtest.run import BacktestInputError, refuse_overwriting
+    from tasks.extract.files import EventInputError
 
     start, end = _date_range(from_, to, "--from", "--to")
     with _exit_on(BacktestInputError):

@@ -17,12 +17,8 @@ from flows.run_dates import scheduled_run_date
 from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
-from tasks.artifacts import publish_run_artifacts
-from tasks.buckets import score_in_buckets
-from tasks.daily_aggregates import plan_aggregates, refresh_daily_aggregates
-from tasks.extract import extract_events, find_event_files
-from tasks.followups import FollowupReport, emit_run_event, track_followups
-from tasks.incremental import (
+from tasks.extract.files import extract_events, find_event_files
+from tasks.extract.incremental import (
     advance_watermark,
     extract_from_source,
     extraction_manifest,
@@ -30,11 +26,10 @@ from tasks.incremental import (
     scoring_input,
     store_events,
 )
-from tasks.metrics import MetricsReport, compute_metrics
-from tasks.run_report import write_run_report
-from tasks.score import ScoreReport, score_customers, score_from_aggregates
-from tasks.sources import SourceConfig
-from tasks.validate import (
+from tasks.extract.sources import SourceConfig
+from tasks.followups.track import FollowupReport, emit_run_event, track_followups
+from tasks.publish.write import new_staging_dir, publish_outputs, write_manifest
+from tasks.quality.validate import (
     QualityGateError,
     ValidationReport,
     discard_staging,
@@ -43,7 +38,12 @@ from tasks.validate import (
     validate_events,
     validate_outputs,
 )
-from tasks.write import new_staging_dir, publish_outputs, write_manifest
+from tasks.report.artifacts import publish_run_artifacts
+from tasks.report.run_report import write_run_report
+from tasks.score.buckets import score_in_buckets
+from tasks.score.daily_aggregates import plan_aggregates, refresh_daily_aggregates
+from tasks.score.metrics import MetricsReport, compute_metrics
+from tasks.score.scores import ScoreReport, score_customers, score_from_aggregates
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def daily_scoring(
 
     With `incremental`, only new or changed input files are read: their daily aggregates
     replace the old ones in `output/_state/daily_aggregates/` and the window is scored from
-    the aggregates (same outputs as a full read; see tasks/daily_aggregates.py).
+    the aggregates (same outputs as a full read; see tasks/score/daily_aggregates.py).
 
     With `buckets` > 1, scoring runs as one task per customer hash bucket on the flow's task
     runner (e.g. `daily_scoring.with_options(task_runner=DaskTaskRunner(address=...))`); the

@@ -15,8 +15,8 @@ from prefect import flow, get_run_logger
 
 from scoring.config import ScoringConfig
 from scoring.followup_config import FollowupsConfig
-from tasks.deliver import DROP_DIR, WebhookReport, deliver_to_webhook, drop_for_crm
-from tasks.write import MANIFEST_TABLE, PART_FILE, partition_dir
+from tasks.followups.deliver import DROP_DIR, WebhookReport, deliver_to_webhook, drop_for_crm
+from tasks.publish.write import MANIFEST_TABLE, PART_FILE, partition_dir
 
 
 @dataclass(frozen=True)

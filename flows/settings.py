@@ -7,9 +7,9 @@ import yaml
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-import deployments
+import scoring
 from scoring.config import ScoringConfig
-from tasks.sources.config import SourceConfig, sources_from_document
+from tasks.extract.sources.config import SourceConfig, sources_from_document
 
 
 class EngageSettings(BaseSettings):
@@ -80,4 +80,4 @@ def load_config(path: str | Path) -> ScoringConfig:
 
 def bundled_config_path() -> Path:
     """The configuration shipped with the package (used by the demo and the deployment)."""
-    return Path(deployments.__file__).parent / "config.yaml"
+    return Path(scoring.__file__).parent / "default_config.yaml"

@@ -1,8 +1,8 @@
 """The data contracts: event input and every output table, as column name -> Polars dtype.
 
-This module is the single source of truth. Readers (tasks/extract.py), the validation suite
-(tasks/validate.py), the Parquet writer (tasks/write.py) and the README tables are all
-derived from it.
+This module is the single source of truth. Readers (tasks/extract/files.py), the validation
+suite (tasks/quality/validate.py), the Parquet writer (tasks/publish/write.py) and the README
+tables are all derived from it.
 """
 
 from dataclasses import dataclass

@@ -258,7 +258,7 @@ def customer_totals(
     `present` event types, when known): its scores (scoring.aggregates.
     customer_scores_from_totals) and, in the same group-by, the customer_total_aggregations
     the panel needs from the history. The scoring step computes these with the scores
-    (tasks.score.score_events with keep_totals)."""
+    (tasks.score.scores.score_events with keep_totals)."""
     return customer_scores_from_totals(
         totals, config, also=customer_total_aggregations(config, run_date, present)
     )

@@ -16,7 +16,7 @@ import great_expectations  # noqa: F401  (imported here so that children start w
 
 import flows.cli
 import flows.daily
-import tasks.validate  # noqa: F401
+import tasks.quality.validate  # noqa: F401
 
 
 def _child(request: dict) -> None:

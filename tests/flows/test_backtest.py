@@ -11,10 +11,10 @@ import yaml
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
+from demo.data import write_demo_dataset
 from flows.cli import app
 from flows.settings import bundled_config_path
 from scoring.config import ScoringConfig
-from tasks.demo_data import write_demo_dataset
 
 runner = CliRunner()
 

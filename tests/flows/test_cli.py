@@ -9,9 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from demo.data import write_demo_dataset
 from flows.cli import app
 from flows.settings import bundled_config_path
-from tasks.demo_data import write_demo_dataset
 from tests.reference import Event, parse_iso, reference_scores
 
 RUN_DATE = date(2026, 3, 31)

@@ -136,7 +136,7 @@ def test_rerun_replaces_the_partition_and_keeps_other_dates(
 def test_missing_required_column_names_the_file_and_column(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("event_id,customer,event_type,occurred_at\n1,a,login,2026-03-31T00:00:00Z\n")
-    from tasks.extract import EventInputError
+    from tasks.extract.files import EventInputError
 
     with pytest.raises(
         EventInputError, match=r"bad\.csv: missing required column\(s\) customer_id"

@@ -10,8 +10,8 @@ import pytest
 from flows.followups import deliver_followups
 from scoring.config import ScoringConfig
 from scoring.schema import ACTIONS
-from tasks.deliver import WebhookDeliveryError
-from tasks.write import write_manifest, write_partition
+from tasks.followups.deliver import WebhookDeliveryError
+from tasks.publish.write import write_manifest, write_partition
 from tests.flows.webhook_receiver import webhook_receiver
 
 pytestmark = pytest.mark.e2e

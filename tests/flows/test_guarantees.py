@@ -9,11 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import tasks.extract
+import tasks.extract.files
 from flows.daily import daily_scoring
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_TABLES
-from tasks.extract import EventInputError
+from tasks.extract.files import EventInputError
 
 RUN_DATE = date(2026, 3, 31)
 CONFIG = ScoringConfig(weights={"login": 1, "../../etc/passwd": 5})
@@ -86,17 +86,17 @@ def test_a_rerun_of_an_old_date_ignores_what_happened_after_it(tmp_path: Path) -
 def test_transient_read_errors_are_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events = tmp_path / "events.csv"
     events.write_text("event_id,customer_id,event_type,occurred_at\ne1,a,login,2026-03-31\n")
-    real_read = tasks.extract._source_bytes
+    real_read = tasks.extract.files._source_bytes
     calls: list[str] = []
 
-    def flaky(file: tasks.extract.EventFile) -> bytes:
+    def flaky(file: tasks.extract.files.EventFile) -> bytes:
         calls.append(file.path)
         if len(calls) == 1:  # an NFS hiccup, wrapped like any read error
             cause = OSError(errno.EIO, os.strerror(errno.EIO), file.path)
             raise EventInputError(f"{file.path}: cannot be read: {cause}") from cause
         return real_read(file)
 
-    monkeypatch.setattr(tasks.extract, "_source_bytes", flaky)
+    monkeypatch.setattr(tasks.extract.files, "_source_bytes", flaky)
     summary = daily_scoring(
         events=str(events), config=CONFIG, run_date=RUN_DATE, output=str(tmp_path / "out")
     )
@@ -109,10 +109,12 @@ def test_bad_data_fails_at_once_without_retries(
 ) -> None:
     events = tmp_path / "events.csv"
     events.write_text("event_id,customer,event_type,occurred_at\ne1,a,login,2026-03-31\n")
-    real_read = tasks.extract._source_bytes
+    real_read = tasks.extract.files._source_bytes
     calls: list[str] = []
     monkeypatch.setattr(
-        tasks.extract, "_source_bytes", lambda file: calls.append(file.path) or real_read(file)
+        tasks.extract.files,
+        "_source_bytes",
+        lambda file: calls.append(file.path) or real_read(file),
     )
     with pytest.raises(EventInputError, match="missing required column"):
         daily_scoring(events=str(events), config=CONFIG, run_date=RUN_DATE, output=str(tmp_path))

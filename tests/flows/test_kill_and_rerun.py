@@ -21,7 +21,7 @@ from prefect.settings import PREFECT_API_URL
 
 from flows.daily import daily_scoring
 from flows.settings import load_config
-from tasks.atomic_publish import FAILPOINT_ENV, FAILPOINTS, recover
+from tasks.publish.atomic import FAILPOINT_ENV, FAILPOINTS, recover
 
 RUN_DATE = date(2026, 3, 31)
 TABLES = ("scores", "contributions", "quarantine")

@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-import tasks.validate as validate_module
+import tasks.quality.validate as validate_module
 from flows.cli import app
 from flows.daily import RunSummary, daily_scoring
 from scoring.config import ScoringConfig, ValidationRules
 from scoring.schema import OUTPUT_TABLES
-from tasks.validate import QualityGateError
+from tasks.quality.validate import QualityGateError
 
 RUN_DATE = date(2026, 3, 31)
 CONFIG = ScoringConfig(weights={"login": 1, "invite_sent": 10})

@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.daily import daily_scoring
 from scoring.config import ScoringConfig
-from tasks.sources import ExtractWindow, SourceError
-from tasks.sources.config import (
+from tasks.extract.sources import ExtractWindow, SourceError
+from tasks.extract.sources.config import (
     FileSourceConfig,
     HttpSourceConfig,
     PostgresSourceConfig,
     SourceConfig,
 )
-from tasks.sources.files import FileSource
+from tasks.extract.sources.files import FileSource
 from tests.servers import EventsApi
 
 pytestmark = [pytest.mark.e2e, pytest.mark.servers]

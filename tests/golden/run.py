@@ -24,9 +24,9 @@ def golden_run(workdir: Path) -> Path:
     """Score the seeded demo data (with its customers table and the bundled configuration)
     on both RUN_DATES from inside `workdir`, so that the quarantine's `source_file` is the same
     relative path wherever it runs; returns the output directory."""
+    from demo.data import write_demo_dataset
     from flows.daily import daily_scoring
     from flows.settings import bundled_config_path, load_config
-    from tasks.demo_data import write_demo_dataset
 
     config = load_config(bundled_config_path())
     with contextlib.chdir(workdir):

@@ -32,7 +32,7 @@ from scoring.metrics.panel import (
 )
 from scoring.metrics.web import valued_properties
 from scoring.schema import UTC_TIMESTAMP
-from tasks.metrics import ties_before_window
+from tasks.score.metrics import ties_before_window
 
 RUN_DATE = date(2026, 3, 25)
 TYPES = ["login", "page_view", "session_start", "feature_used", "purchase", "signup",

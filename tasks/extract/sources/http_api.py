@@ -1,0 +1,171 @@
+"""HTTP API source: a paginated JSON events endpoint, read page by page with a cursor.
+
+`GET <url>?limit=N&since=<iso>&until=<iso>[&cursor=C]` -> `{"events": [...], "next_cursor": C}`.
+A request that times out or is answered 429 / 5xx is retried (the same cursor again, so a
+retried page is neither lost nor counted twice), waiting `Retry-After` when the server says,
+else an exponential backoff. Any other 4xx stops the extraction with a clear error.
+"""
+
+import io
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+import polars as pl
+
+from tasks.extract.sources.base import (
+    ExtractWindow,
+    SourceError,
+    SourceUnavailable,
+    in_window,
+    raw_event_frame,
+)
+from tasks.extract.sources.config import HttpSourceConfig
+from tasks.secrets import register_secret
+
+RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class HttpSource:
+    """Events from a paginated HTTP API."""
+
+    def __init__(
+        self,
+        config: HttpSourceConfig,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self._client = client or httpx.Client(timeout=config.timeout_s, follow_redirects=True)
+        self._sleep = sleep
+        self.requests = 0
+        """Requests sent (retries included), for the run report."""
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.config.token_env:
+            token = os.environ.get(self.config.token_env)
+            if token:
+                register_secret(token)  # masked in every later log record
+            if not token:
+                raise SourceError(
+                    f"source {self.name!r}: the environment variable {self.config.token_env} "
+                    "(the API token) is not set"
+                )
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        backoff = self.config.backoff_s * 2**attempt
+        wait = retry_after if retry_after is not None else backoff
+        return min(wait, self.config.max_backoff_s)
+
+    def page(self, parameters: dict[str, str]) -> tuple[pl.DataFrame | None, str | None]:
+        """One page of the API as (records as text columns, next cursor), retried on
+        timeouts, 429 and 5xx."""
+        problem = ""
+        for attempt in range(self.config.max_retries + 1):
+            self.requests += 1
+            retry_after = None
+            try:
+                response = self._client.get(
+                    self.config.url, params=parameters, headers=self._headers()
+                )
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.config.timeout_s} s"
+            except httpx.TransportError as error:
+                problem = f"connection failed: {error}"
+            else:
+                if response.status_code in RETRIED_STATUSES:
+                    problem = f"HTTP {response.status_code}"
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                elif response.is_error:
+                    raise SourceError(
+                        f"source {self.name!r}: {self.config.url} answered HTTP "
+                        f"{response.status_code} {response.reason_phrase}: "
+                        f"{response.text[:200]!r}; check the URL, the token "
+                        f"({self.config.token_env or 'none configured'}) and the parameters"
+                    )
+                else:
+                    return self._records_page(response)
+            if attempt < self.config.max_retries:
+                self._sleep(self._delay(attempt, retry_after))
+        raise SourceUnavailable(
+            f"source {self.name!r}: {self.config.url} failed {self.config.max_retries + 1} "
+            f"times, last: {problem}; check the service status or raise `max_retries`"
+        )
+
+    def _records_page(self, response: httpx.Response) -> tuple[pl.DataFrame | None, str | None]:
+        # parsed by Polars straight from the bytes: ten times faster than Python dicts
+        field, next_field = self.config.records_field, self.config.next_cursor_field
+        try:
+            body = pl.read_json(io.BytesIO(response.content), infer_schema_length=None)
+        except pl.exceptions.PolarsError as error:
+            raise SourceError(
+                f"source {self.name!r}: {self.config.url} did not answer a JSON object: {error}"
+            ) from error
+        records_type = body.schema.get(field)
+        if body.height != 1 or not isinstance(records_type, pl.List):
+            raise SourceError(
+                f"source {self.name!r}: {self.config.url} answered without a {field!r} list; "
+                "set `records_field` to the field that holds the events"
+            )
+        cursor = body[next_field][0] if next_field in body.columns else None
+        cursor = None if cursor in (None, "") else str(cursor)
+        if isinstance(records_type.inner, pl.Null) or body[field].list.len()[0] == 0:
+            return None, cursor
+        if not isinstance(records_type.inner, pl.Struct):
+            raise SourceError(
+                f"source {self.name!r}: the {field!r} of {self.config.url} are not JSON objects"
+            )
+        records = body.select(pl.col(field).explode()).unnest(field)
+        return records.with_columns(pl.all().cast(pl.String)), cursor
+
+    def pages(self, window: ExtractWindow) -> list[pl.DataFrame]:
+        """Every page of the window as a text frame, following the cursor to the last page."""
+        config = self.config
+        parameters = {config.limit_param: str(config.page_size)}
+        parameters[config.until_param] = _iso(window.end)
+        if window.start is not None:
+            parameters[config.since_param] = _iso(window.start)
+        frames: list[pl.DataFrame] = []
+        cursor: str | None = None
+        while True:
+            records, cursor = self.page(
+                parameters | ({config.cursor_param: cursor} if cursor else {})
+            )
+            if records is not None:
+                frames.append(records)
+            if not cursor:
+                return frames
+
+    def read(self, window: ExtractWindow) -> pl.LazyFrame:
+        pages = self.pages(window)
+        frame = pl.concat(pages, how="diagonal_relaxed") if pages else pl.DataFrame()
+        origin = f"http:{self.name}"
+        return in_window([raw_event_frame(frame, origin, self.config.columns, self.name)], window)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,196 @@
+"""Deliver a run's follow-up actions: a CSV/Parquet drop for CRM import, and a JSON webhook
+with retries and backoff, an idempotency key per action, and a ledger of what was delivered
+so that a retried or re-run delivery never notifies twice."""
+
+import fcntl
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+import pyarrow.parquet as pq
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from scoring.followup_config import DeliveryConfig
+from tasks.publish.write import to_arrow
+
+DELIVERIES_DIR = "deliveries"
+WEBHOOK_LEDGER = "webhook_ledger.jsonl"
+DROP_DIR = "crm_drop"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# statuses a retry may cure (others are the receiver saying "never")
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+class WebhookDeliveryError(RuntimeError):
+    """Some actions could not be delivered after every retry (they stay out of the ledger)."""
+
+
+@dataclass(frozen=True)
+class WebhookReport:
+    """What a webhook delivery did."""
+
+    url: str
+    sent: list[str] = field(default_factory=list)
+    already_delivered: list[str] = field(default_factory=list)
+    attempts: int = 0
+
+
+def ledger_path(output: str | Path) -> Path:
+    """The webhook delivery ledger: one JSON line per delivered action, next to the outputs."""
+    return Path(output) / DELIVERIES_DIR / WEBHOOK_LEDGER
+
+
+def delivered_action_ids(ledger: Path, url: str) -> set[str]:
+    """Action ids already delivered to `url` (a torn last line is ignored)."""
+    if not ledger.exists():
+        return set()
+    delivered = set()
+    for line in ledger.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("url") == url:
+            delivered.add(entry["action_id"])
+    return delivered
+
+
+def record_delivery(ledger: Path, action_id: str, url: str, attempts: int, status: int) -> None:
+    """Append one delivered action to the ledger, flushed to disk before the next POST."""
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "action_id": action_id,
+        "url": url,
+        "status": status,
+        "attempts": attempts,
+        "delivered_at": datetime.now(UTC).isoformat(),
+    }
+    with ledger.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        handle.flush()
+
+
+@contextmanager
+def ledger_lock(ledger: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the ledger: two deliveries of the same output (a triggered and
+    a manual run) take turns, so the second sees what the first delivered."""
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    with (ledger.parent / f"{ledger.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def webhook_payload(action: dict[str, Any]) -> dict[str, Any]:
+    """Slack-compatible JSON: `text` is the formatted message, `action` the whole row."""
+    return {
+        "text": action["message"],
+        "action": {
+            key: value.isoformat() if isinstance(value, date) else value
+            for key, value in action.items()
+        },
+    }
+
+
+def post_with_retries(
+    client: httpx.Client,
+    url: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    delivery: DeliveryConfig,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[int, int]:
+    """POST until a 2xx answer: retries on transport errors, 5xx, 408/425/429, waiting
+    backoff_seconds x 2**(attempt - 1) between attempts. Returns (status, attempts).
+
+    Every attempt carries the same Idempotency-Key, so a receiver that got a request whose
+    answer was lost can recognise the retry.
+    """
+    problem = ""
+    for attempt in range(1, delivery.retries + 2):
+        try:
+            response = client.post(url, json=payload, headers={IDEMPOTENCY_HEADER: idempotency_key})
+        except httpx.TransportError as error:
+            problem = f"{type(error).__name__}: {error}"
+        else:
+            if response.is_success:
+                return response.status_code, attempt
+            problem = f"HTTP {response.status_code}"
+            if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
+                break
+        if attempt <= delivery.retries:
+            sleep(delivery.backoff_seconds * 2 ** (attempt - 1))
+    raise WebhookDeliveryError(f"{url}: action {idempotency_key} not delivered ({problem})")
+
+
+def read_actions(actions_file: str | Path) -> list[dict[str, Any]]:
+    """The actions of a run, as rows."""
+    return pl.read_parquet(actions_file).to_dicts()
+
+
+@task(name="deliver-webhook", cache_policy=NO_CACHE, persist_result=False)
+def deliver_to_webhook(
+    actions_file: str, url: str, delivery: DeliveryConfig, output: str
+) -> WebhookReport:
+    """POST every action not yet in the ledger for `url`, one request per action; each
+    success is recorded before the next. Raises WebhookDeliveryError after trying them all
+    if any failed (a re-run then sends only those)."""
+    logger = get_run_logger()
+    ledger = ledger_path(output)
+    sent, skipped, failures, attempts_total = [], [], [], 0
+    with ledger_lock(ledger), httpx.Client(timeout=delivery.timeout_seconds) as client:
+        done = delivered_action_ids(ledger, url)
+        for action in read_actions(actions_file):
+            action_id = action["action_id"]
+            if action_id in done:
+                skipped.append(action_id)
+                continue
+            try:
+                status, attempts = post_with_retries(
+                    client, url, webhook_payload(action), action_id, delivery
+                )
+            except WebhookDeliveryError as error:
+                failures.append(str(error))
+                continue
+            attempts_total += attempts
+            record_delivery(ledger, action_id, url, attempts, status)
+            sent.append(action_id)
+    logger.info("webhook: %d sent, %d already delivered", len(sent), len(skipped))
+    if failures:
+        raise WebhookDeliveryError(
+            f"{len(failures)} action(s) not delivered (re-run to retry them): "
+            + "; ".join(failures)
+        )
+    return WebhookReport(url=url, sent=sent, already_delivered=skipped, attempts=attempts_total)
+
+
+@task(name="drop-for-crm", cache_policy=NO_CACHE, persist_result=False)
+def drop_for_crm(
+    actions_file: str, drop_dir: str, run_date: date, formats: tuple[str, ...]
+) -> list[str]:
+    """Write the run's actions as `<drop_dir>/run_date=…/actions.csv|parquet` for CRM import
+    (a re-run replaces them)."""
+    actions = pl.read_parquet(actions_file)
+    directory = Path(drop_dir) / f"run_date={run_date.isoformat()}"
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_format in formats:
+        target = directory / f"actions.{file_format}"
+        partial = target.with_suffix(target.suffix + ".partial")
+        if file_format == "csv":
+            actions.write_csv(partial)
+        else:
+            pq.write_table(to_arrow(actions, None, "actions"), partial, compression="zstd")
+        partial.replace(target)
+        written.append(str(target))
+    return written

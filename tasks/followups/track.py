@@ -1,0 +1,142 @@
+"""Follow-ups: append the score history, evaluate the flags against the previous run, stage
+the flags, enrolments and actions, and announce the run with a Prefect event."""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from scoring.config import ScoringConfig
+from scoring.followup_config import FollowupsConfig
+from scoring.followups import (
+    comparison_days,
+    current_flags,
+    empty_enrolments,
+    empty_flags,
+    flag_actions,
+    followup_evidence,
+    rule_enrolments,
+    rule_matches,
+)
+from scoring.history import change_explanations, delta_by_event_type, score_deltas, score_snapshot
+from scoring.schema import (
+    ACTIONS,
+    CONTRIBUTIONS,
+    FLAG_ENROLMENTS,
+    FLAGS,
+    SCORE_HISTORY,
+    polars_schema,
+)
+from tasks.extract.customers import read_customers
+from tasks.publish.runs import latest_run_date_before
+from tasks.publish.write import PART_FILE, partition_dir, write_partition
+
+RUN_EVENT = "engage.scoring.completed"
+"""The Prefect event the daily flow emits after publishing; it triggers the follow-up flow."""
+
+
+@dataclass(frozen=True)
+class FollowupReport:
+    """What the follow-up step found (small: goes into the manifest and the run event)."""
+
+    previous_run_date: date | None
+    flags: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+def previous_run_date(output: str | Path, run_date: date) -> date | None:
+    """The latest run date before `run_date` with a published score history, if any."""
+    return latest_run_date_before(output, run_date, "score_history")
+
+
+def published(output: str | Path, table: str, run_date: date | None, otherwise: Any) -> Any:
+    """A published partition of a table, or `otherwise` when there is none."""
+    if run_date is None:
+        return otherwise
+    path = partition_dir(output, table, run_date) / PART_FILE
+    return pl.scan_parquet(path) if path.exists() else otherwise
+
+
+def counts_by(frame: pl.DataFrame, column: str, values: tuple[str, ...]) -> dict[str, int]:
+    """How many rows have each value (every value listed, 0 where none)."""
+    found = dict(frame[column].value_counts().iter_rows()) if frame.height else {}
+    return {value: int(found.get(value, 0)) for value in values}
+
+
+@task(name="track-followups", cache_policy=NO_CACHE, persist_result=False)
+def track_followups(
+    scores_file: str,
+    contributions_file: str,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    output: str,
+    customers: str | None = None,
+) -> FollowupReport:
+    """Stage score_history, flags, flag_enrolments and actions for the run date, compared
+    with the latest earlier run published under `output`. Customer metrics (NPS, effort,
+    feature adoption) are used when this run staged a customer_metrics table."""
+    followups = config.followups or FollowupsConfig()
+    scores = pl.scan_parquet(scores_file)
+    contributed = pl.scan_parquet(contributions_file)
+    metrics_file = partition_dir(staging, "customer_metrics", run_date) / PART_FILE
+    metrics = pl.scan_parquet(metrics_file) if metrics_file.exists() else None
+    plans = read_customers(customers, required=("plan",)).lazy() if customers else None
+
+    before = previous_run_date(output, run_date)
+    previous_contributions = published(
+        output, "contributions", before, pl.LazyFrame(schema=polars_schema(CONTRIBUTIONS))
+    )
+    deltas = score_deltas(scores, published(output, "score_history", before, None))
+    evidence = followup_evidence(deltas, scores, run_date, metrics, plans)
+    explanations = change_explanations(
+        delta_by_event_type(contributed, previous_contributions), deltas
+    )
+    snapshots_days_ago = {
+        days: published(output, "score_history", run_date - timedelta(days=days), None)
+        for days in comparison_days(followups)
+    }
+    matches = rule_matches(evidence, contributed, followups, snapshots_days_ago)
+    enrolments = rule_enrolments(
+        matches,
+        published(output, "flag_enrolments", before, empty_enrolments()),
+        run_date,
+        followups.cooldown_days,
+    )
+    flags = current_flags(enrolments, matches, evidence, explanations)
+    actions = flag_actions(
+        flags,
+        published(output, "flags", before, empty_flags()),
+        evidence,
+        explanations,
+        run_date,
+    )
+    history, enrolled, flagged, acted = pl.collect_all(
+        [score_snapshot(scores, metrics), enrolments, flags, actions]
+    )
+    write_partition(history, "score_history", SCORE_HISTORY, staging, run_date)
+    write_partition(enrolled, "flag_enrolments", FLAG_ENROLMENTS, staging, run_date)
+    write_partition(flagged, "flags", FLAGS, staging, run_date)
+    write_partition(acted, "actions", ACTIONS, staging, run_date)
+    return FollowupReport(
+        previous_run_date=before,
+        flags=counts_by(flagged, "kind", ("at_risk", "upsell_ready")),
+        actions=counts_by(acted, "action", ("new", "changed", "resolved")),
+    )
+
+
+def emit_run_event(run_date: date, output: str, counts: dict[str, Any]) -> None:
+    """Announce a published run: the follow-up deployment's trigger listens for RUN_EVENT."""
+    emit_event(
+        event=RUN_EVENT,
+        resource={
+            "prefect.resource.id": f"engage.scoring.{run_date.isoformat()}",
+            "prefect.resource.name": f"engage scoring {run_date.isoformat()}",
+        },
+        payload={"run_date": run_date.isoformat(), "output": str(Path(output).resolve()), **counts},
+    )

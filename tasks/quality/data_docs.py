@@ -1,0 +1,320 @@
+"""Run Great Expectations suites in one run's GX context and build that run's Data Docs.
+
+A run gets a file context in its staging directory (`<staging>/gx`, discarded after the run)
+whose only Data Docs site is `<staging>/data_docs/run_date=YYYY-MM-DD/`; publishing moves that
+site next to the outputs (`<output>/data_docs/run_date=YYYY-MM-DD/index.html`).
+Without a staging directory the suites run in an ephemeral context (no Data Docs).
+"""
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from html import escape
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import pandas as pd
+
+from tasks.quality.expectations import Rule, expectation_label
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+DATA_DOCS = "data_docs"
+SITE_NAME = "engage"
+FAILED_DOCS = "failed"
+
+
+def docs_dir(root: str | Path, run_date: date) -> Path:
+    """The Data Docs site of a run date under an output (or staging) directory."""
+    return Path(root) / DATA_DOCS / f"run_date={run_date.isoformat()}"
+
+
+def failed_docs_dir(output: str | Path, run_date: date) -> Path:
+    """Where the Data Docs of a run that failed the gate are kept (outputs stay untouched)."""
+    return Path(output) / DATA_DOCS / FAILED_DOCS / f"run_date={run_date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one expectation, as shown in the manifest, artifact and messages."""
+
+    suite: str
+    expectation: str
+    reason: str
+    severity: str
+    success: bool
+    unexpected_count: int | None
+    observed_value: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _context(staging: str | Path | None, run_date: date) -> Any:
+    # one context per run (and one ephemeral one per process): creating one costs ~0.3 s
+    return _context_and_batch(staging, run_date)[0]
+
+
+def _context_and_batch(staging: str | Path | None, run_date: date) -> tuple[Any, Any]:
+    """The run's GX context and its one whole-dataframe batch definition, reused for every
+    frame validated (adding a data source or asset rewrites a file context's configuration;
+    results are kept apart by suite name)."""
+    key = None if staging is None else (str(Path(staging).resolve()), run_date)
+    if key not in _CONTEXTS:
+        # runs whose staging is gone (published or discarded) are done; others may be running
+        # in other threads (a backfill scores several dates at once)
+        for done in [k for k in _CONTEXTS if k is not None and not Path(k[0]).exists()]:
+            del _CONTEXTS[done]
+        context = _new_context(staging, run_date)
+        batch = (
+            context.data_sources.add_or_update_pandas(SITE_NAME)
+            .add_dataframe_asset("frames")
+            .add_batch_definition_whole_dataframe("whole")
+        )
+        _CONTEXTS[key] = (context, batch)
+    return _CONTEXTS[key]
+
+
+_CONTEXTS: dict[tuple[str, date] | None, tuple[Any, Any]] = {}
+_GX_LOCK = threading.RLock()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def serialized(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `function` under the process-wide GX lock: GX's data contexts and stores are not
+    thread-safe, and concurrent runs of the daily flow (a backfill) share a process."""
+
+    @functools.wraps(function)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _GX_LOCK:
+            return function(*args, **kwargs)
+
+    return locked
+
+
+def _new_context(staging: str | Path | None, run_date: date) -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX pins this module's logger to INFO and logs a line per context
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    if staging is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        context = gx.get_context(mode="file", project_root_dir=str(Path(staging) / "gx"))
+        if SITE_NAME not in context.get_site_names():
+            context.add_data_docs_site(
+                site_name=SITE_NAME,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(docs_dir(staging, run_date).resolve()),
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
+    """Store the suite and its validation result in the run's context (what Data Docs render).
+
+    Stored directly rather than through a checkpoint: a checkpoint's `add_or_update` of the
+    suite, validation definition and checkpoint compares every expectation with every other
+    and serializes the suite once per expectation (seconds for the 145-expectation tables).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        context.suites.add(suite)
+    except DataContextError:  # validated again in the same run's context: replace it
+        context.suites.delete(suite.name)
+        context.suites.add(suite)
+    run_id = RunIdentifier(run_time=datetime.now(UTC))
+    result.meta["run_id"] = run_id
+    result.meta["validation_time"] = run_id.run_time
+    result.meta["batch_parameters"] = {"dataframe": "<DATAFRAME>"}  # as a checkpoint records it
+    suite_id = ExpectationSuiteIdentifier(name=suite.name)
+    context.validation_results_store.store_validation_results(
+        suite_validation_result=result,
+        suite_validation_result_identifier=ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id,
+            run_id=run_id,
+            batch_identifier=result.batch_id,
+        ),
+        expectation_suite_identifier=suite_id,
+    )
+
+
+@serialized
+def run_suite(
+    suite_name: str,
+    frame: pd.DataFrame,
+    rules: list[Rule],
+    run_date: date,
+    staging: str | Path | None = None,
+    unexpected_values: bool = False,
+) -> tuple[list[Outcome], dict[int, list[Any]]]:
+    """Validate the whole `frame` against `rules` as the suite `suite_name` (kept for the
+    Data Docs). Returns every expectation's outcome, in rule order, and with
+    `unexpected_values` the values that failed each failing rule (for small frames).
+    """
+    import great_expectations as gx
+
+    context, batch_definition = _context_and_batch(staging, run_date)
+    for index, rule in enumerate(rules):
+        rule.expectation.meta = {"rule": index, "reason": rule.reason}
+    suite = gx.ExpectationSuite(name=suite_name, expectations=[r.expectation for r in rules])
+    # SUMMARY: counts and a sample; lists of every failing row would dominate the run
+    result_format = {"result_format": "COMPLETE" if unexpected_values else "SUMMARY"}
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    validation = batch.validate(suite, result_format=result_format)
+    if staging is not None:
+        _keep_for_data_docs(context, suite, validation)
+    by_rule = {int(r.expectation_config.meta["rule"]): r for r in validation.results}
+    outcomes, failing = [], {}
+    for index, rule in enumerate(rules):
+        outcome = by_rule[index]
+        details = outcome.result or {}
+        observed = details.get("observed_value")
+        severity = rule.expectation.severity
+        outcomes.append(
+            Outcome(
+                suite=suite_name,
+                expectation=expectation_label(rule.expectation),
+                reason=rule.reason,
+                severity=str(getattr(severity, "value", severity)),
+                success=bool(outcome.success),
+                unexpected_count=details.get("unexpected_count"),
+                observed_value=None if observed is None else str(observed),
+            )
+        )
+        if unexpected_values and details.get("unexpected_list") is not None:
+            failing[index] = list(details["unexpected_list"])
+    return outcomes, failing
+
+
+@serialized
+def failing_row_ids(
+    suspects: pd.DataFrame, rules: dict[int, Rule], index_column: str
+) -> dict[int, list[Any]]:
+    """Per rule index, the `index_column` values GX reports as failing (COMPLETE format).
+
+    Run on the suspect rows only, in an ephemeral context (not part of the Data Docs).
+    """
+    import great_expectations as gx
+
+    expectations = []
+    for index, rule in rules.items():
+        copy = rule.expectation.copy(update={"id": None}, deep=True)
+        copy.meta = {"rule": index}
+        expectations.append(copy)
+    suite = gx.ExpectationSuite(name="suspect_rows", expectations=expectations)
+    # a plain RangeIndex: GX lists failing positions in one vectorized step (a named index
+    # or `unexpected_index_column_names` costs ~40 µs per failing row)
+    batch = _context_and_batch(None, date.min)[1].get_batch(
+        batch_parameters={"dataframe": suspects.reset_index(drop=True)}
+    )
+    result = batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0}
+    )
+    row_ids = suspects[index_column].to_numpy()
+    failing: dict[int, list[Any]] = {}
+    for outcome in result.results:
+        positions = (outcome.result or {}).get("unexpected_index_list") or []
+        failing[int(outcome.expectation_config.meta["rule"])] = row_ids[positions].tolist()
+    return failing
+
+
+@serialized
+def build_data_docs(staging: str | Path, run_date: date, outcomes: list[Outcome]) -> Path:
+    """Build the run's Data Docs site from every suite validated in its context.
+
+    GX's own index fills its tables with scripts from CDNs, which do not load offline; it is
+    kept as `gx_index.html` and `index.html` becomes a static page with every suite, its
+    expectations' results and links to GX's (static) validation and suite pages.
+    """
+    context = _context(staging, run_date)
+    context.build_data_docs(site_names=[SITE_NAME])
+    site = docs_dir(staging, run_date)
+    (site / "index.html").replace(site / "gx_index.html")
+    (site / "index.html").write_text(static_index(site, outcomes, run_date), encoding="utf-8")
+    return site / "index.html"
+
+
+def static_index(site: Path, outcomes: list[Outcome], run_date: date) -> str:
+    """A self-contained HTML page: per suite, links to its GX pages and a results table."""
+    sections = []
+    for suite in dict.fromkeys(o.suite for o in outcomes):
+        mine = [o for o in outcomes if o.suite == suite]
+        links = [
+            f'<a href="{escape(str(page.relative_to(site)))}">validation result</a>'
+            for page in sorted((site / "validations" / suite).rglob("*.html"))
+        ]
+        if (site / "expectations" / f"{suite}.html").exists():
+            links.append(f'<a href="expectations/{escape(suite)}.html">expectation suite</a>')
+        failed = sum(not o.success for o in mine)
+        rows = "".join(
+            f"<tr class={'pass' if o.success else o.severity}><td><code>{escape(o.expectation)}"
+            f"</code></td><td>{escape(o.severity)}</td><td>{_verdict(o)}</td>"
+            f"<td>{'' if o.unexpected_count is None else o.unexpected_count}</td>"
+            f"<td>{escape((o.observed_value or '')[:120])}</td><td>{escape(o.reason)}</td></tr>"
+            for o in mine
+        )
+        sections.append(
+            f"<section><h2>Suite <span class=suite>{escape(suite)}</span> "
+            f"({len(mine) - failed} of {len(mine)} passed)</h2><p>{' · '.join(links)}</p>"
+            "<table><tr><th>expectation</th><th>severity</th><th>result</th><th>unexpected</th>"
+            f"<th>observed</th><th>meaning</th></tr>{rows}</table></section>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        f"<title>Data Docs: engage run {run_date}</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        ".critical{background:#fdd}.warning{background:#ffd}.pass{background:#efe}"
+        f"</style></head><body><h1>Data quality of the run for {run_date}</h1>"
+        + "".join(sections)
+        + '<p><a href="gx_index.html">Great Expectations index</a> (needs network for its '
+        "scripts)</p></body></html>\n"
+    )
+
+
+def _verdict(outcome: Outcome) -> str:
+    if outcome.success:
+        return "pass"
+    return "warn" if outcome.severity == "warning" else "FAIL"
+
+
+def markdown_summary(outcomes: list[Outcome], counts: dict[str, int], docs: str | None) -> str:
+    """The validation in Markdown: counts, then one table row per expectation."""
+    lines = ["# Data quality", ""]
+    lines += [f"- {name.replace('_', ' ')}: {value:,}" for name, value in counts.items()]
+    if docs:
+        lines.append(f"- Data Docs: `{docs}`")
+    lines += [
+        "",
+        "| suite | expectation | severity | result | unexpected | observed | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        result = _verdict(o)
+        unexpected = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
+        observed = (o.observed_value or "").replace("|", "\\|")[:80]
+        lines.append(
+            f"| {o.suite} | `{o.expectation}` | {o.severity} | {result} | {unexpected} "
+            f"| {observed} | {o.reason} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,144 @@
+"""Score: run the pure scoring rules on the staged valid events and stage the outputs."""
+
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from scoring.aggregates import (
+    contributions_from_totals,
+    customer_scores_from_totals,
+    event_type_totals,
+    unweighted_event_types_from_totals,
+    window_totals,
+)
+from scoring.config import ScoringConfig
+from scoring.engagement import tier_distribution
+from scoring.metrics.panel import customer_totals
+from scoring.schema import CONTRIBUTIONS, SCORES
+from tasks.publish.write import write_partition
+from tasks.score.daily_aggregates import window_totals_from_store
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    """What a scoring step produced (small: passed between tasks and into the manifest)."""
+
+    customers: int
+    events_in_window: int
+    tiers: dict[str, int]
+    unweighted_event_types: dict[str, int]
+    scores_file: str
+    contributions_file: str
+    totals_file: str | None = None
+
+
+TOTALS_FILE = "customer_totals.arrow"
+"""The scoring pass's per-customer totals (scoring.metrics.panel.customer_totals), staged for
+the metric panel (a work file of the staging directory: not an output)."""
+
+
+def score_totals(
+    totals: pl.DataFrame,
+    last_events: pl.LazyFrame | None,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    panel_totals: pl.LazyFrame | None = None,
+) -> ScoreReport:
+    """Scores, contributions and unweighted types from window totals; stage the outputs.
+
+    panel_totals: the customers' rows to compute in place of the scores, with their columns
+    and the panel's (scoring.metrics.panel.customer_totals); staged as TOTALS_FILE."""
+    window = totals.lazy()
+    per_customer = (
+        customer_scores_from_totals(window, config, last_events)
+        if panel_totals is None
+        else panel_totals
+    )
+    customers, contributed, unweighted = pl.collect_all(
+        [
+            per_customer,
+            contributions_from_totals(window, config),
+            unweighted_event_types_from_totals(window, config),
+        ]
+    )
+    unweighted_counts = dict(
+        zip(unweighted["event_type"].to_list(), unweighted["count"].to_list(), strict=True)
+    )
+    report = stage_scores(customers, contributed, unweighted_counts, staging, run_date)
+    if panel_totals is None:
+        return report
+    totals_file = Path(staging) / TOTALS_FILE
+    customers.write_ipc(totals_file)
+    return replace(report, totals_file=str(totals_file))
+
+
+def stage_scores(
+    scores: pl.DataFrame,
+    contributed: pl.DataFrame,
+    unweighted_event_types: dict[str, int],
+    staging: str,
+    run_date: date,
+) -> ScoreReport:
+    """Stage the scores and contributions partitions and report what they hold."""
+    tiers = tier_distribution(scores.lazy()).collect()
+    scores_file = write_partition(scores, "scores", SCORES, staging, run_date)
+    contributions_file = write_partition(
+        contributed, "contributions", CONTRIBUTIONS, staging, run_date
+    )
+    return ScoreReport(
+        customers=scores.height,
+        events_in_window=int(scores["event_count"].sum()),
+        tiers=dict(zip(tiers["tier"].to_list(), tiers["customers"].to_list(), strict=True)),
+        unweighted_event_types=unweighted_event_types,
+        scores_file=str(Path(scores_file)),
+        contributions_file=str(Path(contributions_file)),
+    )
+
+
+def score_events(
+    events: pl.LazyFrame,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    keep_totals: bool = False,
+) -> ScoreReport:
+    """Score valid events in one streaming pass (per customer and type totals), then stage.
+
+    keep_totals: the pass also computes what the metric panel needs from the history
+    (scoring.aggregates.event_type_totals), the scores' group-by also the panel's per-customer
+    totals (scoring.metrics.panel.customer_totals), staged as TOTALS_FILE (`totals_file`)."""
+    if not keep_totals:
+        totals = window_totals(events, config, run_date).collect()
+        return score_totals(totals, None, config, run_date, staging)
+    totals = event_type_totals(events, config, run_date).collect()
+    # the metric vocabulary's types that never occurred are constants, not conditional sums
+    present = totals["event_type"].unique().to_list()
+    panel_totals = customer_totals(totals.lazy(), config, run_date, present)
+    return score_totals(totals, None, config, run_date, staging, panel_totals)
+
+
+@task(name="score-customers", cache_policy=NO_CACHE, persist_result=False)
+def score_customers(
+    valid_path: str,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    keep_totals: bool = False,
+) -> ScoreReport:
+    """Score every customer for the run date and stage scores and contributions (and the
+    totals the metric panel reuses, with keep_totals)."""
+    return score_events(pl.scan_parquet(valid_path), config, run_date, staging, keep_totals)
+
+
+@task(name="score-from-aggregates", cache_policy=NO_CACHE, persist_result=False)
+def score_from_aggregates(
+    output: str, config: ScoringConfig, run_date: date, staging: str
+) -> ScoreReport:
+    """Score every customer for the run date from the daily aggregate store only."""
+    totals, last_events = window_totals_from_store(output, config, run_date)
+    return score_totals(totals, last_events, config, run_date, staging)

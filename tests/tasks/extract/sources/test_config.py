@@ -1,0 +1,84 @@
+"""The `sources` section: named sources, column mapping, safe identifiers, old files valid."""
+
+from pathlib import Path
+
+import pytest
+
+from flows.settings import ConfigFileError, load_config, load_source
+from tasks.extract.sources.config import (
+    FileSourceConfig,
+    HttpSourceConfig,
+    PostgresSourceConfig,
+    sources_from_document,
+)
+
+CONFIG_WITH_SOURCES = """
+window_days: 30
+weights: {login: 1}
+sources:
+  warehouse:
+    kind: postgres
+    table: analytics.events
+    columns: {user_id: customer_id, name: event_type, ts: occurred_at}
+  lake:
+    kind: files
+    path: s3://events/daily/*.parquet
+    lookback_days: 5
+  api:
+    kind: http
+    url: https://api.example.com/v1/events
+    token_env: EVENTS_API_TOKEN
+"""
+
+
+def test_sources_are_named_by_their_key_and_typed_by_kind(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG_WITH_SOURCES)
+    warehouse = load_source(path, "warehouse")
+    assert isinstance(warehouse, PostgresSourceConfig)
+    assert warehouse.name == "warehouse"
+    assert warehouse.source_column("occurred_at") == "ts"
+    assert warehouse.source_column("event_id") == "event_id"  # unmapped: same name
+    assert warehouse.lookback_days == 3  # the default late-data lookback
+    lake = load_source(path, "lake")
+    assert isinstance(lake, FileSourceConfig)
+    assert lake.lookback_days == 5
+    assert isinstance(load_source(path, "api"), HttpSourceConfig)
+    # the scoring rules ignore the section, and a file without one stays valid
+    assert load_config(path).weights == {"login": 1}
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("weights: {login: 1}\n")
+    assert load_config(plain).weights == {"login": 1}
+
+
+def test_unknown_source_names_the_known_ones(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG_WITH_SOURCES)
+    with pytest.raises(ConfigFileError, match=r"no source 'lakes'.*known: api, lake, warehouse"):
+        load_source(path, "lakes")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"kind": "postgres", "table": "events; drop table x"}, "not `table` or `schema.table`"),
+        ({"kind": "postgres", "table": "a.b.c"}, "not `table` or `schema.table`"),
+        ({"kind": "postgres", "table": "t", "query": "select 1"}, "exactly one of"),
+        ({"kind": "postgres", "query": "select 1; drop table t"}, "single SELECT"),
+        (
+            {"kind": "postgres", "table": "t", "columns": {"ts desc": "occurred_at"}},
+            "not a plain identifier",
+        ),
+        (
+            {"kind": "files", "path": "x", "columns": {"a": "customer_id", "b": "customer_id"}},
+            "several source columns map onto customer_id",
+        ),
+        ({"kind": "http", "url": "ftp://x"}, "url"),
+        ({"kind": "kafka"}, "kind"),
+        ({"kind": "files", "path": "x", "pasword": "x"}, "Extra inputs"),
+    ],
+)
+def test_invalid_sources_are_refused_with_the_key(settings: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as raised:
+        sources_from_document({"sources": {"bad": settings}})
+    assert "sources.bad" in str(raised.value)

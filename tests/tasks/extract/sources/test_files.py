@@ -1,0 +1,118 @@
+"""Files source: local globs with column mapping, and s3:// URIs on a real S3 API (moto)."""
+
+import gzip
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tasks.extract.sources.base import ExtractWindow, SourceError
+from tasks.extract.sources.config import FileSourceConfig
+from tasks.extract.sources.files import FileSource
+
+EVERYTHING = ExtractWindow(start=None, end=datetime(2026, 4, 1, tzinfo=UTC))
+MAPPING = {"user_id": "customer_id", "name": "event_type", "ts": "occurred_at"}
+CSV = "event_id,user_id,name,ts\n1,007,login,2026-03-30T10:00:00Z\n2,008,invite_sent,2026-03-31\n"
+NDJSON = b'{"event_id": "3", "user_id": "009", "name": "login", "ts": "2026-03-29T00:00:00Z"}\n'
+
+
+def _parquet(path: Path) -> None:
+    pl.DataFrame(
+        {"event_id": ["4"], "user_id": ["010"], "name": ["login"], "ts": [datetime(2026, 3, 1)]}
+    ).write_parquet(path)
+
+
+def test_local_glob_with_mapped_columns(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(CSV)
+    (tmp_path / "b.ndjson.gz").write_bytes(gzip.compress(NDJSON))
+    _parquet(tmp_path / "c.parquet")
+    source = FileSource(FileSourceConfig(name="local", path=str(tmp_path / "*"), columns=MAPPING))
+    frame = source.read(EVERYTHING).collect()
+    assert frame.select("event_id", "customer_id", "event_type").rows() == [
+        ("1", "007", "login"),
+        ("2", "008", "invite_sent"),
+        ("3", "009", "login"),
+        ("4", "010", "login"),
+    ]
+    assert frame["occurred_at"].to_list()[1] == datetime(2026, 3, 31, tzinfo=UTC)
+    assert frame["source_row"].to_list() == [1, 2, 1, 1]
+    assert frame["_row"].to_list() == [0, 1, 2, 3]
+    # only the window: since 2026-03-30
+    window = ExtractWindow(datetime(2026, 3, 30, tzinfo=UTC), EVERYTHING.end)
+    assert source.read(window).collect()["event_id"].to_list() == ["1", "2"]
+
+
+OLD_FILE_READ = r"source 'local': .*old\.csv: column\(s\) user_id, name, ts of the column mapping"
+
+
+def test_files_modified_before_the_window_are_not_read(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text("not,an\nevent file at all\n")  # would fail if it were read
+    new.write_text(CSV)
+    march_1 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    os.utime(old, (march_1, march_1))
+    config = FileSourceConfig(name="local", path=str(tmp_path / "*.csv"), columns=MAPPING)
+    since_march_29 = ExtractWindow(datetime(2026, 3, 29, tzinfo=UTC), EVERYTHING.end)
+    frame = FileSource(config).read(since_march_29).collect()
+    assert frame["event_id"].to_list() == ["1", "2"]
+    assert frame["source_file"].unique().to_list() == [str(new)]
+    # a first run (no start) and `skip_old_files: false` read every file
+    with pytest.raises(ValueError, match=OLD_FILE_READ):
+        FileSource(config).read(EVERYTHING)
+    every_file = config.model_copy(update={"skip_old_files": False})
+    with pytest.raises(ValueError, match=OLD_FILE_READ):
+        FileSource(every_file).read(since_march_29)
+
+
+def test_missing_local_files_name_the_pattern(tmp_path: Path) -> None:
+    source = FileSource(FileSourceConfig(name="local", path=str(tmp_path / "none*.csv")))
+    with pytest.raises(ValueError, match="no event files match"):
+        source.read(EVERYTHING)
+
+
+@pytest.mark.servers
+def test_s3_objects_read_through_the_s3_api(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import s3fs
+
+    filesystem = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
+    filesystem.mkdir("files-test")
+    filesystem.pipe("files-test/daily/a.csv", CSV.encode())
+    filesystem.pipe("files-test/daily/b.ndjson.gz", gzip.compress(NDJSON))
+    _parquet(tmp_path / "c.parquet")
+    filesystem.put(str(tmp_path / "c.parquet"), "files-test/daily/c.parquet")
+
+    # endpoint from the environment
+    monkeypatch.setenv("ENGAGE_S3_ENDPOINT_URL", s3_endpoint)
+    config = FileSourceConfig(name="lake", path="s3://files-test/daily/", columns=MAPPING)
+    frame = FileSource(config).read(EVERYTHING).collect()
+    assert frame["event_id"].to_list() == ["1", "2", "3", "4"]
+    assert frame["source_file"].unique(maintain_order=True).to_list() == [
+        "s3://files-test/daily/a.csv",
+        "s3://files-test/daily/b.ndjson.gz",
+        "s3://files-test/daily/c.parquet",
+    ]
+    # a glob, endpoint from the configuration
+    monkeypatch.delenv("ENGAGE_S3_ENDPOINT_URL")
+    config = FileSourceConfig(
+        name="lake", path="s3://files-test/daily/*.csv", columns=MAPPING, endpoint_url=s3_endpoint
+    )
+    assert FileSource(config).read(EVERYTHING).collect()["event_id"].to_list() == ["1", "2"]
+    # objects uploaded before the window starts are listed but not downloaded
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    later = ExtractWindow(tomorrow, tomorrow + timedelta(days=1))
+    source = FileSource(config)
+    assert list(source.remote_files()) == ["s3://files-test/daily/a.csv"]
+    assert source.read(later).collect().height == 0
+
+
+@pytest.mark.servers
+def test_s3_errors_name_the_source_and_what_to_check(s3_endpoint: str) -> None:
+    config = FileSourceConfig(
+        name="lake", path="s3://no-such-bucket/x/*.csv", endpoint_url=s3_endpoint
+    )
+    with pytest.raises(SourceError, match=r"source 'lake': (cannot list|no event files match)"):
+        FileSource(config).read(EVERYTHING)

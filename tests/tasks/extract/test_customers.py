@@ -1,0 +1,131 @@
+"""The customers table: one reader for metrics, follow-ups and backtest; read from any format,
+errors name the file and what to fix."""
+
+import gzip
+import re
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from scoring.config import ScoringConfig
+from scoring.schema import CONTRIBUTIONS, SCORES, polars_schema
+from tasks.backtest.run import run_backtest
+from tasks.extract.customers import CustomersInputError, read_customers
+from tasks.extract.files import EventInputError
+from tasks.followups.track import track_followups
+
+ROWS = [("007", "pro"), ("008", "free")]
+
+
+def test_reads_csv_as_text_and_parquet_typed(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("customer_id,plan,signup_date\n007,pro,2026-01-02\n")
+    assert read_customers(str(tmp_path / "c.csv")).rows() == [("007", "pro", "2026-01-02")]
+    pl.DataFrame({"customer_id": [7], "plan": ["free"]}).write_parquet(tmp_path / "c.parquet")
+    parquet = read_customers(str(tmp_path / "c.parquet"))
+    assert parquet.schema == {"customer_id": pl.Int64, "plan": pl.String}
+
+
+@pytest.mark.parametrize(
+    "name", ["c.csv", "c.CSV", "c.csv.gz", "c.ndjson", "c.jsonl", "c.json", "c.ndjson.gz", "c.pq"]
+)
+def test_reads_every_supported_format(tmp_path: Path, name: str) -> None:
+    table = pl.DataFrame(ROWS, schema=["customer_id", "plan"], orient="row")
+    path = tmp_path / name
+    kind = name.lower().removesuffix(".gz").rsplit(".", 1)[1]
+    if kind == "pq":
+        table.write_parquet(path)
+    else:
+        text = table.write_csv() if kind == "csv" else table.write_ndjson()
+        data = text.encode()
+        path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    assert read_customers(str(path), required=("plan",)).rows() == ROWS
+
+
+def test_missing_file_and_unsupported_type_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(CustomersInputError, match=r"missing\.csv: cannot read the customers table"):
+        read_customers(str(tmp_path / "missing.csv"))
+    (tmp_path / "c.txt").write_text("customer_id\n1\n")
+    with pytest.raises(CustomersInputError, match=r"c\.txt: unsupported file type '\.txt'"):
+        read_customers(str(tmp_path / "c.txt"))
+
+
+@pytest.mark.parametrize(
+    ("text", "required", "message"),
+    [
+        (
+            "id,plan\n1,pro\n",
+            (),
+            "missing column(s) customer_id; a customers table needs customer_id (found: id, plan)",
+        ),
+        (
+            "customer_id,tier\n007,gold\n",
+            ("plan",),
+            "missing column(s) plan; a customers table needs customer_id and plan "
+            "(found: customer_id, tier)",
+        ),
+        ("\n", (), "cannot read the customers table: "),
+    ],
+)
+def test_missing_columns_name_the_file_what_is_needed_and_what_was_found(
+    tmp_path: Path, text: str, required: tuple[str, ...], message: str
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(text)
+    with pytest.raises(CustomersInputError, match=re.escape(f"{path}: {message}")):
+        read_customers(str(path), required)
+
+
+def test_extra_columns_are_kept_and_only_required_ones_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("customer_id,tier\n007,gold\n")
+    assert read_customers(str(tmp_path / "c.csv")).columns == ["customer_id", "tier"]
+
+
+def test_duplicate_ids_are_errors_naming_the_repeated_ids(tmp_path: Path) -> None:
+    (tmp_path / "b.csv").write_text("customer_id,plan\nx,pro\ny,free\nx,free\nz,a\ny,b\n")
+    with pytest.raises(
+        CustomersInputError,
+        match=r"b\.csv: customer_id must be unique in the customers table; repeated: x, y$",
+    ):
+        read_customers(str(tmp_path / "b.csv"))
+    # ids differing only by leading zeros are different ids in a CSV (read as text)
+    (tmp_path / "c.csv").write_text("customer_id\n7\n007\n")
+    assert read_customers(str(tmp_path / "c.csv"))["customer_id"].to_list() == ["7", "007"]
+
+
+def test_errors_are_input_errors_the_cli_reports() -> None:
+    assert issubclass(CustomersInputError, EventInputError)
+
+
+@pytest.fixture()
+def duplicated(tmp_path: Path) -> str:
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,plan\n007,pro\n007,free\n")
+    return str(path)
+
+
+def test_backtest_reads_through_the_shared_reader(tmp_path: Path, duplicated: str) -> None:
+    events = tmp_path / "valid.parquet"
+    pl.DataFrame(schema=polars_schema(SCORES)).select("customer_id").with_columns(
+        event_type=pl.lit(None, pl.String), occurred_at=pl.lit(None, pl.Datetime("us", "UTC"))
+    ).write_parquet(events)
+    config = ScoringConfig.model_validate({"weights": {"login": 1}})
+    with pytest.raises(CustomersInputError, match=r"customers\.csv: customer_id must be unique"):
+        run_backtest.fn(
+            str(events), config, "config.yaml", [date(2026, 3, 1)], 30, str(tmp_path), duplicated
+        )
+
+
+def test_followups_read_through_the_shared_reader(tmp_path: Path, duplicated: str) -> None:
+    scores, contributions = tmp_path / "scores.parquet", tmp_path / "contributions.parquet"
+    pl.DataFrame(schema=polars_schema(SCORES)).write_parquet(scores)
+    pl.DataFrame(schema=polars_schema(CONTRIBUTIONS)).write_parquet(contributions)
+    config = ScoringConfig.model_validate({"weights": {"login": 1}})
+    arguments = (str(scores), str(contributions), config, date(2026, 3, 31))
+    places = (str(tmp_path / "staging"), str(tmp_path / "out"))
+    with pytest.raises(CustomersInputError, match=r"customers\.csv: customer_id must be unique"):
+        track_followups.fn(*arguments, *places, duplicated)
+    Path(duplicated).write_text("customer_id\n007\n")
+    with pytest.raises(CustomersInputError, match=r"customers\.csv: missing column\(s\) plan"):
+        track_followups.fn(*arguments, *places, duplicated)

@@ -1,0 +1,128 @@
+"""Hostile input: SQL identifiers, oversized fields, schema evolution."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from scoring.config import ScoringConfig, ValidationRules
+from tasks.extract.files import EventFile, EventInputError, read_events
+from tasks.extract.sources.identifiers import (
+    IdentifierError,
+    quote_identifier,
+    quote_qualified,
+    sql_identifier,
+)
+from tasks.quality.validate import validate
+
+
+@pytest.mark.parametrize("name", ["events", "_ts", "user_id", "Events2", "a$b", "x" * 63])
+def test_plain_identifiers_are_accepted_and_quoted(name: str) -> None:
+    assert sql_identifier(name) == name
+    assert quote_identifier(name) == f'"{name}"'
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "events; drop table users",
+        'events" --',
+        "1events",
+        "",
+        "ev ents",
+        "événements",
+        "x" * 64,
+        "a.b",
+        "events'--",
+    ],
+)
+def test_anything_else_is_refused_with_the_config_key(name: str) -> None:
+    with pytest.raises(IdentifierError, match=r"sources\.warehouse\.table"):
+        quote_identifier(name, "sources.warehouse.table")
+
+
+def test_qualified_names_quote_each_part() -> None:
+    assert quote_qualified("analytics.events") == '"analytics"."events"'
+    with pytest.raises(IdentifierError):
+        quote_qualified('analytics."events"')
+    with pytest.raises(IdentifierError, match=r"use table, schema\.table"):
+        quote_qualified("a.b.c.d")
+
+
+def _raw(tmp_path: Path, rows: list[dict]) -> pl.DataFrame:
+    path = tmp_path / "events.csv"
+    pl.DataFrame(rows).write_csv(path)
+    return read_events([EventFile.of(str(path))])
+
+
+def test_oversized_ids_and_event_types_are_quarantined_with_the_reason(tmp_path: Path) -> None:
+    at = "2026-03-31T00:00:00Z"
+    rows = [
+        {"event_id": "e1", "customer_id": "c" * 256, "event_type": "login", "occurred_at": at},
+        {"event_id": "e2", "customer_id": "c" * 257, "event_type": "login", "occurred_at": at},
+        {"event_id": "e3", "customer_id": "c", "event_type": "t" * 10_000, "occurred_at": at},
+        {"event_id": "e" * 300, "customer_id": "c", "event_type": "login", "occurred_at": at},
+    ]
+    validated = validate(_raw(tmp_path, rows))
+    assert validated.valid["event_id"].to_list() == ["e1"]  # exactly 256 is allowed
+    assert validated.quarantine.select("source_row", "reason").rows() == [
+        (2, "customer_id is longer than 256 characters"),
+        (3, "event_type is longer than 256 characters"),
+        (4, "event_id is longer than 256 characters"),
+    ]
+
+
+def test_the_field_limit_is_configurable(tmp_path: Path) -> None:
+    at = "2026-03-31T00:00:00Z"
+    rows = [{"event_id": "e1", "customer_id": "abcdef", "event_type": "login", "occurred_at": at}]
+    config = ScoringConfig(validation=ValidationRules(max_id_length=5))
+    validated = validate(_raw(tmp_path, rows), config)
+    assert validated.quarantine["reason"].to_list() == ["customer_id is longer than 5 characters"]
+
+
+def _parquet(tmp_path: Path, name: str, **columns: list) -> EventFile:
+    base = {
+        "event_id": ["e1"],
+        "customer_id": ["c1"],
+        "event_type": ["login"],
+        "occurred_at": [datetime(2026, 3, 31, tzinfo=UTC)],
+    }
+    path = tmp_path / name
+    pl.DataFrame({**base, **columns}).drop(
+        [k for k, v in columns.items() if v is None]
+    ).write_parquet(path)
+    return EventFile.of(str(path))
+
+
+def test_new_columns_are_kept_but_ignored_and_missing_optional_ones_tolerated(
+    tmp_path: Path,
+) -> None:
+    with_new = _parquet(tmp_path, "a.parquet", brand_new_column=[{"x": 1}], value=[9.0])
+    without_optional = _parquet(tmp_path, "b.parquet")
+    raw = read_events([with_new, without_optional])
+    assert raw.height == 2
+    assert raw["value"].to_list() == [9.0, None]
+    assert validate(raw).rows_valid == 1  # same event_id: the first counts once
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("value", ["nine"], "column value is String, the event contract says Float64"),
+        ("customer_id", [1.5], "column customer_id is Float64, the event contract says String"),
+        ("event_type", [True], "column event_type is Boolean, the event contract says String"),
+        ("page", [[1, 2]], r"column page is List\(Int64\), the event contract says String"),
+    ],
+)
+def test_a_changed_column_type_is_rejected_naming_file_and_column(
+    tmp_path: Path, column: str, values: list, message: str
+) -> None:
+    file = _parquet(tmp_path, "changed.parquet", **{column: values})
+    with pytest.raises(EventInputError, match=rf"changed\.parquet: {message}: the source's type"):
+        read_events([file])
+
+
+def test_integer_ids_in_parquet_are_ids(tmp_path: Path) -> None:
+    file = _parquet(tmp_path, "ints.parquet", customer_id=[42])
+    assert read_events([file])["customer_id"].to_list() == ["42"]

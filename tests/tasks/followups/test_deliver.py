@@ -1,0 +1,107 @@
+"""Webhook delivery: retries with doubling backoff, idempotency keys, the ledger; CRM drop."""
+
+from datetime import date
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+
+from scoring.followup_config import DeliveryConfig
+from tasks.followups.deliver import (
+    WebhookDeliveryError,
+    delivered_action_ids,
+    drop_for_crm,
+    ledger_path,
+    post_with_retries,
+    record_delivery,
+    webhook_payload,
+)
+
+DELIVERY = DeliveryConfig(retries=3, backoff_seconds=0.5)
+URL = "http://127.0.0.1:9/hook"
+
+
+def client_answering(statuses: list[int], seen: list[httpx.Request]) -> httpx.Client:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(statuses[len(seen) - 1])
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+def test_retries_5xx_with_doubling_backoff_and_the_same_key() -> None:
+    seen: list[httpx.Request] = []
+    waits: list[float] = []
+    with client_answering([500, 503, 200], seen) as client:
+        status, attempts = post_with_retries(
+            client, URL, {"text": "hi"}, "k1", DELIVERY, sleep=waits.append
+        )
+    assert (status, attempts) == (200, 3)
+    assert waits == [0.5, 1.0]
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["k1"] * 3
+
+
+def test_gives_up_after_the_retries_and_at_once_on_a_client_error() -> None:
+    seen: list[httpx.Request] = []
+    waits: list[float] = []
+    with (
+        client_answering([500] * 4, seen) as client,
+        pytest.raises(WebhookDeliveryError, match=r"action k2 not delivered \(HTTP 500\)"),
+    ):
+        post_with_retries(client, URL, {}, "k2", DELIVERY, sleep=waits.append)
+    assert (len(seen), waits) == (4, [0.5, 1.0, 2.0])
+
+    seen.clear()
+    with (
+        client_answering([404], seen) as client,
+        pytest.raises(WebhookDeliveryError, match="HTTP 404"),
+    ):
+        post_with_retries(client, URL, {}, "k3", DELIVERY, sleep=waits.append)
+    assert len(seen) == 1
+
+
+def test_transport_errors_are_retried() -> None:
+    calls = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(flaky)) as client:
+        assert post_with_retries(client, URL, {}, "k", DELIVERY, sleep=lambda _: None) == (204, 2)
+
+
+def test_ledger_is_per_url_and_tolerates_a_torn_last_line(tmp_path: Path) -> None:
+    ledger = ledger_path(tmp_path)
+    record_delivery(ledger, "a1", URL, 1, 200)
+    record_delivery(ledger, "a2", "http://other/hook", 3, 200)
+    with ledger.open("a") as handle:
+        handle.write('{"action_id": "a3", "ur')
+    assert delivered_action_ids(ledger, URL) == {"a1"}
+    assert delivered_action_ids(tmp_path / "none.jsonl", URL) == set()
+
+
+def test_payload_is_slack_text_plus_the_action_as_json() -> None:
+    payload = webhook_payload({"message": "*At risk*", "flagged_on": date(2026, 3, 1), "x": 1})
+    assert payload == {
+        "text": "*At risk*",
+        "action": {"message": "*At risk*", "flagged_on": "2026-03-01", "x": 1},
+    }
+
+
+def test_crm_drop_writes_csv_and_parquet_and_replaces_them(tmp_path: Path) -> None:
+    actions = tmp_path / "actions.parquet"
+    pl.DataFrame({"action_id": ["a", "b"], "score": [1.5, -2.0]}).write_parquet(actions)
+    drop = tmp_path / "drop"
+    for _ in range(2):
+        files = drop_for_crm.fn(str(actions), str(drop), date(2026, 3, 31), ("csv", "parquet"))
+    assert [Path(f).name for f in files] == ["actions.csv", "actions.parquet"]
+    assert pl.read_csv(files[0]).rows() == [("a", 1.5), ("b", -2.0)]
+    assert pl.read_parquet(files[1]).rows() == [("a", 1.5), ("b", -2.0)]
+    assert sorted(p.name for p in (drop / "run_date=2026-03-31").iterdir()) == [
+        "actions.csv",
+        "actions.parquet",
+    ]

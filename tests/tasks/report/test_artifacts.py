@@ -1,0 +1,68 @@
+"""The markdown run summary (hand-computed content)."""
+
+from datetime import date
+
+import polars as pl
+
+from tasks.quality.validate import ValidationReport
+from tasks.report.artifacts import markdown_table, run_summary_markdown
+from tasks.score.scores import ScoreReport
+
+VALIDATION = ValidationReport(10, 7, 2, 1, "v.parquet", "q.parquet", {"customer_id is missing": 2})
+SCORING = ScoreReport(3, 4, {"churn_risk": 1, "very_disengaged": 2}, {"page_view": 1}, "s", "c")
+SHIFT = pl.DataFrame(
+    {
+        "tier": ["churn_risk", "very_disengaged"],
+        "customers": [1, 2],
+        "share": [1 / 3, 2 / 3],
+        "previous_customers": [0, 2],
+        "previous_share": [0.0, 1.0],
+        "change": [1, 0],
+    }
+)
+MOVERS = pl.DataFrame(
+    {
+        "customer_id": ["bob"],
+        "score": [-20.0],
+        "tier": ["churn_risk"],
+        "previous_score": [5.0],
+        "previous_tier": ["very_disengaged"],
+        "delta": [-25.0],
+    }
+)
+
+
+def test_summary_has_counts_tiers_movers_validation_outputs_and_report_link() -> None:
+    text = run_summary_markdown(
+        date(2026, 3, 31),
+        VALIDATION,
+        SCORING,
+        SHIFT,
+        MOVERS,
+        date(2026, 3, 30),
+        ["/out/scores/run_date=2026-03-31"],
+        "/out/reports/run_date=2026-03-31/report.html",
+    )
+    assert text.startswith("# engage run 2026-03-31\n")
+    assert "[report.html](file:///out/reports/run_date%3D2026-03-31/report.html)" in text
+    assert "| 10 | 7 | 2 | 1 | 3 | 4 |" in text
+    assert "## Tiers vs the previous run (2026-03-30)" in text
+    assert "| churn_risk | 1 | 33.3 | 0 | 0 | 1 |" in text
+    assert "| very_disengaged | 2 | 66.7 | 2 | 100 | 0 |" in text
+    assert "| bob | -20 | churn_risk | 5 | very_disengaged | -25 |" in text
+    assert "10 = 7 + 2 + 1" in text
+    assert "| customer_id is missing | 2 |" in text
+    assert "Unweighted event types (counted 0): page_view (1)" in text
+    assert "- `/out/scores/run_date=2026-03-31`" in text
+
+
+def test_first_run_has_no_previous_run_and_tables_escape_pipes() -> None:
+    text = run_summary_markdown(
+        date(2026, 3, 31), VALIDATION, SCORING, SHIFT, MOVERS.clear(), None, [], None
+    )
+    assert "No previous run to compare with." in text
+    assert "Run report" not in text
+    assert (
+        markdown_table(pl.DataFrame({"a": ["x|y"], "b": [None]}))
+        == "| a | b |\n|---|---|\n| x\\|y | — |"
+    )
