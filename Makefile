@@ -60,13 +60,13 @@ server: $(VENV)/.runtime-installed
 clean:
 	rm -rf $(VENV) $(SPARK_VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache .prefect-server
 
-# The backtest on the demo data: does the score predict the planted churn? (see README.md)
+# The backtest on the demo data: does the score predict the planted churn? (see docs/backtest.md)
 .PHONY: demo-backtest
 demo-backtest: demo
 	$(BIN)/engage backtest --events $(DEMO_OUTPUT)/input/events.csv \
 		--customers $(DEMO_OUTPUT)/input/customers.csv --config scoring/default_config.yaml \
 		--from 2026-01-08 --to 2026-03-31 --output $(DEMO_OUTPUT)
 
-# Benchmark (see README "Performance"): BENCH_ARGS="--events 1000000 --scaling 1000000 --repeat 1" for a quick look
+# Benchmark (see docs/performance.md): BENCH_ARGS="--events 1000000 --scaling 1000000 --repeat 1" for a quick look
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
