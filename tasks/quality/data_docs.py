@@ -6,7 +6,9 @@ site next to the outputs (`<output>/data_docs/run_date=YYYY-MM-DD/index.html`).
 Without a staging directory the suites run in an ephemeral context (no Data Docs).
 """
 
+import copy
 import functools
+import html
 import logging
 import os
 import threading
@@ -148,7 +150,7 @@ def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
     result.meta["batch_parameters"] = {"dataframe": "<DATAFRAME>"}  # as a checkpoint records it
     suite_id = ExpectationSuiteIdentifier(name=suite.name)
     context.validation_results_store.store_validation_results(
-        suite_validation_result=result,
+        suite_validation_result=shown_in_data_docs(result),
         suite_validation_result_identifier=ValidationResultIdentifier(
             expectation_suite_identifier=suite_id,
             run_id=run_id,
@@ -156,6 +158,31 @@ def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
         ),
         expectation_suite_identifier=suite_id,
     )
+
+
+def escaped_for_html(value: Any) -> Any:
+    """`value` with every string in it (walking lists, tuples and dicts) HTML-escaped."""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {escaped_for_html(key): escaped_for_html(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(escaped_for_html(item) for item in value)
+    return value
+
+
+def shown_in_data_docs(result: Any) -> Any:
+    """A copy of a suite's validation result whose observed and unexpected values are
+    HTML-escaped: GX's page templates put them into tables as raw HTML (its autoescape
+    covers only `.html` templates, not its `.j2` ones), so an event type `<script>…` would
+    run in the validation page."""
+    shown = copy.copy(result)
+    shown.results = []
+    for outcome in result.results:
+        escaped = copy.copy(outcome)
+        escaped.result = escaped_for_html(outcome.result)
+        shown.results.append(escaped)
+    return shown
 
 
 @serialized
