@@ -20,13 +20,14 @@ from prefect.cache_policies import NO_CACHE
 
 from scoring.followup_config import DeliveryConfig
 from tasks.publish.write import to_arrow
+from tasks.retry import HttpRetryPolicy, send_with_retries
 
 DELIVERIES_DIR = "deliveries"
 WEBHOOK_LEDGER = "webhook_ledger.jsonl"
 DROP_DIR = "crm_drop"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# statuses a retry may cure (others are the receiver saying "never")
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
+WEBHOOK_MAX_WAIT_S = 60.0
+"""Longest wait before a retried POST, a receiver's Retry-After included."""
 
 
 class WebhookDeliveryError(RuntimeError):
@@ -110,26 +111,29 @@ def post_with_retries(
     delivery: DeliveryConfig,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[int, int]:
-    """POST until a 2xx answer: retries on transport errors, 5xx, 408/425/429, waiting
-    backoff_seconds x 2**(attempt - 1) between attempts. Returns (status, attempts).
+    """POST until a 2xx answer, retried by the HTTP retry policy (tasks.retry: transport
+    errors, 5xx, 408/425/429; Retry-After, else backoff_seconds x 2**(attempt - 1), at most
+    WEBHOOK_MAX_WAIT_S). Returns (status, attempts).
 
     Every attempt carries the same Idempotency-Key, so a receiver that got a request whose
     answer was lost can recognise the retry.
     """
-    problem = ""
-    for attempt in range(1, delivery.retries + 2):
-        try:
-            response = client.post(url, json=payload, headers={IDEMPOTENCY_HEADER: idempotency_key})
-        except httpx.TransportError as error:
-            problem = f"{type(error).__name__}: {error}"
-        else:
-            if response.is_success:
-                return response.status_code, attempt
-            problem = f"HTTP {response.status_code}"
-            if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
-                break
-        if attempt <= delivery.retries:
-            sleep(delivery.backoff_seconds * 2 ** (attempt - 1))
+    attempts = 0
+
+    def post() -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        return client.post(url, json=payload, headers={IDEMPOTENCY_HEADER: idempotency_key})
+
+    policy = HttpRetryPolicy(delivery.retries, delivery.backoff_seconds, WEBHOOK_MAX_WAIT_S)
+    try:
+        response = send_with_retries(post, policy, sleep)
+    except httpx.TransportError as error:
+        problem = f"{type(error).__name__}: {error}"
+    else:
+        if response.is_success:
+            return response.status_code, attempts
+        problem = f"HTTP {response.status_code}"
     raise WebhookDeliveryError(f"{url}: action {idempotency_key} not delivered ({problem})")
 
 

@@ -1,6 +1,7 @@
 """Webhook delivery: retries with doubling backoff, idempotency keys, the ledger; CRM drop."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -105,3 +106,24 @@ def test_crm_drop_writes_csv_and_parquet_and_replaces_them(tmp_path: Path) -> No
         "actions.csv",
         "actions.parquet",
     ]
+
+
+def test_retry_after_is_honoured_in_seconds_and_as_an_http_date_up_to_a_minute() -> None:
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(503, headers={"Retry-After": soon}),
+        httpx.Response(429, headers={"Retry-After": "3600"}),
+        httpx.Response(500),
+        httpx.Response(200),
+    ]
+    waits: list[float] = []
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0)))
+    with client:
+        status, attempts = post_with_retries(
+            client, URL, {}, "k", DeliveryConfig(retries=4, backoff_seconds=0.5), waits.append
+        )
+    assert (status, attempts) == (200, 5)
+    assert waits[0] == 7.0
+    assert 18.0 < waits[1] <= 20.0  # the date has whole seconds
+    assert waits[2:] == [60.0, 4.0]  # capped; no Retry-After: the backoff of the 4th attempt

@@ -7,7 +7,8 @@ import pytest
 
 from tasks.extract.sources.base import ExtractWindow, SourceError
 from tasks.extract.sources.config import HttpSourceConfig
-from tasks.extract.sources.http_api import HttpSource, retry_after_seconds
+from tasks.extract.sources.http_api import HttpSource
+from tasks.retry import retry_after_seconds
 from tests.servers import EventsApi
 
 RECORDS = [
