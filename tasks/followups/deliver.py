@@ -1,6 +1,9 @@
 """Deliver a run's follow-up actions: a CSV/Parquet drop for CRM import, and a JSON webhook
 with retries and backoff, an idempotency key per action, and a ledger of what was delivered
-so that a retried or re-run delivery never notifies twice."""
+so that a retried or re-run delivery never notifies twice.
+
+The webhook URL is a secret (credentials or a secret path in it): the ledger names it by a
+fingerprint, messages by its scheme and host only (`tasks.secrets`)."""
 
 import fcntl
 import json
@@ -17,10 +20,12 @@ import polars as pl
 import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
 
 from scoring.followup_config import DeliveryConfig
 from tasks.publish.write import to_arrow
 from tasks.retry import HttpRetryPolicy, send_with_retries
+from tasks.secrets import as_secret, redact, redacted_url, scrubbed_errors, secret_fingerprint
 
 DELIVERIES_DIR = "deliveries"
 WEBHOOK_LEDGER = "webhook_ledger.jsonl"
@@ -38,7 +43,8 @@ class WebhookDeliveryError(RuntimeError):
 class WebhookReport:
     """What a webhook delivery did."""
 
-    url: str
+    endpoint: str
+    """The webhook's scheme and host (its URL is a secret)."""
     sent: list[str] = field(default_factory=list)
     already_delivered: list[str] = field(default_factory=list)
     attempts: int = 0
@@ -50,16 +56,18 @@ def ledger_path(output: str | Path) -> Path:
 
 
 def delivered_action_ids(ledger: Path, url: str) -> set[str]:
-    """Action ids already delivered to `url` (a torn last line is ignored)."""
+    """Action ids already delivered to `url` (a torn last line is ignored). Entries name the
+    URL by its fingerprint; those of earlier versions by the URL itself."""
     if not ledger.exists():
         return set()
+    fingerprint = secret_fingerprint(url)
     delivered = set()
     for line in ledger.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if entry.get("url") == url:
+        if entry.get("url_fingerprint") == fingerprint or entry.get("url") == url:
             delivered.add(entry["action_id"])
     return delivered
 
@@ -69,7 +77,8 @@ def record_delivery(ledger: Path, action_id: str, url: str, attempts: int, statu
     ledger.parent.mkdir(parents=True, exist_ok=True)
     entry = {
         "action_id": action_id,
-        "url": url,
+        "endpoint": redacted_url(url),
+        "url_fingerprint": secret_fingerprint(url),
         "status": status,
         "attempts": attempts,
         "delivered_at": datetime.now(UTC).isoformat(),
@@ -129,12 +138,14 @@ def post_with_retries(
     try:
         response = send_with_retries(post, policy, sleep)
     except httpx.TransportError as error:
-        problem = f"{type(error).__name__}: {error}"
+        problem = f"{type(error).__name__}: {redact(str(error))}"
     else:
         if response.is_success:
             return response.status_code, attempts
         problem = f"HTTP {response.status_code}"
-    raise WebhookDeliveryError(f"{url}: action {idempotency_key} not delivered ({problem})")
+    raise WebhookDeliveryError(
+        f"{redacted_url(url)}: action {idempotency_key} not delivered ({problem})"
+    )
 
 
 def read_actions(actions_file: str | Path) -> list[dict[str, Any]]:
@@ -144,38 +155,40 @@ def read_actions(actions_file: str | Path) -> list[dict[str, Any]]:
 
 @task(name="deliver-webhook", cache_policy=NO_CACHE, persist_result=False)
 def deliver_to_webhook(
-    actions_file: str, url: str, delivery: DeliveryConfig, output: str
+    actions_file: str, webhook_url: SecretStr, delivery: DeliveryConfig, output: str
 ) -> WebhookReport:
-    """POST every action not yet in the ledger for `url`, one request per action; each
+    """POST every action not yet in the ledger for the webhook, one request per action; each
     success is recorded before the next. Raises WebhookDeliveryError after trying them all
     if any failed (a re-run then sends only those)."""
     logger = get_run_logger()
     ledger = ledger_path(output)
+    url = as_secret(webhook_url.get_secret_value()).get_secret_value()
     sent, skipped, failures, attempts_total = [], [], [], 0
-    with ledger_lock(ledger), httpx.Client(timeout=delivery.timeout_seconds) as client:
-        done = delivered_action_ids(ledger, url)
-        for action in read_actions(actions_file):
-            action_id = action["action_id"]
-            if action_id in done:
-                skipped.append(action_id)
-                continue
-            try:
-                status, attempts = post_with_retries(
-                    client, url, webhook_payload(action), action_id, delivery
-                )
-            except WebhookDeliveryError as error:
-                failures.append(str(error))
-                continue
-            attempts_total += attempts
-            record_delivery(ledger, action_id, url, attempts, status)
-            sent.append(action_id)
-    logger.info("webhook: %d sent, %d already delivered", len(sent), len(skipped))
-    if failures:
-        raise WebhookDeliveryError(
-            f"{len(failures)} action(s) not delivered (re-run to retry them): "
-            + "; ".join(failures)
-        )
-    return WebhookReport(url=url, sent=sent, already_delivered=skipped, attempts=attempts_total)
+    with scrubbed_errors():  # what fails here (the run's state) must not quote the URL
+        with ledger_lock(ledger), httpx.Client(timeout=delivery.timeout_seconds) as client:
+            done = delivered_action_ids(ledger, url)
+            for action in read_actions(actions_file):
+                action_id = action["action_id"]
+                if action_id in done:
+                    skipped.append(action_id)
+                    continue
+                try:
+                    status, attempts = post_with_retries(
+                        client, url, webhook_payload(action), action_id, delivery
+                    )
+                except WebhookDeliveryError as error:
+                    failures.append(str(error))
+                    continue
+                attempts_total += attempts
+                record_delivery(ledger, action_id, url, attempts, status)
+                sent.append(action_id)
+        logger.info("webhook: %d sent, %d already delivered", len(sent), len(skipped))
+        if failures:
+            raise WebhookDeliveryError(
+                f"{len(failures)} action(s) not delivered (re-run to retry them): "
+                + "; ".join(failures)
+            )
+    return WebhookReport(redacted_url(url), sent, skipped, attempts_total)
 
 
 @task(name="drop-for-crm", cache_policy=NO_CACHE, persist_result=False)

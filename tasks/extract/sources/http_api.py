@@ -8,13 +8,13 @@ stops the extraction with a clear error.
 """
 
 import io
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import polars as pl
+from pydantic import SecretStr
 
 from tasks.extract.sources.base import (
     ExtractWindow,
@@ -25,7 +25,7 @@ from tasks.extract.sources.base import (
 )
 from tasks.extract.sources.config import HttpSourceConfig
 from tasks.retry import HttpRetryPolicy, send_with_retries, worth_retrying
-from tasks.secrets import register_secret
+from tasks.secrets import SecretNotFoundError, redact, resolve_secret
 
 
 def _iso(moment: datetime) -> str:
@@ -45,21 +45,23 @@ class HttpSource:
         self.config = config
         self._client = client or httpx.Client(timeout=config.timeout_s, follow_redirects=True)
         self._sleep = sleep
+        self._token: SecretStr | None = None
         self.requests = 0
         """Requests sent (retries included), for the run report."""
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
-        if self.config.token_env:
-            token = os.environ.get(self.config.token_env)
-            if token:
-                register_secret(token)  # masked in every later log record
-            if not token:
-                raise SourceError(
-                    f"source {self.name!r}: the environment variable {self.config.token_env} "
-                    "(the API token) is not set"
-                )
-            headers["Authorization"] = f"Bearer {token}"
+        secret = self.config.token_secret()
+        if secret is not None:
+            if self._token is None:
+                try:
+                    self._token = resolve_secret(secret)
+                except SecretNotFoundError as error:
+                    raise SourceError(
+                        f"source {self.name!r}: no API token: {error}; set `token_env` or "
+                        "`token_block` to where it is kept"
+                    ) from None
+            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         return headers
 
     def _get(self, parameters: dict[str, str]) -> httpx.Response:
@@ -80,11 +82,13 @@ class HttpSource:
             if worth_retrying(response):
                 problem = f"HTTP {response.status_code}"
             elif response.is_error:
+                # the body may echo the request (a 401 quoting its Authorization header)
                 raise SourceError(
                     f"source {self.name!r}: {config.url} answered HTTP "
                     f"{response.status_code} {response.reason_phrase}: "
-                    f"{response.text[:200]!r}; check the URL, the token "
-                    f"({config.token_env or 'none configured'}) and the parameters"
+                    f"{redact(response.text)[:200]!r}; check the URL, the token "
+                    f"({config.token_env or config.token_block or 'none configured'}) and the "
+                    "parameters"
                 )
             else:
                 return self._records_page(response)

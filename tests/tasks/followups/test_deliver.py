@@ -1,5 +1,6 @@
 """Webhook delivery: retries with doubling backoff, idempotency keys, the ledger; CRM drop."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -83,6 +84,21 @@ def test_ledger_is_per_url_and_tolerates_a_torn_last_line(tmp_path: Path) -> Non
         handle.write('{"action_id": "a3", "ur')
     assert delivered_action_ids(ledger, URL) == {"a1"}
     assert delivered_action_ids(tmp_path / "none.jsonl", URL) == set()
+
+
+def test_the_ledger_names_a_url_by_its_fingerprint_and_reads_earlier_plain_entries(
+    tmp_path: Path,
+) -> None:
+    secret_url = "https://engage:pw-ledger-5x@hooks.example.com/T0/B0/s3cret-path-abc"
+    ledger = ledger_path(tmp_path)
+    record_delivery(ledger, "a1", secret_url, 2, 200)
+    (entry,) = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert "pw-ledger-5x" not in str(entry) and "s3cret-path-abc" not in str(entry)
+    assert entry["endpoint"] == "https://hooks.example.com/…"
+    with ledger.open("a") as handle:  # as versions before the fingerprint wrote it
+        handle.write(json.dumps({"action_id": "a0", "url": secret_url}) + "\n")
+    assert delivered_action_ids(ledger, secret_url) == {"a0", "a1"}
+    assert delivered_action_ids(ledger, secret_url.replace("abc", "abd")) == set()
 
 
 def test_payload_is_slack_text_plus_the_action_as_json() -> None:
