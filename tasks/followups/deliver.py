@@ -31,6 +31,8 @@ DELIVERIES_DIR = "deliveries"
 WEBHOOK_LEDGER = "webhook_ledger.jsonl"
 DROP_DIR = "crm_drop"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+FORMULA_START = r"^[=+\-@\t\r]"
+"""A CSV cell starting so is a formula to spreadsheets (OWASP CSV injection)."""
 WEBHOOK_MAX_WAIT_S = 60.0
 """Longest wait before a retried POST, a receiver's Retry-After included."""
 
@@ -148,6 +150,20 @@ def post_with_retries(
     )
 
 
+def spreadsheet_safe(actions: pl.DataFrame) -> pl.DataFrame:
+    """The actions with every text cell that a spreadsheet or CRM import would run as a
+    formula (starting with =, +, -, @, tab or carriage return) prefixed with a single quote,
+    as OWASP advises against CSV injection; other cells, numbers included, unchanged."""
+    return actions.with_columns(
+        pl.when(pl.col(name).str.contains(FORMULA_START))
+        .then(pl.concat_str(pl.lit("'"), pl.col(name)))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in actions.schema.items()
+        if dtype == pl.String
+    )
+
+
 def read_actions(actions_file: str | Path) -> list[dict[str, Any]]:
     """The actions of a run, as rows."""
     return pl.read_parquet(actions_file).to_dicts()
@@ -196,7 +212,7 @@ def drop_for_crm(
     actions_file: str, drop_dir: str, run_date: date, formats: tuple[str, ...]
 ) -> list[str]:
     """Write the run's actions as `<drop_dir>/run_date=…/actions.csv|parquet` for CRM import
-    (a re-run replaces them)."""
+    (a re-run replaces them). The CSV escapes formula cells; the Parquet keeps every text."""
     actions = pl.read_parquet(actions_file)
     directory = Path(drop_dir) / f"run_date={run_date.isoformat()}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -204,8 +220,8 @@ def drop_for_crm(
     for file_format in formats:
         target = directory / f"actions.{file_format}"
         partial = target.with_suffix(target.suffix + ".partial")
-        if file_format == "csv":
-            actions.write_csv(partial)
+        if file_format == "csv":  # for spreadsheets and CRM imports: no formula runs
+            spreadsheet_safe(actions).write_csv(partial)
         else:
             pq.write_table(to_arrow(actions, None, "actions"), partial, compression="zstd")
         partial.replace(target)

@@ -143,3 +143,19 @@ def test_retry_after_is_honoured_in_seconds_and_as_an_http_date_up_to_a_minute()
     assert waits[0] == 7.0
     assert 18.0 < waits[1] <= 20.0  # the date has whole seconds
     assert waits[2:] == [60.0, 4.0]  # capped; no Retry-After: the backoff of the 4th attempt
+
+
+def test_crm_csv_escapes_formula_cells_and_parquet_keeps_the_text(tmp_path: Path) -> None:
+    hostile = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR", "plain"]
+    actions = tmp_path / "actions.parquet"
+    pl.DataFrame(
+        {"message": hostile, "reasons": ["a=b"] * 7, "score": [-2.0, 1.0, 0, 0, 0, 0, 0]}
+    ).write_parquet(actions)
+    csv, parquet = drop_for_crm.fn(
+        str(actions), str(tmp_path / "drop"), date(2026, 3, 31), ("csv", "parquet")
+    )
+    written = pl.read_csv(csv, infer_schema=False)
+    assert written["message"].to_list() == [*(f"'{text}" for text in hostile[:-1]), "plain"]
+    assert written["reasons"].to_list() == ["a=b"] * 7  # a formula sign inside is no formula
+    assert written["score"][0] == "-2.0"  # numbers are not text cells
+    assert pl.read_parquet(parquet)["message"].to_list() == hostile
