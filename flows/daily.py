@@ -89,7 +89,8 @@ def run_name() -> str:
 def content_run_id(raw_path: str, config: ScoringConfig) -> str:
     """The run's id in its outputs: a digest of the events read and the configuration, so
     the same inputs give the same bytes; the manifest maps it to the Prefect flow run."""
-    digest = hashlib.sha256(Path(raw_path).read_bytes())
+    with Path(raw_path).open("rb") as stream:  # streamed: the raw events may be large
+        digest = hashlib.file_digest(stream, "sha256")
     digest.update(config.config_hash().encode())
     return digest.hexdigest()[:16]
 

@@ -1,21 +1,26 @@
-"""Secrets: resolved at run time from a Prefect Secret block or an environment variable, held
-as pydantic `SecretStr`, and scrubbed from every log record and from error text.
+"""Secrets: one mechanism for every password, token, key and secret URL the project uses.
 
-Sources and notifiers never read a password, token or key themselves: they hold a `SecretRef`
-(in configuration: `{env: PGPASSWORD}` or `{block: engage-db-password}`) and call
-`resolve_secret(ref)` when they connect. Resolving registers the value, and from then on every
-log record of the process (any logger, message, arguments and traceback) has it replaced by
-`**********`; `scrubbed_errors(...)` does the same for an exception's text before it leaves
-(drivers like to put the DSN, password included, into their errors).
+A secret comes from an environment variable or a Prefect Secret block (`SecretRef`, in
+configuration `{env: NAME}` or `{block: NAME}`), is resolved when it is needed
+(`resolve_secret`) and held as pydantic `SecretStr`. Resolving registers it: from then on
+every log record of the process (any logger, message, arguments and traceback) has it
+replaced by `**********`, `redact(text)` does the same for any text (error messages, response
+bodies), and `scrubbed_errors()` does it for the errors leaving a task, whose text Prefect
+writes into run states and events on its server. A secret URL's password is registered on its
+own too (drivers print it apart), and where a secret URL must be named (a ledger, a message)
+it is named by `redacted_url` and `secret_fingerprint`, never by its text.
 """
 
 import contextlib
+import functools
+import hashlib
+import json
 import logging
 import os
 import threading
 from collections.abc import Iterator
 from typing import Any, Self
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -46,14 +51,6 @@ class SecretRef(BaseModel):
             raise ValueError("a secret comes from exactly one of `env` or `block`")
         return self
 
-    def describe(self) -> str:
-        """Where the secret comes from, for error messages (never the value)."""
-        return (
-            f"environment variable {self.env}"
-            if self.env
-            else f"Prefect Secret block {self.block!r}"
-        )
-
 
 def _block_value(name: str) -> str:
     from prefect.blocks.system import Secret
@@ -65,13 +62,13 @@ def _block_value(name: str) -> str:
             f"Prefect Secret block {name!r} not found: create it (UI: Blocks > Secret, or "
             f"`Secret(value=...).save({name!r})`)"
         ) from error
-    if not isinstance(value, str):
-        raise SecretNotFoundError(f"Prefect Secret block {name!r} must hold text, not JSON")
-    return value
+    # a block may hold a JSON object (storage options): the caller parses the text
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def resolve_secret(ref: SecretRef) -> SecretStr:
-    """The secret's value as SecretStr, registered for redaction from logs and errors."""
+    """The secret's value as SecretStr, registered for redaction from logs and errors
+    (a URL's password on its own too)."""
     if ref.env is not None:
         value = os.environ.get(ref.env)
         if not value:
@@ -79,8 +76,38 @@ def resolve_secret(ref: SecretRef) -> SecretStr:
     else:
         assert ref.block is not None
         value = _block_value(ref.block)
+    return as_secret(value)
+
+
+def as_secret(value: str) -> SecretStr:
+    """A secret handed over in code (a test, a caller's SecretStr) held like a resolved one:
+    registered for redaction, a URL's password on its own too."""
     register_secret(value)
+    with contextlib.suppress(ValueError):  # not a URL (a token, a JSON object)
+        password = urlsplit(value).password
+        if password:
+            register_secret(password)
     return SecretStr(value)
+
+
+def redacted_url(url: str) -> str:
+    """A secret URL as it may be shown: scheme and host only (`https://hooks.example.com/…`);
+    credentials, path and query can be the secret."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return MASK
+    return f"{parts.scheme}://{host}{port}/…" if parts.scheme and host else MASK
+
+
+@functools.lru_cache(maxsize=32)
+def secret_fingerprint(value: str) -> str:
+    """A stable, non-reversible name for a secret (to recognise it again, e.g. the ledger's
+    webhook URL): scrypt, slow on purpose, so a weak secret cannot be guessed from it."""
+    digest = hashlib.scrypt(value.encode(), salt=b"engage-secret", n=2**14, r=8, p=1, dklen=16)
+    return digest.hex()
 
 
 def register_secret(value: str) -> None:
@@ -136,21 +163,34 @@ def install_log_redaction() -> None:
 
 
 class SecretLeakGuardError(RuntimeError):
-    """An error whose original text contained a secret; this one carries the scrubbed text."""
+    """An error whose text kept a secret after scrubbing; this one carries the scrubbed text."""
+
+
+def _texts(error: BaseException) -> list[str]:
+    """The text of an error and of every error in its chain (cause or context)."""
+    texts = []
+    current: BaseException | None = error
+    while current is not None:
+        texts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return texts
 
 
 @contextlib.contextmanager
-def scrubbed_errors(what: str) -> Iterator[None]:
-    """Re-raise any exception whose text (or cause chain) contains a registered secret as a
-    SecretLeakGuardError with the scrubbed text, `what` naming the source, and no chain."""
+def scrubbed_errors() -> Iterator[None]:
+    """Errors leave this block without a registered secret in their text (Prefect writes it
+    into the run's state message and events on its server).
+
+    An error whose text or chain holds a secret keeps its type (exit codes depend on it) with
+    the secret masked in its arguments and its chain dropped; one whose text still holds the
+    secret after that (an OSError's filename) becomes a SecretLeakGuardError."""
     try:
         yield
     except Exception as error:
-        texts = []
-        current: BaseException | None = error
-        while current is not None:
-            texts.append(f"{type(current).__name__}: {current}")
-            current = current.__cause__ or current.__context__
-        if any(redact(t) != t for t in texts):
-            raise SecretLeakGuardError(f"{what}: {redact(texts[0])}") from None
+        if all(redact(text) == text for text in _texts(error)):
+            raise
+        error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
+        error.__cause__, error.__context__, error.__suppress_context__ = None, None, True
+        if redact(str(error)) != str(error):
+            raise SecretLeakGuardError(redact(_texts(error)[0])) from None
         raise

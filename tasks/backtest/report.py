@@ -1,72 +1,33 @@
 """The backtest report: one self-contained HTML file (matplotlib figures as base64 PNG)."""
 
-import base64
-import html
-import io
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to PNG only
-
-import matplotlib.pyplot as plt
 import polars as pl
 from matplotlib.figure import Figure
 
 from scoring.backtest import OBSERVATION_DATE
 from scoring.schema import TIERS
-
-if TYPE_CHECKING:
-    from tasks.backtest.run import BacktestTables
+from tasks.backtest.tables import BacktestTables, headline_auc
+from tasks.pages import png_data_uri, render_page
 
 COLORS = {"current": "#1f77b4", "suggested": "#d62728", "uniform": "#7f7f7f"}
 MAX_WEIGHT_BARS = 40
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-th { background: #f3f3f3; }
-img { max-width: 100%; }
-pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
-.note { color: #555; }
-"""
 
-
-def figure_png(figure: Figure) -> str:
-    """An <img> tag with the figure as an embedded base64 PNG (the figure is closed)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{encoded}">'
-
-
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as the report shows it: 4 significant digits, thousands separated, n/a."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, int):
         return f"{value:,}"
-    return html.escape(str(value))
-
-
-def html_table(frame: pl.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """A frame as an HTML table (numbers formatted, text escaped)."""
-    columns = list(columns or frame.columns)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_cell(row[c])}</td>" for c in columns) + "</tr>"
-        for row in frame.iter_rows(named=True)
-    )
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    return str(value)
 
 
 def roc_figure(roc: pl.DataFrame, auc: dict[str, float | None], period: str) -> str:
-    figure, axes = plt.subplots(figsize=(5.5, 5))
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.subplots()
     for name, color in COLORS.items():
         points = roc.filter((pl.col("weights") == name) & (pl.col("period") == period))
         if points.height:
@@ -81,11 +42,12 @@ def roc_figure(roc: pl.DataFrame, auc: dict[str, float | None], period: str) -> 
         title=f"ROC, {period} observation dates",
     )
     axes.legend(loc="lower right")
-    return figure_png(figure)
+    return png_data_uri(figure)
 
 
 def auc_over_time_figure(auc: pl.DataFrame, test_start: Any) -> str:
-    figure, axes = plt.subplots(figsize=(9, 3.5))
+    figure = Figure(figsize=(9, 3.5))
+    axes = figure.subplots()
     per_date = auc.filter(pl.col(OBSERVATION_DATE).is_not_null())
     for name, color in COLORS.items():
         points = per_date.filter(pl.col("weights") == name).sort(OBSERVATION_DATE)
@@ -108,12 +70,13 @@ def auc_over_time_figure(auc: pl.DataFrame, test_start: Any) -> str:
     axes.set(ylabel="ROC AUC", title="AUC per observation date")
     axes.legend()
     figure.autofmt_xdate()
-    return figure_png(figure)
+    return png_data_uri(figure)
 
 
 def lift_figure(tiers: pl.DataFrame) -> str:
     pooled = tiers.filter(pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == "test"))
-    figure, axes = plt.subplots(figsize=(8, 3.8))
+    figure = Figure(figsize=(8, 3.8))
+    axes = figure.subplots()
     names = [n for n in ("current", "suggested") if pooled.filter(pl.col("weights") == n).height]
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
@@ -126,7 +89,7 @@ def lift_figure(tiers: pl.DataFrame) -> str:
     axes.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(TIERS))], labels)
     axes.set(ylabel="lift (tier churn rate / base rate)", title="Lift per tier, test dates")
     axes.legend()
-    return figure_png(figure)
+    return png_data_uri(figure)
 
 
 def weights_figure(weights: pl.DataFrame) -> str:
@@ -144,7 +107,8 @@ def weights_figure(weights: pl.DataFrame) -> str:
         .head(MAX_WEIGHT_BARS)
         .sort("size")
     )
-    figure, axes = plt.subplots(figsize=(8, 0.3 * shown.height + 1.2))
+    figure = Figure(figsize=(8, 0.3 * shown.height + 1.2))
+    axes = figure.subplots()
     positions = list(range(shown.height))
     axes.barh(
         [p + 0.2 for p in positions],
@@ -164,14 +128,15 @@ def weights_figure(weights: pl.DataFrame) -> str:
     axes.axvline(0, color="black", linewidth=0.8)
     axes.set(xlabel="weight", title="Weights: current vs suggested")
     axes.legend()
-    return figure_png(figure)
+    return png_data_uri(figure)
 
 
 def tier_churn_figure(tiers: pl.DataFrame, weights: str) -> str:
     per_date = tiers.filter(
         pl.col(OBSERVATION_DATE).is_not_null() & (pl.col("weights") == weights)
     ).sort(OBSERVATION_DATE)
-    figure, axes = plt.subplots(figsize=(9, 3.5))
+    figure = Figure(figsize=(9, 3.5))
+    axes = figure.subplots()
     for tier in TIERS:
         points = per_date.filter(pl.col("tier") == tier)
         axes.plot(
@@ -191,15 +156,42 @@ def tier_churn_figure(tiers: pl.DataFrame, weights: str) -> str:
     axes.set(ylabel="churn rate", title=f"Churn rate per tier over time ({weights} weights)")
     axes.legend(fontsize=8)
     figure.autofmt_xdate()
-    return figure_png(figure)
+    return png_data_uri(figure)
 
 
-def render_report(tables: "BacktestTables", suggested_config: str) -> str:
+def calibration_note(tables: BacktestTables) -> str:
+    """How the suggested weights were fitted, in one sentence."""
+    calibration = tables.calibration
+    settings = (
+        f"; regularization C = {calibration.regularization_c}, class weight = "
+        f"{calibration.class_weight}, scale k = {calibration.scale:.4g}"
+        if calibration.fitted and calibration.scale is not None
+        else ""
+    )
+    return f"{calibration.note}{settings}"
+
+
+def dates_left_out(tables: BacktestTables) -> str:
+    """The observation dates the backtest could not use, and why ("" when none)."""
+    dropped = ", ".join(f"{d} (horizon beyond the data)" for d in tables.dropped_dates)
+    empty = ", ".join(f"{d} (no active customer)" for d in tables.empty_dates)
+    return "; ".join(part for part in (dropped, empty) if part)
+
+
+def segment_table(tables: BacktestTables) -> pl.DataFrame | None:
+    """Per segment value on the test dates: size, churn and the AUC of each weight set."""
+    if tables.segment_auc is None or not tables.segment_auc.height:
+        return None
+    test = tables.segment_auc.filter(pl.col("period") == "test")
+    auc = test.pivot("weights", index=["segment", "segment_value"], values="auc")
+    sizes = test.filter(pl.col("weights") == "current").select(
+        "segment", "segment_value", "customers", "churned", "churn_rate"
+    )
+    return sizes.join(auc, on=["segment", "segment_value"], how="left")
+
+
+def render_report(tables: BacktestTables, suggested_config: str) -> str:
     """The whole report as one HTML document."""
-    from tasks.backtest.run import headline_auc
-
-    split = tables.split
-    auc_test = headline_auc(tables, "test")
     pooled = tables.auc.filter(pl.col(OBSERVATION_DATE).is_null())
     auc_summary = pooled.pivot("weights", index="period", values="auc").sort(
         pl.col("period").replace_strict(
@@ -209,65 +201,22 @@ def render_report(tables: "BacktestTables", suggested_config: str) -> str:
     tiers_test = tables.tiers.filter(
         pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == "test")
     ).filter(pl.col("weights") != "uniform")
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>engage backtest</title>"
-        f"<style>{_STYLE}</style></head><body>",
-        "<h1>Does the score predict churn? — engage backtest</h1>",
-        "<p class='note'>Point-in-time scores (only events up to each observation date) of the "
-        "customers active on that date; churned = no event in the horizon, or a configured churn "
-        "event. ROC AUC: probability that a retained customer scores above a churned one (ties "
-        "count 1/2). Suggested weights are fitted on the training dates and evaluated on the "
-        "later test dates only.</p>",
-        f"<p>Training dates: {split.train[0]} … {split.train[-1]} ({len(split.train)}); "
-        f"test dates: {split.test[0]} … {split.test[-1]} ({len(split.test)})"
-        + (f"; gap (not used to fit or test): {len(split.gap)}" if split.gap else "")
-        + "</p>",
-        *(f"<p><b>Note:</b> {html.escape(note)}</p>" for note in tables.notes),
-        "<h2>ROC AUC</h2>",
-        html_table(auc_summary),
-        roc_figure(tables.roc, auc_test, "test"),
-        auc_over_time_figure(tables.auc, split.test[0]),
-        "<h2>Lift per tier (test dates)</h2>",
-        lift_figure(tables.tiers),
-        html_table(tiers_test.drop(OBSERVATION_DATE, "period")),
-        "<h2>Tier churn rates over time</h2>",
-        tier_churn_figure(tables.tiers, "current"),
-        "<p class='note'>With the suggested weights (in sample on the training dates):</p>",
-        tier_churn_figure(tables.tiers, "suggested"),
-        "<h2>Weights: current vs suggested</h2>",
-        f"<p class='note'>{html.escape(tables.calibration.note)}"
-        + (
-            f"; regularization C = {tables.calibration.regularization_c}, class weight = "
-            f"{tables.calibration.class_weight}, scale k = {tables.calibration.scale:.4g}"
-            if tables.calibration.fitted and tables.calibration.scale is not None
-            else ""
-        )
-        + ".</p>",
-        weights_figure(tables.weights),
-        html_table(tables.weights),
-    ]
-    if tables.segment_auc is not None and tables.segment_auc.height:
-        segment = tables.segment_auc.filter(pl.col("period") == "test").pivot(
-            "weights", index=["segment", "segment_value"], values="auc"
-        )
-        sizes = tables.segment_auc.filter(
-            (pl.col("period") == "test") & (pl.col("weights") == "current")
-        ).select("segment", "segment_value", "customers", "churned", "churn_rate")
-        parts += [
-            "<h2>Segments (test dates, ROC AUC)</h2>",
-            html_table(sizes.join(segment, on=["segment", "segment_value"], how="left")),
-        ]
-    if tables.dropped_dates or tables.empty_dates:
-        parts.append(
-            "<p class='note'>Observation dates left out: "
-            + ", ".join(f"{d} (horizon beyond the data)" for d in tables.dropped_dates)
-            + ("; " if tables.dropped_dates and tables.empty_dates else "")
-            + ", ".join(f"{d} (no active customer)" for d in tables.empty_dates)
-            + "</p>"
-        )
-    parts += [
-        "<h2>suggested_config.yaml</h2>",
-        f"<pre>{html.escape(suggested_config)}</pre>",
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+    return render_page(
+        "backtest_report.html",
+        cell=cell,
+        split=tables.split,
+        notes=tables.notes,
+        auc_summary=auc_summary,
+        roc=roc_figure(tables.roc, headline_auc(tables, "test"), "test"),
+        auc_over_time=auc_over_time_figure(tables.auc, tables.split.test[0]),
+        lift=lift_figure(tables.tiers),
+        tiers_test=tiers_test.drop(OBSERVATION_DATE, "period"),
+        tier_churn_current=tier_churn_figure(tables.tiers, "current"),
+        tier_churn_suggested=tier_churn_figure(tables.tiers, "suggested"),
+        calibration_note=calibration_note(tables),
+        weights_figure=weights_figure(tables.weights),
+        weights=tables.weights,
+        segments=segment_table(tables),
+        left_out=dates_left_out(tables),
+        suggested_config=suggested_config,
+    )

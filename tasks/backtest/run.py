@@ -6,7 +6,7 @@ this module wires them over the observation dates and writes `<output>/backtest/
 
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,11 @@ from scoring.backtest import (
     time_split,
 )
 from scoring.config import ScoringConfig
-from tasks.backtest.calibrate import Calibration, fit_suggested_weights
+from tasks.backtest.calibrate import fit_suggested_weights
+from tasks.backtest.report import render_report
+from tasks.backtest.tables import BacktestTables, headline_auc
 from tasks.extract.customers import read_customers
 
-WEIGHT_SETS = ("current", "suggested", "uniform")
-"""current = the configuration's weights; suggested = fitted; uniform = 1 for every configured
-event type (the naive baseline)."""
 PERIODS = ("train", "test", "gap", "all")
 MAX_SEGMENT_VALUES = 20
 BACKTEST_DIR = "backtest"
@@ -43,26 +42,6 @@ SUGGESTED_CONFIG = "suggested_config.yaml"
 
 class BacktestInputError(ValueError):
     """Inputs that cannot be backtested (range too short, bad customers table…)."""
-
-
-@dataclass
-class BacktestTables:
-    """Every figure of a backtest as a frame (written as Parquet) plus the fit."""
-
-    observations: pl.DataFrame
-    auc: pl.DataFrame
-    tiers: pl.DataFrame
-    roc: pl.DataFrame
-    weights: pl.DataFrame
-    segment_auc: pl.DataFrame | None
-    segment_tiers: pl.DataFrame | None
-    calibration: Calibration
-    split: TimeSplit
-    suggested_config: ScoringConfig
-    dropped_dates: list[date] = field(default_factory=list)
-    empty_dates: list[date] = field(default_factory=list)
-    skipped_segment_columns: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def refuse_overwriting(config_source: str | None, output: str | Path) -> None:
@@ -244,13 +223,6 @@ def compute_backtest(
     )
 
 
-def headline_auc(tables: BacktestTables, period: str = "test") -> dict[str, float | None]:
-    """Pooled AUC of each weight set over the period (default: out of time)."""
-    pooled = tables.auc.filter(pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == period))
-    found = dict(pooled.select("weights", "auc").iter_rows())
-    return {name: found.get(name) for name in WEIGHT_SETS}
-
-
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
@@ -356,8 +328,6 @@ def run_backtest(
     customers_path: str | None = None,
 ) -> BacktestReport:
     """Compute the backtest, write its tables, report and suggested config under `output`."""
-    from tasks.backtest.report import render_report
-
     events = pl.read_parquet(valid_path, columns=["customer_id", "event_type", "occurred_at"])
     customers = read_customers(customers_path) if customers_path else None
     tables = compute_backtest(

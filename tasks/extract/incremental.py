@@ -25,6 +25,7 @@ from tasks.extract.sources.state import (
     write_watermark,
 )
 from tasks.publish.runs import published_run_dates
+from tasks.secrets import scrubbed_errors
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,11 @@ def extract_from_source(
     A retry reads the whole window again and overwrites the staged file: nothing doubles.
     """
     reader = source_for(source)
-    try:
-        raw = reader.read(plan.window).collect()
-    finally:
-        reader.close()
+    with scrubbed_errors():  # a driver's or server's error may quote the source's secrets
+        try:
+            raw = reader.read(plan.window).collect()
+        finally:
+            reader.close()
     target = Path(staging) / "raw_events.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     raw.write_parquet(target)

@@ -1,6 +1,9 @@
 """Deliver a run's follow-up actions: a CSV/Parquet drop for CRM import, and a JSON webhook
 with retries and backoff, an idempotency key per action, and a ledger of what was delivered
-so that a retried or re-run delivery never notifies twice."""
+so that a retried or re-run delivery never notifies twice.
+
+The webhook URL is a secret (credentials or a secret path in it): the ledger names it by a
+fingerprint, messages by its scheme and host only (`tasks.secrets`)."""
 
 import fcntl
 import json
@@ -17,16 +20,21 @@ import polars as pl
 import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
 
 from scoring.followup_config import DeliveryConfig
 from tasks.publish.write import to_arrow
+from tasks.retry import HttpRetryPolicy, send_with_retries
+from tasks.secrets import as_secret, redact, redacted_url, scrubbed_errors, secret_fingerprint
 
 DELIVERIES_DIR = "deliveries"
 WEBHOOK_LEDGER = "webhook_ledger.jsonl"
 DROP_DIR = "crm_drop"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# statuses a retry may cure (others are the receiver saying "never")
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
+FORMULA_START = r"^[=+\-@\t\r]"
+"""A CSV cell starting so is a formula to spreadsheets (OWASP CSV injection)."""
+WEBHOOK_MAX_WAIT_S = 60.0
+"""Longest wait before a retried POST, a receiver's Retry-After included."""
 
 
 class WebhookDeliveryError(RuntimeError):
@@ -37,7 +45,8 @@ class WebhookDeliveryError(RuntimeError):
 class WebhookReport:
     """What a webhook delivery did."""
 
-    url: str
+    endpoint: str
+    """The webhook's scheme and host (its URL is a secret)."""
     sent: list[str] = field(default_factory=list)
     already_delivered: list[str] = field(default_factory=list)
     attempts: int = 0
@@ -49,16 +58,18 @@ def ledger_path(output: str | Path) -> Path:
 
 
 def delivered_action_ids(ledger: Path, url: str) -> set[str]:
-    """Action ids already delivered to `url` (a torn last line is ignored)."""
+    """Action ids already delivered to `url` (a torn last line is ignored). Entries name the
+    URL by its fingerprint; those of earlier versions by the URL itself."""
     if not ledger.exists():
         return set()
+    fingerprint = secret_fingerprint(url)
     delivered = set()
     for line in ledger.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if entry.get("url") == url:
+        if entry.get("url_fingerprint") == fingerprint or entry.get("url") == url:
             delivered.add(entry["action_id"])
     return delivered
 
@@ -68,7 +79,8 @@ def record_delivery(ledger: Path, action_id: str, url: str, attempts: int, statu
     ledger.parent.mkdir(parents=True, exist_ok=True)
     entry = {
         "action_id": action_id,
-        "url": url,
+        "endpoint": redacted_url(url),
+        "url_fingerprint": secret_fingerprint(url),
         "status": status,
         "attempts": attempts,
         "delivered_at": datetime.now(UTC).isoformat(),
@@ -110,27 +122,46 @@ def post_with_retries(
     delivery: DeliveryConfig,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[int, int]:
-    """POST until a 2xx answer: retries on transport errors, 5xx, 408/425/429, waiting
-    backoff_seconds x 2**(attempt - 1) between attempts. Returns (status, attempts).
+    """POST until a 2xx answer, retried by the HTTP retry policy (tasks.retry: transport
+    errors, 5xx, 408/425/429; Retry-After, else backoff_seconds x 2**(attempt - 1), at most
+    WEBHOOK_MAX_WAIT_S). Returns (status, attempts).
 
     Every attempt carries the same Idempotency-Key, so a receiver that got a request whose
     answer was lost can recognise the retry.
     """
-    problem = ""
-    for attempt in range(1, delivery.retries + 2):
-        try:
-            response = client.post(url, json=payload, headers={IDEMPOTENCY_HEADER: idempotency_key})
-        except httpx.TransportError as error:
-            problem = f"{type(error).__name__}: {error}"
-        else:
-            if response.is_success:
-                return response.status_code, attempt
-            problem = f"HTTP {response.status_code}"
-            if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
-                break
-        if attempt <= delivery.retries:
-            sleep(delivery.backoff_seconds * 2 ** (attempt - 1))
-    raise WebhookDeliveryError(f"{url}: action {idempotency_key} not delivered ({problem})")
+    attempts = 0
+
+    def post() -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        return client.post(url, json=payload, headers={IDEMPOTENCY_HEADER: idempotency_key})
+
+    policy = HttpRetryPolicy(delivery.retries, delivery.backoff_seconds, WEBHOOK_MAX_WAIT_S)
+    try:
+        response = send_with_retries(post, policy, sleep)
+    except httpx.TransportError as error:
+        problem = f"{type(error).__name__}: {redact(str(error))}"
+    else:
+        if response.is_success:
+            return response.status_code, attempts
+        problem = f"HTTP {response.status_code}"
+    raise WebhookDeliveryError(
+        f"{redacted_url(url)}: action {idempotency_key} not delivered ({problem})"
+    )
+
+
+def spreadsheet_safe(actions: pl.DataFrame) -> pl.DataFrame:
+    """The actions with every text cell that a spreadsheet or CRM import would run as a
+    formula (starting with =, +, -, @, tab or carriage return) prefixed with a single quote,
+    as OWASP advises against CSV injection; other cells, numbers included, unchanged."""
+    return actions.with_columns(
+        pl.when(pl.col(name).str.contains(FORMULA_START))
+        .then(pl.concat_str(pl.lit("'"), pl.col(name)))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in actions.schema.items()
+        if dtype == pl.String
+    )
 
 
 def read_actions(actions_file: str | Path) -> list[dict[str, Any]]:
@@ -140,38 +171,40 @@ def read_actions(actions_file: str | Path) -> list[dict[str, Any]]:
 
 @task(name="deliver-webhook", cache_policy=NO_CACHE, persist_result=False)
 def deliver_to_webhook(
-    actions_file: str, url: str, delivery: DeliveryConfig, output: str
+    actions_file: str, webhook_url: SecretStr, delivery: DeliveryConfig, output: str
 ) -> WebhookReport:
-    """POST every action not yet in the ledger for `url`, one request per action; each
+    """POST every action not yet in the ledger for the webhook, one request per action; each
     success is recorded before the next. Raises WebhookDeliveryError after trying them all
     if any failed (a re-run then sends only those)."""
     logger = get_run_logger()
     ledger = ledger_path(output)
+    url = as_secret(webhook_url.get_secret_value()).get_secret_value()
     sent, skipped, failures, attempts_total = [], [], [], 0
-    with ledger_lock(ledger), httpx.Client(timeout=delivery.timeout_seconds) as client:
-        done = delivered_action_ids(ledger, url)
-        for action in read_actions(actions_file):
-            action_id = action["action_id"]
-            if action_id in done:
-                skipped.append(action_id)
-                continue
-            try:
-                status, attempts = post_with_retries(
-                    client, url, webhook_payload(action), action_id, delivery
-                )
-            except WebhookDeliveryError as error:
-                failures.append(str(error))
-                continue
-            attempts_total += attempts
-            record_delivery(ledger, action_id, url, attempts, status)
-            sent.append(action_id)
-    logger.info("webhook: %d sent, %d already delivered", len(sent), len(skipped))
-    if failures:
-        raise WebhookDeliveryError(
-            f"{len(failures)} action(s) not delivered (re-run to retry them): "
-            + "; ".join(failures)
-        )
-    return WebhookReport(url=url, sent=sent, already_delivered=skipped, attempts=attempts_total)
+    with scrubbed_errors():  # what fails here (the run's state) must not quote the URL
+        with ledger_lock(ledger), httpx.Client(timeout=delivery.timeout_seconds) as client:
+            done = delivered_action_ids(ledger, url)
+            for action in read_actions(actions_file):
+                action_id = action["action_id"]
+                if action_id in done:
+                    skipped.append(action_id)
+                    continue
+                try:
+                    status, attempts = post_with_retries(
+                        client, url, webhook_payload(action), action_id, delivery
+                    )
+                except WebhookDeliveryError as error:
+                    failures.append(str(error))
+                    continue
+                attempts_total += attempts
+                record_delivery(ledger, action_id, url, attempts, status)
+                sent.append(action_id)
+        logger.info("webhook: %d sent, %d already delivered", len(sent), len(skipped))
+        if failures:
+            raise WebhookDeliveryError(
+                f"{len(failures)} action(s) not delivered (re-run to retry them): "
+                + "; ".join(failures)
+            )
+    return WebhookReport(redacted_url(url), sent, skipped, attempts_total)
 
 
 @task(name="drop-for-crm", cache_policy=NO_CACHE, persist_result=False)
@@ -179,7 +212,7 @@ def drop_for_crm(
     actions_file: str, drop_dir: str, run_date: date, formats: tuple[str, ...]
 ) -> list[str]:
     """Write the run's actions as `<drop_dir>/run_date=…/actions.csv|parquet` for CRM import
-    (a re-run replaces them)."""
+    (a re-run replaces them). The CSV escapes formula cells; the Parquet keeps every text."""
     actions = pl.read_parquet(actions_file)
     directory = Path(drop_dir) / f"run_date={run_date.isoformat()}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -187,8 +220,8 @@ def drop_for_crm(
     for file_format in formats:
         target = directory / f"actions.{file_format}"
         partial = target.with_suffix(target.suffix + ".partial")
-        if file_format == "csv":
-            actions.write_csv(partial)
+        if file_format == "csv":  # for spreadsheets and CRM imports: no formula runs
+            spreadsheet_safe(actions).write_csv(partial)
         else:
             pq.write_table(to_arrow(actions, None, "actions"), partial, compression="zstd")
         partial.replace(target)

@@ -88,11 +88,8 @@ def fsync_path(path: Path) -> None:
 
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's bytes."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 # --- locks ------------------------------------------------------------------------------------

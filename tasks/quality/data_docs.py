@@ -6,19 +6,21 @@ site next to the outputs (`<output>/data_docs/run_date=YYYY-MM-DD/index.html`).
 Without a staging directory the suites run in an ephemeral context (no Data Docs).
 """
 
+import copy
 import functools
+import html
 import logging
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from html import escape
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
 
+from tasks.pages import render_page
 from tasks.quality.expectations import Rule, expectation_label
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -148,7 +150,7 @@ def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
     result.meta["batch_parameters"] = {"dataframe": "<DATAFRAME>"}  # as a checkpoint records it
     suite_id = ExpectationSuiteIdentifier(name=suite.name)
     context.validation_results_store.store_validation_results(
-        suite_validation_result=result,
+        suite_validation_result=shown_in_data_docs(result),
         suite_validation_result_identifier=ValidationResultIdentifier(
             expectation_suite_identifier=suite_id,
             run_id=run_id,
@@ -156,6 +158,31 @@ def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
         ),
         expectation_suite_identifier=suite_id,
     )
+
+
+def escaped_for_html(value: Any) -> Any:
+    """`value` with every string in it (walking lists, tuples and dicts) HTML-escaped."""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {escaped_for_html(key): escaped_for_html(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(escaped_for_html(item) for item in value)
+    return value
+
+
+def shown_in_data_docs(result: Any) -> Any:
+    """A copy of a suite's validation result whose observed and unexpected values are
+    HTML-escaped: GX's page templates put them into tables as raw HTML (its autoescape
+    covers only `.html` templates, not its `.j2` ones), so an event type `<script>…` would
+    run in the validation page."""
+    shown = copy.copy(result)
+    shown.results = []
+    for outcome in result.results:
+        escaped = copy.copy(outcome)
+        escaped.result = escaped_for_html(outcome.result)
+        shown.results.append(escaped)
+    return shown
 
 
 @serialized
@@ -254,41 +281,40 @@ def build_data_docs(staging: str | Path, run_date: date, outcomes: list[Outcome]
     return site / "index.html"
 
 
-def static_index(site: Path, outcomes: list[Outcome], run_date: date) -> str:
-    """A self-contained HTML page: per suite, links to its GX pages and a results table."""
-    sections = []
+@dataclass(frozen=True)
+class SuiteSummary:
+    """One suite on the index page: its outcomes and links (label, href) to its GX pages."""
+
+    name: str
+    outcomes: list[Outcome]
+    links: list[tuple[str, str]]
+
+    @property
+    def passed(self) -> int:
+        return sum(o.success for o in self.outcomes)
+
+
+def suite_summaries(site: Path, outcomes: list[Outcome]) -> list[SuiteSummary]:
+    """Per suite validated (in order): its outcomes, its validation and suite pages."""
+    summaries = []
     for suite in dict.fromkeys(o.suite for o in outcomes):
-        mine = [o for o in outcomes if o.suite == suite]
         links = [
-            f'<a href="{escape(str(page.relative_to(site)))}">validation result</a>'
+            ("validation result", str(page.relative_to(site)))
             for page in sorted((site / "validations" / suite).rglob("*.html"))
         ]
         if (site / "expectations" / f"{suite}.html").exists():
-            links.append(f'<a href="expectations/{escape(suite)}.html">expectation suite</a>')
-        failed = sum(not o.success for o in mine)
-        rows = "".join(
-            f"<tr class={'pass' if o.success else o.severity}><td><code>{escape(o.expectation)}"
-            f"</code></td><td>{escape(o.severity)}</td><td>{_verdict(o)}</td>"
-            f"<td>{'' if o.unexpected_count is None else o.unexpected_count}</td>"
-            f"<td>{escape((o.observed_value or '')[:120])}</td><td>{escape(o.reason)}</td></tr>"
-            for o in mine
-        )
-        sections.append(
-            f"<section><h2>Suite <span class=suite>{escape(suite)}</span> "
-            f"({len(mine) - failed} of {len(mine)} passed)</h2><p>{' · '.join(links)}</p>"
-            "<table><tr><th>expectation</th><th>severity</th><th>result</th><th>unexpected</th>"
-            f"<th>observed</th><th>meaning</th></tr>{rows}</table></section>"
-        )
-    return (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        f"<title>Data Docs: engage run {run_date}</title><style>"
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-        ".critical{background:#fdd}.warning{background:#ffd}.pass{background:#efe}"
-        f"</style></head><body><h1>Data quality of the run for {run_date}</h1>"
-        + "".join(sections)
-        + '<p><a href="gx_index.html">Great Expectations index</a> (needs network for its '
-        "scripts)</p></body></html>\n"
+            links.append(("expectation suite", f"expectations/{suite}.html"))
+        summaries.append(SuiteSummary(suite, [o for o in outcomes if o.suite == suite], links))
+    return summaries
+
+
+def static_index(site: Path, outcomes: list[Outcome], run_date: date) -> str:
+    """A self-contained HTML page: per suite, links to its GX pages and a results table."""
+    return render_page(
+        "data_docs_index.html",
+        run_date=run_date,
+        suites=suite_summaries(site, outcomes),
+        verdict=_verdict,
     )
 
 

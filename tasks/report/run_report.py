@@ -6,9 +6,6 @@ them, else from tiers and score changes). Written into the run's staging directo
 published with the run's other partitions.
 """
 
-import base64
-import html
-import io
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from scoring.changes import score_changes
 from scoring.config import TierBoundaries
 from scoring.schema import TIERS
+from tasks.pages import png_data_uri, render_page
 from tasks.publish.runs import previous_run_date, tier_history
 from tasks.publish.write import PART_FILE, partition_dir
 
@@ -37,13 +35,6 @@ TIER_COLORS = {
     "highly_engaged": "#27ae60",
     "power_user": "#2471a3",
 }
-
-
-def png_data_uri(figure: Figure) -> str:
-    """The figure as a `data:image/png;base64,…` URI (no timestamp: same data, same bytes)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def score_histogram(scores: pl.DataFrame, boundaries: TierBoundaries) -> Figure:
@@ -170,23 +161,13 @@ def derived_lists(changes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return at_risk, upsell
 
 
-def html_table(frame: pl.DataFrame) -> str:
-    """A frame as an HTML table (values escaped; floats with up to 3 decimals)."""
-    if frame.is_empty():
-        return "<p class='empty'>none</p>"
-
-    def cell(value: object) -> str:
-        if value is None:
-            return "—"
-        if isinstance(value, float):
-            return f"{value:,.3f}".rstrip("0").rstrip(".")
-        return html.escape(str(value))
-
-    header = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in frame.rows()
-    )
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
+def cell(value: object) -> str:
+    """A value as the report shows it: floats with up to 3 decimals, missing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return str(value)
 
 
 def with_segment(scores: pl.DataFrame, customer_metrics: Path) -> pl.DataFrame:
@@ -207,15 +188,6 @@ def read_flags(roots: list[Path], run_date: date) -> pl.DataFrame | None:
     return None
 
 
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#1c2833}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #d5d8dc}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0}
-th,td{border:1px solid #d5d8dc;padding:.25em .6em;text-align:right}
-th:first-child,td:first-child{text-align:left}img{max-width:100%}.empty,.note{color:#7f8c8d}
-"""
-
-
 def render_report(
     run_date: date,
     scores: pl.DataFrame,
@@ -228,53 +200,34 @@ def render_report(
 ) -> str:
     """The report page (pure: everything it shows is passed in)."""
     counts = manifest.get("counts") or {}
-    summary = pl.DataFrame(
-        {"measure": list(counts), "value": [int(v) for v in counts.values()]},
-        schema={"measure": pl.String, "value": pl.Int64},
-    )
-    sections = [
-        f"<h1>engage run report — {run_date.isoformat()}</h1>",
-        f"<p>configuration sha256 <code>{html.escape(str(manifest.get('config_hash')))}</code>"
-        f"; previous run: {previous_date.isoformat() if previous_date else 'none'}</p>",
-        "<h2>Counts</h2>",
-        html_table(summary),
-        "<h2>Score distribution</h2>",
-        f"<img alt='score histogram' src='{png_data_uri(score_histogram(scores, boundaries))}'>",
-        "<h2>Tier shares over time</h2>",
-        f"<img alt='tier shares' src='{png_data_uri(tier_shares_figure(history))}'>",
-    ]
     segment = segment_column(scores)
-    sections.append("<h2>Segments</h2>")
-    if segment is None:
-        sections.append(
-            f"<p class='note'>the scores carry no segment column ({', '.join(SEGMENT_COLUMNS)})</p>"
-        )
-    else:
-        sections.append(html_table(segment_summary(scores, segment)))
-        sections.append(
-            f"<img alt='segments' src='{png_data_uri(segment_figure(scores, segment))}'>"
-        )
-
     previous_scores = previous if previous is not None else scores.clear()
     changes = score_changes(scores.lazy(), previous_scores.lazy()).collect()
     at_risk = flagged_customers(flags, "at_risk") if flags is not None else None
     upsell = flagged_customers(flags, "upsell") if flags is not None else None
     if at_risk is None or upsell is None:
         at_risk, upsell = derived_lists(changes)
-        source = "derived from tiers and score changes (this run wrote no flags)"
+        lists_source = "derived from tiers and score changes (this run wrote no flags)"
     else:
-        source = "from the follow-up flags of this run"
-    sections += [
-        f"<h2>Top at-risk customers</h2><p class='note'>{source}</p>",
-        html_table(at_risk),
-        f"<h2>Top upsell-ready customers</h2><p class='note'>{source}</p>",
-        html_table(upsell),
-    ]
-    body = "\n".join(sections)
-    return (
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>engage {run_date.isoformat()}</title><style>{STYLE}</style></head>"
-        f"<body>\n{body}\n</body></html>\n"
+        lists_source = "from the follow-up flags of this run"
+    return render_page(
+        "run_report.html",
+        cell=cell,
+        run_date=run_date.isoformat(),
+        config_hash=str(manifest.get("config_hash")),
+        previous_date=previous_date.isoformat() if previous_date else None,
+        counts=pl.DataFrame(
+            {"measure": list(counts), "value": [int(v) for v in counts.values()]},
+            schema={"measure": pl.String, "value": pl.Int64},
+        ),
+        score_histogram=png_data_uri(score_histogram(scores, boundaries)),
+        tier_shares=png_data_uri(tier_shares_figure(history)),
+        segment_columns=SEGMENT_COLUMNS,
+        segments=None if segment is None else segment_summary(scores, segment),
+        segment_figure=None if segment is None else png_data_uri(segment_figure(scores, segment)),
+        lists_source=lists_source,
+        at_risk=at_risk,
+        upsell=upsell,
     )
 
 

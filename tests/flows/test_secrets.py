@@ -3,9 +3,15 @@ flow parameters, task states, manifests or output files: a run that uses them (a
 to leak them) is grepped everywhere for their values."""
 
 import asyncio
+import contextlib
+import json
 import logging
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,11 +23,18 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import Artifact
 from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
+from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogHandler
 from pydantic import SecretStr
 
 from flows.daily import daily_scoring
+from flows.followups import deliver_followups
 from scoring.config import ScoringConfig
+from scoring.schema import ACTIONS
+from tasks.extract.sources.base import SourceError
+from tasks.extract.sources.config import HttpSourceConfig
+from tasks.followups.deliver import ledger_path
+from tasks.publish.write import write_manifest, write_partition
 from tasks.secrets import (
     SecretLeakGuardError,
     SecretNotFoundError,
@@ -29,6 +42,7 @@ from tasks.secrets import (
     resolve_secret,
     scrubbed_errors,
 )
+from tests.flows.webhook_receiver import webhook_receiver
 
 DB_PASSWORD = "pw-Qx7!r9#LkT2/zz"  # URL-special characters: also checked URL-encoded
 API_TOKEN = "tok-9f8e7d6c5b4a3921"
@@ -80,7 +94,7 @@ def connect_source(password: SecretStr, attempts: list[int]) -> str:
     dsn = f"postgresql://engage:{quote(password.get_secret_value(), safe='')}@127.0.0.1:1/events"
     get_run_logger().warning("connecting to %s", dsn)  # careless driver-style logging
     attempts.append(1)
-    with scrubbed_errors("source 'warehouse' (postgresql)"):
+    with scrubbed_errors():
         if len(attempts) == 1:
             raise ConnectionError(f"connection to {dsn} refused")
     return "connected"
@@ -154,7 +168,7 @@ def test_no_secret_reaches_logs_artifacts_states_or_outputs(
     everything = "\n".join(server_texts + captured_logs.lines)
     assert "postgresql://engage:**********@127.0.0.1:1/events" in everything
     assert "Bearer **********" in everything
-    assert "source 'warehouse' (postgresql): ConnectionError: connection to" in everything
+    assert "connection to postgresql://engage:**********@127.0.0.1:1/events refused" in everything
     assert "calling the API with token **********" in everything
 
     leaks = [text for text in server_texts if _leaks(text)]
@@ -176,19 +190,25 @@ def test_missing_secrets_say_where_to_put_them(monkeypatch: pytest.MonkeyPatch) 
         resolve_secret(SecretRef(block="no-such-block"))
 
 
-def test_scrubbed_errors_drop_the_chain_that_held_the_secret(
+def test_scrubbed_errors_keep_their_type_and_lose_the_secret_and_its_chain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, API_TOKEN)
     resolve_secret(SecretRef(env=TOKEN_ENV))
-    with pytest.raises(SecretLeakGuardError) as raised, scrubbed_errors("api source"):
+    with pytest.raises(RuntimeError) as raised, scrubbed_errors():
         try:
             raise KeyError(API_TOKEN)
         except KeyError as error:
             raise RuntimeError("lookup failed") from error
-    assert str(raised.value) == "api source: RuntimeError: lookup failed"
+    assert str(raised.value) == "lookup failed"
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
-    with pytest.raises(ValueError, match="no secret here"), scrubbed_errors("api source"):
+    with pytest.raises(SourceError, match=r"^token \*{10} rejected$"), scrubbed_errors():
+        raise SourceError(f"token {API_TOKEN} rejected")  # the CLI's exit code depends on it
+    # an OSError's text comes from its attributes: it cannot be scrubbed in place
+    leaking_attribute = r"^FileNotFoundError: .*/\*{10}'$"
+    with pytest.raises(SecretLeakGuardError, match=leaking_attribute), scrubbed_errors():
+        raise FileNotFoundError(2, "No such file", f"/tmp/{API_TOKEN}")
+    with pytest.raises(ValueError, match="no secret here"), scrubbed_errors():
         raise ValueError("no secret here")
 
 
@@ -201,3 +221,132 @@ def test_cli_error_messages_are_scrubbed(
     resolve_secret(SecretRef(env=TOKEN_ENV))
     assert _fail(f"source 'api': 401 for token {API_TOKEN}").exit_code == 2
     assert "401 for token **********" in capsys.readouterr().err
+
+
+ECHOED_TOKEN = "tok-echo-5e1f0a9b7c3d"
+WEBHOOK_PASSWORD = "pw-9Hq2LmX7vTzR"
+WEBHOOK_PATH_SECRET = "sp-4f7a9c2e1b3d8a60"
+
+
+def prefect_database_files() -> list[Path]:
+    """The test server's SQLite database, its write-ahead log and shared memory."""
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    url = PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
+    assert url and url.startswith("sqlite"), url
+    database = Path(url.split(":///", 1)[1])
+    return sorted(database.parent.glob(f"{database.name}*"))
+
+
+def wait_until_recorded(flow_run_id: str, timeout_s: float = 60.0) -> None:
+    """Wait until the server stored the Failed events of the flow run and of its failed task
+    (events are persisted in batches; task run states arrive as events)."""
+    APILogHandler().flush()
+    EventsWorker.drain_all()
+    database = prefect_database_files()[0]
+    flow_run = f"prefect.flow-run.{flow_run_id}"
+    query = (
+        "SELECT count(*) FROM events WHERE (event = 'prefect.flow-run.Failed' AND "
+        "resource_id = ?) OR (event = 'prefect.task-run.Failed' AND related_resource_ids LIKE ?)"
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            if db.execute(query, (flow_run, f"%{flow_run}%")).fetchone()[0] >= 2:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the server stored no Failed events of flow run {flow_run_id}")
+
+
+def files_holding(secrets: list[str], roots: list[Path]) -> dict[str, list[str]]:
+    """Per file under `roots` (or a file itself), the secrets (or their URL-encoded forms)
+    its bytes hold."""
+    found = {}
+    for root in roots:
+        for file in [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]:
+            data = file.read_bytes()
+            held = [s for s in secrets if s.encode() in data or quote(s, safe="").encode() in data]
+            if held:
+                found[str(file)] = held
+    return found
+
+
+@contextlib.contextmanager
+def api_echoing_the_authorization() -> Iterator[str]:
+    """An events API that answers 401 quoting the request's Authorization header."""
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"error": f"rejected {self.headers['Authorization']}"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/events"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.e2e
+def test_a_token_echoed_by_the_api_reaches_neither_the_server_database_nor_the_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGAGE_TEST_ECHOED_TOKEN", ECHOED_TOKEN)
+    output = tmp_path / "out"
+    with api_echoing_the_authorization() as url:
+        source = HttpSourceConfig(name="product", url=url, token_env="ENGAGE_TEST_ECHOED_TOKEN")
+        state = daily_scoring(
+            source=source,
+            config=ScoringConfig(weights={"login": 1}),
+            run_date=RUN_DATE,
+            output=str(output),
+            return_state=True,
+        )
+    assert state.is_failed()
+    assert "answered HTTP 401 Unauthorized" in str(state.message)
+    assert "rejected Bearer **********" in str(state.message)  # the body, scrubbed
+    wait_until_recorded(str(state.state_details.flow_run_id))
+    assert files_holding([ECHOED_TOKEN], [*prefect_database_files(), tmp_path]) == {}
+
+
+@pytest.mark.e2e
+def test_a_webhook_url_secret_reaches_neither_the_server_database_nor_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.flows.test_deliver_flow import actions
+
+    output = tmp_path / "out"
+    ids = [f"2026-03-31:at_risk:{c}:new" for c in ("a", "b")]
+    write_partition(actions(ids), "actions", ACTIONS, output, RUN_DATE)
+    config = ScoringConfig.model_validate(
+        {"followups": {"delivery": {"retries": 0, "drop_formats": ["csv"]}}}
+    )
+    write_manifest({"config": config.model_dump(mode="json")}, output, RUN_DATE)
+    with webhook_receiver() as (receiver, plain_url):
+        address = plain_url.removeprefix("http://").removesuffix("/hook")
+        secret_url = f"http://engage:{WEBHOOK_PASSWORD}@{address}/hook/{WEBHOOK_PATH_SECRET}"
+        monkeypatch.setenv("ENGAGE_WEBHOOK_URL", secret_url)  # the delivery config's default
+        receiver.rejected = {ids[1]}
+        failed = deliver_followups(run_date=RUN_DATE, output=str(output), return_state=True)
+        assert failed.is_failed()
+        assert f"http://{address}/…: action {ids[1]} not delivered (HTTP 400)" in str(
+            failed.message
+        )
+        receiver.rejected = set()
+        report = deliver_followups(run_date=RUN_DATE, output=str(output))
+    assert report.webhook is not None
+    assert (report.webhook.sent, report.webhook.already_delivered) == ([ids[1]], [ids[0]])
+    ledger = [json.loads(line) for line in ledger_path(output).read_text().splitlines()]
+    assert [entry["endpoint"] for entry in ledger] == [f"http://{address}/…"] * 2
+    wait_until_recorded(str(failed.state_details.flow_run_id))
+    secrets = [secret_url, WEBHOOK_PASSWORD, WEBHOOK_PATH_SECRET]
+    assert files_holding(secrets, [*prefect_database_files(), tmp_path]) == {}

@@ -9,13 +9,16 @@ sources:
 ```
 
 Frozen pydantic models (extra keys are errors), also the typed `source` parameter of the flow.
-Secrets never live here: they come from the environment or a Prefect Secret block.
+Secrets never live here: a source names the environment variable or Prefect Secret block that
+holds each (`tasks.secrets.SecretRef`), resolved only when it connects.
 """
 
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tasks.secrets import SecretRef
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 """A plain SQL identifier (quoted anyway when used); anything else is refused."""
@@ -76,6 +79,10 @@ class FileSourceConfig(_SourceBase):
         'storage options, e.g. {"key": ..., "secret": ...}; default: the environment',
     )
 
+    def credentials_secret(self) -> SecretRef | None:
+        """Where the storage credentials are kept, if not in the environment."""
+        return SecretRef(block=self.credentials_block) if self.credentials_block else None
+
 
 class PostgresSourceConfig(_SourceBase):
     """A PostgreSQL table or query, the time filter pushed down as bound parameters."""
@@ -90,6 +97,12 @@ class PostgresSourceConfig(_SourceBase):
     secret_block: str | None = Field(
         None, description="name of a Prefect Secret block holding the connection URI instead"
     )
+
+    def dsn_secret(self) -> SecretRef:
+        """Where the connection URI is kept: the Secret block if named, else `dsn_env`."""
+        if self.secret_block:
+            return SecretRef(block=self.secret_block)
+        return SecretRef(env=self.dsn_env)
 
     @model_validator(mode="after")
     def _table_or_query(self) -> "PostgresSourceConfig":
@@ -126,10 +139,25 @@ class HttpSourceConfig(_SourceBase):
     token_env: str | None = Field(
         None, description="environment variable holding a bearer token (sent, never logged)"
     )
+    token_block: str | None = Field(
+        None, description="name of a Prefect Secret block holding the bearer token instead"
+    )
     timeout_s: float = Field(30.0, gt=0, description="per-request timeout")
     max_retries: int = Field(5, ge=0, description="retries of one request on 429/5xx/timeouts")
     backoff_s: float = Field(1.0, ge=0, description="first retry delay, doubled each retry")
     max_backoff_s: float = Field(60.0, ge=0, description="longest wait between retries")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> "HttpSourceConfig":
+        if self.token_env and self.token_block:
+            raise ValueError("give at most one of `token_env` or `token_block`")
+        return self
+
+    def token_secret(self) -> SecretRef | None:
+        """Where the bearer token is kept (None: the API needs none)."""
+        if self.token_block:
+            return SecretRef(block=self.token_block)
+        return SecretRef(env=self.token_env) if self.token_env else None
 
 
 SourceConfig = Annotated[

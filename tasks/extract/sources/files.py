@@ -23,7 +23,7 @@ from tasks.extract.sources.base import (
     raw_event_frame,
 )
 from tasks.extract.sources.config import FileSourceConfig
-from tasks.secrets import register_secret
+from tasks.secrets import SecretNotFoundError, as_secret, resolve_secret
 
 
 def s3_endpoint(config: FileSourceConfig) -> str | None:
@@ -72,29 +72,26 @@ class FileSource:
 
     def _secret_options(self) -> dict[str, Any]:
         """fsspec options (credentials) from the configured Prefect Secret block, if any."""
-        if not self.config.credentials_block:
+        secret = self.config.credentials_secret()
+        if secret is None:
             return {}
-        from prefect.blocks.system import Secret
-
         try:
-            secret: Any = Secret.load(self.config.credentials_block, _sync=True)  # type: ignore[call-arg]
-            value = secret.get()
-            options = json.loads(value) if isinstance(value, str) else value
-        except (ValueError, RuntimeError) as error:
+            options = json.loads(resolve_secret(secret).get_secret_value())
+        except (SecretNotFoundError, RuntimeError, ValueError) as error:
+            reason = str(error) if isinstance(error, SecretNotFoundError) else type(error).__name__
             raise SourceError(
                 f"source {self.name!r}: cannot load the Prefect Secret block "
-                f"{self.config.credentials_block!r}: {type(error).__name__}; create it or fix "
+                f"{self.config.credentials_block!r}: {reason}; create it or fix "
                 "`credentials_block`"
             ) from None  # the error could quote the secret
-        if isinstance(options, dict):
-            for value in options.values():
-                if isinstance(value, str):
-                    register_secret(value)  # masked in every later log record
         if not isinstance(options, dict):
             raise SourceError(
                 f"source {self.name!r}: the Secret block {self.config.credentials_block!r} must "
                 'hold a JSON object of storage options, e.g. {"key": ..., "secret": ...}'
             )
+        for value in options.values():
+            if isinstance(value, str):
+                as_secret(value)  # each option masked on its own too
         return options
 
     def remote_files(self) -> dict[str, datetime | None]:

@@ -1,20 +1,20 @@
 """HTTP API source: a paginated JSON events endpoint, read page by page with a cursor.
 
 `GET <url>?limit=N&since=<iso>&until=<iso>[&cursor=C]` -> `{"events": [...], "next_cursor": C}`.
-A request that times out or is answered 429 / 5xx is retried (the same cursor again, so a
-retried page is neither lost nor counted twice), waiting `Retry-After` when the server says,
-else an exponential backoff. Any other 4xx stops the extraction with a clear error.
+A request is retried by the project's HTTP retry policy (`tasks.retry`: transport errors,
+5xx, 408, 425, 429; waiting `Retry-After` when the server says, else an exponential backoff)
+with the same cursor, so a retried page is neither lost nor counted twice. Any other 4xx
+stops the extraction with a clear error.
 """
 
 import io
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 import polars as pl
+from pydantic import SecretStr
 
 from tasks.extract.sources.base import (
     ExtractWindow,
@@ -24,23 +24,8 @@ from tasks.extract.sources.base import (
     raw_event_frame,
 )
 from tasks.extract.sources.config import HttpSourceConfig
-from tasks.secrets import register_secret
-
-RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+from tasks.retry import HttpRetryPolicy, send_with_retries, worth_retrying
+from tasks.secrets import SecretNotFoundError, redact, resolve_secret
 
 
 def _iso(moment: datetime) -> str:
@@ -60,61 +45,56 @@ class HttpSource:
         self.config = config
         self._client = client or httpx.Client(timeout=config.timeout_s, follow_redirects=True)
         self._sleep = sleep
+        self._token: SecretStr | None = None
         self.requests = 0
         """Requests sent (retries included), for the run report."""
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
-        if self.config.token_env:
-            token = os.environ.get(self.config.token_env)
-            if token:
-                register_secret(token)  # masked in every later log record
-            if not token:
-                raise SourceError(
-                    f"source {self.name!r}: the environment variable {self.config.token_env} "
-                    "(the API token) is not set"
-                )
-            headers["Authorization"] = f"Bearer {token}"
+        secret = self.config.token_secret()
+        if secret is not None:
+            if self._token is None:
+                try:
+                    self._token = resolve_secret(secret)
+                except SecretNotFoundError as error:
+                    raise SourceError(
+                        f"source {self.name!r}: no API token: {error}; set `token_env` or "
+                        "`token_block` to where it is kept"
+                    ) from None
+            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         return headers
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        backoff = self.config.backoff_s * 2**attempt
-        wait = retry_after if retry_after is not None else backoff
-        return min(wait, self.config.max_backoff_s)
+    def _get(self, parameters: dict[str, str]) -> httpx.Response:
+        self.requests += 1
+        return self._client.get(self.config.url, params=parameters, headers=self._headers())
 
     def page(self, parameters: dict[str, str]) -> tuple[pl.DataFrame | None, str | None]:
-        """One page of the API as (records as text columns, next cursor), retried on
-        timeouts, 429 and 5xx."""
-        problem = ""
-        for attempt in range(self.config.max_retries + 1):
-            self.requests += 1
-            retry_after = None
-            try:
-                response = self._client.get(
-                    self.config.url, params=parameters, headers=self._headers()
+        """One page of the API as (records as text columns, next cursor)."""
+        config = self.config
+        policy = HttpRetryPolicy(config.max_retries, config.backoff_s, config.max_backoff_s)
+        try:
+            response = send_with_retries(lambda: self._get(parameters), policy, self._sleep)
+        except httpx.TimeoutException:
+            problem = f"no answer within {config.timeout_s} s"
+        except httpx.TransportError as error:
+            problem = f"connection failed: {error}"
+        else:
+            if worth_retrying(response):
+                problem = f"HTTP {response.status_code}"
+            elif response.is_error:
+                # the body may echo the request (a 401 quoting its Authorization header)
+                raise SourceError(
+                    f"source {self.name!r}: {config.url} answered HTTP "
+                    f"{response.status_code} {response.reason_phrase}: "
+                    f"{redact(response.text)[:200]!r}; check the URL, the token "
+                    f"({config.token_env or config.token_block or 'none configured'}) and the "
+                    "parameters"
                 )
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.config.timeout_s} s"
-            except httpx.TransportError as error:
-                problem = f"connection failed: {error}"
             else:
-                if response.status_code in RETRIED_STATUSES:
-                    problem = f"HTTP {response.status_code}"
-                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-                elif response.is_error:
-                    raise SourceError(
-                        f"source {self.name!r}: {self.config.url} answered HTTP "
-                        f"{response.status_code} {response.reason_phrase}: "
-                        f"{response.text[:200]!r}; check the URL, the token "
-                        f"({self.config.token_env or 'none configured'}) and the parameters"
-                    )
-                else:
-                    return self._records_page(response)
-            if attempt < self.config.max_retries:
-                self._sleep(self._delay(attempt, retry_after))
+                return self._records_page(response)
         raise SourceUnavailable(
-            f"source {self.name!r}: {self.config.url} failed {self.config.max_retries + 1} "
-            f"times, last: {problem}; check the service status or raise `max_retries`"
+            f"source {self.name!r}: {config.url} failed {config.max_retries + 1} times, last: "
+            f"{problem}; check the service status or raise `max_retries`"
         )
 
     def _records_page(self, response: httpx.Response) -> tuple[pl.DataFrame | None, str | None]:

@@ -2,16 +2,16 @@
 
 The time filter is pushed down to the database as bound parameters (`$1`, `$2`), never
 formatted into the SQL; table and column names are validated identifiers, double-quoted.
-The connection URI comes from the environment or a Prefect Secret block and is never logged
-nor put in an error message.
+The connection URI is a secret (`tasks.secrets`: an environment variable or a Prefect Secret
+block), never logged nor put in an error message.
 """
 
-import os
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from pydantic import SecretStr
 
 from tasks.extract.sources.base import (
     ExtractWindow,
@@ -21,7 +21,7 @@ from tasks.extract.sources.base import (
     raw_event_frame,
 )
 from tasks.extract.sources.config import PostgresSourceConfig
-from tasks.secrets import register_secret
+from tasks.secrets import SecretNotFoundError, as_secret, redact, resolve_secret
 
 
 def quoted(identifier: str) -> str:
@@ -51,49 +51,17 @@ def select_statement(
     return sql, parameters
 
 
-def connection_uri(config: PostgresSourceConfig) -> str:
-    """The connection URI from the Prefect Secret block or the environment variable."""
-    if config.secret_block:
-        from prefect.blocks.system import Secret
-
-        try:
-            secret: Any = Secret.load(config.secret_block, _sync=True)  # type: ignore[call-arg]
-            return registered(str(secret.get()))
-        except (ValueError, RuntimeError) as error:
-            raise SourceError(
-                f"source {config.name!r}: cannot load the Prefect Secret block "
-                f"{config.secret_block!r}: {error}; create it or fix `secret_block`"
-            ) from error
-    uri = os.environ.get(config.dsn_env)
-    if not uri:
-        raise SourceError(
-            f"source {config.name!r}: no PostgreSQL connection: set the environment variable "
-            f"{config.dsn_env} (postgresql://user:password@host:port/db) or `secret_block`"
-        )
-    return registered(uri)
-
-
-def registered(uri: str) -> str:
-    """The URI, masked from now on in every log record (and its password on its own)."""
-    from urllib.parse import urlsplit
-
-    register_secret(uri)
-    password = urlsplit(uri).password
-    if password:
-        register_secret(password)
-    return uri
-
-
-def _scrubbed(message: str, uri: str) -> str:
-    """An error message on one line, the connection URI and its password removed."""
-    message = " ".join(message.replace(uri, "<connection uri>").split())
+def connection_uri(config: PostgresSourceConfig) -> SecretStr:
+    """The connection URI from the Prefect Secret block or the environment variable (masked
+    from now on in every log record and scrubbed error, its password on its own too)."""
     try:
-        from urllib.parse import urlsplit
-
-        password = urlsplit(uri).password
-    except ValueError:
-        password = None
-    return message.replace(password, "***") if password else message
+        return resolve_secret(config.dsn_secret())
+    except SecretNotFoundError as error:
+        raise SourceError(
+            f"source {config.name!r}: no PostgreSQL connection: {error}; set the environment "
+            f"variable {config.dsn_env} (postgresql://user:password@host:port/db) or "
+            "`secret_block`"
+        ) from None
 
 
 def _arrow_table(reader: Any) -> pa.Table:
@@ -107,7 +75,8 @@ class PostgresSource:
     def __init__(self, config: PostgresSourceConfig, uri: str | None = None) -> None:
         self.name = config.name
         self.config = config
-        self._uri = uri
+        self._uri = as_secret(uri) if uri else None
+        """The connection URI given in code (tests, benchmarks), else resolved on fetch."""
 
     @property
     def origin(self) -> str:
@@ -118,7 +87,7 @@ class PostgresSource:
         """The window's rows as Arrow, fetched in record batches."""
         import adbc_driver_postgresql.dbapi as adbc
 
-        uri = self._uri or connection_uri(self.config)
+        uri = (self._uri or connection_uri(self.config)).get_secret_value()
         sql, parameters = select_statement(self.config, window)
         try:
             with adbc.connect(uri) as connection, connection.cursor() as cursor:
@@ -130,7 +99,8 @@ class PostgresSource:
             transient = type(error).__name__ in ("OperationalError", "InterfaceError")
             raise (SourceUnavailable if transient else SourceError)(
                 f"source {self.name!r} (postgres {self.config.table or 'query'}): "
-                f"{type(error).__name__}: {_scrubbed(str(error), uri)}; check the server is "
+                f"{type(error).__name__}: {' '.join(redact(str(error)).split())}; check the "
+                "server is "
                 f"reachable, the credentials ({self.config.secret_block or self.config.dsn_env}), "
                 f"the table/query and the time column "
                 f"{self.config.source_column('occurred_at')!r}"

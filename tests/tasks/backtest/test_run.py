@@ -13,13 +13,8 @@ from scoring.backtest import observation_dates
 from scoring.config import ScoringConfig
 from scoring.schema import UTC_TIMESTAMP
 from tasks.backtest.report import render_report
-from tasks.backtest.run import (
-    BacktestInputError,
-    BacktestTables,
-    compute_backtest,
-    headline_auc,
-    suggested_config_text,
-)
+from tasks.backtest.run import BacktestInputError, compute_backtest, suggested_config_text
+from tasks.backtest.tables import BacktestTables, headline_auc
 from tests.reference import Event, reference_scores
 
 END = date(2026, 3, 31)

@@ -1,6 +1,8 @@
 """Webhook delivery: retries with doubling backoff, idempotency keys, the ledger; CRM drop."""
 
-from datetime import date
+import json
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -84,6 +86,21 @@ def test_ledger_is_per_url_and_tolerates_a_torn_last_line(tmp_path: Path) -> Non
     assert delivered_action_ids(tmp_path / "none.jsonl", URL) == set()
 
 
+def test_the_ledger_names_a_url_by_its_fingerprint_and_reads_earlier_plain_entries(
+    tmp_path: Path,
+) -> None:
+    secret_url = "https://engage:pw-ledger-5x@hooks.example.com/T0/B0/s3cret-path-abc"
+    ledger = ledger_path(tmp_path)
+    record_delivery(ledger, "a1", secret_url, 2, 200)
+    (entry,) = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert "pw-ledger-5x" not in str(entry) and "s3cret-path-abc" not in str(entry)
+    assert entry["endpoint"] == "https://hooks.example.com/…"
+    with ledger.open("a") as handle:  # as versions before the fingerprint wrote it
+        handle.write(json.dumps({"action_id": "a0", "url": secret_url}) + "\n")
+    assert delivered_action_ids(ledger, secret_url) == {"a0", "a1"}
+    assert delivered_action_ids(ledger, secret_url.replace("abc", "abd")) == set()
+
+
 def test_payload_is_slack_text_plus_the_action_as_json() -> None:
     payload = webhook_payload({"message": "*At risk*", "flagged_on": date(2026, 3, 1), "x": 1})
     assert payload == {
@@ -105,3 +122,40 @@ def test_crm_drop_writes_csv_and_parquet_and_replaces_them(tmp_path: Path) -> No
         "actions.csv",
         "actions.parquet",
     ]
+
+
+def test_retry_after_is_honoured_in_seconds_and_as_an_http_date_up_to_a_minute() -> None:
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(503, headers={"Retry-After": soon}),
+        httpx.Response(429, headers={"Retry-After": "3600"}),
+        httpx.Response(500),
+        httpx.Response(200),
+    ]
+    waits: list[float] = []
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0)))
+    with client:
+        status, attempts = post_with_retries(
+            client, URL, {}, "k", DeliveryConfig(retries=4, backoff_seconds=0.5), waits.append
+        )
+    assert (status, attempts) == (200, 5)
+    assert waits[0] == 7.0
+    assert 18.0 < waits[1] <= 20.0  # the date has whole seconds
+    assert waits[2:] == [60.0, 4.0]  # capped; no Retry-After: the backoff of the 4th attempt
+
+
+def test_crm_csv_escapes_formula_cells_and_parquet_keeps_the_text(tmp_path: Path) -> None:
+    hostile = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR", "plain"]
+    actions = tmp_path / "actions.parquet"
+    pl.DataFrame(
+        {"message": hostile, "reasons": ["a=b"] * 7, "score": [-2.0, 1.0, 0, 0, 0, 0, 0]}
+    ).write_parquet(actions)
+    csv, parquet = drop_for_crm.fn(
+        str(actions), str(tmp_path / "drop"), date(2026, 3, 31), ("csv", "parquet")
+    )
+    written = pl.read_csv(csv, infer_schema=False)
+    assert written["message"].to_list() == [*(f"'{text}" for text in hostile[:-1]), "plain"]
+    assert written["reasons"].to_list() == ["a=b"] * 7  # a formula sign inside is no formula
+    assert written["score"][0] == "-2.0"  # numbers are not text cells
+    assert pl.read_parquet(parquet)["message"].to_list() == hostile

@@ -11,6 +11,7 @@ from tasks.extract.sources.config import (
     PostgresSourceConfig,
     sources_from_document,
 )
+from tasks.secrets import SecretRef
 
 CONFIG_WITH_SOURCES = """
 window_days: 30
@@ -74,6 +75,10 @@ def test_unknown_source_names_the_known_ones(tmp_path: Path) -> None:
             "several source columns map onto customer_id",
         ),
         ({"kind": "http", "url": "ftp://x"}, "url"),
+        (
+            {"kind": "http", "url": "http://x", "token_env": "T", "token_block": "t"},
+            "at most one of `token_env` or `token_block`",
+        ),
         ({"kind": "kafka"}, "kind"),
         ({"kind": "files", "path": "x", "pasword": "x"}, "Extra inputs"),
     ],
@@ -82,3 +87,16 @@ def test_invalid_sources_are_refused_with_the_key(settings: dict, message: str) 
     with pytest.raises(ValueError, match=message) as raised:
         sources_from_document({"sources": {"bad": settings}})
     assert "sources.bad" in str(raised.value)
+
+
+def test_each_secret_of_a_source_is_a_reference_to_where_it_is_kept() -> None:
+    postgres = PostgresSourceConfig(name="w", table="t")
+    assert postgres.dsn_secret() == SecretRef(env="ENGAGE_POSTGRES_DSN")
+    assert postgres.model_copy(update={"secret_block": "dsn"}).dsn_secret() == SecretRef(
+        block="dsn"
+    )
+    api = HttpSourceConfig(name="a", url="https://x")
+    assert api.token_secret() is None
+    assert api.model_copy(update={"token_block": "tok"}).token_secret() == SecretRef(block="tok")
+    files = FileSourceConfig(name="f", path="s3://b/", credentials_block="s3")
+    assert files.credentials_secret() == SecretRef(block="s3")

@@ -3,11 +3,13 @@
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from tasks.extract.sources.base import ExtractWindow, SourceError
 from tasks.extract.sources.config import HttpSourceConfig
-from tasks.extract.sources.http_api import HttpSource, retry_after_seconds
+from tasks.extract.sources.http_api import HttpSource
+from tasks.retry import retry_after_seconds
 from tests.servers import EventsApi
 
 RECORDS = [
@@ -103,7 +105,7 @@ def test_the_token_comes_from_the_environment(
 ) -> None:
     api.behaviour.token = "tok-123"
     monkeypatch.delenv("EVENTS_API_TOKEN", raising=False)
-    with pytest.raises(SourceError, match=r"EVENTS_API_TOKEN .* is not set"):
+    with pytest.raises(SourceError, match=r"EVENTS_API_TOKEN is not set"):
         _source(api, [], token_env="EVENTS_API_TOKEN").read(EVERYTHING)
     monkeypatch.setenv("EVENTS_API_TOKEN", "tok-not-this-one")
     with pytest.raises(SourceError, match="HTTP 401") as raised:
@@ -111,6 +113,21 @@ def test_the_token_comes_from_the_environment(
     assert "tok-not-this-one" not in str(raised.value)
     monkeypatch.setenv("EVENTS_API_TOKEN", "tok-123")
     assert _source(api, [], token_env="EVENTS_API_TOKEN").read(EVERYTHING).collect().height == 7
+
+
+def test_an_answer_echoing_the_token_is_redacted_in_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"rejected": request.headers["Authorization"]})
+
+    token = "tok-echoed-b7c2e1"
+    monkeypatch.setenv("ECHO_API_TOKEN", token)
+    config = HttpSourceConfig(name="echo", url="http://api.test/events", token_env="ECHO_API_TOKEN")
+    client = httpx.Client(transport=httpx.MockTransport(echo))
+    with pytest.raises(SourceError, match=r"HTTP 401 .*Bearer \*{10}") as raised:
+        HttpSource(config, client=client).read(EVERYTHING)
+    assert token not in str(raised.value)
 
 
 def test_a_timeout_is_retried() -> None:
