@@ -13,8 +13,8 @@ import polars as pl
 
 from scoring.config import ScoringConfig, TierBoundaries
 from scoring.events import events_until
-from scoring.metrics.rates import exact_sum
-from scoring.schema import TIERS, UTC_TIMESTAMP
+from scoring.metrics.rates import exact_sum, flag
+from scoring.schema import DISENGAGED_TIERS, ENGAGED_TIERS, TIERS, UTC_TIMESTAMP
 
 SCORE_DECIMALS = 9
 """Scores are rounded to 1e-9: removes floating-point noise so tier boundaries are exact."""
@@ -119,6 +119,29 @@ def tier_of(score: pl.Expr, boundaries: TierBoundaries) -> pl.Expr:
         .then(pl.lit("highly_engaged"))
         .otherwise(pl.lit("power_user"))
     )
+
+
+def engaged(tier: pl.Expr) -> pl.Expr:
+    """1 for a customer of an engaged tier (somewhat_engaged, highly_engaged, power_user), else
+    0: the engagement index's % engaged."""
+    return flag(tier.is_in(ENGAGED_TIERS))
+
+
+def disengaged(tier: pl.Expr) -> pl.Expr:
+    """1 for a customer of a disengaged tier (churn_risk, very_disengaged), else 0: the
+    engagement index's % disengaged."""
+    return flag(tier.is_in(DISENGAGED_TIERS))
+
+
+def responding(score: pl.Expr, score_previous: pl.Expr) -> pl.Expr:
+    """1 when the score rose versus the previous period (a customer not seen then counts from
+    0), else 0: the engagement index's % responding to engagement efforts."""
+    return flag(score > score_previous.fill_null(0.0))
+
+
+def score_change(score: pl.Expr, score_previous: pl.Expr) -> pl.Expr:
+    """score - score_previous (null when the customer was not seen in the previous period)."""
+    return (score - score_previous).round(SCORE_DECIMALS)
 
 
 def customer_scores(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
