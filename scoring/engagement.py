@@ -172,20 +172,6 @@ def customer_scores(events: pl.LazyFrame, config: ScoringConfig, run_date: date)
     )
 
 
-def unweighted_event_types(
-    events: pl.LazyFrame, config: ScoringConfig, run_date: date
-) -> pl.LazyFrame:
-    """Event types seen in the window that have no weight (they count 0): event_type, count."""
-    window = Window.ending_on(run_date, config.window_days)
-    return (
-        events_in_window(events, window)
-        .join(weights_frame(config), on="event_type", how="anti")
-        .group_by("event_type")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
-        .sort("event_type")
-    )
-
-
 def tier_distribution(scores: pl.LazyFrame) -> pl.LazyFrame:
     """Customers per tier, every tier listed (0 where empty), in tier order."""
     tiers = pl.LazyFrame({"tier": list(TIERS), "order": list(range(len(TIERS)))})
