@@ -154,9 +154,8 @@ def daily_scoring(
     """
     run_date = run_date or default_run_date()
     with run_date_lock(run_date):
-        return score_run_date(
-            run_date, events, config, output, customers, source, incremental, buckets
-        )
+        run = daily_run(run_date, events, config, output, customers, source)
+        return score_run_date(daily_mode(run, incremental, buckets))
 
 
 def validated(run: DailyRun, raw_path: str) -> tuple[ValidationReport, str]:
@@ -215,9 +214,10 @@ def validation_counts(validation: ValidationReport) -> dict[str, int]:
     }
 
 
-def published(run: DailyRun, summary: RunSummary, run_id: str, mode: FileEvents) -> RunSummary:
+def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
     """Write the run report and manifest, publish the staged outputs, then announce the run
     (artifacts, data-quality events, the run event)."""
+    run = mode.run
     validation, scoring, followups = summary.validation, summary.scoring, summary.followups
     assert followups is not None  # every daily run tracks its follow-ups
     manifest = manifest_of(summary, run.config, flow_run.get_id())
@@ -250,20 +250,10 @@ def published(run: DailyRun, summary: RunSummary, run_id: str, mode: FileEvents)
     return replace(summary, published=files, run_report=report)
 
 
-def score_run_date(
-    run_date: date,
-    events: str | None,
-    config: ScoringConfig | None,
-    output: str | None,
-    customers: str | None,
-    source: SourceConfig | None,
-    incremental: bool,
-    buckets: int,
-) -> RunSummary:
-    """The daily run's steps for one run date (called under the run date's lock), read,
-    scored and measured as the run's mode (daily_mode) says."""
-    run = daily_run(run_date, events, config, output, customers, source)
-    mode = daily_mode(run, incremental, buckets)
+def score_run_date(mode: FileEvents) -> RunSummary:
+    """The daily run's steps for its run date (called under the run date's lock), reading,
+    scoring and measuring as the run's mode (daily_mode) says."""
+    run, run_date = mode.run, mode.run.run_date
     with run.timed("extract"):
         raw_path = mode.extract()
     try:
@@ -291,7 +281,7 @@ def score_run_date(
         data_docs=published_docs_index(run.output, run_date),
         output_expectations=checks,
     )
-    return published(run, summary, run_id, mode)
+    return published(mode, summary, run_id)
 
 
 if __name__ == "__main__":
