@@ -118,8 +118,8 @@ def customer_states(inputs: PanelInputs) -> list[pl.Expr]:
     concept (engagement index, offline participation, activity, payment, visitors, period
     start, app, purchases, first week), its score as a count and its NPS category."""
     metrics = inputs.config.metric_settings
-    known = inputs.attribute_sources
-    plan = pl.col(metrics.plan_column) if metrics.plan_column in known else pl.lit(None)
+    found = inputs.attribute_sources
+    plan = pl.col(metrics.plan_column) if metrics.plan_column in found else pl.lit(None)
     score, previous, tier = pl.col("score"), pl.col("score_previous"), pl.col("tier")
     active_days = pl.col("active_days")
     period_start = retention.at_period_start(

@@ -178,7 +178,8 @@ def panel_inputs(
 ) -> PanelInputs:
     """The PanelInputs of a run: `events` are valid events with typed properties
     (scoring.events.typed_properties, applied by validation); `totals` the run's
-    customer_totals when already computed, else computed from the events."""
+    customer_totals (sorted by customer_id, as customer_totals gives them) when already
+    computed, else computed from the events."""
     window = Window.ending_on(run_date, config.window_days)
     known = events_until(events, window.end)
     table = typed_customers(customers) if customers is not None else None
