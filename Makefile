@@ -42,12 +42,14 @@ system-deps-chromium:
 
 test: $(VENV)/.dev-installed $(SPARK_VENV)/.installed system-deps-postgresql system-deps-chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy scoring
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy scoring
@@ -58,7 +60,7 @@ server: $(VENV)/.runtime-installed
 	$(BIN)/python -m deployments.local_stack
 
 clean:
-	rm -rf $(VENV) $(SPARK_VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache .prefect-server
+	rm -rf $(VENV) $(SPARK_VENV) $(DEMO_OUTPUT) output .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .prefect-server
 
 # The backtest on the demo data: does the score predict the planted churn? (see docs/backtest.md)
 .PHONY: demo-backtest

@@ -6,8 +6,8 @@ Generates `--events` raw events (text ids, typed UTC times, a survey `value` col
 rows, 0.1 % duplicate ids) as the extractor would hand them over, then times, in the same
 loop, the GX gate (`tasks.quality.validate.validate` as the daily flow runs it: with a staging
 directory, so the suites and results are kept for the Data Docs) and the scoring
-(`customer_scores`, `contributions`, `unweighted_event_types`) on the valid rows. The Polars
-row pass (`row_flags`: every row-level rule, and the numbers parsed) is also timed alone.
+(`customer_scores`, `contributions`, `unweighted_event_types_from_totals`) on the valid rows.
+The Polars row pass (`row_flags`: every row-level rule, and the numbers parsed) is also timed alone.
 """
 
 import argparse
@@ -19,8 +19,9 @@ from datetime import UTC, date, datetime
 import numpy as np
 import polars as pl
 
+from scoring.aggregates import unweighted_event_types_from_totals, window_totals
 from scoring.config import ScoringConfig, ValidationRules
-from scoring.engagement import contributions, customer_scores, unweighted_event_types
+from scoring.engagement import contributions, customer_scores
 from scoring.events import ROW_ID
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT
@@ -92,7 +93,7 @@ def main() -> None:
             [
                 customer_scores(events, CONFIG, RUN_DATE),
                 contributions(events, CONFIG, RUN_DATE),
-                unweighted_event_types(events, CONFIG, RUN_DATE),
+                unweighted_event_types_from_totals(window_totals(events, CONFIG, RUN_DATE), CONFIG),
             ]
         )
         scoring = min(scoring, time.perf_counter() - started)

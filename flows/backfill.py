@@ -2,6 +2,7 @@
 dates whose outputs are already complete (unless forced), with a progress artifact."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated
@@ -37,6 +38,17 @@ class BackfillSummary:
     scored: list[date] = field(default_factory=list)
     skipped: list[date] = field(default_factory=list)
     failed: dict[date, str] = field(default_factory=dict)
+
+    def record(self, run_date: date, error: Exception | None) -> None:
+        """Record how the run of a date ended: scored, or failed with `error`."""
+        if error is None:
+            self.scored.append(run_date)
+        else:
+            self.failed[run_date] = f"{type(error).__name__}: {error}"
+
+    def progress(self, dates: int) -> float:
+        """The % of the backfill's `dates` run dates done (skipped, scored or failed)."""
+        return 100.0 * (len(self.skipped) + len(self.scored) + len(self.failed)) / dates
 
 
 class BackfillFailed(RuntimeError):
@@ -91,6 +103,36 @@ def wait_until_started(run_date: date, future: PrefectFuture[None], timeout_s: f
             raise TimeoutError(f"the run of {run_date} did not start within {timeout_s:.0f} s")
 
 
+def score_in_order(
+    dates: list[date],
+    submit: Callable[[date], PrefectFuture[None]],
+    max_concurrent: int,
+    finished: Callable[[date, Exception | None], None],
+) -> None:
+    """Submit the runs of `dates` oldest first, at most `max_concurrent` at a time, each once
+    the previous one holds its date's lock (wait_until_started); `finished` is told how each
+    ended (its error, or None), oldest first."""
+    in_flight: list[tuple[date, PrefectFuture[None]]] = []
+
+    def finish_oldest() -> None:
+        run_date, future = in_flight.pop(0)
+        try:
+            future.result()
+        except Exception as error:  # one bad date must not stop the others
+            finished(run_date, error)
+        else:
+            finished(run_date, None)
+
+    for run_date in dates:
+        if len(in_flight) >= max_concurrent:
+            finish_oldest()
+        if in_flight:
+            wait_until_started(*in_flight[-1])
+        in_flight.append((run_date, submit(run_date)))
+    while in_flight:
+        finish_oldest()
+
+
 def backfill_markdown(summary: BackfillSummary) -> str:
     """A table of every run date of the backfill and what happened to it."""
     status = {d: "scored" for d in summary.scored} | {
@@ -141,34 +183,21 @@ def backfill_scoring(
 
     summary = BackfillSummary(start, end, skipped=skipped)
     progress_id = create_progress_artifact(
-        progress=100.0 * len(skipped) / len(dates),
+        progress=summary.progress(len(dates)),
         key=PROGRESS_KEY,
         description=f"backfill {start} to {end}",
     )
-    in_flight: list[tuple[date, PrefectFuture[None]]] = []
 
-    def finish_oldest() -> None:
-        run_date, future = in_flight.pop(0)
-        try:
-            future.result()
-        except Exception as error:  # one bad date must not stop the others
+    def finished(run_date: date, error: Exception | None) -> None:
+        if error is not None:
             logger.error("run date %s failed: %s", run_date, error)
-            summary.failed[run_date] = f"{type(error).__name__}: {error}"
-        else:
-            summary.scored.append(run_date)
-        done = len(summary.skipped) + len(summary.scored) + len(summary.failed)
-        update_progress_artifact(progress_id, 100.0 * done / len(dates))
+        summary.record(run_date, error)
+        update_progress_artifact(progress_id, summary.progress(len(dates)))
 
-    for run_date in todo:
-        if len(in_flight) >= max_concurrent:
-            finish_oldest()
-        if in_flight:
-            wait_until_started(*in_flight[-1])
-        in_flight.append(
-            (run_date, score_one_date.submit(run_date, events, config, output, customers))
-        )
-    while in_flight:
-        finish_oldest()
+    def submit(run_date: date) -> PrefectFuture[None]:
+        return score_one_date.submit(run_date, events, config, output, customers)
+
+    score_in_order(todo, submit, max_concurrent, finished)
 
     create_markdown_artifact(
         backfill_markdown(summary), key=REPORT_KEY, description=f"backfill {start} to {end}"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 if TYPE_CHECKING:
     from flows.daily import RunSummary
+    from scoring.config import ScoringConfig
     from tasks.backtest.run import BacktestReport
 
 DEMO_RUN_DATE = date(2026, 3, 31)
@@ -72,6 +73,26 @@ def _exit_on(*kinds: type[Exception], code: int = 2, label: str = "error") -> It
         yield
     except kinds as error:
         raise _fail(str(error), code, label) from error
+
+
+def _scoring_config(path: Path) -> "ScoringConfig":
+    """The scoring configuration of a file, or exit 2 naming what is wrong with it."""
+    from flows.settings import ConfigFileError, load_config
+
+    with _exit_on(ConfigFileError):
+        return load_config(path)
+
+
+def _flow_inputs(
+    events: str | None, config: "ScoringConfig", output: Path, customers: Path | str | None
+) -> dict[str, Any]:
+    """The parameters every flow takes alike: events, config, output and customers."""
+    return {
+        "events": events,
+        "config": config,
+        "output": str(output),
+        "customers": str(customers) if customers else None,
+    }
 
 
 def print_summary(summary: "RunSummary") -> None:
@@ -136,32 +157,29 @@ def _run(
     config_path: Path,
     run_date: date,
     output: Path,
-    customers: str | None = None,
+    customers: Path | str | None = None,
     *,
     source: str | None = None,
     incremental: bool = False,
 ) -> None:
     from flows.daily import daily_scoring
-    from flows.settings import ConfigFileError, load_config, load_source
+    from flows.settings import ConfigFileError, load_source
     from tasks.extract.files import EventInputError
     from tasks.quality.validate import QualityGateError
 
     if (events is None) == (source is None):
         raise _fail("give exactly one of --events <path|glob> or --source <name>")
+    config = _scoring_config(config_path)
     with _exit_on(ConfigFileError):
-        config = load_config(config_path)
         source_config = load_source(config_path, source) if source else None
     console.print(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
     # EventInputError covers the customers table (CustomersInputError) and sources (SourceError)
     with _exit_on(EventInputError), _exit_on(QualityGateError, code=3, label="data-quality gate"):
         summary = daily_scoring(
-            events=events,
-            config=config,
             run_date=run_date,
-            output=str(output),
-            customers=customers,
             source=source_config,
             incremental=incremental,
+            **_flow_inputs(events, config, output, customers),
         )
     print_summary(summary)
 
@@ -191,7 +209,7 @@ def run(
         config,
         _parse_date(run_date),
         output,
-        str(customers) if customers else None,
+        customers,
         source=source,
         incremental=incremental,
     )
@@ -215,11 +233,11 @@ def demo(
     console.print(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
-    _run(str(dataset["events"]), bundled_config_path(), day, output, str(dataset["customers"]))
+    _run(str(dataset["events"]), bundled_config_path(), day, output, dataset["customers"])
 
 
-def print_backtest_summary(report: "BacktestReport") -> None:
-    """AUC of current / suggested / uniform weights, lift per tier, where the outputs are."""
+def _auc_table(report: "BacktestReport") -> Table:
+    """ROC AUC of the current, suggested and uniform weights, out of time and in sample."""
     auc = Table(title="ROC AUC (higher score = less churn)")
     auc.add_column("weights")
     auc.add_column("out of time (test dates)", justify="right")
@@ -231,13 +249,11 @@ def print_backtest_summary(report: "BacktestReport") -> None:
             "n/a" if test is None else f"{test:.4f}",
             "n/a" if train is None else f"{train:.4f}",
         )
-    console.print(auc)
-    console.print(
-        f"train dates {report.train_dates[0]}..{report.train_dates[-1]} "
-        f"({len(report.train_dates)}), test dates {report.test_dates[0]}.."
-        f"{report.test_dates[-1]} ({len(report.test_dates)}): "
-        f"{report.observations:,} test observations, {report.churned:,} churned"
-    )
+    return auc
+
+
+def _tier_table(report: "BacktestReport") -> Table:
+    """Per tier on the test dates: customers, churn rate and lift, current / suggested."""
     tiers = Table(title="per tier, test dates: current / suggested weights")
     tiers.add_column("tier")
     tiers.add_column("customers", justify="right")
@@ -258,7 +274,19 @@ def print_backtest_summary(report: "BacktestReport") -> None:
             pair(rows, "churn_rate", ".1%"),
             pair(rows, "lift", ".2f"),
         )
-    console.print(tiers)
+    return tiers
+
+
+def print_backtest_summary(report: "BacktestReport") -> None:
+    """AUC of current / suggested / uniform weights, lift per tier, where the outputs are."""
+    console.print(_auc_table(report))
+    console.print(
+        f"train dates {report.train_dates[0]}..{report.train_dates[-1]} "
+        f"({len(report.train_dates)}), test dates {report.test_dates[0]}.."
+        f"{report.test_dates[-1]} ({len(report.test_dates)}): "
+        f"{report.observations:,} test observations, {report.churned:,} churned"
+    )
+    console.print(_tier_table(report))
     new_types = [w["event_type"] for w in report.weights if w["status"] == "new"]
     console.print(report.calibration_note)
     if new_types:
@@ -296,7 +324,6 @@ def backtest(
 ) -> None:
     """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
     from flows.backtest import backtest as backtest_flow
-    from flows.settings import ConfigFileError, load_config
     from tasks.backtest.run import BacktestInputError, refuse_overwriting
     from tasks.extract.files import EventInputError
 
@@ -305,20 +332,16 @@ def backtest(
         refuse_overwriting(str(config), output)
     if customers is not None and not customers.is_file():
         raise _fail(f"{customers}: customers table not found")
-    with _exit_on(ConfigFileError):
-        scoring_config = load_config(config)
+    scoring_config = _scoring_config(config)
     console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
     with _exit_on(EventInputError, BacktestInputError):
         report = backtest_flow(
             start=start,
             end=end,
-            events=events,
-            config=scoring_config,
-            output=str(output),
             every_days=every,
             horizon_days=horizon,
-            customers=str(customers) if customers else None,
             config_source=str(config),
+            **_flow_inputs(events, scoring_config, output, customers),
         )
     print_backtest_summary(report)
 
@@ -338,11 +361,9 @@ def backfill(
 ) -> None:
     """Score every run date from START to END, skipping dates already complete (resumable)."""
     from flows.backfill import BackfillFailed, backfill_scoring
-    from flows.settings import ConfigFileError, load_config
 
     first, last = _date_range(start, end, "--start", "--end")
-    with _exit_on(ConfigFileError):
-        scoring_config = load_config(config)
+    scoring_config = _scoring_config(config)
     console.print(f"backfilling {first} to {last} from {events} into {output} ...")
     with _exit_on(BackfillFailed):
         summary = backfill_scoring(
@@ -350,10 +371,7 @@ def backfill(
             end=last,
             force=force,
             max_concurrent=max_concurrent,
-            events=events,
-            config=scoring_config,
-            output=str(output),
-            customers=str(customers) if customers else None,
+            **_flow_inputs(events, scoring_config, output, customers),
         )
     console.print(
         f"{len(summary.scored)} scored, {len(summary.skipped)} skipped (already complete)"

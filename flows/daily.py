@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from importlib.metadata import version
@@ -12,23 +11,14 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.daily_modes import DailyRun, FileEvents, daily_mode, daily_run
 from flows.locks import run_date_lock, wait_for_previous_date
 from flows.run_dates import scheduled_run_date
-from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
-from tasks.extract.files import extract_events, find_event_files
-from tasks.extract.incremental import (
-    advance_watermark,
-    extract_from_source,
-    extraction_manifest,
-    plan_extraction,
-    scoring_input,
-    store_events,
-)
 from tasks.extract.sources import SourceConfig
 from tasks.followups.track import FollowupReport, emit_run_event, track_followups
-from tasks.publish.write import new_staging_dir, publish_outputs, write_manifest
+from tasks.publish.write import publish_outputs, write_manifest
 from tasks.quality.validate import (
     QualityGateError,
     ValidationReport,
@@ -40,10 +30,8 @@ from tasks.quality.validate import (
 )
 from tasks.report.artifacts import publish_run_artifacts
 from tasks.report.run_report import write_run_report
-from tasks.score.buckets import score_in_buckets
-from tasks.score.daily_aggregates import plan_aggregates, refresh_daily_aggregates
-from tasks.score.metrics import MetricsReport, compute_metrics
-from tasks.score.scores import ScoreReport, score_customers, score_from_aggregates
+from tasks.score.metrics import MetricsReport
+from tasks.score.scores import ScoreReport
 
 
 @dataclass(frozen=True)
@@ -104,8 +92,6 @@ def _without_staging_paths(report: dict[str, Any]) -> dict[str, Any]:
 def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) -> dict[str, Any]:
     """The run manifest: everything needed to know what produced the outputs."""
     inputs = [{"path": p, "bytes": Path(p).stat().st_size} for p in summary.input_files]
-    validation = asdict(summary.validation)
-    validation.pop("valid_path")
     return {
         "schema_version": OUTPUT_SCHEMA_VERSION,
         "package_version": version("engage"),
@@ -115,10 +101,7 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
         "config_hash": config.config_hash(),
         "inputs": inputs,
         "counts": {
-            "rows_read": summary.validation.rows_read,
-            "rows_valid": summary.validation.rows_valid,
-            "rows_quarantined": summary.validation.rows_quarantined,
-            "duplicates_removed": summary.validation.duplicates_removed,
+            **validation_counts(summary.validation),
             "customers_scored": summary.scoring.customers,
             "events_in_window": summary.scoring.events_in_window,
         },
@@ -172,163 +155,92 @@ def daily_scoring(
     """
     run_date = run_date or default_run_date()
     with run_date_lock(run_date):
-        return score_run_date(
-            run_date, events, config, output, customers, source, incremental, buckets
-        )
+        run = daily_run(run_date, events, config, output, customers, source)
+        return score_run_date(daily_mode(run, incremental, buckets))
 
 
-def score_run_date(
-    run_date: date,
-    events: str | None,
-    config: ScoringConfig | None,
-    output: str | None,
-    customers: str | None,
-    source: SourceConfig | None,
-    incremental: bool,
-    buckets: int,
-) -> RunSummary:
-    """The daily run's steps for one run date (called under the run date's lock)."""
+def validated(run: DailyRun, raw_path: str) -> tuple[ValidationReport, str]:
+    """Validate the raw events (timed as `validate`): the report and the run's content id."""
     logger = get_run_logger()
-    environment = settings()
-    events = events or environment.events
-    if not events and source is None and environment.source:
-        config_file = environment.config or bundled_config_path()
-        source = load_source(config_file, environment.source)
-    if not events and source is None:
-        raise ValueError("no events to score: pass `events` or `source`, or set ENGAGE_EVENTS")
-    config = config or load_config(environment.config or bundled_config_path())
-    output = output or str(environment.output)
-    staging = str(new_staging_dir(output, run_date))
-    timings: dict[str, float] = {}
-
-    started = time.perf_counter()
-    if source is not None:
-        plan = plan_extraction(source, output, run_date)
-        extracted = extract_from_source(source, plan, staging)
-        files, raw_path = [], extracted.raw_path  # what was read is in the manifest's extraction
-        logger.info(
-            "read %d rows of %s %s", extracted.rows_read, extracted.origin, plan.window.describe()
+    with run.timed("validate"):
+        run_id = content_run_id(raw_path, run.config)
+        validation = validate_events(
+            raw_path, run.staging, run.run_date, run.config, run.output, run_id
         )
-    else:
-        files = find_event_files(events)
-        if incremental:
-            aggregates_plan = plan_aggregates(files, output)
-            files = aggregates_plan.read
-        raw_path = extract_events(files, staging)
-        logger.info("extracted %d file(s) for %s", len(files), run_date)
-    timings["extract"] = round(time.perf_counter() - started, 3)
-
-    try:
-        started = time.perf_counter()
-        run_id = content_run_id(raw_path, config)
-        validation = validate_events(raw_path, staging, run_date, config, output, run_id)
-        timings["validate"] = round(time.perf_counter() - started, 3)
-        logger.info(validated_message(validation))
-        if validation.unknown_event_types:
-            logger.warning(
-                "event types not in the catalogue (kept): %s",
-                ", ".join(f"{t} ({n})" for t, n in validation.unknown_event_types.items()),
-            )
-
-        extraction, scored_path = None, validation.valid_path
-        if source is not None:
-            stored = store_events(validation.valid_path, output, plan)
-            extraction = extraction_manifest(extracted, stored, output, run_date)
-            scored_path = scoring_input(output, validation.valid_path)
-
-        started = time.perf_counter()
-        if incremental and source is None:
-            refreshed = refresh_daily_aggregates(validation.valid_path, aggregates_plan, output)
-            logger.info("daily aggregates: %s", refreshed)
-            scoring = score_from_aggregates(output, config, run_date, staging)
-        elif buckets > 1:
-            scoring = score_in_buckets(scored_path, config, run_date, staging, buckets)
-        else:
-            # the panel runs on this path: keep the scoring pass's totals for it
-            scoring = score_customers(scored_path, config, run_date, staging, keep_totals=True)
-        timings["score"] = round(time.perf_counter() - started, 3)
-        if scoring.unweighted_event_types:
-            logger.info(
-                "unweighted event types (count 0): %s",
-                ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
-            )
-
-        metrics = None
-        if incremental and source is None:
-            # the daily aggregates hold counts, not the window's events the panel needs
-            logger.warning(
-                "incremental run: the metric panel is not computed (run without --incremental)"
-            )
-        else:
-            started = time.perf_counter()
-            metrics = compute_metrics(
-                scored_path,
-                config,
-                run_date,
-                staging,
-                customers,
-                scoring.totals_file,
-            )
-            timings["metrics"] = round(time.perf_counter() - started, 3)
-
-        wait_for_previous_date(run_date)
-        followups = track_followups(
-            scoring.scores_file,
-            scoring.contributions_file,
-            config,
-            run_date,
-            staging,
-            output,
-            customers,
+    logger.info(validated_message(validation))
+    if validation.unknown_event_types:
+        unknown = validation.unknown_event_types.items()
+        logger.warning(
+            "event types not in the catalogue (kept): %s",
+            ", ".join(f"{t} ({n})" for t, n in unknown),
         )
-        logger.info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
+    return validation, run_id
 
-        started = time.perf_counter()
-        output_expectations = validate_outputs(staging, output, run_date, validation.expectations)
-        timings["validate_outputs"] = round(time.perf_counter() - started, 3)
-    except QualityGateError:
-        discard_staging(staging)
-        raise
 
-    docs = published_docs_index(output, run_date)
-    summary = RunSummary(
-        run_date,
-        output,
-        files,
-        validation,
-        scoring,
-        [],
-        timings,
-        followups=followups,
-        extraction=extraction,
-        metrics=metrics,
-        data_docs=docs,
-        output_expectations=output_expectations,
+def scored(mode: FileEvents, scored_path: str, validation: ValidationReport) -> ScoreReport:
+    """Score the run's events as its mode says (timed as `score`)."""
+    with mode.run.timed("score"):
+        scoring = mode.score(scored_path, validation)
+    if scoring.unweighted_event_types:
+        get_run_logger().info(
+            "unweighted event types (count 0): %s",
+            ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
+        )
+    return scoring
+
+
+def tracked_followups(run: DailyRun, scoring: ScoreReport) -> FollowupReport:
+    """The follow-ups of the run's scores, once the previous run date is published."""
+    wait_for_previous_date(run.run_date)
+    followups = track_followups(
+        scoring.scores_file,
+        scoring.contributions_file,
+        run.config,
+        run.run_date,
+        run.staging,
+        run.output,
+        run.customers,
     )
-    manifest = manifest_of(summary, config, flow_run.get_id())
+    get_run_logger().info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
+    return followups
+
+
+def validation_counts(validation: ValidationReport) -> dict[str, int]:
+    """The validation balance: rows read = valid + quarantined + duplicates removed."""
+    return {
+        "rows_read": validation.rows_read,
+        "rows_valid": validation.rows_valid,
+        "rows_quarantined": validation.rows_quarantined,
+        "duplicates_removed": validation.duplicates_removed,
+    }
+
+
+def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
+    """Write the run report and manifest, publish the staged outputs, then announce the run
+    (artifacts, data-quality events, the run event)."""
+    run = mode.run
+    validation, scoring, followups = summary.validation, summary.scoring, summary.followups
+    assert followups is not None  # every daily run tracks its follow-ups
+    manifest = manifest_of(summary, run.config, flow_run.get_id())
     manifest["run_id"] = run_id
     manifest["followups"] = asdict(followups)
-    manifest["extraction"] = extraction
-    report = write_run_report(staging, output, run_date, config.tier_boundaries, manifest)
-    write_manifest(manifest, staging, run_date)
-    published = publish_outputs(staging, output, run_date)
-    publish_run_artifacts(run_date, output, validation, scoring, published, report)
-    if source is not None:
-        advance_watermark(plan, output, run_date)
+    manifest["extraction"] = summary.extraction
+    report = write_run_report(
+        run.staging, run.output, run.run_date, run.config.tier_boundaries, manifest
+    )
+    write_manifest(manifest, run.staging, run.run_date)
+    files = publish_outputs(run.staging, run.output, run.run_date)
+    publish_run_artifacts(run.run_date, run.output, validation, scoring, files, report)
+    mode.published()
     report_data_quality(
-        validation.expectations + output_expectations,
-        {
-            "rows_read": validation.rows_read,
-            "rows_valid": validation.rows_valid,
-            "rows_quarantined": validation.rows_quarantined,
-            "duplicates_removed": validation.duplicates_removed,
-        },
-        docs,
-        run_date,
+        validation.expectations + summary.output_expectations,
+        validation_counts(validation),
+        summary.data_docs,
+        run.run_date,
     )
     emit_run_event(
-        run_date,
-        output,
+        run.run_date,
+        run.output,
         {
             "customers": scoring.customers,
             "tiers": scoring.tiers,
@@ -336,7 +248,41 @@ def score_run_date(
             "actions": followups.actions,
         },
     )
-    return replace(summary, published=published, run_report=report)
+    return replace(summary, published=files, run_report=report)
+
+
+def score_run_date(mode: FileEvents) -> RunSummary:
+    """The daily run's steps for its run date (called under the run date's lock), reading,
+    scoring and measuring as the run's mode (daily_mode) says."""
+    run, run_date = mode.run, mode.run.run_date
+    with run.timed("extract"):
+        raw_path = mode.extract()
+    try:
+        validation, run_id = validated(run, raw_path)
+        scored_path, extraction = mode.stored(validation)
+        scoring = scored(mode, scored_path, validation)
+        metrics = mode.metrics(scored_path, scoring)
+        followups = tracked_followups(run, scoring)
+        with run.timed("validate_outputs"):
+            checks = validate_outputs(run.staging, run.output, run_date, validation.expectations)
+    except QualityGateError:
+        discard_staging(run.staging)
+        raise
+    summary = RunSummary(
+        run_date,
+        run.output,
+        mode.files,
+        validation,
+        scoring,
+        [],
+        run.timings,
+        followups=followups,
+        extraction=extraction,
+        metrics=metrics,
+        data_docs=published_docs_index(run.output, run_date),
+        output_expectations=checks,
+    )
+    return published(mode, summary, run_id)
 
 
 if __name__ == "__main__":

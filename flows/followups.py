@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from scoring.config import ScoringConfig
 from scoring.followup_config import DeliveryConfig, FollowupsConfig
 from tasks.followups.deliver import DROP_DIR, WebhookReport, deliver_to_webhook, drop_for_crm
-from tasks.publish.write import MANIFEST_TABLE, PART_FILE, partition_dir
+from tasks.publish.runs import manifest_path
+from tasks.publish.write import PART_FILE, partition_dir
 from tasks.secrets import SecretNotFoundError, SecretRef, as_secret, resolve_secret
 
 
@@ -33,7 +34,7 @@ class DeliveryReport:
 
 def run_config(output: str, run_date: date) -> ScoringConfig:
     """The configuration the daily run used, from its manifest."""
-    manifest = partition_dir(output, MANIFEST_TABLE, run_date) / "manifest.json"
+    manifest = manifest_path(output, run_date)
     if not manifest.exists():
         raise FileNotFoundError(
             f"{manifest}: no scoring run for {run_date} under {output}; run the daily flow first"

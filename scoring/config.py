@@ -2,7 +2,8 @@
 
 import hashlib
 import json
-from typing import Any, Literal, Self
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -58,6 +59,8 @@ class BacktestSettings(_Frozen):
         "(e.g. subscription_cancelled); silence over the horizon is churn too",
     )
 
+
+_Section = TypeVar("_Section", bound=BaseModel)
 
 _OMITTED_WHEN_NULL = ("validation", "metrics", "followups", "backtest")
 """Optional sections added after the first release: not dumped while null, so existing
@@ -242,6 +245,19 @@ class ValidationRules(_Frozen):
     )
 
 
+class _Effective(Generic[_Section]):
+    """A configuration section as a run uses it: the configured one, or the defaults of
+    `default` when the section is null (a read-only attribute, like a property)."""
+
+    def __init__(self, section: str, default: Callable[[], _Section]) -> None:
+        self.section = section
+        self.default = default
+
+    def __get__(self, config: object, owner: type | None = None) -> _Section:
+        configured: _Section | None = getattr(config, self.section)
+        return configured or self.default()
+
+
 class ScoringConfig(_Frozen):
     """What counts as engagement and how it is scored.
 
@@ -291,25 +307,18 @@ class ScoringConfig(_Frozen):
                 del dumped[section]
         return dumped
 
-    @property
-    def backtest_settings(self) -> BacktestSettings:
-        """The effective backtest settings (configured, or the defaults)."""
-        return self.backtest or BacktestSettings()
-
-    @property
-    def tier_boundaries(self) -> TierBoundaries:
-        """The effective tier boundaries (configured, or the spec's defaults)."""
-        return self.tiers or TierBoundaries()
-
-    @property
-    def metric_settings(self) -> MetricsConfig:
-        """The effective metric vocabulary (configured, or the defaults)."""
-        return self.metrics or MetricsConfig()
-
-    @property
-    def validation_rules(self) -> ValidationRules:
-        """The effective data-quality rules (configured, or the defaults)."""
-        return self.validation or ValidationRules()
+    backtest_settings: ClassVar[_Effective[BacktestSettings]] = _Effective(
+        "backtest", BacktestSettings
+    )
+    """The effective backtest settings (configured, or the defaults)."""
+    tier_boundaries: ClassVar[_Effective[TierBoundaries]] = _Effective("tiers", TierBoundaries)
+    """The effective tier boundaries (configured, or the spec's defaults)."""
+    metric_settings: ClassVar[_Effective[MetricsConfig]] = _Effective("metrics", MetricsConfig)
+    """The effective metric vocabulary (configured, or the defaults)."""
+    validation_rules: ClassVar[_Effective[ValidationRules]] = _Effective(
+        "validation", ValidationRules
+    )
+    """The effective data-quality rules (configured, or the defaults)."""
 
     @property
     def event_catalogue(self) -> frozenset[str]:

@@ -13,8 +13,8 @@ import polars as pl
 
 from scoring.config import ScoringConfig, TierBoundaries
 from scoring.events import events_until
-from scoring.metrics.rates import exact_sum
-from scoring.schema import TIERS, UTC_TIMESTAMP
+from scoring.metrics.rates import exact_sum, flag
+from scoring.schema import DISENGAGED_TIERS, ENGAGED_TIERS, TIERS, UTC_TIMESTAMP
 
 SCORE_DECIMALS = 9
 """Scores are rounded to 1e-9: removes floating-point noise so tier boundaries are exact."""
@@ -121,6 +121,29 @@ def tier_of(score: pl.Expr, boundaries: TierBoundaries) -> pl.Expr:
     )
 
 
+def engaged(tier: pl.Expr) -> pl.Expr:
+    """1 for a customer of an engaged tier (somewhat_engaged, highly_engaged, power_user), else
+    0: the engagement index's % engaged."""
+    return flag(tier.is_in(ENGAGED_TIERS))
+
+
+def disengaged(tier: pl.Expr) -> pl.Expr:
+    """1 for a customer of a disengaged tier (churn_risk, very_disengaged), else 0: the
+    engagement index's % disengaged."""
+    return flag(tier.is_in(DISENGAGED_TIERS))
+
+
+def responding(score: pl.Expr, score_previous: pl.Expr) -> pl.Expr:
+    """1 when the score rose versus the previous period (a customer not seen then counts from
+    0), else 0: the engagement index's % responding to engagement efforts."""
+    return flag(score > score_previous.fill_null(0.0))
+
+
+def score_change(score: pl.Expr, score_previous: pl.Expr) -> pl.Expr:
+    """score - score_previous (null when the customer was not seen in the previous period)."""
+    return (score - score_previous).round(SCORE_DECIMALS)
+
+
 def customer_scores(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """One row per customer seen at or before the run date: score, tier, event_count,
     last_event_at. A customer with no event in the window scores 0.
@@ -146,20 +169,6 @@ def customer_scores(events: pl.LazyFrame, config: ScoringConfig, run_date: date)
         .with_columns(tier_of(pl.col("score"), config.tier_boundaries).alias("tier"))
         .select("customer_id", "score", "tier", "event_count", "last_event_at")
         .sort("customer_id")
-    )
-
-
-def unweighted_event_types(
-    events: pl.LazyFrame, config: ScoringConfig, run_date: date
-) -> pl.LazyFrame:
-    """Event types seen in the window that have no weight (they count 0): event_type, count."""
-    window = Window.ending_on(run_date, config.window_days)
-    return (
-        events_in_window(events, window)
-        .join(weights_frame(config), on="event_type", how="anti")
-        .group_by("event_type")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
-        .sort("event_type")
     )
 
 

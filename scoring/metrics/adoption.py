@@ -8,7 +8,7 @@ import polars as pl
 from scoring.aggregates import of_types
 from scoring.config import ScoringConfig
 from scoring.engagement import Window, weights_frame
-from scoring.metrics.rates import exact_sum, percent, ratio, when_possible
+from scoring.metrics.rates import exact_sum, flag, percent, ratio, when_possible
 from scoring.metrics.retention import active_event
 
 
@@ -20,6 +20,27 @@ def feature_users(window_events: pl.LazyFrame, config: ScoringConfig) -> pl.Lazy
     if metrics.features is not None:
         used = used & pl.col("feature").is_in(metrics.features)
     return window_events.filter(used).select("customer_id", "feature").unique()
+
+
+def features_used(window_events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """Per customer using a feature in the window: features_used, the distinct features
+    (feature_users) it used."""
+    return (
+        feature_users(window_events, config)
+        .group_by("customer_id")
+        .agg(pl.len().cast(pl.Int64).alias("features_used"))
+    )
+
+
+def feature_catalogue(window_events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """One row: feature_catalogue, the size of `metrics.features`, else the distinct features
+    used in the window."""
+    features = config.metric_settings.features
+    if features is not None:
+        return pl.LazyFrame({"feature_catalogue": [len(features)]})
+    return feature_users(window_events, config).select(
+        pl.col("feature").n_unique().cast(pl.Int64).alias("feature_catalogue")
+    )
 
 
 def signup_date(config: ScoringConfig, present: Collection[str] | None = None) -> pl.Expr:
@@ -71,6 +92,17 @@ def first_week_engagement(
         )
         .select("customer_id", "first_week_score", "first_week_events", "first_week_active")
     )
+
+
+def first_week_counts(first_week_score: pl.Expr, first_week_active: pl.Expr) -> list[pl.Expr]:
+    """The additive first-week counts of a customer (see first_week_engagement):
+    first_week_customers (1 with a complete first week in the window), first_week_score_total
+    (its first-week score, 0 without) and first_week_active_customers (1 when active in it)."""
+    return [
+        flag(first_week_score.is_not_null()).alias("first_week_customers"),
+        first_week_score.fill_null(0.0).alias("first_week_score_total"),
+        flag(first_week_active).alias("first_week_active_customers"),
+    ]
 
 
 def feature_adoption(users: pl.Expr, active: pl.Expr) -> pl.Expr:

@@ -6,7 +6,7 @@ import polars as pl
 
 from scoring.aggregates import of_types
 from scoring.config import MetricsConfig
-from scoring.metrics.rates import percent, total_where
+from scoring.metrics.rates import flag, percent, total_where
 
 
 def campaign_totals(config: MetricsConfig, present: Collection[str] | None = None) -> list[pl.Expr]:
@@ -38,3 +38,9 @@ def social_engagement_rate(engagements: pl.Expr, impressions: pl.Expr) -> pl.Exp
 def conversion_rate(conversions: pl.Expr, sessions: pl.Expr) -> pl.Expr:
     """Conversions / sessions (visits) in the window x 100."""
     return percent(conversions, sessions)
+
+
+def registered(event_registrations: pl.Expr) -> pl.Expr:
+    """1 when the customer registered to an offline event in the window (offline
+    participation), else 0."""
+    return flag(event_registrations > 0)

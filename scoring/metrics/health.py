@@ -7,7 +7,7 @@ import polars as pl
 
 from scoring.aggregates import of_types
 from scoring.config import ScoringConfig
-from scoring.metrics.rates import EXACT_DECIMALS, NEVER, total_where
+from scoring.metrics.rates import EXACT_DECIMALS, NEVER, flag, total_where
 
 COMPONENTS: tuple[str, ...] = ("engagement", "satisfaction", "support", "billing")
 
@@ -96,3 +96,12 @@ def health_score(config: ScoringConfig) -> pl.Expr:
         .then(pl.sum_horizontal(weighted) / total_weight)
         .alias("health_score")
     )
+
+
+def health_counts(health_score: pl.Expr) -> list[pl.Expr]:
+    """The additive counts of a customer's health score: health_total (the score, 0 without
+    one) and health_customers (1 with a score), whose ratio is a segment's mean health."""
+    return [
+        health_score.fill_null(0.0).alias("health_total"),
+        flag(health_score.is_not_null()).alias("health_customers"),
+    ]

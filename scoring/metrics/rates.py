@@ -41,11 +41,6 @@ def decimal_sum(values: pl.Expr, decimals: int = EXACT_DECIMALS) -> pl.Expr:
     return values.cast(pl.Decimal(38, decimals)).sum()
 
 
-def exact_mean(values: pl.Expr) -> pl.Expr:
-    """exact_sum of `values` / how many are not null; null when none is."""
-    return ratio(exact_sum(values), values.count())
-
-
 def sum_where(values: pl.Expr, condition: pl.Expr) -> pl.Expr:
     """The exact_sum of float `values` over the rows that satisfy a condition (0 when none); in
     a group-by it stays on the fast path, where `values.filter(condition)` does not."""

@@ -11,7 +11,7 @@ import polars as pl
 from scoring.aggregates import first_before, of_types
 from scoring.config import ScoringConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import percent, ratio, total_where, when_possible
+from scoring.metrics.rates import flag, percent, ratio, total_where, when_possible
 from scoring.schema import UTC_TIMESTAMP
 
 
@@ -132,9 +132,42 @@ def app_ties(customer_totals: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def tie_status(
+    events: pl.LazyFrame, customer_totals: pl.LazyFrame, config: ScoringConfig
+) -> pl.LazyFrame:
+    """Per customer of app_ties: tie_status, the app_status of its app events in `events`
+    (which end with the run date), where only the events' ids order the tied install and
+    uninstall."""
+    tie_events = events.filter(app_event(config)).join(
+        app_ties(customer_totals), on="customer_id", how="semi"
+    )
+    return app_status(tie_events, config).rename({"app_status": "tie_status"})
+
+
+def app_keeper(app_installer: pl.Expr, app_status: pl.Expr) -> pl.Expr:
+    """1 when the customer installed the app in the window and kept it (app_status `kept`)."""
+    return flag(app_installer & (app_status == "kept"))
+
+
+def active(active_days: pl.Expr) -> pl.Expr:
+    """1 when the customer was active on a day of the window (active_days > 0), else 0."""
+    return flag(active_days > 0)
+
+
 def stickiness(active_days: pl.Expr, active_customers: pl.Expr, window_days: int) -> pl.Expr:
     """DAU / MAU x 100 = (active customer-days / window days) / active customers x 100."""
     return percent(active_days.cast(pl.Float64) / window_days, active_customers)
+
+
+def paying(plan: pl.Expr, paying_plans: Collection[str]) -> pl.Expr:
+    """1 when the customer's plan (metrics.plan_column) is one of `paying_plans` or unknown
+    (null, or no plan attribute at all), else 0."""
+    return flag(plan.is_null() | plan.is_in(paying_plans))
+
+
+def active_paying(paying: pl.Expr, active: pl.Expr) -> pl.Expr:
+    """1 when the customer is paying and active (the activity rate's MAU), else 0."""
+    return paying * active
 
 
 def activity_rate(active_paying: pl.Expr, paying: pl.Expr) -> pl.Expr:
@@ -142,9 +175,29 @@ def activity_rate(active_paying: pl.Expr, paying: pl.Expr) -> pl.Expr:
     return percent(active_paying, paying)
 
 
+def at_period_start(
+    first_event_at: pl.Expr, signup_date: pl.Expr, cancelled_before_start: pl.Expr, window: Window
+) -> pl.Expr:
+    """1 when the customer counts at the start of the period (the churn rate's denominator):
+    seen before the window, by an event or its signup date, and not cancelled before it."""
+    signup_at = signup_date.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    seen_before_start = pl.min_horizontal(first_event_at, signup_at) < window.start
+    return flag(seen_before_start & ~cancelled_before_start)
+
+
+def lost(at_period_start: pl.Expr, churned: pl.Expr) -> pl.Expr:
+    """1 when a customer of the period's start cancelled in the period (churned), else 0."""
+    return at_period_start * flag(churned)
+
+
 def churn_rate(lost: pl.Expr, at_start: pl.Expr) -> pl.Expr:
     """Customers lost in the period / customers at its start x 100. 10 of 100 -> 10."""
     return percent(lost, at_start)
+
+
+def returning(active_days: pl.Expr) -> pl.Expr:
+    """1 when the customer came back: active on 2 or more days of the window, else 0."""
+    return flag(active_days >= 2)
 
 
 def returning_users(returning: pl.Expr, active: pl.Expr) -> pl.Expr:

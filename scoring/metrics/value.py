@@ -6,7 +6,7 @@ import polars as pl
 
 from scoring.config import MetricsConfig
 from scoring.engagement import Window
-from scoring.metrics.rates import exact_sum, ratio, when_possible
+from scoring.metrics.rates import exact_sum, flag, ratio, when_possible
 from scoring.schema import UTC_TIMESTAMP
 
 DAYS_PER_YEAR = 365
@@ -36,6 +36,11 @@ def purchase_totals(purchase: pl.Expr) -> list[pl.Expr]:
         ).alias("purchases"),
         when_possible(purchase, exact_sum(pl.col("purchase_amount")), pl.lit(0.0)).alias("revenue"),
     ]
+
+
+def purchaser(purchases: pl.Expr) -> pl.Expr:
+    """1 when the customer made a valued purchase in the CLV lookback (purchases > 0), else 0."""
+    return flag(purchases > 0)
 
 
 def average_order_value(revenue: pl.Expr, purchases: pl.Expr) -> pl.Expr:

@@ -160,6 +160,20 @@ def visitor_flags(page_views: pl.Expr, seen_before: pl.Expr) -> list[pl.Expr]:
     ]
 
 
+def visitor_type(visitor: pl.Expr, new_visitor: pl.Expr) -> pl.Expr:
+    """`new` for a new visitor of the window, `returning` for another visitor, null for a
+    customer without a page view in the window (see visitor_flags)."""
+    return pl.when(visitor == 1).then(
+        pl.when(new_visitor == 1).then(pl.lit("new")).otherwise(pl.lit("returning"))
+    )
+
+
+def returning_visitors_pct(visitors: pl.Expr, new_visitors: pl.Expr) -> pl.Expr:
+    """Returning visitors (visitors of the window who viewed a page before it) / visitors x
+    100."""
+    return percent(visitors - new_visitors, visitors)
+
+
 def page_counts(
     window_events: pl.LazyFrame, sessions: pl.LazyFrame, config: MetricsConfig
 ) -> pl.LazyFrame:

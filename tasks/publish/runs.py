@@ -8,12 +8,11 @@ from typing import Any
 
 import polars as pl
 
+from tasks.publish.atomic import MANIFEST_FILE
 from tasks.publish.write import MANIFEST_TABLE, PART_FILE, partition_dir
 
 DATA_TABLES = ("scores", "contributions", "quarantine")
 """Tables every complete run has a partition of (beside its manifest)."""
-
-MANIFEST_FILE = "manifest.json"
 
 
 def manifest_path(output: str | Path, run_date: date) -> Path:

@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from scoring.config import canonical_json
 from scoring.schema import OUTPUT_SCHEMA_VERSION, Column, polars_schema
 from tasks.publish.atomic import (
+    MANIFEST_FILE,
     MANIFEST_TABLE,
     describe_outputs,
     partition_dir,
@@ -88,7 +89,7 @@ def write_manifest(manifest: dict[str, Any], staging: str | Path, run_date: date
     manifest["manifest_hash"] = manifest_hash(manifest)
     directory = partition_dir(staging, MANIFEST_TABLE, run_date)
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "manifest.json"
+    target = directory / MANIFEST_FILE
     target.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return target
 

@@ -12,16 +12,18 @@ from scoring.config import ScoringConfig
 from scoring.engagement import Window
 from scoring.events import typed_properties
 from scoring.metrics.panel import (
-    CUSTOMER_ID,
-    HASHED_CUSTOMER_ID,
     MetricPanel,
-    customer_key,
     customer_metrics,
     metric_panel,
-    panel_columns,
-    panel_events,
     segment_metrics,
     window_sessions,
+)
+from scoring.metrics.panel_inputs import (
+    CUSTOMER_ID,
+    HASHED_CUSTOMER_ID,
+    customer_key,
+    panel_columns,
+    panel_events,
 )
 from scoring.metrics.retention import app_ties
 from scoring.metrics.web import valued_properties

@@ -17,7 +17,7 @@ from scoring.aggregates import (
 )
 from scoring.config import ScoringConfig
 from scoring.engagement import tier_distribution
-from scoring.metrics.panel import customer_totals
+from scoring.metrics.panel_inputs import customer_totals
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
 from tasks.score.daily_aggregates import window_totals_from_store
@@ -37,7 +37,7 @@ class ScoreReport:
 
 
 TOTALS_FILE = "customer_totals.arrow"
-"""The scoring pass's per-customer totals (scoring.metrics.panel.customer_totals), staged for
+"""The scoring pass's per-customer totals (scoring.metrics.panel_inputs.customer_totals), staged for
 the metric panel (a work file of the staging directory: not an output)."""
 
 
@@ -52,7 +52,7 @@ def score_totals(
     """Scores, contributions and unweighted types from window totals; stage the outputs.
 
     panel_totals: the customers' rows to compute in place of the scores, with their columns
-    and the panel's (scoring.metrics.panel.customer_totals); staged as TOTALS_FILE."""
+    and the panel's (scoring.metrics.panel_inputs.customer_totals); staged as TOTALS_FILE."""
     window = totals.lazy()
     per_customer = (
         customer_scores_from_totals(window, config, last_events)
@@ -111,7 +111,7 @@ def score_events(
 
     keep_totals: the pass also computes what the metric panel needs from the history
     (scoring.aggregates.event_type_totals), the scores' group-by also the panel's per-customer
-    totals (scoring.metrics.panel.customer_totals), staged as TOTALS_FILE (`totals_file`)."""
+    totals (scoring.metrics.panel_inputs.customer_totals), staged as TOTALS_FILE (`totals_file`)."""
     if not keep_totals:
         totals = window_totals(events, config, run_date).collect()
         return score_totals(totals, None, config, run_date, staging)

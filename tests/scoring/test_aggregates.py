@@ -21,7 +21,7 @@ from scoring.aggregates import (
     window_totals_from_daily,
 )
 from scoring.config import ScoringConfig, TierBoundaries
-from scoring.engagement import contributions, customer_scores, unweighted_event_types
+from scoring.engagement import Window, contributions, customer_scores, events_in_window
 from scoring.schema import UTC_TIMESTAMP
 
 RUN_DATE = date(2026, 3, 31)
@@ -109,6 +109,19 @@ CONFIGS = [
 ]
 
 
+def unweighted_in_window(
+    events: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.LazyFrame:
+    """The direct rule: per event type without a weight, its events in the window."""
+    return (
+        events_in_window(events, Window.ending_on(run_date, config.window_days))
+        .filter(~pl.col("event_type").is_in(list(config.weights)))
+        .group_by("event_type")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .sort("event_type")
+    )
+
+
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("run_date", [date(2026, 3, 31), date(2026, 2, 10)])
 def test_one_pass_and_daily_paths_equal_the_direct_rules(
@@ -119,7 +132,7 @@ def test_one_pass_and_daily_paths_equal_the_direct_rules(
         [
             customer_scores(raw, config, run_date),
             contributions(raw, config, run_date),
-            unweighted_event_types(raw, config, run_date),
+            unweighted_in_window(raw, config, run_date),
         ]
     )
     one_pass = window_totals(raw, config, run_date).collect().lazy()

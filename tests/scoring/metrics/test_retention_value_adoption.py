@@ -1,9 +1,14 @@
 """Hand-computed retention, value, adoption and health metrics, with their edge cases."""
 
+from datetime import UTC, date, datetime
+
 import polars as pl
 import pytest
 
 from scoring.config import HealthConfig, HealthWeights
+from scoring.engagement import Window
+from scoring.metrics import retention
+from scoring.schema import UTC_TIMESTAMP
 from tests.scoring.metrics.frames import (
     config,
     customer_rows,
@@ -58,6 +63,54 @@ def test_activity_stickiness_churn_and_app_per_customer() -> None:
     assert [r["app_status"] for r in (a, b, c, d)] == ["kept", "deleted", None, None]
     assert (a["app_installs"], b["app_installs"], b["app_uninstalls"]) == (1, 1, 1)
     assert [r["paying"] for r in (a, b, c, d)] == [1, 0, 1, 0]
+
+
+def test_who_counts_as_active_returning_paying_at_the_start_and_lost() -> None:
+    window = Window.ending_on(date(2026, 3, 31), 30)  # from 2026-03-02 00:00 UTC
+    rows = pl.DataFrame(
+        {
+            "active_days": [0, 1, 2, 5],
+            "plan": [None, "free", "pro", "trial"],
+            # before the window: signed up / an event / neither (signed up on its first day) /
+            # an event, but cancelled before it
+            "first_event_at": [
+                datetime(2026, 3, 10, tzinfo=UTC),
+                datetime(2026, 2, 1, tzinfo=UTC),
+                None,
+                datetime(2026, 1, 1, tzinfo=UTC),
+            ],
+            "signup_date": [date(2026, 1, 5), None, date(2026, 3, 2), None],
+            "cancelled_before_start": [False, False, False, True],
+            "churned": [True, True, False, True],
+        },
+        schema_overrides={"first_event_at": UTC_TIMESTAMP},
+    )
+    states = rows.select(
+        retention.active(pl.col("active_days")).alias("active"),
+        retention.returning(pl.col("active_days")).alias("returning"),
+        retention.paying(pl.col("plan"), ("starter", "pro", "enterprise")).alias("paying"),
+        retention.at_period_start(
+            pl.col("first_event_at"),
+            pl.col("signup_date"),
+            pl.col("cancelled_before_start"),
+            window,
+        ).alias("at_period_start"),
+        pl.col("churned"),
+    ).select(
+        pl.exclude("churned"),
+        retention.active_paying(pl.col("paying"), pl.col("active")).alias("active_paying"),
+        retention.lost(pl.col("at_period_start"), pl.col("churned")).alias("lost"),
+    )
+    assert states.rows() == [
+        (0, 0, 1, 1, 0, 1),  # unknown plan counts as paying
+        (1, 0, 0, 1, 0, 1),
+        (1, 1, 1, 0, 1, 0),
+        (1, 1, 0, 0, 0, 0),  # churned, but not a customer at the start
+    ]
+    churn = states.select(
+        retention.churn_rate(pl.col("lost").sum(), pl.col("at_period_start").sum())
+    )
+    assert churn.item() == 100.0
 
 
 def test_retention_per_segment() -> None:

@@ -16,19 +16,21 @@ from scoring.aggregates import event_type_totals
 from scoring.config import HealthConfig, HealthWeights, MetricsConfig, ScoringConfig
 from scoring.engagement import customer_scores
 from scoring.events import typed_properties
+from scoring.metrics.customer_panel import KEY
 from scoring.metrics.panel import (
-    CUSTOMER_ID,
-    HASHED_CUSTOMER_ID,
-    KEY,
     MetricPanel,
-    customer_key,
     customer_metrics,
-    customer_totals,
     metric_panel,
-    panel_columns,
-    panel_events,
     segment_metrics,
     window_sessions,
+)
+from scoring.metrics.panel_inputs import (
+    CUSTOMER_ID,
+    HASHED_CUSTOMER_ID,
+    customer_key,
+    customer_totals,
+    panel_columns,
+    panel_events,
 )
 from scoring.metrics.web import valued_properties
 from scoring.schema import UTC_TIMESTAMP

@@ -8,23 +8,19 @@ import pytest
 
 from scoring.config import ScoringConfig, ValidationRules
 from tasks.extract.files import EventFile, EventInputError, read_events
-from tasks.extract.sources.identifiers import (
-    IdentifierError,
-    quote_identifier,
-    quote_qualified,
-    sql_identifier,
-)
+from tasks.extract.sources.base import ExtractWindow
+from tasks.extract.sources.config import PostgresSourceConfig, sources_from_document
+from tasks.extract.sources.postgres import select_statement
 from tasks.quality.validate import validate
 
 
-@pytest.mark.parametrize("name", ["events", "_ts", "user_id", "Events2", "a$b", "x" * 63])
-def test_plain_identifiers_are_accepted_and_quoted(name: str) -> None:
-    assert sql_identifier(name) == name
-    assert quote_identifier(name) == f'"{name}"'
+def _postgres_source(table: str, time_column: str = "ts") -> dict:
+    settings = {"kind": "postgres", "table": table, "columns": {time_column: "occurred_at"}}
+    return {"sources": {"warehouse": settings}}
 
 
 @pytest.mark.parametrize(
-    "name",
+    "table",
     [
         "events; drop table users",
         'events" --',
@@ -32,22 +28,32 @@ def test_plain_identifiers_are_accepted_and_quoted(name: str) -> None:
         "",
         "ev ents",
         "événements",
-        "x" * 64,
-        "a.b",
         "events'--",
+        'analytics."events"',
+        "a.b.c",
     ],
 )
-def test_anything_else_is_refused_with_the_config_key(name: str) -> None:
-    with pytest.raises(IdentifierError, match=r"sources\.warehouse\.table"):
-        quote_identifier(name, "sources.warehouse.table")
+def test_hostile_table_names_are_refused_naming_the_source(table: str) -> None:
+    with pytest.raises(ValueError, match=r"sources\.warehouse.*not `table` or `schema\.table`"):
+        sources_from_document(_postgres_source(table))
 
 
-def test_qualified_names_quote_each_part() -> None:
-    assert quote_qualified("analytics.events") == '"analytics"."events"'
-    with pytest.raises(IdentifierError):
-        quote_qualified('analytics."events"')
-    with pytest.raises(IdentifierError, match=r"use table, schema\.table"):
-        quote_qualified("a.b.c.d")
+@pytest.mark.parametrize("column", ['ts" --', "ts desc", "1ts", "ts;"])
+def test_hostile_time_columns_are_refused(column: str) -> None:
+    with pytest.raises(ValueError, match="not a plain identifier"):
+        sources_from_document(_postgres_source("events", column))
+
+
+def test_plain_names_are_double_quoted_in_the_select() -> None:
+    source = sources_from_document(_postgres_source("Analytics.select", "Order$1"))["warehouse"]
+    window = ExtractWindow(start=None, end=datetime(2026, 4, 1, tzinfo=UTC))
+    assert isinstance(source, PostgresSourceConfig)
+    sql, parameters = select_statement(source, window)
+    assert sql == (
+        'SELECT * FROM "Analytics"."select" AS engage_source '
+        'WHERE "Order$1" < $1 OR "Order$1" IS NULL'
+    )
+    assert parameters == [window.end]
 
 
 def _raw(tmp_path: Path, rows: list[dict]) -> pl.DataFrame:

@@ -1,0 +1,191 @@
+"""A daily run's settings and its mode, chosen once: how the run reads, stores and scores its
+events (event files, incremental event files, or a configured source)."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from prefect import get_run_logger
+
+from flows.settings import bundled_config_path, load_config, load_source, settings
+from scoring.config import ScoringConfig
+from tasks.extract.files import extract_events, find_event_files
+from tasks.extract.incremental import (
+    SourceExtraction,
+    advance_watermark,
+    extract_from_source,
+    extraction_manifest,
+    plan_extraction,
+    scoring_input,
+    store_events,
+)
+from tasks.extract.sources import SourceConfig
+from tasks.publish.write import new_staging_dir
+from tasks.quality.validate import ValidationReport
+from tasks.score.buckets import score_in_buckets
+from tasks.score.daily_aggregates import (
+    AggregatePlan,
+    plan_aggregates,
+    refresh_daily_aggregates,
+)
+from tasks.score.metrics import MetricsReport, compute_metrics
+from tasks.score.scores import ScoreReport, score_customers, score_from_aggregates
+
+
+@dataclass(frozen=True)
+class DailyRun:
+    """One run date's settings, the parameters completed from the environment, and the
+    seconds each step took (timings_s of the manifest)."""
+
+    run_date: date
+    events: str | None
+    source: SourceConfig | None
+    config: ScoringConfig
+    output: str
+    customers: str | None
+    staging: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Record how long the block took under `step` (seconds, to the ms) when it succeeds."""
+        started = time.perf_counter()
+        yield
+        self.timings[step] = round(time.perf_counter() - started, 3)
+
+
+def daily_run(
+    run_date: date,
+    events: str | None,
+    config: ScoringConfig | None,
+    output: str | None,
+    customers: str | None,
+    source: SourceConfig | None,
+) -> DailyRun:
+    """The run's settings: unset parameters from the environment (ENGAGE_EVENTS or
+    ENGAGE_SOURCE, ENGAGE_CONFIG, ENGAGE_OUTPUT), and a new staging directory."""
+    environment = settings()
+    events = events or environment.events
+    config_file = environment.config or bundled_config_path()
+    if not events and source is None and environment.source:
+        source = load_source(config_file, environment.source)
+    if not events and source is None:
+        raise ValueError("no events to score: pass `events` or `source`, or set ENGAGE_EVENTS")
+    config = config or load_config(config_file)
+    output = output or str(environment.output)
+    staging = str(new_staging_dir(output, run_date))
+    return DailyRun(run_date, events, source, config, output, customers, staging)
+
+
+class FileEvents:
+    """The mode of a run on event files: every file read, the valid events scored in one pass
+    (or in `buckets` by customer hash) and the metric panel computed. The other modes replace
+    some of these steps."""
+
+    def __init__(self, run: DailyRun, buckets: int) -> None:
+        self.run = run
+        self.buckets = buckets
+        self.files: list[str] = []
+
+    def files_to_read(self) -> list[str]:
+        """The input files of the run."""
+        return find_event_files(self.run.events)
+
+    def extract(self) -> str:
+        """Stage the events read as the run's raw events; returns their path."""
+        self.files = self.files_to_read()
+        raw_path = extract_events(self.files, self.run.staging)
+        get_run_logger().info("extracted %d file(s) for %s", len(self.files), self.run.run_date)
+        return raw_path
+
+    def stored(self, validation: ValidationReport) -> tuple[str, dict[str, Any] | None]:
+        """The valid events to score, and what the extraction did (None: files)."""
+        return validation.valid_path, None
+
+    def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
+        """Score the valid events at `scored_path` and stage the scores."""
+        run = self.run
+        if self.buckets > 1:
+            return score_in_buckets(
+                scored_path, run.config, run.run_date, run.staging, self.buckets
+            )
+        # the panel runs on this path: keep the scoring pass's totals for it
+        return score_customers(scored_path, run.config, run.run_date, run.staging, keep_totals=True)
+
+    def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
+        """Compute and stage the metric panel (timed as `metrics`)."""
+        run = self.run
+        with run.timed("metrics"):
+            return compute_metrics(
+                scored_path,
+                run.config,
+                run.run_date,
+                run.staging,
+                run.customers,
+                scoring.totals_file,
+            )
+
+    def published(self) -> None:
+        """What to record once the outputs are published: nothing for files."""
+
+
+class IncrementalFileEvents(FileEvents):
+    """`incremental` on event files: only new or changed files read, their daily aggregates
+    refreshed and the window scored from the aggregates; no metric panel."""
+
+    plan: AggregatePlan
+
+    def files_to_read(self) -> list[str]:
+        self.plan = plan_aggregates(find_event_files(self.run.events), self.run.output)
+        return self.plan.read
+
+    def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
+        run = self.run
+        refreshed = refresh_daily_aggregates(validation.valid_path, self.plan, run.output)
+        get_run_logger().info("daily aggregates: %s", refreshed)
+        return score_from_aggregates(run.output, run.config, run.run_date, run.staging)
+
+    def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
+        # the daily aggregates hold counts, not the window's events the panel needs
+        get_run_logger().warning(
+            "incremental run: the metric panel is not computed (run without --incremental)"
+        )
+        return None
+
+
+class SourceEvents(FileEvents):
+    """A configured source: what is new since its watermark read (no input files), the valid
+    events added to the event store and scored from it; the watermark advanced once published."""
+
+    extracted: SourceExtraction
+
+    def __init__(self, run: DailyRun, buckets: int, source: SourceConfig) -> None:
+        super().__init__(run, buckets)
+        self.source = source
+
+    def extract(self) -> str:
+        run = self.run
+        plan = plan_extraction(self.source, run.output, run.run_date)
+        self.extracted = extract_from_source(self.source, plan, run.staging)
+        rows, origin = self.extracted.rows_read, self.extracted.origin
+        get_run_logger().info("read %d rows of %s %s", rows, origin, plan.window.describe())
+        return self.extracted.raw_path  # what was read is in the manifest's extraction
+
+    def stored(self, validation: ValidationReport) -> tuple[str, dict[str, Any] | None]:
+        run, plan = self.run, self.extracted.plan
+        stored = store_events(validation.valid_path, run.output, plan)
+        extraction = extraction_manifest(self.extracted, stored, run.output, run.run_date)
+        return scoring_input(run.output, validation.valid_path), extraction
+
+    def published(self) -> None:
+        advance_watermark(self.extracted.plan, self.run.output, self.run.run_date)
+
+
+def daily_mode(run: DailyRun, incremental: bool, buckets: int) -> FileEvents:
+    """The run's mode, chosen once: a source, incremental files, or files."""
+    if run.source is not None:
+        return SourceEvents(run, buckets, run.source)
+    return (IncrementalFileEvents if incremental else FileEvents)(run, buckets)
