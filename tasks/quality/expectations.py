@@ -110,62 +110,6 @@ def _range_columns(raw: pl.DataFrame, rules: ValidationRules) -> list[tuple[str,
     ]
 
 
-def repeated_hashes(rows: pl.LazyFrame, column: str = "event_id") -> pl.LazyFrame:
-    """The 64-bit hashes of `column` that occur more than once (nulls left out), as `hash`.
-
-    Found by sorting the hashes and comparing neighbours: several times faster than a hash
-    table over the text (`is_duplicated`) on millions of ids. Rows whose hash does not repeat
-    have a value that does not repeat; the others are checked on the text itself.
-    """
-    hashed = pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash())
-    return (
-        rows.select(hashed.sort().alias("hash"))
-        .filter(pl.col("hash") == pl.col("hash").shift(1))
-        .unique()
-    )
-
-
-def repeat_candidates(
-    rows: pl.LazyFrame, hashes: pl.Series, column: str = "event_id"
-) -> pl.LazyFrame:
-    """The rows whose `column` hash is among `hashes`, by `position`, with their value."""
-    return (
-        rows.filter(pl.col(column).is_not_null() & pl.col(column).hash().is_in(hashes.implode()))
-        .select("position", column)
-        .sort("position")
-    )
-
-
-def later_occurrences(
-    frame: pl.DataFrame, column: str = "event_id", skip: pl.Series | None = None
-) -> pl.Series:
-    """True for every row whose `column` value appeared in an earlier row (nulls: False).
-
-    Rows marked in `skip` neither count nor are counted (quarantined rows do not shadow a
-    later valid one). Same answer as `~is_first_distinct()` over the other rows, computed on
-    64-bit hashes first (`repeated_hashes`) and on the text only for the rows whose hash repeats.
-    """
-    rows = frame.lazy().select(pl.int_range(pl.len(), dtype=pl.Int64).alias("position"), column)
-    if skip is not None:
-        rows = rows.filter(~pl.lit(skip))
-    hashes = repeated_hashes(rows, column).collect().to_series()
-    later = (
-        repeat_candidates(rows, hashes, column)
-        .collect()
-        .filter(~pl.col(column).is_first_distinct())
-    )
-    return (
-        pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
-        .scatter(later["position"], True)
-        .alias(column)
-    )
-
-
-def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
-    """The typed columns GX validates, one row per raw row."""
-    return check_columns(raw, rules).collect()
-
-
 def parsed(column: str) -> str:
     """The check column holding the number parsed from a numeric property."""
     return f"{column}__parsed"

@@ -22,7 +22,7 @@ from scoring.engagement import (
     tier_of,
     unweighted_event_types,
 )
-from scoring.events import first_occurrences
+from scoring.events import ROW_ID, later_occurrences
 from scoring.schema import CONTRIBUTIONS, SCORES, TIERS, polars_schema
 
 MakeEvents = Callable[[Sequence[tuple[str, str, str, str]]], pl.LazyFrame]
@@ -30,6 +30,11 @@ MakeEvents = Callable[[Sequence[tuple[str, str, str, str]]], pl.LazyFrame]
 RUN_DATE = date(2026, 1, 31)
 WINDOW_START = datetime(2026, 1, 2, tzinfo=UTC)
 WINDOW_END = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def first_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The events de-duplicated as validation does: without their later occurrences."""
+    return events.join(later_occurrences(events), on=ROW_ID, how="anti")
 
 
 def utc(*parts: int) -> datetime:

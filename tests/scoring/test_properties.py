@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from scoring.config import ScoringConfig, TierBoundaries
 from scoring.engagement import contributions, customer_scores, tier_of, unweighted_event_types
-from scoring.events import ROW_ID, first_occurrences, timestamp_from_text
+from scoring.events import ROW_ID, later_occurrences, timestamp_from_text
 from scoring.schema import TIERS, UTC_TIMESTAMP
 
 # modest: the whole tests/scoring directory must stay well under 20 s; no example database
@@ -239,6 +239,11 @@ def test_tier_is_monotone_in_score_and_follows_the_table(
 
 
 # --- order and batching do not matter -----------------------------------------------------------
+
+
+def first_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The events de-duplicated as validation does: without their later occurrences."""
+    return events.join(later_occurrences(events), on=ROW_ID, how="anti")
 
 
 def all_outputs(events: pl.LazyFrame, config: ScoringConfig) -> list[pl.DataFrame]:

@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tasks.extract.files import EventFile, read_events
-from tasks.quality.validate import reason_counts, validate
+from tasks.quality import validate as validate_module
+from tasks.quality.validate import RowsLostError, reason_counts, validate
 
 CSV = """event_id,customer_id,event_type,occurred_at,note
 1,a,login,2026-03-31T10:00:00Z,ok
@@ -71,3 +73,17 @@ def test_all_valid_input_quarantines_nothing(tmp_path: Path) -> None:
     assert validated.quarantine.height == 0
     assert validated.rows_valid == 1
     assert isinstance(validated.quarantine, pl.DataFrame)
+
+
+def test_a_row_lost_in_validation_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each term of rows read = valid + quarantined + duplicates is counted on its own: a row
+    lost on the way (here the typing of the valid events drops one) breaks the identity."""
+    typed = validate_module.typed_properties
+    monkeypatch.setattr(validate_module, "typed_properties", lambda events: typed(events).slice(1))
+    with pytest.raises(
+        RowsLostError,
+        match=r"read 7, but valid 1 \+ quarantined 4 \+ duplicates 1 = 6; nothing was published",
+    ):
+        _validated(tmp_path)
