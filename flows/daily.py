@@ -33,6 +33,7 @@ from tasks.quality.validate import (
     QualityGateError,
     ValidationReport,
     discard_staging,
+    escaped_counts,
     published_docs_index,
     report_data_quality,
     validate_events,
@@ -213,7 +214,7 @@ def score_run_date(
         if incremental:
             aggregates_plan = plan_aggregates(files, output)
             files = aggregates_plan.read
-        raw_path = extract_events(files, staging)
+        raw_path = extract_events(files, staging, config.validation_rules.max_uncompressed_bytes)
         logger.info("extracted %d file(s) for %s", len(files), run_date)
     timings["extract"] = round(time.perf_counter() - started, 3)
 
@@ -226,7 +227,7 @@ def score_run_date(
         if validation.unknown_event_types:
             logger.warning(
                 "event types not in the catalogue (kept): %s",
-                ", ".join(f"{t} ({n})" for t, n in validation.unknown_event_types.items()),
+                escaped_counts(validation.unknown_event_types),
             )
 
         extraction, scored_path = None, validation.valid_path
@@ -249,7 +250,7 @@ def score_run_date(
         if scoring.unweighted_event_types:
             logger.info(
                 "unweighted event types (count 0): %s",
-                ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
+                escaped_counts(scoring.unweighted_event_types),
             )
 
         metrics = None

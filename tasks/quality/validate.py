@@ -43,12 +43,14 @@ from tasks.quality.data_docs import (
 from tasks.quality.expectations import (
     EVENT_TYPES_SUITE,
     RAW_SUITE,
+    REPRESENTABLE_YEARS,
     TABLE_SUITE,
     Rule,
     check_columns,
     event_type_rules,
     output_rules,
     raw_event_rules,
+    representable_time,
     row_flags,
     table_rules,
 )
@@ -88,7 +90,11 @@ class Validated:
         return self.valid.height
 
 
-def _reason(reason: str, raw_text: str | None) -> str:
+def _reason(reason: str, raw_text: str | None, representable: bool) -> str:
+    """The reason of a failed expectation, told apart where one check has several causes."""
+    if reason == "occurred_at is missing" and not representable:
+        low, high = REPRESENTABLE_YEARS
+        return f"occurred_at is out of range (years {low} to {high})"
     if reason == "occurred_at is missing" and raw_text is not None:
         return "occurred_at is not a valid ISO 8601 timestamp"
     return reason
@@ -201,7 +207,8 @@ def _gx_row_checks(
     outcomes, _ = run_suite(RAW_SUITE, suspect_frame, suite, run_date, staging)
     failed_rules = {i: r for i, r in row_rules.items() if not outcomes[i].success}
     failing = failing_row_ids(suspect_frame, failed_rules, ROW_ID) if failed_rules else {}
-    raw_text = dict(suspects.select(ROW_ID, OCCURRED_AT_TEXT).iter_rows())
+    times = suspects.select(ROW_ID, OCCURRED_AT_TEXT, representable_time(pl.col("occurred_at")))
+    raw_text = {row: (text, representable) for row, text, representable in times.iter_rows()}
     reasons: dict[int, list[tuple[str, str]]] = {}
     for index, failed_rows in sorted(failing.items()):  # reasons in suite order
         if len(failed_rows) != (outcomes[index].unexpected_count or 0):
@@ -210,7 +217,7 @@ def _gx_row_checks(
                 f"failing rows but named {len(failed_rows)}"
             )
         for row in failed_rows:
-            reason = _reason(suite[index].reason, raw_text.get(int(row)))
+            reason = _reason(suite[index].reason, *raw_text[int(row)])
             reasons.setdefault(int(row), []).append((reason, outcomes[index].expectation))
     if len(reasons) != suspects.height:
         raise RuntimeError(
@@ -373,6 +380,12 @@ def validate(
             f"{validated.duplicates_removed:,} = {accounted:,}; nothing was published"
         )
     return validated
+
+
+def escaped_counts(counts: dict[str, int]) -> str:
+    """`'login' (3), 'sign\u200bup' (1)`: values (event types) with their counts, each value
+    as repr writes it, so what a terminal would not show (a zero-width space) is seen."""
+    return ", ".join(f"{value!r} ({count:,})" for value, count in counts.items())
 
 
 def gate_message(validated: Validated, run_date: date, docs: Path | None, samples: int = 5) -> str:
