@@ -264,6 +264,18 @@ def _check_recovery(
     """After a kill: each partition whole; then the next run (or `recover`) makes every table
     the same version and leaves no staging behind."""
     _assert_each_table_whole(output, versions, context)
+    with Reader(output, versions):  # and while the next run (or `recover`) finishes it
+        return _recover(forkserver, output, inputs, versions, context, rerun)
+
+
+def _recover(
+    forkserver: ForkServer,
+    output: Path,
+    inputs: dict[str, Path],
+    versions: dict,
+    context: str,
+    rerun: bool,
+) -> str:
     if rerun:
         pid = forkserver.start(inputs["new"], inputs["config"], output)
         assert forkserver.wait(pid) == 0, context
