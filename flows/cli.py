@@ -97,6 +97,8 @@ def _flow_inputs(
 
 def print_summary(summary: "RunSummary") -> None:
     """A table of what the run read, quarantined and scored, and where the outputs are."""
+    from tasks.quality.validate import escaped_counts
+
     validation, scoring = summary.validation, summary.scoring
     counts = Table(title=f"engage run {summary.run_date}", show_header=False)
     counts.add_row("input files", str(len(summary.input_files)))
@@ -134,15 +136,16 @@ def print_summary(summary: "RunSummary") -> None:
             reasons.add_row(reason, f"{rows:,}")
         console.print(reasons)
     if scoring.unweighted_event_types:
-        unweighted = ", ".join(scoring.unweighted_event_types)
-        console.print(f"unweighted event types (counted 0): {unweighted}")
+        unweighted = escaped_counts(scoring.unweighted_event_types)
+        # event types are data: `[/x]` is not rich markup
+        console.print(f"unweighted event types (counted 0): {unweighted}", markup=False)
     if summary.followups is not None:
         console.print(
             f"follow-ups: flags {summary.followups.flags}, actions {summary.followups.actions}"
         )
     if validation.unknown_event_types:
-        unknown = ", ".join(f"{t} ({n:,})" for t, n in validation.unknown_event_types.items())
-        console.print(f"event types not in the catalogue (kept): {unknown}")
+        unknown = escaped_counts(validation.unknown_event_types)
+        console.print(f"event types not in the catalogue (kept): {unknown}", markup=False)
     if summary.data_docs:
         console.print(f"Data Docs: {summary.data_docs}")
     if summary.run_report:

@@ -23,6 +23,7 @@ from tasks.quality.validate import (
     QualityGateError,
     ValidationReport,
     discard_staging,
+    escaped_counts,
     published_docs_index,
     report_data_quality,
     validate_events,
@@ -169,10 +170,9 @@ def validated(run: DailyRun, raw_path: str) -> tuple[ValidationReport, str]:
         )
     logger.info(validated_message(validation))
     if validation.unknown_event_types:
-        unknown = validation.unknown_event_types.items()
         logger.warning(
             "event types not in the catalogue (kept): %s",
-            ", ".join(f"{t} ({n})" for t, n in unknown),
+            escaped_counts(validation.unknown_event_types),
         )
     return validation, run_id
 
@@ -184,7 +184,7 @@ def scored(mode: FileEvents, scored_path: str, validation: ValidationReport) -> 
     if scoring.unweighted_event_types:
         get_run_logger().info(
             "unweighted event types (count 0): %s",
-            ", ".join(f"{t} ({n})" for t, n in scoring.unweighted_event_types.items()),
+            escaped_counts(scoring.unweighted_event_types),
         )
     return scoring
 

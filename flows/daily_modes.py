@@ -97,7 +97,9 @@ class FileEvents:
     def extract(self) -> str:
         """Stage the events read as the run's raw events; returns their path."""
         self.files = self.files_to_read()
-        raw_path = extract_events(self.files, self.run.staging)
+        raw_path = extract_events(
+            self.files, self.run.staging, self.run.config.validation_rules.max_uncompressed_bytes
+        )
         get_run_logger().info("extracted %d file(s) for %s", len(self.files), self.run.run_date)
         return raw_path
 

@@ -213,6 +213,10 @@ def _default_ranges() -> dict[str, dict[str, NumericRange]]:
     }
 
 
+MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
+"""validation.max_uncompressed_bytes by default: 2 GiB per compressed input file."""
+
+
 class ValidationRules(_Frozen):
     """The data-quality gate: error budget, time bounds, catalogue, numeric ranges, volume."""
 
@@ -240,6 +244,12 @@ class ValidationRules(_Frozen):
         description="event_type ('*' = every type) -> numeric property -> inclusive range",
     )
     max_id_length: int = Field(256, ge=1, description="longest event_id / customer_id accepted")
+    max_uncompressed_bytes: int = Field(
+        MAX_UNCOMPRESSED_BYTES,
+        ge=1,
+        description="largest size (bytes) a compressed input file may expand to; a larger one "
+        "stops the run naming the file (a compression bomb is never read whole)",
+    )
     row_count: RowCountBand | None = Field(
         default_factory=RowCountBand, description="null = no volume check"
     )

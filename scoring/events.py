@@ -61,9 +61,29 @@ def blank_as_null(column: str) -> pl.Expr:
     )
 
 
-def first_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Events with duplicate `event_id`s removed, keeping the first in input order."""
-    return events.filter(pl.col(ROW_ID) == pl.col(ROW_ID).min().over("event_id"))
+def later_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The events whose `event_id` occurred in an earlier event (by `_row`): the duplicates that
+    de-duplication drops, the first occurrence being kept. A null `event_id` never repeats.
+
+    The 64-bit hashes of the ids are sorted and compared with their neighbours (several times
+    faster than a hash table over the text, e.g. `is_first_distinct`, on millions of ids); only
+    the few events whose hash repeats are compared on the text itself, so a hash collision
+    never merges two ids.
+    """
+    identified = events.filter(pl.col("event_id").is_not_null()).with_columns(
+        pl.col("event_id").hash().alias("_hash")
+    )
+    repeated_hashes = (
+        identified.select(pl.col("_hash").sort())
+        .filter(pl.col("_hash") == pl.col("_hash").shift(1))
+        .unique()
+    )
+    return (
+        identified.join(repeated_hashes, on="_hash", how="semi")
+        .sort(ROW_ID)
+        .filter(~pl.col("event_id").is_first_distinct())
+        .drop("_hash")
+    )
 
 
 def events_until(events: pl.LazyFrame, end_exclusive: datetime) -> pl.LazyFrame:

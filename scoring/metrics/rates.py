@@ -12,6 +12,10 @@ from polars.lazyframe.group_by import LazyGroupBy
 EXACT_DECIMALS = 9
 """Float sums are taken as Decimal(38, 9): each value rounded to 1e-9, sums up to 1e29."""
 
+EXACT_MAGNITUDE = 1e15
+"""Input numbers stay below this in magnitude (validation quarantines the others): an exact sum
+of up to 1e14 of them fits Decimal(38, 9), where one 1e30 alone overflows."""
+
 
 def ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     """part / whole; null when whole is 0 or null."""

@@ -1,29 +1,46 @@
 """Extract: read event files (CSV, NDJSON, Parquet; optionally gzipped) into one raw frame.
 
-Every input column is kept. Text inputs are read as text (nothing is coerced or lost); the
-required id columns become text, `occurred_at` becomes a UTC timestamp, and each row records
+Every input column is kept. Text inputs are read as text, as written: nothing is coerced or
+lost (an NDJSON number keeps its source token, `1.50` stays `1.50`, a 19-digit id stays whole).
+The required id columns become text, `occurred_at` becomes a UTC timestamp, and each row records
 the file and 1-based row it came from so quarantine and errors can point at it.
+
+Text files are read in blocks cut at record boundaries and decompressed on the fly, so a file is
+never held whole (twice) in memory: a compressed file may expand to at most
+`validation.max_uncompressed_bytes`, and no line may be longer than one block.
 """
 
 import csv
+import fnmatch
 import glob
 import gzip
 import io
+import itertools
 import json
+import operator
+import os
+import re
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from scoring.events import ROW_ID, blank_as_null, timestamp_from_text, timestamp_from_typed
+from scoring.config import MAX_UNCOMPRESSED_BYTES
+from scoring.events import ROW_ID, timestamp_from_text, timestamp_from_typed
 from scoring.schema import EVENT_COLUMN_NAMES, OPTIONAL_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
 from tasks.retry import BACKOFF_SECONDS, retry_transient
 
 OCCURRED_AT_TEXT = "_occurred_at_text"
 """The original text of occurred_at (null for typed Parquet columns), kept for error reasons."""
+
+BLOCK_BYTES = 64 * 1024 * 1024
+"""Text files are read in blocks of this many bytes; a line may not be longer."""
 
 _FORMATS = {
     ".csv": "csv",
@@ -33,6 +50,15 @@ _FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+_BOM = b"\xef\xbb\xbf"
+_JSON_TOKENS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+"""One JSON object, its values left as their JSON text (msgspec.Raw): numbers keep their token."""
+_JSON_SCALARS = msgspec.json.Decoder(dict[str, Any], float_hook=str)
+"""One JSON object of scalars: a number with a fraction or exponent as its token, an integer
+as a Python int (whose text is its token, but for -0)."""
+_NEGATIVE_ZERO = re.compile(rb"-0[\s,}]")
+"""The integer -0 (or a string that holds the same): NDJSON read as tokens, not as scalars."""
+_DECODE_BYTES = 8 * 1024 * 1024
 
 
 class EventInputError(ValueError):
@@ -64,125 +90,342 @@ class EventFile:
 
 
 def event_files(pattern: str) -> list[EventFile]:
-    """The files matching a path, a directory or a glob, sorted by name."""
+    """The files matching a path, a directory or a glob, sorted by name; each real file once
+    (symbolic links to a file already matched are left out, looping directory links are not
+    followed)."""
     path = Path(pattern)
     if path.is_dir():
         matches = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix != ".md")
     elif path.is_file():
         matches = [str(path)]
     else:
-        matches = sorted(p for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        matches = sorted(glob_files(pattern))
     if not matches:
         raise EventInputError(f"no event files match {pattern!r}: check the path or glob")
-    return [EventFile.of(p) for p in matches]
+    real = {}
+    for match in matches:
+        real.setdefault(os.path.realpath(match), match)
+    return [EventFile.of(p) for p in real.values()]
 
 
-def _source_bytes(file: EventFile) -> bytes:
+def glob_files(pattern: str) -> list[str]:
+    """The files matching a glob (`**`: any number of directories, hidden ones excepted).
+
+    Symbolic links to directories are followed, but never twice into the same real
+    directory: a link looping back (`d/up -> ..`) is not walked again and again.
+    """
+    if "**" not in pattern:
+        return [p for p in glob.glob(pattern) if os.path.isfile(p)]
+    segments = pattern.split("/")
+    literal = list(itertools.takewhile(lambda s: not glob.has_magic(s), segments))
+    base = "/".join(literal) or "."
+    visited = {os.path.realpath(base)}
+    found = []
+    for directory, subdirectories, files in os.walk(base, followlinks=True):
+        real = [os.path.realpath(os.path.join(directory, d)) for d in subdirectories]
+        subdirectories[:] = [
+            d for d, r in zip(subdirectories, real, strict=True) if r not in visited
+        ]
+        visited.update(real)
+        relative = Path(os.path.relpath(directory, base)).parts if directory != base else ()
+        found += [
+            os.path.join(directory, name)
+            for name in files
+            if _glob_match([*relative, name], segments[len(literal) :])
+        ]
+    return found
+
+
+def _glob_match(parts: list[str], segments: list[str]) -> bool:
+    """Whether path components match glob segments, as `glob.glob(recursive=True)` would."""
+    if not segments:
+        return not parts
+    if segments[0] == "**":
+        return any(
+            _glob_match(parts[skipped:], segments[1:])
+            for skipped in range(len(parts) + 1)
+            if not any(p.startswith(".") for p in parts[:skipped])
+        )
+    if not parts or (parts[0].startswith(".") and not segments[0].startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(parts[0], segments[0]) and _glob_match(parts[1:], segments[1:])
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Whole records of a text file: their bytes, and where they start in the file."""
+
+    data: bytes
+    line: int  # the 1-based line of the file the piece starts on
+    offset: int  # its byte offset in the (decompressed) file
+
+
+def _blocks(file: EventFile, limit: int) -> Iterator[bytes]:
+    """The file's bytes, decompressed on the fly, in blocks; at most `limit` bytes once
+    decompressed (a compression bomb stops there, never read whole)."""
+    opener: Callable[..., io.BufferedIOBase] = gzip.open if file.compression else open
     try:
-        with open(file.path, "rb") as stream:
-            data = stream.read()
-        return gzip.decompress(data) if file.compression == "gzip" else data
+        with opener(file.path, "rb") as stream:
+            total = 0
+            while block := stream.read(BLOCK_BYTES):
+                total += len(block)
+                if file.compression and total > limit:
+                    raise EventInputError(
+                        f"{file.path}: expands to more than {limit:,} bytes once decompressed; "
+                        "raise validation.max_uncompressed_bytes if the file is genuine"
+                    )
+                yield block
     except (OSError, EOFError, zlib.error) as error:
         raise EventInputError(f"{file.path}: cannot be read: {error}") from error
 
 
-def _utf8_problem(file: EventFile, data: bytes) -> EventInputError | None:
+def _pieces(file: EventFile, limit: int, record_end: Callable[[bytes], int]) -> Iterator[_Piece]:
+    """The file in pieces of whole records; `record_end(buffer)` is where the last whole record
+    of `buffer` ends (0: none does)."""
+    carry, line, offset = b"", 1, 0
+    for block in _blocks(file, limit):
+        buffer = carry + block if carry else block
+        end = record_end(buffer)
+        if end == 0:
+            if len(buffer) > BLOCK_BYTES:
+                raise EventInputError(
+                    f"{file.path}: line {line}: no record ends within {BLOCK_BYTES:,} bytes (a "
+                    "line that long, or an unterminated quote); split the line or fix the quoting"
+                )
+            carry = buffer
+            continue
+        piece = _Piece(buffer[:end], line, offset)
+        yield piece
+        carry, line, offset = buffer[end:], line + piece.data.count(b"\n"), offset + end
+    if carry:
+        yield _Piece(carry, line, offset)
+
+
+def _utf8_problem(file: EventFile, piece: _Piece) -> EventInputError | None:
     """An error naming the line of the first byte that is not UTF-8 (None if all is)."""
     try:
-        data.decode("utf-8")
+        piece.data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        line = piece.line + piece.data.count(b"\n", 0, error.start)
         return EventInputError(
-            f"{file.path}: line {line} is not valid UTF-8 (byte 0x{data[error.start]:02x} at "
-            f"offset {error.start}); re-encode the file as UTF-8"
+            f"{file.path}: line {line} is not valid UTF-8 (byte 0x{piece.data[error.start]:02x} "
+            f"at offset {piece.offset + error.start}); re-encode the file as UTF-8"
         )
     return None
 
 
-def _ndjson_problem(file: EventFile, data: bytes) -> str:
-    """Which line of an NDJSON file is not one JSON object (found only once reading failed)."""
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+def _csv_record_end(buffer: bytes) -> int:
+    """After the last line end of `buffer` that is outside quotes (an even number of `"` before
+    it: RFC 4180 doubles a quote inside a quoted field); 0 if none is."""
+    position, quotes = len(buffer), buffer.count(b'"')
+    while (newline := buffer.rfind(b"\n", 0, position)) >= 0:
+        quotes -= buffer.count(b'"', newline, position)
+        if quotes % 2 == 0:
+            return newline + 1
+        position = newline
+    return 0
+
+
+def _csv_problem(piece: _Piece, width: int, records_before: int) -> str:
+    """Which record of a CSV piece has more fields than the header (found once reading failed)."""
+    records = csv.reader(io.StringIO(piece.data.decode("utf-8"), newline=""))
+    if records_before == 0:
+        width = len(next(records, []))
+    for number, record in enumerate(records, start=records_before + 1):
+        if len(record) > width:
+            return (
+                f"record {number} (line {piece.line + records.line_num - 1}) has {len(record)} "
+                f"fields, the header has {width}"
+            )
+    return "check the quoting (an unterminated quote swallows the rest of the file)"
+
+
+def _reject_header(file: EventFile, piece: _Piece) -> None:
+    """Line ends Polars does not see as such: one header holding every record."""
+    if b"\r" in piece.data and b"\n" not in piece.data:
+        raise EventInputError(
+            f"{file.path}: lines end in a carriage return alone (classic Mac OS); "
+            "convert the line ends to \\n or \\r\\n"
+        )
+
+
+def _reject_repeated_names(file: EventFile, names: list[str]) -> None:
+    """A header naming a column twice (Polars renames the second `<name>_duplicated_0`)."""
+    for name in names:
+        original, marker, number = name.rpartition("_duplicated_")
+        if marker and number.isdigit() and original in names:
+            raise EventInputError(
+                f"{file.path}: the header names column {original!r} more than once; "
+                "rename or drop the copies"
+            )
+
+
+def _read_csv(file: EventFile, limit: int) -> pl.DataFrame:
+    """A CSV file with every field as text, read piece by piece (the header from the first)."""
+    frames: list[pl.DataFrame] = []
+    names: list[str] = []
+    for piece in _pieces(file, limit, _csv_record_end):
+        if problem := _utf8_problem(file, piece):
+            raise problem
+        records_before = sum(f.height for f in frames)
         try:
-            value = json.loads(line, parse_constant=_reject_constant)
-        except ValueError as error:
-            return f"line {number} is not valid JSON ({error}): {line[:80]!r}"
-        if not isinstance(value, dict):
-            return f"line {number} is a JSON {type(value).__name__}, not an object: {line[:80]!r}"
-    return "not one JSON object per line"
+            if not frames:
+                _reject_header(file, piece)
+                frame = pl.read_csv(piece.data, infer_schema=False, raise_if_empty=False)
+                names = frame.columns
+                _reject_repeated_names(file, names)
+            else:
+                schema = dict.fromkeys(names, pl.String)
+                frame = pl.read_csv(piece.data, has_header=False, schema=schema)
+        except pl.exceptions.PolarsError as error:
+            where = _csv_problem(piece, len(names), records_before)
+            raise EventInputError(
+                f"{file.path}: cannot be read as csv: {where}; ({str(error).splitlines()[0]})"
+            ) from error
+        frames.append(frame)
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def _json_record_end(buffer: bytes, start: int = 0, stop: int | None = None) -> int:
+    """After the last line end of `buffer[start:stop]` (JSON text holds none inside a value);
+    0 if none."""
+    return max(buffer.rfind(b"\n", start, stop), buffer.rfind(b"\r", start, stop)) + 1
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _csv_problem(data: bytes) -> str:
-    """Which record of a CSV file has more fields than the header (found once reading failed)."""
-    records = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
-    header = next(records, [])
-    for number, record in enumerate(records, start=1):
-        if len(record) > len(header):
-            return (
-                f"record {number} (line {records.line_num}) has {len(record)} fields, "
-                f"the header has {len(header)}"
-            )
-    return "check the quoting (an unterminated quote swallows the rest of the file)"
+def _ndjson_problem(data: bytes, first_line: int) -> str:
+    """Which line of NDJSON is not one JSON object (found only once reading failed)."""
+    for number, line in enumerate(data.splitlines(), start=first_line):
+        if not line.strip():
+            continue
+        shown = line[:80].decode("utf-8", errors="replace")
+        try:
+            value = json.loads(line, parse_constant=_reject_constant)
+            if isinstance(value, dict):
+                _JSON_TOKENS.decode(line)
+        except (ValueError, msgspec.MsgspecError) as error:
+            return f"line {number} is not valid JSON ({error}): {shown!r}"
+        except RecursionError:
+            return f"line {number} nests objects or arrays too deeply: {shown!r}"
+        if not isinstance(value, dict):
+            return f"line {number} is a JSON {type(value).__name__}, not an object: {shown!r}"
+    return "not one JSON object per line"
 
 
-def _reject_nested_ids(file: EventFile, data: bytes, frame: pl.DataFrame) -> None:
+def _token_texts(objects: list[dict[str, msgspec.Raw]]) -> pl.DataFrame:
+    """Every key of the objects as a column (in order of first appearance) of JSON tokens."""
+    names = dict.fromkeys(itertools.chain.from_iterable(objects))
+    return pl.DataFrame(
+        {
+            name: [None if (raw := o.get(name)) is None else bytes(raw) for o in objects]
+            for name in names
+        },
+        schema=dict.fromkeys(names, pl.Binary),
+    ).cast(pl.String)
+
+
+def _json_text(token: pl.Expr) -> pl.Expr:
+    """A JSON value as text: a string decoded, anything else as written (a number keeps its
+    token, `true`, an object or array its JSON text); `null` is null."""
+    quoted = token.str.starts_with('"')
+    escaped = quoted & token.str.contains("\\", literal=True)
+    return (
+        pl.when(token == "null")
+        .then(None)
+        .when(escaped)
+        .then(pl.when(escaped).then(token).str.json_decode(pl.String))
+        .when(quoted)
+        .then(token.str.strip_prefix('"').str.strip_suffix('"'))
+        .otherwise(token)
+    )
+
+
+def _reject_nested_ids(file: EventFile, tokens: pl.DataFrame, records_before: int) -> None:
     """Required fields must be scalars: a JSON object or array there is a file error."""
-    for column in (c for c in EVENT_COLUMN_NAMES if c in frame.columns):
-        values = pl.col(column)
-        if frame.schema[column].is_nested():
-            suspects = frame.with_row_index().filter(values.is_not_null())["index"]
-        elif frame.schema[column] == pl.String:  # mixed scalars and objects arrive as JSON text
-            suspects = frame.with_row_index().filter(values.str.contains(r"^\s*[\[{]"))["index"]
-        else:
-            continue
-        if suspects.is_empty():
-            continue
-        records = [line for line in data.decode("utf-8").splitlines() if line.strip()]
-        for index in suspects.to_list():
-            if isinstance(json.loads(records[index]).get(column), dict | list):
-                raise EventInputError(
-                    f"{file.path}: record {index + 1}: field {column} holds a JSON object or "
-                    f"array; {column} must be a string or a number"
-                )
-
-
-def _read_ndjson(file: EventFile, data: bytes) -> pl.DataFrame:
-    if not data.strip():
-        return pl.DataFrame()
-    frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-    _reject_nested_ids(file, data, frame)
-    nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
-    if nested:  # other nested properties are kept as their JSON text
-        frame = pl.read_ndjson(io.BytesIO(data), schema={c: pl.String for c in frame.columns})
-    return frame
-
-
-def _read_text_table(file: EventFile) -> pl.DataFrame:
-    data = _source_bytes(file)
-    if problem := _utf8_problem(file, data):
-        raise problem
-    try:
-        if file.format == "csv":
-            frame = pl.read_csv(
-                io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", raise_if_empty=False
+    for column in (c for c in EVENT_COLUMN_NAMES if c in tokens.columns):
+        nested = tokens.get_column(column).str.contains(r"^[\[{]").fill_null(False)
+        if nested.any():
+            record = records_before + nested.arg_true()[0] + 1
+            raise EventInputError(
+                f"{file.path}: record {record}: field {column} holds a JSON object or array; "
+                f"{column} must be a string or a number"
             )
-        else:
-            frame = _read_ndjson(file, data)
-    except pl.exceptions.PolarsError as error:
-        where = _csv_problem(data) if file.format == "csv" else _ndjson_problem(file, data)
-        raise EventInputError(
-            f"{file.path}: cannot be read as {file.format}: {where}; ({str(error).splitlines()[0]})"
-        ) from error
-    return frame.with_columns(pl.all().cast(pl.String))
 
 
-def _read_parquet(file: EventFile) -> pl.DataFrame:
+def _scalar_texts(objects: list[dict[str, Any]]) -> pl.DataFrame | None:
+    """Objects of scalars decoded by `_JSON_SCALARS` as text columns, what `_token_texts` and
+    `_json_text` give for them in a third of the time; None if a value does not fit (an
+    integer beyond 128 bits)."""
+    columns = {
+        name: _values(objects, name)
+        for name in dict.fromkeys(itertools.chain.from_iterable(objects))
+    }
+    frame = pl.DataFrame(
+        {name: pl.Series(name, values, pl.String, strict=False) for name, values in columns.items()}
+    )
+    fits = all(
+        frame[name].null_count() in (0, values.count(None)) for name, values in columns.items()
+    )
+    return frame if fits else None
+
+
+def _values(objects: list[dict[str, Any]], name: str) -> list[Any]:
+    """The values of one key (None where absent)."""
     try:
+        return list(map(operator.itemgetter(name), objects))  # twice as fast, if none lacks it
+    except KeyError:
+        return [o.get(name) for o in objects]
+
+
+def _ndjson_frame(file: EventFile, data: bytes, records_before: int) -> pl.DataFrame:
+    """NDJSON lines as text columns, every value as its JSON text (`_json_text`)."""
+    objects = _JSON_SCALARS.decode_lines(data)
+    # one brace per object and no bracket: no object or array value (strings may hold some)
+    scalars = data.count(b"{") == len(objects) and b"[" not in data
+    if scalars and _NEGATIVE_ZERO.search(data) is None:
+        frame = _scalar_texts(objects)
+        if frame is not None:
+            return frame
+    tokens = _token_texts(_JSON_TOKENS.decode_lines(data))
+    _reject_nested_ids(file, tokens, records_before)
+    return tokens.select(_json_text(pl.col(c)).alias(c) for c in tokens.columns)
+
+
+def _read_ndjson(file: EventFile, limit: int) -> pl.DataFrame:
+    """An NDJSON file with every value as its JSON text, read piece by piece."""
+    frames: list[pl.DataFrame] = []
+    for piece in _pieces(file, limit, _json_record_end):
+        if problem := _utf8_problem(file, piece):
+            raise problem
+        data = piece.data.removeprefix(_BOM) if piece.offset == 0 else piece.data
+        start = 0
+        while start < len(data):  # decoded a few MiB at a time: Python objects are large
+            stop = start + _DECODE_BYTES
+            end = (
+                len(data) if stop >= len(data) else _json_record_end(data, start, stop) or len(data)
+            )
+            try:
+                frames.append(_ndjson_frame(file, data[start:end], sum(f.height for f in frames)))
+            except (msgspec.MsgspecError, RecursionError) as error:
+                where = _ndjson_problem(data[start:end], piece.line + data.count(b"\n", 0, start))
+                raise EventInputError(
+                    f"{file.path}: cannot be read as ndjson: {where}; ({error})"
+                ) from error
+            start = end
+    return pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
+
+
+def _read_text_table(file: EventFile, limit: int) -> pl.DataFrame:
+    return _read_csv(file, limit) if file.format == "csv" else _read_ndjson(file, limit)
+
+
+def _read_parquet(file: EventFile, limit: int) -> pl.DataFrame:
+    try:
+        if file.compression:  # Parquet needs random access: decompressed in memory, bounded
+            return pl.read_parquet(io.BytesIO(b"".join(_blocks(file, limit))))
         return pl.read_parquet(file.path)
     except (pl.exceptions.PolarsError, OSError) as error:
         raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
@@ -209,9 +452,10 @@ def _typed(frame: pl.DataFrame, file: EventFile) -> pl.DataFrame:
         except TypeError as error:
             raise EventInputError(f"{file.path}: column occurred_at: {error}") from error
         text = pl.lit(None, dtype=pl.String)
+    # ids keep their text as read (blank ones too: validation calls them missing, and the
+    # quarantine keeps them as they were)
     ids = [c for c in ("event_id", "customer_id", "event_type")]
     return frame.with_columns(
-        *[blank_as_null(c) for c in ids if frame.schema[c] == pl.String],
         *[pl.col(c).cast(pl.String) for c in ids if frame.schema[c] != pl.String],
         text.alias(OCCURRED_AT_TEXT),
     ).with_columns(
@@ -231,7 +475,9 @@ def _type_changes(frame: pl.DataFrame, file: EventFile) -> None:
         if actual is None or actual == pl.Null:
             continue
         fits = actual.is_numeric() if contract.is_numeric() else actual == pl.String
-        fits = fits or (contract == pl.String and actual.is_integer())  # integer ids are ids
+        # integer ids are ids, and categories (pandas) are text
+        text = actual.is_integer() or isinstance(actual, pl.Categorical | pl.Enum)
+        fits = fits or (contract == pl.String and text)
         if not fits:
             raise EventInputError(
                 f"{file.path}: column {name} is {actual}, the event contract says {contract}: "
@@ -239,18 +485,39 @@ def _type_changes(frame: pl.DataFrame, file: EventFile) -> None:
             )
 
 
-def read_event_file(file: EventFile) -> pl.DataFrame:
+def _extras_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Other columns that have no text of their own as text: nested ones as JSON (as NDJSON
+    keeps them), binary ones as hexadecimal (the quarantine holds every field as text)."""
+    nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
+    binary = [c for c, dtype in frame.schema.items() if dtype == pl.Binary]
+    return frame.with_columns(
+        *[
+            # {"v":<JSON>} less its 5 + 1 wrapping characters
+            pl.when(pl.col(c).is_not_null())
+            .then(pl.struct(pl.col(c).alias("v")).struct.json_encode().str.slice(5).str.head(-1))
+            .alias(c)
+            for c in nested
+        ],
+        *[pl.col(c).bin.encode("hex") for c in binary],
+    )
+
+
+def read_event_file(
+    file: EventFile, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> pl.DataFrame:
     """One file as a raw event frame (required columns typed, extras kept as they are)."""
     if file.format != "parquet":  # text formats are read as text: nothing typed to contradict
-        return _typed(_read_text_table(file), file)
-    frame = _read_parquet(file)
+        return _typed(_read_text_table(file, max_uncompressed_bytes), file)
+    frame = _read_parquet(file, max_uncompressed_bytes)
     _type_changes(frame, file)
-    return _typed(frame, file)
+    return _typed(_extras_as_text(frame), file)
 
 
-def read_events(files: list[EventFile]) -> pl.DataFrame:
+def read_events(
+    files: list[EventFile], max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> pl.DataFrame:
     """All files as one raw event frame, in file order, with a global `_row` id."""
-    frames = [read_event_file(f) for f in files]
+    frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
     return pl.concat(frames, how="diagonal_relaxed").with_row_index(ROW_ID)
 
 
@@ -273,18 +540,24 @@ def find_event_files(events: str) -> list[str]:
     retry_delay_seconds=BACKOFF_SECONDS,
     retry_condition_fn=retry_transient,
 )
-def extract_events(paths: list[str], staging: str) -> str:
+def extract_events(
+    paths: list[str], staging: str, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> str:
     """Read the run's input files into one raw event frame, staged as Parquet; returns its path."""
-    raw = read_events([EventFile.of(p) for p in paths])
+    raw = read_events([EventFile.of(p) for p in paths], max_uncompressed_bytes)
     target = Path(staging) / "raw_events.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     raw.write_parquet(target)
     return str(target)
 
 
-def read_untyped_file(file: EventFile) -> pl.DataFrame:
+def read_untyped_file(
+    file: EventFile, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> pl.DataFrame:
     """One file's columns as stored (text tables as text), before renaming and typing."""
-    return _read_parquet(file) if file.format == "parquet" else _read_text_table(file)
+    if file.format == "parquet":
+        return _read_parquet(file, max_uncompressed_bytes)
+    return _read_text_table(file, max_uncompressed_bytes)
 
 
 def typed_event_frame(frame: pl.DataFrame, origin: str) -> pl.DataFrame:

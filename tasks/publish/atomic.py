@@ -26,11 +26,12 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,13 @@ FAILPOINTS: tuple[str, ...] = (
     "publish:journal-temporary",
     "publish:journal-committed",
     "publish:swapped-first",
+    "publish:before-last-swap",
     "publish:swapped-all",
     "publish:journal-removed",
 )
 
 _held_locks: dict[Path, int] = {}
+_logger = logging.getLogger(__name__)
 
 
 class PublishError(RuntimeError):
@@ -121,9 +124,11 @@ def _try_lock(lock_path: Path) -> int | None:
 
 
 def _release(lock_path: Path, descriptor: int) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        lock_path.unlink()
-    os.close(descriptor)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            lock_path.unlink()
+    finally:
+        os.close(descriptor)
 
 
 def new_staging_dir(output: str | Path, run_date: date) -> Path:
@@ -167,11 +172,15 @@ def _remove_if_empty(directory: Path) -> None:
 # --- validation -------------------------------------------------------------------------------
 
 
+def publish_order(tables: Iterable[str]) -> list[str]:
+    """The order partitions are swapped in: data tables by name, the manifest last."""
+    return sorted(tables, key=lambda table: (table == MANIFEST_TABLE, table))
+
+
 def staged_partitions(staging: Path, run_date: date) -> dict[str, Path]:
-    """table -> staged partition directory of the run date, the manifest table last."""
+    """table -> staged partition directory of the run date, in `publish_order`."""
     found = {p.parent.name: p for p in staging.glob(f"*/run_date={run_date.isoformat()}")}
-    order = sorted(found, key=lambda table: (table == MANIFEST_TABLE, table))
-    return {table: found[table] for table in order}
+    return {table: found[table] for table in publish_order(found)}
 
 
 def describe_outputs(staging: str | Path, run_date: date) -> dict[str, dict[str, Any]]:
@@ -301,21 +310,48 @@ def _write_journal(staging: Path, run_date: date, partitions: dict[str, Path]) -
 
 
 def _roll_forward(output: Path, staging: Path, journal: Path) -> list[Path]:
+    """Swap every partition the journal lists into place, in `publish_order` (the journal is
+    JSON with sorted keys: its own order is not the publish order)."""
     entries = json.loads(journal.read_text())
     run_date = date.fromisoformat(entries["run_date"])
+    tables = publish_order(entries["tables"])
     published = []
-    for index, (table, entry) in enumerate(entries["tables"].items()):
+    for index, table in enumerate(tables):
         target = partition_dir(output, table, run_date)
         staged = partition_dir(staging, table, run_date)
-        _swap_in(staged, target, entry["inode"], staging / "_retired" / table)
+        if index == len(tables) - 1:
+            failpoint("publish:before-last-swap")
+        _swap_in(staged, target, entries["tables"][table]["inode"], staging / "_retired" / table)
         published.append(target)
         if index == 0:
             failpoint("publish:swapped-first")
     failpoint("publish:swapped-all")
+    return published
+
+
+def _remove_journal(journal: Path) -> None:
     journal.unlink()
     fsync_path(journal.parent)
     failpoint("publish:journal-removed")
-    return published
+
+
+def _clean_up_after_commit(staging: Path, journal: Path) -> None:
+    """Remove the journal and the staging of a publish whose partitions are all in place. The
+    publish is done: a failure here (a read-only output, say) is a warning, and the next run's
+    `recover` finishes the clean-up."""
+    steps: list[tuple[Callable[[Path], None], Path]] = [
+        (_remove_journal, journal),
+        (discard, staging),
+    ]
+    for clean_up, target in steps:
+        try:
+            clean_up(target)
+        except OSError as error:
+            _logger.warning(
+                "%s: published, but removing it failed (%s); the next run finishes the clean-up",
+                target,
+                error,
+            )
 
 
 def _sync_tree(directory: Path) -> None:
@@ -335,7 +371,7 @@ def publish(staging: str | Path, output: str | Path, run_date: date) -> list[Pat
     journal = _write_journal(staging, run_date, partitions)
     failpoint("publish:journal-committed")
     published = _roll_forward(output, staging, journal)
-    discard(staging)
+    _clean_up_after_commit(staging, journal)
     return published
 
 
@@ -377,6 +413,7 @@ def recover(output: str | Path) -> list[str]:
             journal = _journal_path(staging)
             if journal.exists():
                 _roll_forward(output, staging, journal)
+                _remove_journal(journal)
                 actions.append(f"rolled forward {name}")
             elif staging.exists():
                 actions.append(f"discarded {name}")

@@ -19,6 +19,7 @@ import polars as pl
 
 from scoring.config import ValidationRules
 from scoring.events import ROW_ID
+from scoring.metrics.rates import EXACT_MAGNITUDE
 from scoring.schema import (
     OPTIONAL_EVENT_COLUMNS,
     OUTPUT_KEYS,
@@ -36,8 +37,11 @@ NUMERIC_PROPERTIES: tuple[str, ...] = tuple(
     c.name for c in OPTIONAL_EVENT_COLUMNS if c.dtype == pl.Float64
 )
 ANY_EVENT_TYPE = "*"
-# C0 controls but tab, newline and carriage return (CSV fields may hold them), and DEL
-_CONTROL_CHARACTERS = [chr(c) for c in (*range(9), 11, 12, *range(14, 32), 127)]
+REPRESENTABLE_YEARS = (1, 9999)
+"""Timestamps of other years are quarantined: Python's datetime (GX, pandas, Data Docs) has none."""
+# Unicode's control characters (C0 with tab, newline and carriage return, DEL, C1) and the line
+# and paragraph separators: an id or event type holding one is not what it prints as
+CONTROL_CHARACTERS = [chr(c) for c in (*range(32), *range(127, 160), 0x2028, 0x2029)]
 
 
 @dataclass(frozen=True)
@@ -110,62 +114,6 @@ def _range_columns(raw: pl.DataFrame, rules: ValidationRules) -> list[tuple[str,
     ]
 
 
-def repeated_hashes(rows: pl.LazyFrame, column: str = "event_id") -> pl.LazyFrame:
-    """The 64-bit hashes of `column` that occur more than once (nulls left out), as `hash`.
-
-    Found by sorting the hashes and comparing neighbours: several times faster than a hash
-    table over the text (`is_duplicated`) on millions of ids. Rows whose hash does not repeat
-    have a value that does not repeat; the others are checked on the text itself.
-    """
-    hashed = pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash())
-    return (
-        rows.select(hashed.sort().alias("hash"))
-        .filter(pl.col("hash") == pl.col("hash").shift(1))
-        .unique()
-    )
-
-
-def repeat_candidates(
-    rows: pl.LazyFrame, hashes: pl.Series, column: str = "event_id"
-) -> pl.LazyFrame:
-    """The rows whose `column` hash is among `hashes`, by `position`, with their value."""
-    return (
-        rows.filter(pl.col(column).is_not_null() & pl.col(column).hash().is_in(hashes.implode()))
-        .select("position", column)
-        .sort("position")
-    )
-
-
-def later_occurrences(
-    frame: pl.DataFrame, column: str = "event_id", skip: pl.Series | None = None
-) -> pl.Series:
-    """True for every row whose `column` value appeared in an earlier row (nulls: False).
-
-    Rows marked in `skip` neither count nor are counted (quarantined rows do not shadow a
-    later valid one). Same answer as `~is_first_distinct()` over the other rows, computed on
-    64-bit hashes first (`repeated_hashes`) and on the text only for the rows whose hash repeats.
-    """
-    rows = frame.lazy().select(pl.int_range(pl.len(), dtype=pl.Int64).alias("position"), column)
-    if skip is not None:
-        rows = rows.filter(~pl.lit(skip))
-    hashes = repeated_hashes(rows, column).collect().to_series()
-    later = (
-        repeat_candidates(rows, hashes, column)
-        .collect()
-        .filter(~pl.col(column).is_first_distinct())
-    )
-    return (
-        pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
-        .scatter(later["position"], True)
-        .alias(column)
-    )
-
-
-def check_frame(raw: pl.DataFrame, rules: ValidationRules) -> pl.DataFrame:
-    """The typed columns GX validates, one row per raw row."""
-    return check_columns(raw, rules).collect()
-
-
 def parsed(column: str) -> str:
     """The check column holding the number parsed from a numeric property."""
     return f"{column}__parsed"
@@ -191,19 +139,32 @@ def row_flags(
     """
     unprintable = None
     if event_types is not None:
-        unprintable = {"event_type": event_types.filter(_has_control_characters(event_types))}
+        types = event_types.to_frame("event_type")
+        unprintable = {"event_type": types.filter(_unprintable("event_type"))["event_type"]}
     suspect = pl.any_horizontal(*[failure_of(r.expectation) for r in suite if r.quarantines])
     return check_columns(raw, rules, keep_parsed=True, unprintable=unprintable).select(
         suspect.alias("suspect"), *[parsed(p) for p in numbers_from_text(raw)]
     )
 
 
-def _has_control_characters(text: pl.Series) -> pl.Series:
-    return text.str.contains_any(_CONTROL_CHARACTERS)
+def representable_time(timestamp: pl.Expr) -> pl.Expr:
+    """A timestamp within REPRESENTABLE_YEARS (null: True)."""
+    low, high = REPRESENTABLE_YEARS
+    return timestamp.dt.year().is_between(low, high).fill_null(True)
+
+
+def _blank(column: str) -> pl.Expr:
+    """Text with nothing but white space: missing, kept as it was in the quarantine."""
+    return pl.col(column).str.strip_chars() == ""
+
+
+def _unprintable(column: str) -> pl.Expr:
+    """Text holding a control character (blank text is missing instead)."""
+    return pl.col(column).str.contains_any(CONTROL_CHARACTERS) & ~_blank(column)
 
 
 def _printable(column: str, unprintable: dict[str, pl.Series] | None) -> pl.Expr:
-    """True unless the text holds a control character (null text: True).
+    """True unless the text holds a control character (null or blank text: True).
 
     `unprintable` maps a column to every distinct value of it that holds one (computed on
     the distinct values, for columns with few of them).
@@ -212,7 +173,7 @@ def _printable(column: str, unprintable: dict[str, pl.Series] | None) -> pl.Expr
         values = unprintable[column]
         flag = ~pl.col(column).is_in(values.implode()) if values.len() else pl.lit(True)
     else:
-        flag = ~pl.col(column).str.contains_any(_CONTROL_CHARACTERS)
+        flag = ~_unprintable(column)
     return flag.fill_null(True).alias(f"{column}__printable")
 
 
@@ -240,8 +201,17 @@ def check_columns(
         .select(
             *[parsed(p) for p in numbers if keep_parsed],
             ROW_ID,
-            "occurred_at",
-            *[pl.col(c).str.len_chars().cast(pl.Int64).alias(f"{c}__length") for c in ID_COLUMNS],
+            # null (failing as missing, the reason says out of range) outside the years GX
+            # can hold: it would crash on them
+            pl.when(representable_time(pl.col("occurred_at")))
+            .then(pl.col("occurred_at"))
+            .alias("occurred_at"),
+            *[
+                pl.when(~_blank(c))
+                .then(pl.col(c).str.len_chars().cast(pl.Int64))
+                .alias(f"{c}__length")
+                for c in ID_COLUMNS
+            ],
             *[_printable(c, unprintable) for c in ID_COLUMNS],
             *[
                 # blank text is null already (CSV); white space alone is not a number
@@ -254,6 +224,16 @@ def check_columns(
                 (~pl.col(f"{p}__parsed").is_nan() & ~pl.col(f"{p}__parsed").is_infinite())
                 .fill_null(True)
                 .alias(f"{p}__is_finite")
+                for p in numbers
+            ],
+            *[
+                # non-finite numbers have their own reason
+                (
+                    ~pl.col(f"{p}__parsed").is_finite()
+                    | (pl.col(f"{p}__parsed").abs() < EXACT_MAGNITUDE)
+                )
+                .fill_null(True)
+                .alias(f"{p}__summable")
                 for p in numbers
             ],
             *in_range,
@@ -316,6 +296,10 @@ def raw_event_rules(
             Rule(
                 gxe.ExpectColumnValuesToBeInSet(column=f"{prop}__is_finite", value_set=[True]),
                 f"{prop} is not a finite number",
+            ),
+            Rule(
+                gxe.ExpectColumnValuesToBeInSet(column=f"{prop}__summable", value_set=[True]),
+                f"{prop} is beyond the representable range (±{EXACT_MAGNITUDE:g})",
             ),
         ]
     for name, prop, event_type in _range_columns(raw, rules):

@@ -26,7 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from scoring.config import RowCountBand, ScoringConfig
-from scoring.events import ROW_ID, typed_properties
+from scoring.events import ROW_ID, later_occurrences, typed_properties
 from scoring.schema import OUTPUT_TABLES, SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT
 from tasks.publish.atomic import discard
@@ -43,14 +43,14 @@ from tasks.quality.data_docs import (
 from tasks.quality.expectations import (
     EVENT_TYPES_SUITE,
     RAW_SUITE,
+    REPRESENTABLE_YEARS,
     TABLE_SUITE,
     Rule,
     check_columns,
     event_type_rules,
     output_rules,
     raw_event_rules,
-    repeat_candidates,
-    repeated_hashes,
+    representable_time,
     row_flags,
     table_rules,
 )
@@ -62,6 +62,11 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 class QualityGateError(RuntimeError):
     """The data-quality gate failed: the run stops before anything is published."""
+
+
+class RowsLostError(RuntimeError):
+    """rows read != valid + quarantined + duplicates: a bug lost (or doubled) rows; the run
+    stops before anything is published."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,11 @@ class Validated:
         return self.valid.height
 
 
-def _reason(reason: str, raw_text: str | None) -> str:
+def _reason(reason: str, raw_text: str | None, representable: bool) -> str:
+    """The reason of a failed expectation, told apart where one check has several causes."""
+    if reason == "occurred_at is missing" and not representable:
+        low, high = REPRESENTABLE_YEARS
+        return f"occurred_at is out of range (years {low} to {high})"
     if reason == "occurred_at is missing" and raw_text is not None:
         return "occurred_at is not a valid ISO 8601 timestamp"
     return reason
@@ -121,7 +130,7 @@ class _RowChecks:
     reasons: dict[int, list[tuple[str, str]]]
     outcomes: list[Outcome]
     unknown_event_types: dict[str, int]
-    repeated_event_ids: int
+    duplicates: int  # the passing rows that repeat an earlier passing row's `event_id`
     suspects: pl.DataFrame  # the raw rows GX failed, with their `position` in the input
     valid: pl.DataFrame  # the other rows, de-duplicated, property columns typed
 
@@ -130,30 +139,23 @@ POSITION = "position"
 
 
 def _kept_events(
-    raw: pl.DataFrame, hashes: pl.Series, suspects: pl.Series, numbers: pl.DataFrame
+    raw: pl.DataFrame, suspects: pl.Series, numbers: pl.DataFrame
 ) -> tuple[pl.DataFrame, int]:
-    """The valid events (the rows neither suspect nor a later occurrence of an earlier
-    valid row's `event_id`) and how many rows repeat an earlier row's `event_id`."""
+    """The valid events (the rows neither suspect nor a later occurrence of a passing row's
+    `event_id`, scoring.events.later_occurrences) and how many duplicates were dropped."""
     rows = raw.lazy().with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
-    # ids whose hash repeats (few), in input order: a later occurrence is a duplicate
-    candidates = repeat_candidates(rows, hashes).collect()
-    later = ~pl.col("event_id").is_first_distinct()
-    repeated = candidates.select(later.sum()).item()
-    later_duplicates = (
-        candidates.filter(~pl.col(POSITION).is_in(suspects.implode()))
-        .filter(later)
-        .get_column(POSITION)
-    )
-    # rows keep their input (`_row`) order, so the first distinct id is
-    # scoring.events.first_occurrences; one filter (one copy of the strings) for both
-    dropped = pl.concat([suspects, later_duplicates])
+    # a quarantined row does not shadow a later valid one: duplicates among the passing rows
+    passing = rows.filter(~pl.col(POSITION).is_in(suspects.implode()))
+    duplicates = later_occurrences(passing).select(POSITION).collect().to_series()
+    # one filter (one copy of the strings) drops both
+    dropped = pl.concat([suspects, duplicates])
     keep = pl.repeat(True, raw.height, dtype=pl.Boolean, eager=True).scatter(dropped, False)
     # typed property columns (value, amount, …) for the metric panel; bad numbers are
     # quarantined, and those given as text were parsed by the checks already
     valid = typed_properties(
         raw.with_columns(numbers).filter(keep).drop(OCCURRED_AT_TEXT).lazy()
     ).collect()
-    return valid, int(repeated)
+    return valid, duplicates.len()
 
 
 def _row_checks(
@@ -167,25 +169,22 @@ def _row_checks(
 
     The event types are counted first (their few distinct values are checked for control
     characters once); then one Polars pass over the raw rows flags the suspect rows (those a
-    row-level expectation flags, by `failure_of`) beside the repeated id hashes. Only the
+    row-level expectation flags, by `failure_of`). Only the
     suspects get their check columns; GX validates them and names the failing `_row` ids,
     which must be exactly the suspects.
     """
     rules = config.validation_rules
     suite = raw_event_rules(raw, rules, run_date, now)
-    rows = raw.lazy().with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
     type_counts = raw.lazy().group_by("event_type").len().drop_nulls("event_type").collect()
     event_types = type_counts.get_column("event_type")
-    flags, hashes = pl.collect_all(
-        [row_flags(raw, rules, suite, event_types), repeated_hashes(rows)]
-    )
+    flags = row_flags(raw, rules, suite, event_types).collect()
     positions = flags.get_column("suspect").arg_true().cast(pl.Int64).alias(POSITION)
     # one chunk, like the raw frame's columns: the valid events keep the layout they had
     numbers = flags.drop("suspect").rename(lambda name: name.removesuffix("__parsed")).rechunk()
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Polars builds the valid events (it releases the GIL) while GX, in Python, checks
         # the suspects: GX fails exactly the suspects (checked below) or the run stops
-        kept = pool.submit(_kept_events, raw, hashes.to_series(), positions, numbers)
+        kept = pool.submit(_kept_events, raw, positions, numbers)
         return _gx_row_checks(raw, config, run_date, staging, suite, positions, type_counts, kept)
 
 
@@ -208,7 +207,8 @@ def _gx_row_checks(
     outcomes, _ = run_suite(RAW_SUITE, suspect_frame, suite, run_date, staging)
     failed_rules = {i: r for i, r in row_rules.items() if not outcomes[i].success}
     failing = failing_row_ids(suspect_frame, failed_rules, ROW_ID) if failed_rules else {}
-    raw_text = dict(suspects.select(ROW_ID, OCCURRED_AT_TEXT).iter_rows())
+    times = suspects.select(ROW_ID, OCCURRED_AT_TEXT, representable_time(pl.col("occurred_at")))
+    raw_text = {row: (text, representable) for row, text, representable in times.iter_rows()}
     reasons: dict[int, list[tuple[str, str]]] = {}
     for index, failed_rows in sorted(failing.items()):  # reasons in suite order
         if len(failed_rows) != (outcomes[index].unexpected_count or 0):
@@ -217,7 +217,7 @@ def _gx_row_checks(
                 f"failing rows but named {len(failed_rows)}"
             )
         for row in failed_rows:
-            reason = _reason(suite[index].reason, raw_text.get(int(row)))
+            reason = _reason(suite[index].reason, *raw_text[int(row)])
             reasons.setdefault(int(row), []).append((reason, outcomes[index].expectation))
     if len(reasons) != suspects.height:
         raise RuntimeError(
@@ -243,8 +243,8 @@ def _gx_row_checks(
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    valid, repeated = kept.result()
-    return _RowChecks(reasons, outcomes, unknown, repeated, suspects, valid)
+    valid, duplicates = kept.result()
+    return _RowChecks(reasons, outcomes, unknown, duplicates, suspects, valid)
 
 
 def failing_rows(
@@ -257,12 +257,12 @@ def failing_rows(
     """Run the raw-events suites with GX.
 
     Returns `_row` id -> [(reason, expectation)] for every failing row, every expectation's
-    outcome, the unknown event types with their row counts, and the repeated event ids.
+    outcome, the unknown event types with their row counts, and the duplicates dropped.
     """
     config = config or ScoringConfig()
     now = now or datetime.now(UTC)
     checks = _row_checks(raw, config, run_date or now.date(), now, staging)
-    return checks.reasons, checks.outcomes, checks.unknown_event_types, checks.repeated_event_ids
+    return checks.reasons, checks.outcomes, checks.unknown_event_types, checks.duplicates
 
 
 def table_gate(
@@ -358,27 +358,34 @@ def validate(
     run_date = run_date or now.date()
     checks = _row_checks(raw, config, run_date, now, staging)
     quarantine = quarantine_rows(checks.suspects.drop(POSITION), checks.reasons, run_id)
-    passing = raw.height - quarantine.height
-    valid = checks.valid
     band = row_count_band(output, run_date, config.validation_rules.row_count)
     table_outcomes, failures = table_gate(
-        raw.height, quarantine.height, checks.repeated_event_ids, config, band, run_date, staging
+        raw.height, quarantine.height, checks.duplicates, config, band, run_date, staging
     )
     validated = Validated(
-        valid=valid,
+        valid=checks.valid,
         quarantine=quarantine,
         rows_read=raw.height,
-        duplicates_removed=passing - valid.height,
+        duplicates_removed=checks.duplicates,
         outcomes=checks.outcomes + table_outcomes,
         unknown_event_types=checks.unknown_event_types,
         gate_failures=failures,
     )
+    # each term is counted on its own, so a row lost (or counted twice) breaks the identity
     accounted = validated.rows_valid + validated.rows_quarantined + validated.duplicates_removed
     if accounted != validated.rows_read:
-        raise RuntimeError(
-            f"rows lost in validation: read {validated.rows_read}, accounted for {accounted}"
+        raise RowsLostError(
+            f"rows lost in validation: read {validated.rows_read:,}, but valid "
+            f"{validated.rows_valid:,} + quarantined {validated.rows_quarantined:,} + duplicates "
+            f"{validated.duplicates_removed:,} = {accounted:,}; nothing was published"
         )
     return validated
+
+
+def escaped_counts(counts: dict[str, int]) -> str:
+    """`'login' (3), 'sign\u200bup' (1)`: values (event types) with their counts, each value
+    as repr writes it, so what a terminal would not show (a zero-width space) is seen."""
+    return ", ".join(f"{value!r} ({count:,})" for value, count in counts.items())
 
 
 def gate_message(validated: Validated, run_date: date, docs: Path | None, samples: int = 5) -> str:

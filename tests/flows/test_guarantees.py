@@ -3,6 +3,7 @@ they help."""
 
 import errno
 import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -86,17 +87,17 @@ def test_a_rerun_of_an_old_date_ignores_what_happened_after_it(tmp_path: Path) -
 def test_transient_read_errors_are_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events = tmp_path / "events.csv"
     events.write_text("event_id,customer_id,event_type,occurred_at\ne1,a,login,2026-03-31\n")
-    real_read = tasks.extract.files._source_bytes
+    real_read = tasks.extract.files._blocks
     calls: list[str] = []
 
-    def flaky(file: tasks.extract.files.EventFile) -> bytes:
+    def flaky(file: tasks.extract.files.EventFile, limit: int) -> Iterator[bytes]:
         calls.append(file.path)
         if len(calls) == 1:  # an NFS hiccup, wrapped like any read error
             cause = OSError(errno.EIO, os.strerror(errno.EIO), file.path)
             raise EventInputError(f"{file.path}: cannot be read: {cause}") from cause
-        return real_read(file)
+        return real_read(file, limit)
 
-    monkeypatch.setattr(tasks.extract.files, "_source_bytes", flaky)
+    monkeypatch.setattr(tasks.extract.files, "_blocks", flaky)
     summary = daily_scoring(
         events=str(events), config=CONFIG, run_date=RUN_DATE, output=str(tmp_path / "out")
     )
@@ -109,12 +110,12 @@ def test_bad_data_fails_at_once_without_retries(
 ) -> None:
     events = tmp_path / "events.csv"
     events.write_text("event_id,customer,event_type,occurred_at\ne1,a,login,2026-03-31\n")
-    real_read = tasks.extract.files._source_bytes
+    real_read = tasks.extract.files._blocks
     calls: list[str] = []
     monkeypatch.setattr(
         tasks.extract.files,
-        "_source_bytes",
-        lambda file: calls.append(file.path) or real_read(file),
+        "_blocks",
+        lambda file, limit: calls.append(file.path) or real_read(file, limit),
     )
     with pytest.raises(EventInputError, match="missing required column"):
         daily_scoring(events=str(events), config=CONFIG, run_date=RUN_DATE, output=str(tmp_path))

@@ -1,6 +1,10 @@
 """A real `engage run` killed (SIGKILL) at every publish step and at random moments: every
 output is the old or the new complete version, and the next run recovers on its own. Reruns
-give byte-identical Parquet and the same manifest hash, and replace instead of appending."""
+give byte-identical Parquet and the same manifest hash, and replace instead of appending.
+
+The reader protocol holds throughout: a reader that waits for the new manifest, then reads the
+files it lists, finds each with the sha256 the manifest gives (never a table older than the
+manifest), checked by a reader polling while each killed run publishes and after each kill."""
 
 import hashlib
 import json
@@ -10,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -63,6 +68,50 @@ def fingerprint(output: Path) -> dict[str, str | None]:
     manifest = _partition(output, "runs") / "manifest.json"
     found["runs"] = json.loads(manifest.read_text())["manifest_hash"] if manifest.exists() else None
     return found
+
+
+class Reader:
+    """Polls an output like a reader following the protocol, while a run publishes into it."""
+
+    checks = 0  # over the whole module, for the guarantees page
+
+    def __init__(self, output: Path, versions: dict) -> None:
+        self.output, self.versions = output, versions
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self.stop.is_set():
+            self.check()
+            time.sleep(0.002)
+
+    def check(self) -> None:
+        """Once the new manifest is there, every file it lists has the sha256 it gives."""
+        try:
+            manifest = json.loads((_partition(self.output, "runs") / "manifest.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):  # none yet, or swapped while read
+            return
+        if manifest["manifest_hash"] != self.versions["new"]["runs"]:
+            return  # the reader keeps waiting
+        for name, described in manifest["outputs"].items():
+            try:
+                digest = hashlib.sha256((self.output / described["path"]).read_bytes())
+            except FileNotFoundError:  # two renames where the file system cannot exchange
+                continue
+            if digest.hexdigest() != described["sha256"]:
+                self.failures.append(f"{name} is older than the manifest")
+        Reader.checks += 1
+
+    def __enter__(self) -> "Reader":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.check()  # and once more on what the kill left
+        assert not self.failures, self.failures
 
 
 def _engage(events: Path, config: Path, output: Path, **env: str) -> subprocess.Popen[bytes]:
@@ -215,6 +264,18 @@ def _check_recovery(
     """After a kill: each partition whole; then the next run (or `recover`) makes every table
     the same version and leaves no staging behind."""
     _assert_each_table_whole(output, versions, context)
+    with Reader(output, versions):  # and while the next run (or `recover`) finishes it
+        return _recover(forkserver, output, inputs, versions, context, rerun)
+
+
+def _recover(
+    forkserver: ForkServer,
+    output: Path,
+    inputs: dict[str, Path],
+    versions: dict,
+    context: str,
+    rerun: bool,
+) -> str:
     if rerun:
         pid = forkserver.start(inputs["new"], inputs["config"], output)
         assert forkserver.wait(pid) == 0, context
@@ -239,8 +300,9 @@ def test_sigkill_at_each_publish_step(
     step: str, forkserver: ForkServer, inputs: dict[str, Path], versions: dict, tmp_path: Path
 ) -> None:
     output = _old_output(versions, tmp_path)
-    pid = forkserver.start(inputs["new"], inputs["config"], output, **{FAILPOINT_ENV: step})
-    assert forkserver.wait(pid) == -signal.SIGKILL
+    with Reader(output, versions):
+        pid = forkserver.start(inputs["new"], inputs["config"], output, **{FAILPOINT_ENV: step})
+        assert forkserver.wait(pid) == -signal.SIGKILL
     rerun = step in ("publish:journal-temporary", "publish:swapped-first")
     outcome = _check_recovery(forkserver, output, inputs, versions, step, rerun)
     committed = FAILPOINTS.index(step) >= FAILPOINTS.index("publish:journal-committed")
@@ -261,16 +323,18 @@ def test_sigkill_at_random_moments(
     outcomes = []
     for iteration in range(RANDOM_KILLS):
         output = _old_output(versions, tmp_path / str(iteration))
-        pid = forkserver.start(inputs["new"], inputs["config"], output)
-        _wait_for_staging(pid, output)
-        delay = rng.uniform(0, duration)
-        time.sleep(delay)
-        os.kill(pid, signal.SIGKILL)
-        status = forkserver.wait(pid)
+        with Reader(output, versions):
+            pid = forkserver.start(inputs["new"], inputs["config"], output)
+            _wait_for_staging(pid, output)
+            delay = rng.uniform(0, duration)
+            time.sleep(delay)
+            os.kill(pid, signal.SIGKILL)
+            status = forkserver.wait(pid)
         context = f"seed {seed}, iteration {iteration}, kill after {delay:.3f}s ({status})"
         rerun = iteration % 2 == 1
         outcomes.append(_check_recovery(forkserver, output, inputs, versions, context, rerun))
     print(f"random kills (seed {seed}, run ~{duration:.2f}s after staging): {outcomes}")
+    print(f"reader checks so far: {Reader.checks}")
 
 
 def _wait_for_staging(pid: int, output: Path) -> float:

@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from scoring.aggregates import unweighted_event_types_from_totals, window_totals
 from scoring.config import ScoringConfig, TierBoundaries
 from scoring.engagement import (
     Window,
@@ -22,21 +21,14 @@ from scoring.engagement import (
     tier_distribution,
     tier_of,
 )
-from scoring.events import first_occurrences
 from scoring.schema import CONTRIBUTIONS, SCORES, TIERS, polars_schema
+from tests.scoring.as_run import first_occurrences, unweighted_event_types
 
 MakeEvents = Callable[[Sequence[tuple[str, str, str, str]]], pl.LazyFrame]
 
 RUN_DATE = date(2026, 1, 31)
 WINDOW_START = datetime(2026, 1, 2, tzinfo=UTC)
 WINDOW_END = datetime(2026, 2, 1, tzinfo=UTC)
-
-
-def unweighted_event_types(
-    events: pl.LazyFrame, config: ScoringConfig, run_date: date
-) -> pl.LazyFrame:
-    """The window's unweighted event types as a daily run finds them (from its totals)."""
-    return unweighted_event_types_from_totals(window_totals(events, config, run_date), config)
 
 
 def utc(*parts: int) -> datetime:

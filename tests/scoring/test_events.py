@@ -10,7 +10,7 @@ from scoring.events import (
     ROW_ID,
     blank_as_null,
     events_until,
-    first_occurrences,
+    later_occurrences,
     timestamp_from_text,
     timestamp_from_typed,
 )
@@ -156,20 +156,52 @@ def _events(ids: list[str], rows: list[int]) -> pl.LazyFrame:
     )
 
 
-def test_first_occurrences_keeps_the_first_row_of_each_event_id() -> None:
+def _later_rows(events: pl.LazyFrame) -> list[int]:
+    return later_occurrences(events).collect()[ROW_ID].to_list()
+
+
+def test_later_occurrences_are_every_row_but_the_first_of_each_event_id() -> None:
     events = _events(["e1", "e2", "e1", "e3", "e1", "e2"], [0, 1, 2, 3, 4, 5])
-    kept = first_occurrences(events).sort(ROW_ID).collect()
-    assert kept.select("event_id", ROW_ID).rows() == [("e1", 0), ("e2", 1), ("e3", 3)]
+    assert _later_rows(events) == [2, 4, 5]
 
 
-def test_first_occurrences_goes_by_row_number_not_frame_order() -> None:
+def test_later_occurrences_go_by_row_number_not_frame_order() -> None:
     events = _events(["e1", "e1", "e1"], [7, 2, 5])
-    assert first_occurrences(events).collect()["customer_id"].to_list() == ["c2"]
+    assert _later_rows(events) == [5, 7]  # row 2 is the first occurrence
 
 
-def test_first_occurrences_leaves_unique_events_alone() -> None:
-    events = _events(["e1", "e2", "e3"], [2, 0, 1])
-    assert first_occurrences(events).collect().equals(events.collect())
+def test_unique_events_and_null_ids_never_repeat() -> None:
+    assert _later_rows(_events(["e1", "e2", "e3"], [2, 0, 1])) == []
+    ids = ["a", "b", "a", None, "c", "b", None, "a", "d"]
+    assert _later_rows(_events(ids, list(range(9)))) == [2, 5, 7]
+
+
+def test_rows_left_out_neither_repeat_nor_shadow_a_later_row() -> None:
+    """Validation passes the rows it does not quarantine: a quarantined first "a" does not
+    make the next "a" a duplicate."""
+    ids = ["a", "b", "a", None, "c", "b", None, "a", "d"]
+    passing = _events(ids, list(range(9))).filter(pl.col(ROW_ID) != 0)
+    assert _later_rows(passing) == [5, 7]
+
+
+def test_later_occurrences_compare_the_text_when_hashes_collide(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ids whose 64-bit hashes repeat are told apart by their text: forced here by hashing
+    every id to the same value (a stand-in for a real collision)."""
+    monkeypatch.setattr(pl.Expr, "hash", lambda *_: pl.lit(7, dtype=pl.UInt64))
+    assert _later_rows(_events(["x1", "x2", "x1", "x3"], [0, 1, 2, 3])) == [2]
+
+
+def test_later_occurrences_of_large_inputs_match_first_distinct() -> None:
+    ids = [f"e{(i * 7919) % 5003}" if i % 11 else None for i in range(20_000)]
+    events = _events(ids, list(range(20_000)))
+    expected = (
+        events.filter(pl.col("event_id").is_not_null() & ~pl.col("event_id").is_first_distinct())
+        .collect()[ROW_ID]
+        .to_list()
+    )
+    assert _later_rows(events) == expected
 
 
 def test_events_until_is_strictly_before() -> None:

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from scoring.aggregates import unweighted_event_types_from_totals, window_totals
 from scoring.config import ScoringConfig, TierBoundaries
 from scoring.engagement import contributions, customer_scores, tier_of
-from scoring.events import ROW_ID, first_occurrences, timestamp_from_text
+from scoring.events import ROW_ID, timestamp_from_text
 from scoring.schema import TIERS, UTC_TIMESTAMP
+from tests.scoring.as_run import first_occurrences, unweighted_event_types
 
 # modest: the whole tests/scoring directory must stay well under 20 s; no example database
 # so the run writes nothing outside the test tree
@@ -240,13 +240,6 @@ def test_tier_is_monotone_in_score_and_follows_the_table(
 
 
 # --- order and batching do not matter -----------------------------------------------------------
-
-
-def unweighted_event_types(
-    events: pl.LazyFrame, config: ScoringConfig, run_date: date
-) -> pl.LazyFrame:
-    """The window's unweighted event types as a daily run finds them (from its totals)."""
-    return unweighted_event_types_from_totals(window_totals(events, config, run_date), config)
 
 
 def all_outputs(events: pl.LazyFrame, config: ScoringConfig) -> list[pl.DataFrame]:

@@ -1,19 +1,27 @@
 """Reading event files: formats, compression, typing, provenance, clear errors."""
 
+import glob
 import gzip
-from datetime import UTC, datetime
+import subprocess
+import sys
+import zlib
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from tasks.extract import files
 from tasks.extract.files import (
+    BLOCK_BYTES,
     OCCURRED_AT_TEXT,
     EventFile,
     EventInputError,
     event_files,
+    glob_files,
     read_events,
 )
+from tasks.quality.validate import validate
 
 CSV = (
     "event_id,customer_id,event_type,occurred_at,plan\n"
@@ -87,15 +95,16 @@ def test_a_directory_reads_every_file_in_it(tmp_path: Path) -> None:
     assert [Path(f.path).name for f in event_files(str(tmp_path))] == ["a.csv", "b.csv"]
 
 
-def test_blank_ids_are_missing(tmp_path: Path) -> None:
+def test_blank_ids_are_read_as_they_are(tmp_path: Path) -> None:
+    """Validation calls them missing; the quarantine keeps them as they were."""
     path = tmp_path / "a.ndjson"
     path.write_text(
         '{"event_id": " ", "customer_id": "c", "event_type": "", '
         '"occurred_at": "2026-03-31T00:00:00Z"}\n'
     )
     frame = _read(path)
-    assert frame["event_id"].to_list() == [None]
-    assert frame["event_type"].to_list() == [None]
+    assert frame["event_id"].to_list() == [" "]
+    assert frame["event_type"].to_list() == [""]
 
 
 def test_missing_column_error_names_file_and_column(tmp_path: Path) -> None:
@@ -139,3 +148,207 @@ def test_empty_csv_gives_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("")
     assert _read(path).height == 0
+
+
+NUMERIC_IDS = [
+    "9007199254740993",
+    "9007199254740992",
+    "1.5",
+    "1.50",
+    "1e3",
+    "1E+3",
+    "-0",
+    "0",
+    "123456789012345678901234567890",
+    "-9223372036854775809",
+    "1e400",
+]
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["scalars", "with-an-object"])
+def test_ndjson_numbers_keep_their_source_token(tmp_path: Path, nested: bool) -> None:
+    """Ids are their text as written: no float in between (two ids never merge). A file with
+    an object value is read token by token, one without it faster: the same texts."""
+    extra = ', "context": {"amount": 1.50}' if nested else ""
+    path = tmp_path / "ids.ndjson"
+    path.write_text(
+        "".join(
+            f'{{"event_id": {token}, "customer_id": {token}, "event_type": "login", '
+            f'"occurred_at": "2026-03-31T00:00:00Z", "value": {token}{extra}}}\n'
+            for token in NUMERIC_IDS
+        )
+    )
+    frame = _read(path)
+    assert frame["event_id"].to_list() == NUMERIC_IDS
+    assert frame["customer_id"].to_list() == NUMERIC_IDS
+    assert frame["value"].to_list() == NUMERIC_IDS  # the quarantine keeps what was written
+    if nested:
+        assert frame["context"].to_list() == ['{"amount": 1.50}'] * len(NUMERIC_IDS)
+
+
+def test_numeric_ndjson_ids_are_neither_merged_nor_lost(tmp_path: Path) -> None:
+    """Issue 26 #1: 9007199254740993 and 9007199254740992 were one Float64, two events one."""
+    path = tmp_path / "ids.ndjson"
+    path.write_text(
+        '{"event_id": 9007199254740993, "customer_id": 1234567890123456789, '
+        '"event_type": "login", "occurred_at": "2026-03-31T00:00:00Z"}\n'
+        '{"event_id": 9007199254740992, "customer_id": 1234567890123456788, '
+        '"event_type": "login", "occurred_at": "2026-03-31T00:00:00Z"}\n'
+        '{"event_id": 1.5, "customer_id": "c", "event_type": "login", '
+        '"occurred_at": "2026-03-31T00:00:00Z"}\n'
+    )
+    validated = validate(_read(path), run_date=date(2026, 3, 31))
+    assert (validated.rows_valid, validated.duplicates_removed) == (3, 0)
+    assert validated.valid["customer_id"].to_list() == [
+        "1234567890123456789",
+        "1234567890123456788",
+        "c",
+    ]
+
+
+def test_ndjson_strings_are_decoded_and_literals_kept(tmp_path: Path) -> None:
+    path = tmp_path / "e.ndjson"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"event_id": "a\\u0041\\"\\\\", "customer_id": "caf\xc3\xa9", '
+        b'"event_type": true, "occurred_at": null, "flag": false, "list": [1, "x"]}\r\n'
+        b'{"event_id": "b", "customer_id": "", "event_type": "login", "occurred_at": ""}\r\n'
+    )
+    frame = _read(path)
+    assert frame.select("event_id", "customer_id", "event_type", "flag", "list").rows() == [
+        ('aA"\\', "café", "true", "false", '[1, "x"]'),
+        ("b", "", "login", None, None),
+    ]
+    assert frame[OCCURRED_AT_TEXT].to_list() == [None, ""]
+
+
+def test_a_symlink_loop_under_a_recursive_glob_reads_each_real_file_once(tmp_path: Path) -> None:
+    """Issue 26 #8: `**` over `d/up -> ..` read the same file 41 times."""
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    (root / "d").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "a.csv").write_text(CSV)
+    (root / "d" / "b.csv").write_text(CSV)
+    (elsewhere / "c.csv").write_text(CSV)
+    (root / "d" / "up").symlink_to("..")  # loops back
+    (root / "d" / "linked").symlink_to(elsewhere)  # does not loop: followed
+    (root / "same.csv").symlink_to(root / "a.csv")  # a second name of a.csv
+    files = event_files(str(root / "**" / "*.csv"))
+    assert [Path(f.path).relative_to(root).as_posix() for f in files] == [
+        "a.csv",
+        "d/b.csv",
+        "d/linked/c.csv",
+    ]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["**/*.csv", "**", "d/**/*.csv", "**/d/*.csv", "*/**/x?.csv", "**/.h*/*.csv"]
+)
+def test_recursive_globs_match_what_glob_matches(tmp_path: Path, pattern: str) -> None:
+    for name in ("a.csv", "d/b.csv", "d/e/x1.csv", "d/e/x10.csv", ".hidden/c.csv", "d/.h/f.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(CSV)
+    expected = [p for p in glob.glob(str(tmp_path / pattern), recursive=True) if Path(p).is_file()]
+    assert sorted(glob_files(str(tmp_path / pattern))) == sorted(expected)
+
+
+def _gzip_of_repeated(path: Path, header: bytes, row: bytes, size: int) -> None:
+    """A gzip file that expands to about `size` bytes (made in blocks, never whole in memory)."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    block = row * (max(size // 64, len(row)) // len(row))
+    with path.open("wb") as stream:
+        stream.write(compressor.compress(header))
+        for _ in range(size // len(block)):
+            stream.write(compressor.compress(block))
+        stream.write(compressor.flush())
+
+
+def test_a_compressed_file_beyond_the_limit_names_the_file_and_the_setting(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.csv.gz"
+    _gzip_of_repeated(path, b"event_id,customer_id,event_type,occurred_at\n", CSV_ROW, 3_000_000)
+    with pytest.raises(
+        EventInputError,
+        match=r"big\.csv\.gz: expands to more than 1,000,000 bytes once decompressed; "
+        r"raise validation\.max_uncompressed_bytes if the file is genuine$",
+    ):
+        read_events([EventFile.of(str(path))], max_uncompressed_bytes=1_000_000)
+    assert read_events([EventFile.of(str(path))], max_uncompressed_bytes=4_000_000).height > 0
+
+
+def test_a_compression_bomb_is_never_read_whole(tmp_path: Path) -> None:
+    """Issue 26 #7: a 1 MB .gz expanding to 1 GiB took 5.7 GB. Here 512 MiB (0.6 MB
+    compressed) over a 100 MB limit: the reader stops after one block."""
+    path = tmp_path / "bomb.csv.gz"
+    _gzip_of_repeated(path, b"event_id,customer_id,event_type,occurred_at\n", CSV_ROW, 512 << 20)
+    child = (
+        "import resource, sys\n"
+        "from tasks.extract.files import EventFile, EventInputError, read_events\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    read_events([EventFile.of(sys.argv[1])], max_uncompressed_bytes=100_000_000)\n"
+        "except EventInputError as error:\n"
+        "    print(error)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", child, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[3],
+    )
+    message, grown_mb = result.stdout.splitlines()
+    assert message.endswith(
+        "expands to more than 100,000,000 bytes once decompressed; "
+        "raise validation.max_uncompressed_bytes if the file is genuine"
+    )
+    assert int(grown_mb) < 3 * BLOCK_BYTES // 2**20, result.stdout  # a block or two, not 512 MiB
+
+
+CSV_ROW = b"e1,c1,login,2026-03-30T10:00:00Z\n"
+QUOTED_CSV = "event_id,customer_id,event_type,occurred_at,note\n" + "".join(
+    f'q{i},c{i % 7},login,2026-03-30T10:00:00Z,"line one\nline ""{i}"", two"\n'
+    f"r{i},c{i % 5},login,2026-03-30T11:00:00Z,plain\n"
+    for i in range(40)
+)
+
+
+def test_reading_in_small_pieces_gives_the_same_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces are cut at record ends: never inside a quoted field (CSV) or a line (NDJSON)."""
+    csv_path, ndjson_path = tmp_path / "q.csv", tmp_path / "q.ndjson"
+    csv_path.write_text(QUOTED_CSV)
+    whole = _read(csv_path)
+    ndjson_path.write_text(
+        "".join(
+            f'{{"event_id": "n{i}", "customer_id": "c", "event_type": "login", '
+            f'"occurred_at": "2026-03-30T10:00:00Z", "amount": {i}.50}}\n'
+            for i in range(60)
+        )
+    )
+    whole_ndjson = _read(ndjson_path)
+    monkeypatch.setattr(files, "BLOCK_BYTES", 200)
+    monkeypatch.setattr(files, "_DECODE_BYTES", 150)
+    assert _read(csv_path).equals(whole)
+    assert _read(ndjson_path).equals(whole_ndjson)
+    assert whole.height == 80 and whole_ndjson.height == 60
+
+
+def test_errors_in_later_pieces_name_the_right_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "BLOCK_BYTES", 200)
+    bad_byte, ragged, long_line = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.ndjson"
+    header = "event_id,customer_id,event_type,occurred_at\n"
+    rows = [f"e{i},c1,login,2026-03-30T10:00:00Z\n" for i in range(30)]
+    bad_byte.write_bytes((header + "".join(rows[:20])).encode() + b"x,caf\xe9,login,2026\n")
+    ragged.write_text(header + "".join(rows[:20]) + "x,c1,login,2026-03-30,extra\n")
+    long_line.write_text('{"event_id": "e1"}\n{"event_id": "' + "x" * 500 + '"}\n')
+    with pytest.raises(EventInputError, match=r"a\.csv: line 22 is not valid UTF-8 \(byte 0xe9"):
+        _read(bad_byte)
+    with pytest.raises(EventInputError, match=r"record 21 \(line 22\) has 5 fields, the header"):
+        _read(ragged)
+    with pytest.raises(EventInputError, match=r"c\.ndjson: line 2: no record ends within 200 "):
+        _read(long_line)

@@ -1,5 +1,7 @@
 """All-or-nothing publish: a crash at every step is rolled back or forward by `recover`."""
 
+import errno
+import logging
 import os
 from datetime import date
 from pathlib import Path
@@ -23,6 +25,7 @@ RUN_DATE = date(2026, 3, 31)
 COMMITTED = {
     "publish:journal-committed",
     "publish:swapped-first",
+    "publish:before-last-swap",
     "publish:swapped-all",
     "publish:journal-removed",
 }
@@ -110,6 +113,9 @@ def test_crash_at_every_step_is_recovered_to_one_whole_version(
     # right after the crash each partition is one whole version (old or new), never a mix
     for customers in _version(output).values():
         assert customers in (["old1", "old2"], ["new"])
+    # and a reader that waits for the new manifest never reads an old table beside it
+    if '"new"' in (output / "runs" / "run_date=2026-03-31" / "manifest.json").read_text():
+        assert _version(output) == {"scores": ["new"], "contributions": ["new"]}
 
     actions = recover(output)
     expected = ["new"] if step in COMMITTED else ["old1", "old2"]
@@ -166,3 +172,47 @@ def test_a_staged_file_off_contract_is_never_published(tmp_path: Path) -> None:
     write_partition(wrong, "scores", None, staging, RUN_DATE)
     with pytest.raises(PublishError, match="'event_count' is Int32, the contract says Int64"):
         publish(staging, output, RUN_DATE)
+
+
+def test_the_manifest_is_swapped_in_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26 #5: the journal's sorted keys made `runs` the 2nd of these 3 swaps."""
+    output = tmp_path / "out"
+    staging = _stage(output, ["new"])
+    swapped = []
+    swap_in = atomic_publish._swap_in
+    monkeypatch.setattr(
+        atomic_publish,
+        "_swap_in",
+        lambda staged, *rest: swapped.append(staged.parent.name) or swap_in(staged, *rest),
+    )
+    publish(staging, output, RUN_DATE)
+    assert swapped == ["contributions", "scores", "runs"]
+
+
+def test_a_clean_up_failure_after_the_commit_point_is_only_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 26 #11: the output turned read-only right after the commit point; every partition
+    was in place, yet unlinking the lock failed the run."""
+    output = tmp_path / "out"
+    staging = _stage(output, ["new"])
+
+    def read_only(*_: object, **__: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    def turn_read_only_at_the_commit_point(name: str) -> None:
+        if name == "publish:journal-committed":
+            for call in ("unlink", "rmdir", "remove"):
+                monkeypatch.setattr(os, call, read_only)
+
+    monkeypatch.setattr(atomic_publish, "failpoint", turn_read_only_at_the_commit_point)
+    with caplog.at_level(logging.WARNING, logger=atomic_publish.__name__):
+        published = publish(staging, output, RUN_DATE)
+    monkeypatch.undo()
+    assert [p.parent.name for p in published] == ["contributions", "scores", "runs"]
+    assert _version(output) == {"scores": ["new"], "contributions": ["new"]}
+    assert "published, but removing it failed ([Errno 30] Read-only file system)" in caplog.text
+    assert staging not in atomic_publish._held_locks  # the lock's descriptor is closed
+    # the next run finishes the clean-up
+    assert recover(output) == [f"rolled forward {staging.name}"]
+    assert not (output / "_staging").exists()

@@ -9,7 +9,7 @@ import pytest
 
 from scoring.config import NumericRange, RowCountBand, ScoringConfig, ValidationRules
 from tasks.extract.files import EventFile, read_events
-from tasks.quality.expectations import later_occurrences, raw_event_rules, row_flags
+from tasks.quality.expectations import raw_event_rules, row_flags
 from tasks.quality.validate import gate_message, row_count_band, validate
 
 RUN_DATE = date(2026, 3, 31)
@@ -184,26 +184,6 @@ def test_a_quarantined_row_does_not_shadow_a_later_valid_one(tmp_path: Path) -> 
     )
     assert validated.valid.select("event_id", "source_row").rows() == [("1", 2), ("2", 4)]
     assert (validated.rows_quarantined, validated.duplicates_removed) == (1, 1)
-
-
-def test_later_occurrences_is_not_first_distinct() -> None:
-    ids = ["a", "b", "a", None, "c", "b", None, "a", "d"]
-    frame = pl.DataFrame({"event_id": ids})
-    expected = [False, False, True, False, False, True, False, True, False]
-    assert later_occurrences(frame).to_list() == expected
-    skip = pl.Series([True, False, False, False, False, False, False, False, False])
-    # without the first "a", the second is a first occurrence
-    assert later_occurrences(frame, skip=skip).to_list() == [
-        False,
-        False,
-        False,
-        False,
-        False,
-        True,
-        False,
-        True,
-        False,
-    ]
 
 
 def test_control_characters_in_event_types_are_found_through_the_distinct_types(

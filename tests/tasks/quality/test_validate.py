@@ -1,11 +1,21 @@
 """The GX gate: which rows are quarantined, with which reasons, and nothing lost."""
 
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pytest
 
 from tasks.extract.files import EventFile, read_events
-from tasks.quality.validate import reason_counts, validate
+from tasks.quality import validate as validate_module
+from tasks.quality.validate import (
+    RowsLostError,
+    Validated,
+    escaped_counts,
+    reason_counts,
+    validate,
+)
 
 CSV = """event_id,customer_id,event_type,occurred_at,note
 1,a,login,2026-03-31T10:00:00Z,ok
@@ -71,3 +81,126 @@ def test_all_valid_input_quarantines_nothing(tmp_path: Path) -> None:
     assert validated.quarantine.height == 0
     assert validated.rows_valid == 1
     assert isinstance(validated.quarantine, pl.DataFrame)
+
+
+def test_a_row_lost_in_validation_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each term of rows read = valid + quarantined + duplicates is counted on its own: a row
+    lost on the way (here the typing of the valid events drops one) breaks the identity."""
+    typed = validate_module.typed_properties
+    monkeypatch.setattr(validate_module, "typed_properties", lambda events: typed(events).slice(1))
+    with pytest.raises(
+        RowsLostError,
+        match=r"read 7, but valid 1 \+ quarantined 4 \+ duplicates 1 = 6; nothing was published",
+    ):
+        _validated(tmp_path)
+
+
+RUN_DATE = date(2026, 3, 31)
+NOW = datetime(2026, 4, 1, 6, 0, tzinfo=UTC)
+
+
+def _validated_csv(tmp_path: Path, rows: str, header: str = "", **kwargs: Any) -> Validated:
+    path = tmp_path / "events.csv"
+    path.write_text("event_id,customer_id,event_type,occurred_at" + header + "\n" + rows)
+    return validate(read_events([EventFile.of(str(path))]), run_date=RUN_DATE, now=NOW, **kwargs)
+
+
+def test_timestamps_outside_years_1_to_9999_are_quarantined_not_a_crash(tmp_path: Path) -> None:
+    """Issue 26 #4: one event dated year 0 crashed the run (GX cannot serialize it for the
+    Data Docs: validating with a staging directory keeps those results)."""
+    validated = _validated_csv(
+        tmp_path,
+        "1,c,login,0000-01-01T00:00:00Z\n2,c,login,-0001-06-01\n3,c,login,+10000-01-01T00:00:00Z\n"
+        "4,c,login,2026-03-30T10:00:00Z\n",
+        staging=tmp_path / "staging",
+    )
+    out_of_range = "occurred_at is out of range (years 1 to 9999)"
+    assert validated.quarantine.select("source_row", "occurred_at", "reason").rows() == [
+        (1, "0000-01-01T00:00:00Z", out_of_range),
+        (2, "-0001-06-01", out_of_range),
+        (3, "+10000-01-01T00:00:00Z", out_of_range),
+    ]
+    assert validated.rows_valid == 1
+
+
+def test_typed_timestamps_outside_years_1_to_9999_are_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    pl.DataFrame(
+        {
+            "event_id": ["1", "2"],
+            "customer_id": ["c", "c"],
+            "event_type": ["login", "login"],
+            "occurred_at": ["0000-01-01", "2026-03-30"],
+        }
+    ).with_columns(pl.col("occurred_at").str.to_datetime("%Y-%m-%d")).write_parquet(path)
+    raw = read_events([EventFile.of(str(path))])
+    validated = validate(raw, run_date=RUN_DATE, now=NOW, staging=tmp_path / "staging")
+    assert validated.quarantine.select("occurred_at", "reason").rows() == [
+        ("0000-01-01T00:00:00Z", "occurred_at is out of range (years 1 to 9999)")
+    ]
+
+
+def test_numbers_too_large_to_sum_exactly_are_quarantined(tmp_path: Path) -> None:
+    """Issue 26 #4: one purchase of 1e30 overflowed Decimal(38, 9) in exact_sum (exit 1)."""
+    validated = _validated_csv(
+        tmp_path,
+        "1,c,purchase,2026-03-30T10:00:00Z,1e30\n2,c,purchase,2026-03-30T10:00:00Z,-1e308\n"
+        "3,c,purchase,2026-03-30T10:00:00Z,999999999999999\n"
+        "4,c,purchase,2026-03-30T10:00:00Z,1e400\n",
+        header=",amount",
+    )
+    beyond = "amount is beyond the representable range (±1e+15)"
+    assert validated.quarantine.select("source_row", "amount", "reason").rows() == [
+        (1, "1e30", beyond),
+        (2, "-1e308", f"{beyond}; amount is outside [0, ]"),
+        (4, "1e400", "amount is not a finite number"),
+    ]
+    assert validated.valid["amount"].to_list() == [999999999999999.0]
+
+
+def test_the_quarantine_keeps_blank_ids_as_they_were(tmp_path: Path) -> None:
+    """Issue 26 #9: white-space ids were stored as null in the quarantine."""
+    validated = _validated_csv(
+        tmp_path,
+        '1,   ,login,2026-03-30T10:00:00Z\n" \t ",c,login,2026-03-30T10:00:00Z\n'
+        "3,c,\u00a0,2026-03-30T10:00:00Z\n",
+    )
+    quarantined = validated.quarantine.select("event_id", "customer_id", "event_type", "reason")
+    assert quarantined.rows() == [
+        ("1", "   ", "login", "customer_id is missing"),
+        (" \t ", "c", "login", "event_id is missing"),
+        ("3", "c", "\u00a0", "event_type is missing"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("event_type", "login\r"),
+        ("event_type", "log\tin"),
+        ("event_id", "e\n1"),
+        ("customer_id", "c\x85"),  # C1: next line
+        ("customer_id", "c\u2028d"),  # line separator
+        ("event_type", "\x1b[31mlogin"),
+    ],
+)
+def test_control_characters_in_ids_and_event_types_are_quarantined(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    """Issue 26 #10: tab, newline and carriage return were accepted; `login\\r` became its own
+    event type. The quarantine keeps the value as it was."""
+    row = {"event_id": "e1", "customer_id": "c1", "event_type": "login"} | {column: value}
+    path = tmp_path / "events.csv"
+    pl.DataFrame([{**row, "occurred_at": "2026-03-30T10:00:00Z"}]).write_csv(path)
+    validated = validate(read_events([EventFile.of(str(path))]), run_date=RUN_DATE, now=NOW)
+    assert validated.quarantine.select(column, "reason").rows() == [
+        (value, f"{column} contains control characters")
+    ]
+
+
+def test_messages_show_invisible_characters_escaped() -> None:
+    assert escaped_counts({"login": 3, "sign\u200bup": 1, "a\u202eb": 1200}) == (
+        "'login' (3), 'sign\\u200bup' (1), 'a\\u202eb' (1,200)"
+    )

@@ -196,6 +196,204 @@ def main() -> None:
         header=HEADER + ",value",
     )
 
+    more_kinds()
+
+
+def ndjson(name: str, *records: str) -> None:
+    (HERE / name).write_text("".join(f"{record}\n" for record in records), encoding="utf-8")
+
+
+def event(
+    event_id: str,
+    customer_id: str = '"c1"',
+    event_type: str = '"login"',
+    at: str = '"2026-03-30T10:00:00Z"',
+    extra: str = "",
+) -> str:
+    """One NDJSON record; every argument is JSON text."""
+    return (
+        f'{{"event_id": {event_id}, "customer_id": {customer_id}, "event_type": {event_type}, '
+        f'"occurred_at": {at}{extra}}}'
+    )
+
+
+def parquet(name: str, **columns: pl.Series | list) -> None:
+    base: dict[str, pl.Series | list] = {
+        "event_id": [f"{name[:2]}{i}" for i in range(len(next(iter(columns.values()), [1])))],
+        "customer_id": ["c1"] * len(next(iter(columns.values()), [1])),
+        "event_type": ["login"] * len(next(iter(columns.values()), [1])),
+        "occurred_at": [datetime(2026, 3, 30, 10)] * len(next(iter(columns.values()), [1])),
+    }
+    pl.DataFrame(base | columns).write_parquet(HERE / name)
+
+
+def more_kinds() -> None:
+    """Issue 26's hostile inputs and their neighbours (kinds 37 onwards)."""
+    ndjson(
+        "numeric_ids.ndjson",
+        event("9007199254740993", "1.5"),
+        event("9007199254740992", "1.50"),
+        event("1e3", "1E3"),
+        event("-0", "123456789012345678901234567890"),
+        event("0", "-9223372036854775809"),
+    )
+    ndjson("numbers_and_text_ids.ndjson", event("7"), event("7.0"), event('"7"'))
+    csv(
+        "year_zero.csv",
+        "yz1,c1,login,0000-01-01T00:00:00Z",
+        "yz2,c1,login,-0001-06-01",
+        "yz3,c1,login,+10000-01-01T00:00:00Z",
+        "yz4,c1,login,2026-03-30T10:00:00Z",
+    )
+    parquet(
+        "year_zero.parquet",
+        occurred_at=pl.Series(["0000-01-01", "2026-03-30"]).str.to_datetime("%Y-%m-%d"),
+    )
+    csv(
+        "huge_amounts.csv",
+        "ha1,c1,purchase,2026-03-30T10:00:00Z,1e30",
+        "ha2,c1,purchase,2026-03-30T10:00:00Z,1e308",
+        "ha3,c1,purchase,2026-03-30T10:00:00Z,-1e308",
+        "ha4,c1,purchase,2026-03-30T10:00:00Z,1e400",
+        "ha5,c1,purchase,2026-03-30T10:00:00Z,12.50",
+        header=HEADER + ",amount",
+    )
+    parquet("huge_amounts.parquet", amount=[1e30, float("nan"), float("-inf"), 9.99])
+    ndjson(
+        "huge_amounts.ndjson",
+        event('"hn1"', extra=', "amount": 1e308'),
+        event('"hn2"', extra=', "amount": 1e-400'),
+        event('"hn3"', extra=', "amount": 1.50'),
+    )
+    csv(
+        "whitespace_ids.csv",
+        'ws1,"  ",login,2026-03-30T10:00:00Z',
+        '" \t ",c1,login,2026-03-30T10:00:00Z',
+        "ws3,c1,\u00a0\u3000,2026-03-30T10:00:00Z",
+        "ws4, c1 ,login,2026-03-30T10:00:00Z",
+    )
+    csv(
+        "tabs_newlines_returns.csv",
+        'tn1,c1,"log\tin",2026-03-30T10:00:00Z',
+        'tn2,"c\n1",login,2026-03-30T10:00:00Z',
+        'tn3,c1,"login\r",2026-03-30T10:00:00Z',
+        '"tn\r\n4",c1,login,2026-03-30T10:00:00Z',
+    )
+    csv(
+        "c1_controls.csv",
+        "c11,c\u00851,login,2026-03-30T10:00:00Z",
+        "c12,c1,\u009blogin,2026-03-30T10:00:00Z",
+        "c13,c1\u2028,login,2026-03-30T10:00:00Z",
+    )
+    ndjson(
+        "escaped_controls.ndjson",
+        event('"ec1"', '"c\\u0000"'),
+        event('"ec2"', event_type='"login\\r"'),
+        event('"ec3"', event_type='"log\\u2029in"'),
+        event('"ec\\t4"'),
+    )
+    (HERE / "null_bytes.csv").write_bytes(
+        (
+            HEADER
+            + ",note\nnb1,c\x001,login,2026-03-30T10:00:00Z,\nnb2,c1,login,2026-03-30T10:00:00Z,a\x00b\n"
+        ).encode()
+    )
+    (HERE / "semicolons.csv").write_text(HEADER.replace(",", ";") + "\nse1;c1;login;2026-03-30\n")
+    (HERE / "tabs.csv").write_text(HEADER.replace(",", "\t") + "\nta1\tc1\tlogin\t2026-03-30\n")
+    (HERE / "cr_only.csv").write_bytes(
+        (
+            HEADER + "\rcr1,c1,login,2026-03-30T10:00:00Z\rcr2,c1,login,2026-03-30T10:00:00Z\r"
+        ).encode()
+    )
+    (HERE / "crlf.csv").write_bytes(
+        (
+            HEADER
+            + "\r\ncl1,c1,login,2026-03-30T10:00:00Z\r\ncl2,c1,login,2026-03-30T10:00:00Z\r\n"
+        ).encode()
+    )
+    (HERE / "bom.ndjson").write_bytes(b"\xef\xbb\xbf" + (event('"bn1"') + "\n").encode())
+    (HERE / "utf16.csv").write_bytes((HEADER + "\nu161,c1,login,2026-03-30\n").encode("utf-16"))
+    csv(
+        "duplicate_headers.csv",
+        "dh1,c1,login,2026-03-30T10:00:00Z,dh2",
+        header=HEADER + ",event_id",
+    )
+    (HERE / "duplicate_keys.ndjson").write_text(
+        '{"event_id": "dk1", "event_id": "dk2", "customer_id": "c1", "event_type": "login", '
+        '"occurred_at": "2026-03-30T10:00:00Z"}\n'
+    )
+    csv(
+        "confusables.csv",
+        "uc1,c1,l\u043egin,2026-03-30T10:00:00Z",  # Cyrillic o
+        "uc2,\uff43\uff11,login,2026-03-30T10:00:00Z",  # full-width c1
+        "uc3,c\u200b1,login,2026-03-30T10:00:00Z",  # zero-width space
+        "uc4,c1,\u202enigol,2026-03-30T10:00:00Z",  # right-to-left override
+        "uc5,c1,login,2026-03-30T10:00:00Z",
+    )
+    csv(
+        "markup_and_formulas.csv",
+        "mf1,=1+1,[/bold],2026-03-30T10:00:00Z",
+        "mf2,@SUM(A1),<script>alert(1)</script>,2026-03-30T10:00:00Z",
+        "mf3,+cmd|' /C calc'!A0,{{7*7}},2026-03-30T10:00:00Z",
+    )
+    ndjson(
+        "nested_deeply.ndjson",
+        event('"nd1"', extra=', "context": ' + "[" * 5000 + "]" * 5000),
+    )
+    ndjson("nested_event_type.ndjson", event('"ne1"', event_type='["login"]'))
+    ndjson(
+        "bool_and_null_fields.ndjson",
+        event("true", "false"),
+        event('"bf2"', "null"),
+        event('"bf3"', extra=', "value": true'),
+        event('"bf4"', extra=', "value": 1'),
+    )
+    ndjson(
+        "not_ndjson.json",
+        "[" + event('"ja1"') + ", " + event('"ja2"') + "]",
+    )
+    (HERE / "pretty_printed.json").write_text('{\n  "event_id": "pp1",\n  "customer_id": "c1"\n}\n')
+    ndjson("trailing_comma.ndjson", '{"event_id": "tc1", "customer_id": "c1",}')
+    ndjson("single_quotes.ndjson", "{'event_id': 'sq1'}")
+    ndjson("lone_surrogate.ndjson", event('"ls1"', '"\\ud800"'))
+    ndjson("empty_lines_only.ndjson", "", "   ", "")
+    csv("blank_lines.csv", "", "bl1,c1,login,2026-03-30T10:00:00Z", "")
+    csv(
+        "unterminated_quote.csv",
+        'uq1,"c1,login,2026-03-30T10:00:00Z',
+        "uq2,c1,login,2026-03-30T10:00:00Z",
+    )
+    (HERE / "sep_line.csv").write_text("sep=,\n" + HEADER + "\nsl1,c1,login,2026-03-30\n")
+    csv("upper_case_header.csv", "uh1,c1,login,2026-03-30", header=HEADER.upper())
+    csv(
+        "odd_timestamps.csv",
+        "ot1,c1,login,2026-03-30T23:59:60Z",  # leap second
+        "ot2,c1,login,1774864800000",  # epoch milliseconds
+        "ot3,c1,login,26-03-30",
+        "ot4,c1,login,2026-03-30T10:00:00+25:00",
+        "ot5,c1,login,2026-W14-1",
+        "ot6,c1,login,2026-03-30T10:00:00.123456789Z",
+    )
+    parquet("categorical_type.parquet", event_type=pl.Series(["login"], dtype=pl.Categorical))
+    parquet("binary_id.parquet", customer_id=pl.Series([b"c1"], dtype=pl.Binary))
+    parquet("unsigned_ids.parquet", event_id=pl.Series([2**64 - 1], dtype=pl.UInt64))
+    parquet(
+        "nested_columns.parquet", context=[{"device": "ios"}], tags=[[1, 2]], blob=[b"\xff\x00"]
+    )
+    (HERE / "bomb.csv.gz").write_bytes(
+        gzip.compress(
+            (HEADER + "\n" + "bo1,c1,login,2026-03-30T10:00:00Z\n" * 70_000).encode(), mtime=0
+        )
+    )
+    (HERE / "not_gzip.csv.gz").write_text(HEADER + "\nng1,c1,login,2026-03-30\n")
+    (HERE / "two_members.csv.gz").write_bytes(
+        gzip.compress((HEADER + "\ntm1,c1,login,2026-03-30T10:00:00Z\n").encode(), mtime=0)
+        + gzip.compress(b"tm2,c1,login,2026-03-30T10:00:00Z\n", mtime=0)
+    )
+    (HERE / "ndjson_gzip.ndjson.gz").write_bytes(
+        gzip.compress((event("123456789012345678") + "\n").encode(), mtime=0)
+    )
+
 
 if __name__ == "__main__":
     main()
