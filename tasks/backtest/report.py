@@ -4,7 +4,7 @@ import base64
 import html
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -14,11 +14,9 @@ import matplotlib.pyplot as plt
 import polars as pl
 from matplotlib.figure import Figure
 
-from scoring.backtest import OBSERVATION_DATE
+from scoring.backtest.observations import OBSERVATION_DATE
+from scoring.backtest.outcome import BacktestTables, headline_auc
 from scoring.schema import TIERS
-
-if TYPE_CHECKING:
-    from tasks.backtest.run import BacktestTables
 
 COLORS = {"current": "#1f77b4", "suggested": "#d62728", "uniform": "#7f7f7f"}
 MAX_WEIGHT_BARS = 40
@@ -194,10 +192,76 @@ def tier_churn_figure(tiers: pl.DataFrame, weights: str) -> str:
     return figure_png(figure)
 
 
-def render_report(tables: "BacktestTables", suggested_config: str) -> str:
-    """The whole report as one HTML document."""
-    from tasks.backtest.run import headline_auc
+def labels_section(tables: BacktestTables) -> str:
+    """Which labels were used and which observations were dropped."""
+    labels = (
+        "silence over the horizon (no event, or a configured churn event type)"
+        if tables.labels_source == "silence"
+        else f"outside labels from {tables.labels_source}"
+    )
+    dropped = tables.dropped_observations
+    return (
+        f"<p><b>Churn labels:</b> {html.escape(labels)}."
+        + (
+            f" {dropped:,} observation(s) dropped: their horizon ran past the customer's "
+            "observed_until (per date in beyond_observation.parquet)."
+            if dropped
+            else ""
+        )
+        + "</p>"
+    )
 
+
+def candidates_section(tables: BacktestTables) -> str:
+    """Every candidate's inner validation AUC and the choice."""
+    candidates = tables.candidates.sort("inner_auc", descending=True, nulls_last=True)
+    return (
+        "<h2>Candidates (inner validation dates)</h2>"
+        f"<p><b>Chosen:</b> {html.escape(tables.calibration.choice.reason)}.</p>"
+        + html_table(candidates)
+    )
+
+
+def tiers_section(tables: BacktestTables) -> str:
+    """Current and suggested tier boundaries and how they were found."""
+    boundaries = pl.DataFrame(
+        [
+            {"configuration": name, **config.tier_boundaries.model_dump(exclude={"quantiles"})}
+            for name, config in (
+                ("current", tables.current_config),
+                ("suggested", tables.suggested_config),
+            )
+        ]
+    )
+    return (
+        "<h2>Tier boundaries: current vs suggested</h2>"
+        f"<p class='note'>{html.escape(tables.tier_note)}.</p>" + html_table(boundaries)
+    )
+
+
+def warnings_section(tables: BacktestTables) -> str:
+    """The warnings, or that there are none."""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in tables.warnings) or "<li>none</li>"
+    return f"<h2>Warnings</h2><ul>{items}</ul>"
+
+
+def rules_section(tables: BacktestTables) -> str:
+    """Per follow-up rule on the test dates: flags, precision, lift, coverage."""
+    if tables.rule_evidence is None:
+        return ""
+    pooled = tables.rule_evidence.filter(
+        pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == "test")
+    ).drop(OBSERVATION_DATE, "period")
+    return (
+        "<h2>Follow-up rules: evidence (test dates)</h2><p class='note'>Each rule evaluated "
+        "point in time at every observation date; precision = churn rate among the flagged, "
+        "lift = precision / base rate, coverage = share of churners flagged (per date in "
+        "rule_evidence.parquet).</p>" + html_table(pooled)
+    )
+
+
+def render_report(tables: BacktestTables, suggested_config: str) -> str:
+    """The whole report as one HTML document."""
     split = tables.split
     auc_test = headline_auc(tables, "test")
     pooled = tables.auc.filter(pl.col(OBSERVATION_DATE).is_null())
@@ -222,7 +286,9 @@ def render_report(tables: "BacktestTables", suggested_config: str) -> str:
         f"test dates: {split.test[0]} … {split.test[-1]} ({len(split.test)})"
         + (f"; gap (not used to fit or test): {len(split.gap)}" if split.gap else "")
         + "</p>",
+        labels_section(tables),
         *(f"<p><b>Note:</b> {html.escape(note)}</p>" for note in tables.notes),
+        warnings_section(tables),
         "<h2>ROC AUC</h2>",
         html_table(auc_summary),
         roc_figure(tables.roc, auc_test, "test"),
@@ -245,6 +311,9 @@ def render_report(tables: "BacktestTables", suggested_config: str) -> str:
         + ".</p>",
         weights_figure(tables.weights),
         html_table(tables.weights),
+        candidates_section(tables),
+        tiers_section(tables),
+        rules_section(tables),
     ]
     if tables.segment_auc is not None and tables.segment_auc.height:
         segment = tables.segment_auc.filter(pl.col("period") == "test").pivot(

@@ -1,68 +1,56 @@
-"""Backtest tasks: label churn, score point in time, fit suggested weights, write the tables.
+"""Backtest tasks: observe churn, tune the configuration, score point in time, write the tables.
 
-The rules are in `scoring.backtest` (pure Polars) and `tasks.backtest.calibrate` (the fit);
-this module wires them over the observation dates and writes `<output>/backtest/*.parquet`.
+The rules are in `scoring.backtest` (pure Polars) and the fit in `tasks.backtest.calibrate` /
+`tasks.backtest.tuning`; this module wires them over the observation dates, from the daily event
+counts (scoring.aggregates.daily_event_counts, computed once), and writes
+`<output>/backtest/*.parquet`, its report and `<output>/suggested_config.yaml`.
 """
 
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from scoring.backtest import (
-    OBSERVATION_DATE,
-    TimeSplit,
-    churn_labels,
-    dates_with_full_horizon,
-    event_type_features,
-    labelled_scores,
-    roc_auc,
-    roc_curve,
-    tier_churn,
-    time_split,
+from scoring.aggregates import EVENT_DATE, daily_event_counts
+from scoring.backtest.calibration import Calibration
+from scoring.backtest.diagnostics import (
+    churn_rate_warnings,
+    churner_warnings,
+    grid_edge_warnings,
+    most_frequent_type_warning,
 )
+from scoring.backtest.features import candidate_settings
+from scoring.backtest.figures import roc_auc, roc_curve, tier_churn, with_all_period
+from scoring.backtest.observations import (
+    OBSERVATION_DATE,
+    OBSERVED_UNTIL,
+    beyond_observation,
+    dates_with_full_horizon,
+    dropped_per_date,
+    outside_labels,
+    silence_labels,
+)
+from scoring.backtest.outcome import BacktestTables, headline_auc
+from scoring.backtest.scored import weight_set_scores, with_tiers
+from scoring.backtest.split import TimeSplit, split_in_time
+from scoring.backtest.tiers import suggested_tiers
 from scoring.config import ScoringConfig
-from tasks.backtest.calibrate import Calibration, fit_suggested_weights
+from tasks.backtest.inputs import BacktestInputError, observed_until_of, read_labels
+from tasks.backtest.report import render_report
+from tasks.backtest.rules import METRIC_COLUMNS, rule_evidence_table
+from tasks.backtest.suggested import suggested_config_text
+from tasks.backtest.tuning import calibrate, uniform_weights
 from tasks.extract.customers import read_customers
 
-WEIGHT_SETS = ("current", "suggested", "uniform")
-"""current = the configuration's weights; suggested = fitted; uniform = 1 for every configured
-event type (the naive baseline)."""
-PERIODS = ("train", "test", "gap", "all")
 MAX_SEGMENT_VALUES = 20
 BACKTEST_DIR = "backtest"
 SUGGESTED_CONFIG = "suggested_config.yaml"
-
-
-class BacktestInputError(ValueError):
-    """Inputs that cannot be backtested (range too short, bad customers table…)."""
-
-
-@dataclass
-class BacktestTables:
-    """Every figure of a backtest as a frame (written as Parquet) plus the fit."""
-
-    observations: pl.DataFrame
-    auc: pl.DataFrame
-    tiers: pl.DataFrame
-    roc: pl.DataFrame
-    weights: pl.DataFrame
-    segment_auc: pl.DataFrame | None
-    segment_tiers: pl.DataFrame | None
-    calibration: Calibration
-    split: TimeSplit
-    suggested_config: ScoringConfig
-    dropped_dates: list[date] = field(default_factory=list)
-    empty_dates: list[date] = field(default_factory=list)
-    skipped_segment_columns: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def refuse_overwriting(config_source: str | None, output: str | Path) -> None:
@@ -75,22 +63,17 @@ def refuse_overwriting(config_source: str | None, output: str | Path) -> None:
         )
 
 
-def uniform_config(config: ScoringConfig) -> ScoringConfig:
-    """The configuration with weight 1 for every configured event type."""
-    return config.model_copy(update={"weights": dict.fromkeys(config.weights, 1.0)})
-
-
 def customer_segments(customers: pl.DataFrame, source: str) -> tuple[pl.DataFrame, list[str]]:
     """(customer_id, segment, segment_value) for every column with 2..MAX_SEGMENT_VALUES
-    distinct values, and the skipped columns. The first row of a repeated customer_id wins."""
+    distinct values (observed_until is not a segment), and the skipped columns. The first row
+    of a repeated customer_id wins."""
     if "customer_id" not in customers.columns:
         raise BacktestInputError(
             f"{source}: the customers table needs a customer_id column "
             f"(found: {', '.join(customers.columns) or 'none'})"
         )
-    table = customers.with_columns(pl.all().cast(pl.String)).unique(
-        "customer_id", keep="first", maintain_order=True
-    )
+    table = customers.drop(OBSERVED_UNTIL, strict=False).with_columns(pl.all().cast(pl.String))
+    table = table.unique("customer_id", keep="first", maintain_order=True)
     columns = [c for c in table.columns if c != "customer_id"]
     usable = [c for c in columns if 2 <= table[c].n_unique() <= MAX_SEGMENT_VALUES]
     skipped = [c for c in columns if c not in usable]
@@ -103,45 +86,180 @@ def customer_segments(customers: pl.DataFrame, source: str) -> tuple[pl.DataFram
     return long.select(list(schema)), skipped
 
 
-def _with_all_period(frame: pl.LazyFrame) -> pl.LazyFrame:
-    return pl.concat([frame, frame.with_columns(pl.lit("all").alias("period"))])
+@dataclass(frozen=True)
+class Observed:
+    """The labelled observations and what was left out."""
+
+    observations: pl.DataFrame
+    """observation_date, customer_id, churned (within every customer's observation)."""
+    dates: list[date]
+    dropped_dates: list[date]
+    empty_dates: list[date]
+    beyond: pl.DataFrame
+    """observation_date, dropped: observations whose horizon ran past observed_until."""
 
 
-def _figures(observations: pl.LazyFrame, extra: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(AUC, tiers) per weights x period (+ extra), pooled over the period's dates."""
-    pooled = _with_all_period(observations)
-    by = ["weights", "period", *extra]
-    return roc_auc(pooled, by), tier_churn(pooled, by)
-
-
-def churn_labels_over(
-    events: pl.LazyFrame, config: ScoringConfig, dates: list[date], horizon_days: int
-) -> pl.DataFrame:
-    """The churn labels of every observation date, stacked (empty frame for no date)."""
-    churn_types = config.backtest_settings.churn_event_types
-    queries = [
-        churn_labels(events, config.window_days, horizon_days, churn_types, d) for d in dates
-    ]
-    empty = pl.DataFrame(
-        schema={OBSERVATION_DATE: pl.Date, "customer_id": pl.String, "churned": pl.Boolean}
+def observe(
+    daily: pl.DataFrame,
+    config: ScoringConfig,
+    dates: list[date],
+    horizon_days: int,
+    labels: pl.DataFrame | None,
+    observed_until: pl.DataFrame | None,
+) -> Observed:
+    """Silence labels of the dates with a full horizon (or the outside labels of the dates),
+    without the observations that run past the customer's observed_until."""
+    lazy = daily.lazy()
+    if labels is None:
+        last_event_date: date = daily[EVENT_DATE].max()  # type: ignore[assignment]
+        covered = dates_with_full_horizon(dates, last_event_date, horizon_days)
+        churn_types = config.backtest_settings.churn_event_types
+        found = silence_labels(lazy, covered, config.window_days, horizon_days, churn_types)
+        found = found.with_columns(pl.lit(None, pl.Date).alias(OBSERVED_UNTIL))
+    else:
+        covered = dates
+        found = outside_labels(labels.lazy(), dates).join(
+            labels.lazy().select("customer_id", OBSERVATION_DATE, OBSERVED_UNTIL),
+            on=["customer_id", OBSERVATION_DATE],
+            how="left",
+        )
+    if observed_until is not None:
+        by_customer = observed_until.lazy().rename({OBSERVED_UNTIL: "customer_until"})
+        found = found.join(by_customer, on="customer_id", how="left").with_columns(
+            pl.coalesce(OBSERVED_UNTIL, "customer_until").alias(OBSERVED_UNTIL)
+        )
+    observations, beyond = pl.collect_all(
+        [
+            found.filter(~beyond_observation(horizon_days)).select(
+                OBSERVATION_DATE, "customer_id", "churned"
+            ),
+            dropped_per_date(found, horizon_days),
+        ]
     )
-    return pl.concat(pl.collect_all(queries)) if queries else empty
+    labelled = set(observations[OBSERVATION_DATE].unique().to_list())
+    return Observed(
+        observations=observations,
+        dates=[d for d in covered if d in labelled],
+        dropped_dates=[d for d in dates if d not in covered],
+        empty_dates=[d for d in covered if d not in labelled],
+        beyond=beyond,
+    )
 
 
-def split_in_time(dates: list[date], horizon_days: int) -> tuple[TimeSplit | None, list[str]]:
-    """The purged time split, or, when the dates are too close for one, a plain split (training
-    dates strictly before test dates) with a note saying how much the horizons overlap."""
-    split = time_split(dates, horizon_days)
-    if split is not None:
-        return split, []
-    split = time_split(dates, 1)
+def time_split_of(
+    observed: Observed, horizon_days: int, daily: pl.DataFrame
+) -> tuple[TimeSplit, list[str]]:
+    """The split of the usable dates (scoring.backtest.split), or an error naming the fix."""
+    split, notes = split_in_time(observed.dates, horizon_days)
     if split is None:
-        return None, []
-    return split, [
-        "the range is too short for training labels to end before the test dates: "
-        f"the last training date's {horizon_days}-day horizon overlaps the test period "
-        f"by {split.label_overlap_days(horizon_days)} day(s) (the fit still uses only "
-        "earlier dates); for a clean out-of-time test widen --from/--to or lower --horizon"
+        usable = observed.dates
+        last = daily[EVENT_DATE].max() if daily.height else None
+        raise BacktestInputError(
+            f"cannot split {len(usable)} usable observation date(s) in time "
+            f"({', '.join(map(str, usable)) or 'none'}; last event on {last}"
+            + (
+                f"; {len(observed.dropped_dates)} date(s) dropped: horizon beyond the data"
+                if observed.dropped_dates
+                else ""
+            )
+            + "): at least two observation dates with observed customers (and, without "
+            "--labels, a full horizon) are needed; widen --from/--to, lower --every or --horizon"
+        )
+    return split, notes
+
+
+def suggested_configuration(
+    config: ScoringConfig, calibration: Calibration, scored: pl.DataFrame, split: TimeSplit
+) -> tuple[ScoringConfig, str]:
+    """The configuration with the chosen weights and setting and suggested tier boundaries
+    (scoring.backtest.tiers, from the chosen scores of the training dates; rank-based tiers
+    are kept as configured). Returns it and a sentence on its tiers."""
+    chosen = calibration.setting.applied_to(config).model_copy(
+        update={"weights": calibration.weights}
+    )
+    chosen = ScoringConfig.model_validate(chosen.model_dump())
+    if config.tier_boundaries.quantiles is not None:
+        return chosen, "rank-based tiers (tiers.quantiles) kept as configured"
+    train = scored.filter(
+        (pl.col("weights") == "suggested")
+        & pl.col(OBSERVATION_DATE).is_in(pl.Series(split.train, dtype=pl.Date).implode())
+    )
+    if not train.height:
+        return chosen, "no training observation: tiers kept"
+    boundaries, note = suggested_tiers(train.select("score", "churned"))
+    return chosen.model_copy(update={"tiers": boundaries}), note
+
+
+def figures(observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(AUC, tiers, ROC points) per weights x period x date, and pooled per period
+    (observation_date null; period `all` pools every date)."""
+    obs = observations.lazy()
+    per_date = ["weights", OBSERVATION_DATE, "period"]
+    pooled = with_all_period(obs)
+    null_date = pl.lit(None, pl.Date).alias(OBSERVATION_DATE)
+    columns = ["weights", "period", OBSERVATION_DATE]
+    auc = pl.concat(
+        [
+            roc_auc(obs, per_date).select(*columns, pl.exclude(columns)),
+            roc_auc(pooled, ["weights", "period"])
+            .with_columns(null_date)
+            .select(*columns, pl.exclude(columns)),
+        ]
+    )
+    tiers = pl.concat(
+        [
+            tier_churn(obs, per_date).select(*columns, pl.exclude(columns)),
+            tier_churn(pooled, ["weights", "period"])
+            .with_columns(null_date)
+            .select(*columns, pl.exclude(columns)),
+        ]
+    )
+    auc_frame, tiers_frame, roc = pl.collect_all(
+        [auc, tiers, roc_curve(pooled, ["weights", "period"])]
+    )
+    return auc_frame, tiers_frame, roc
+
+
+def segment_figures(
+    observations: pl.DataFrame, customers: pl.DataFrame | None, source: str
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None, list[str]]:
+    """(AUC, tiers) per segment value pooled per period, and the skipped customer columns."""
+    if customers is None:
+        return None, None, []
+    segments, skipped = customer_segments(customers, source)
+    if not segments.height:
+        return None, None, skipped
+    joined = with_all_period(observations.lazy()).join(
+        segments.lazy(), on="customer_id", how="inner"
+    )
+    by = ["weights", "period", "segment", "segment_value"]
+    auc, tiers = pl.collect_all([roc_auc(joined, by), tier_churn(joined, by)])
+    return auc, tiers, skipped
+
+
+def backtest_warnings(
+    calibration: Calibration, config: ScoringConfig, daily: pl.DataFrame, auc: pl.DataFrame
+) -> list[str]:
+    """The warnings of scoring.backtest.diagnostics, then the fit's own."""
+    current = auc.filter(pl.col("weights") == "current")
+    per_period = current.filter(pl.col(OBSERVATION_DATE).is_null()).select(
+        "period", "customers", "churned"
+    )
+    per_date = current.filter(pl.col(OBSERVATION_DATE).is_not_null()).select(
+        OBSERVATION_DATE, "customers", "churned"
+    )
+    occurrences = dict(daily.group_by("event_type").agg(pl.col("count").sum()).iter_rows())
+    settings = candidate_settings(config, config.backtest_settings)
+    return [
+        *grid_edge_warnings(calibration.choice, settings, calibration.regularization_c),
+        *(
+            most_frequent_type_warning(calibration.weights, occurrences)
+            if calibration.fitted
+            else []
+        ),
+        *churner_warnings(per_period, config.backtest_settings.min_churners),
+        *churn_rate_warnings(per_date, per_period),
+        *calibration.warnings,
     ]
 
 
@@ -152,142 +270,82 @@ def compute_backtest(
     horizon_days: int,
     customers: pl.DataFrame | None = None,
     customers_source: str = "customers",
+    labels: pl.DataFrame | None = None,
+    labels_source: str | None = None,
 ) -> BacktestTables:
-    """Every backtest figure for valid, de-duplicated `events` over the observation dates."""
+    """Every backtest figure for valid, de-duplicated `events` over the observation dates (with
+    `labels`: the labels' dates among them)."""
     if events.height == 0:
         raise BacktestInputError("no valid events to backtest")
-    lazy = events.lazy()
-    last_event_date = events["occurred_at"].max().date()  # type: ignore[union-attr]
-    covered = dates_with_full_horizon(dates, last_event_date, horizon_days)
-    dropped = [d for d in dates if d not in covered]
-    labels = churn_labels_over(lazy, config, covered, horizon_days)
-    labelled_dates = set(labels[OBSERVATION_DATE].unique().to_list())
-    usable = [d for d in covered if d in labelled_dates]
-    empty = [d for d in covered if d not in labelled_dates]
-    split, notes = split_in_time(usable, horizon_days)
-    if split is None:
-        raise BacktestInputError(
-            f"cannot split {len(usable)} usable observation date(s) in time "
-            f"({', '.join(map(str, usable)) or 'none'}; last event on {last_event_date}"
-            + (f"; {len(dropped)} date(s) dropped: horizon beyond the data" if dropped else "")
-            + "): at least two observation dates with active customers and a full horizon "
-            "are needed; widen --from/--to, lower --every or --horizon"
-        )
-
-    features = pl.concat(
-        pl.collect_all([event_type_features(lazy, config, d) for d in split.train])
+    daily = daily_event_counts(events.lazy()).collect()
+    until = observed_until_of(customers, customers_source)
+    observed = observe(daily, config, dates, horizon_days, labels, until)
+    split, notes = time_split_of(observed, horizon_days, daily)
+    calibration = calibrate(daily.lazy(), observed.observations, split, horizon_days, config)
+    periods = pl.DataFrame(
+        {OBSERVATION_DATE: observed.dates, "period": [split.period_of(d) for d in observed.dates]}
     )
-    calibration = fit_suggested_weights(
-        features, labels, split.train, horizon_days, dict(config.weights)
+    labelled = observed.observations.join(periods, on=OBSERVATION_DATE, how="inner")
+    chosen = calibration.setting.applied_to(config).model_copy(
+        update={"weights": calibration.weights}
     )
-    suggested = ScoringConfig.model_validate(config.model_dump() | {"weights": calibration.weights})
-    weight_sets = {"current": config, "suggested": suggested, "uniform": uniform_config(config)}
-    labels_lazy = labels.lazy()
-    periods = {d: split.period_of(d) for d in usable}
-    scored = pl.collect_all(
-        [
-            labelled_scores(lazy, weights, labels_lazy, d).with_columns(
-                pl.lit(name).alias("weights"), pl.lit(periods[d]).alias("period")
-            )
-            for name, weights in weight_sets.items()
-            for d in usable
-        ]
-    )
-    observations = pl.concat(scored).select(
-        "weights", OBSERVATION_DATE, "period", "customer_id", "score", "tier", "churned"
-    )
-    obs = observations.lazy()
-    per_date = ["weights", OBSERVATION_DATE, "period"]
-    pooled_auc, pooled_tiers = _figures(obs, [])
-    auc_frames = [
-        roc_auc(obs, per_date),
-        pooled_auc.with_columns(pl.lit(None, pl.Date).alias(OBSERVATION_DATE)),
-    ]
-    tier_frames = [
-        tier_churn(obs, per_date),
-        pooled_tiers.with_columns(pl.lit(None, pl.Date).alias(OBSERVATION_DATE)),
-    ]
-    roc = roc_curve(_with_all_period(obs), ["weights", "period"])
-
-    segment_auc = segment_tiers = None
-    skipped: list[str] = []
-    if customers is not None:
-        segments, skipped = customer_segments(customers, customers_source)
-        if segments.height:
-            joined = obs.join(segments.lazy(), on="customer_id", how="inner")
-            segment_auc_lazy, segment_tiers_lazy = _figures(joined, ["segment", "segment_value"])
-            segment_auc, segment_tiers = pl.collect_all([segment_auc_lazy, segment_tiers_lazy])
-
-    columns = ["weights", "period", OBSERVATION_DATE]
-    auc, tiers, roc_points = pl.collect_all(
-        [
-            pl.concat([f.select(*columns, pl.exclude(columns)) for f in auc_frames]),
-            pl.concat([f.select(*columns, pl.exclude(columns)) for f in tier_frames]),
-            roc,
-        ]
-    )
+    configs = {
+        "current": config,
+        "suggested": chosen,
+        "uniform": config.model_copy(update={"weights": uniform_weights(config)}),
+    }
+    scored = weight_set_scores(daily.lazy(), labelled.lazy(), configs, observed.dates).collect()
+    suggested, tier_note = suggested_configuration(config, calibration, scored, split)
+    observations = with_tiers(scored.lazy(), configs | {"suggested": suggested}).collect()
+    auc, tiers, roc = figures(observations)
+    segment_auc, segment_tiers, skipped = segment_figures(observations, customers, customers_source)
+    current = observations.filter(pl.col("weights") == "current")
     return BacktestTables(
         observations=observations,
         auc=auc,
         tiers=tiers,
-        roc=roc_points,
+        roc=roc,
         weights=calibration.table(),
         segment_auc=segment_auc,
         segment_tiers=segment_tiers,
         calibration=calibration,
         split=split,
         suggested_config=suggested,
-        dropped_dates=dropped,
-        empty_dates=empty,
+        current_config=config,
+        labels_source=labels_source or "silence",
+        beyond_observation=observed.beyond,
+        rule_evidence=rule_evidence_table(
+            daily,
+            current,
+            config,
+            observed.dates,
+            metric_events(events, config),
+            plans_of(customers),
+        ),
+        tier_note=tier_note,
+        dropped_dates=observed.dropped_dates,
+        empty_dates=observed.empty_dates,
         skipped_segment_columns=skipped,
         notes=notes,
+        warnings=backtest_warnings(calibration, config, daily, auc),
     )
 
 
-def headline_auc(tables: BacktestTables, period: str = "test") -> dict[str, float | None]:
-    """Pooled AUC of each weight set over the period (default: out of time)."""
-    pooled = tables.auc.filter(pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == period))
-    found = dict(pooled.select("weights", "auc").iter_rows())
-    return {name: found.get(name) for name in WEIGHT_SETS}
+def metric_events(events: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame | None:
+    """The survey and feature events the follow-up rules' metric snapshot reads (None when
+    the events lack their columns)."""
+    if not set(METRIC_COLUMNS) <= set(events.columns):
+        return None
+    metrics = config.metric_settings
+    types = [metrics.nps_event, metrics.effort_event, metrics.csat_event, metrics.feature_event]
+    return events.filter(pl.col("event_type").is_in(types))
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
-
-
-def suggested_config_text(tables: BacktestTables, config_source: str) -> str:
-    """The suggested configuration as YAML with a header giving the out-of-time AUCs."""
-    auc = headline_auc(tables)
-    test = tables.split.test
-    test_rows = tables.auc.filter(
-        pl.col(OBSERVATION_DATE).is_null()
-        & (pl.col("period") == "test")
-        & (pl.col("weights") == "current")
-    )
-    observations = int(test_rows["customers"].sum()) if test_rows.height else 0
-    churned = int(test_rows["churned"].sum()) if test_rows.height else 0
-    calibration = tables.calibration
-    new_types = [s.event_type for s in calibration.suggestions if s.status == "new"]
-    kept = [s.event_type for s in calibration.suggestions if s.status == "kept"]
-    header = [
-        f"# Suggested by `engage backtest` from {config_source} (that file is left unchanged).",
-        f"# Fitted on observation dates {tables.split.train[0]} .. {tables.split.train[-1]}; "
-        f"evaluated out of time on {test[0]} .. {test[-1]}",
-        f"# ({observations:,} observations, {churned:,} churned). ROC AUC, higher score = less "
-        "churn:",
-        f"#   current weights:   {_fmt(auc['current'])}",
-        f"#   suggested weights: {_fmt(auc['suggested'])}",
-        f"#   uniform weights:   {_fmt(auc['uniform'])}",
-        f"# {calibration.note}.",
-    ]
-    header += [f"# Note: {note}" for note in tables.notes]
-    if new_types:
-        header.append(f"# New event types (not in the current config): {', '.join(new_types)}")
-    if kept:
-        header.append(f"# Kept at their current weight (too little data): {', '.join(kept)}")
-    document = tables.suggested_config.model_dump(mode="json")
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    return "\n".join(header) + "\n" + body
+def plans_of(customers: pl.DataFrame | None) -> pl.DataFrame | None:
+    """customer_id, plan of a customers table with a plan column."""
+    if customers is None or "plan" not in customers.columns:
+        return None
+    return customers.select(pl.col("customer_id").cast(pl.String), pl.col("plan").cast(pl.String))
 
 
 def write_tables(tables: BacktestTables, directory: Path) -> list[Path]:
@@ -299,6 +357,9 @@ def write_tables(tables: BacktestTables, directory: Path) -> list[Path]:
         "tiers": tables.tiers,
         "roc": tables.roc,
         "weights": tables.weights,
+        "candidates": tables.candidates,
+        "beyond_observation": tables.beyond_observation,
+        "rule_evidence": tables.rule_evidence,
         "segment_auc": tables.segment_auc,
         "segment_tiers": tables.segment_tiers,
     }
@@ -328,21 +389,84 @@ class BacktestReport:
     report_path: str
     suggested_config_path: str
     tables: list[str]
+    labels_source: str
     train_dates: list[date]
     test_dates: list[date]
     gap_dates: list[date]
     dropped_dates: list[date]
     empty_dates: list[date]
+    dropped_observations: int
     auc_test: dict[str, float | None]
     auc_train: dict[str, float | None]
     observations: int
     churned: int
+    choice: dict[str, Any]
+    candidates: list[dict[str, Any]]
     tiers_test: list[dict[str, Any]]
+    suggested_tiers: dict[str, Any]
+    tier_note: str
     weights: list[dict[str, Any]]
+    rule_evidence_test: list[dict[str, Any]]
     calibration_note: str
-    calibration_warnings: list[str]
+    warnings: list[str]
     skipped_segment_columns: list[str]
     notes: list[str]
+
+
+def pooled(frame: pl.DataFrame, period: str = "test") -> pl.DataFrame:
+    """The rows of a figure pooled over a period (observation_date null)."""
+    return frame.filter(pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == period))
+
+
+def backtest_report(
+    tables: BacktestTables, root: Path, target: Path, written: list[Path], suggested_path: Path
+) -> BacktestReport:
+    """The summary of a written backtest."""
+    test_current = pooled(tables.auc).filter(pl.col("weights") == "current")
+    choice = tables.calibration.choice
+    evidence = tables.rule_evidence
+    return BacktestReport(
+        output=str(root),
+        report_path=str(target / "report.html"),
+        suggested_config_path=str(suggested_path),
+        tables=[str(target / p.name) for p in written],
+        labels_source=tables.labels_source,
+        train_dates=list(tables.split.train),
+        test_dates=list(tables.split.test),
+        gap_dates=list(tables.split.gap),
+        dropped_dates=tables.dropped_dates,
+        empty_dates=tables.empty_dates,
+        dropped_observations=tables.dropped_observations,
+        auc_test=headline_auc(tables, "test"),
+        auc_train=headline_auc(tables, "train"),
+        observations=int(test_current["customers"].sum()),
+        churned=int(test_current["churned"].sum()),
+        choice={
+            "weights": choice.weights,
+            "window_days": choice.setting.window_days,
+            "half_life_days": choice.setting.half_life_days,
+            "inner_auc": choice.inner_auc,
+            "reason": choice.reason,
+            "keeps_current": choice.keeps_current,
+        },
+        candidates=tables.candidates.sort("inner_auc", descending=True, nulls_last=True).to_dicts(),
+        tiers_test=pooled(tables.tiers).filter(pl.col("weights") != "uniform").to_dicts(),
+        suggested_tiers=tables.suggested_config.tier_boundaries.model_dump(),
+        tier_note=tables.tier_note,
+        weights=tables.weights.to_dicts(),
+        rule_evidence_test=pooled(evidence).to_dicts() if evidence is not None else [],
+        calibration_note=tables.calibration.note,
+        warnings=tables.warnings,
+        skipped_segment_columns=tables.skipped_segment_columns,
+        notes=tables.notes,
+    )
+
+
+def read_valid_events(valid_path: str) -> pl.DataFrame:
+    """The columns the backtest reads: the scoring ones and the metric snapshot's, when there."""
+    present = pl.scan_parquet(valid_path).collect_schema().names()
+    wanted = ["customer_id", "event_type", "occurred_at", *METRIC_COLUMNS]
+    return pl.read_parquet(valid_path, columns=[c for c in wanted if c in present])
 
 
 @task(name="run-backtest", cache_policy=NO_CACHE, persist_result=False)
@@ -354,14 +478,21 @@ def run_backtest(
     horizon_days: int,
     output: str,
     customers_path: str | None = None,
+    labels_path: str | None = None,
 ) -> BacktestReport:
     """Compute the backtest, write its tables, report and suggested config under `output`."""
-    from tasks.backtest.report import render_report
-
-    events = pl.read_parquet(valid_path, columns=["customer_id", "event_type", "occurred_at"])
+    events = read_valid_events(valid_path)
     customers = read_customers(customers_path) if customers_path else None
+    labels = read_labels(labels_path) if labels_path else None
     tables = compute_backtest(
-        events, config, dates, horizon_days, customers, customers_path or "customers"
+        events,
+        config,
+        dates,
+        horizon_days,
+        customers,
+        customers_path or "customers",
+        labels,
+        labels_path,
     )
     root = Path(output)
     staged = root / f".{BACKTEST_DIR}-{uuid.uuid4().hex[:12]}"
@@ -374,33 +505,4 @@ def run_backtest(
     temporary = suggested_path.with_name(f".{SUGGESTED_CONFIG}.tmp")
     temporary.write_text(suggested_text, encoding="utf-8")
     temporary.replace(suggested_path)
-
-    test_tiers = tables.tiers.filter(
-        pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == "test")
-    )
-    pooled_test = tables.auc.filter(
-        pl.col(OBSERVATION_DATE).is_null()
-        & (pl.col("period") == "test")
-        & (pl.col("weights") == "current")
-    )
-    return BacktestReport(
-        output=str(root),
-        report_path=str(target / "report.html"),
-        suggested_config_path=str(suggested_path),
-        tables=[str(target / p.name) for p in written],
-        train_dates=list(tables.split.train),
-        test_dates=list(tables.split.test),
-        gap_dates=list(tables.split.gap),
-        dropped_dates=tables.dropped_dates,
-        empty_dates=tables.empty_dates,
-        auc_test=headline_auc(tables, "test"),
-        auc_train=headline_auc(tables, "train"),
-        observations=int(pooled_test["customers"].sum()),
-        churned=int(pooled_test["churned"].sum()),
-        tiers_test=test_tiers.to_dicts(),
-        weights=tables.weights.to_dicts(),
-        calibration_note=tables.calibration.note,
-        calibration_warnings=tables.calibration.warnings,
-        skipped_segment_columns=tables.skipped_segment_columns,
-        notes=tables.notes,
-    )
+    return backtest_report(tables, root, target, written, suggested_path)
