@@ -39,16 +39,14 @@ def backtest(
 ) -> BacktestReport:
     """Backtest the score on the observation dates start, start + every_days, ... <= end:
     how well it predicts churn over `horizon_days`, and which configuration (weights, window,
-    half-life, tiers) would predict better.
+    half-life, tiers) would predict better. With `labels` (CSV or Parquet: customer_id,
+    observation_date, churned 0/1, optional observed_until) churn is read from them, on their
+    dates from `start` to `end`. Events are validated with the configuration's `validation`
+    section, as `engage run` does.
 
-    With `labels` (CSV or Parquet: customer_id, observation_date, churned 0/1, optional
-    observed_until), churn is read from them instead of the silence rule, and the observation
-    dates are the labels' dates from `start` to `end` (`every_days` is not used). The events
-    are validated with the configuration's `validation` section, as `engage run` does.
-
-    Writes `<output>/backtest/` (Parquet tables and report.html) and
-    `<output>/suggested_config.yaml`; the configuration given is never modified. Unset
-    parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT).
+    Writes `<output>/backtest/` (Parquet tables, report.html) and `<output>/suggested_config.yaml`
+    (the configuration given is never modified). Unset parameters come from the environment
+    (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT).
     """
     logger = get_run_logger()
     if horizon_days < 1:

@@ -43,6 +43,24 @@ Customers = Annotated[
 ]
 
 
+BacktestCustomers = Annotated[
+    Path | None,
+    typer.Option(
+        "--customers",
+        help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns; an "
+        "observed_until column (YYYY-MM-DD) ends each customer's observation.",
+    ),
+]
+Labels = Annotated[
+    Path | None,
+    typer.Option(
+        help="Churn labels (CSV/Parquet: customer_id, observation_date, churned 0/1, optional "
+        "observed_until) instead of the silence rule; their dates from --from to --to are the "
+        "observation dates.",
+    ),
+]
+
+
 def _parse_date(text: str) -> date:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
@@ -383,21 +401,8 @@ def backtest(
     output: Annotated[Path, typer.Option(help="Directory of the backtest outputs.")] = Path(
         "output"
     ),
-    customers: Annotated[
-        Path | None,
-        typer.Option(
-            help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns; an "
-            "observed_until column (YYYY-MM-DD) ends each customer's observation."
-        ),
-    ] = None,
-    labels: Annotated[
-        Path | None,
-        typer.Option(
-            help="Churn labels (CSV/Parquet: customer_id, observation_date, churned 0/1, "
-            "optional observed_until) instead of the silence rule; their dates from --from to "
-            "--to are the observation dates."
-        ),
-    ] = None,
+    customers: BacktestCustomers = None,
+    labels: Labels = None,
 ) -> None:
     """Backtest the score against churn and suggest a better configuration (weights, window,
     half-life, tiers), evaluated out of time."""

@@ -113,6 +113,18 @@ def kind_matches(matches: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([matches.select(list(MATCHES)), any_rule.select(list(MATCHES))])
 
 
+def every_rule(rules: Sequence[tuple[str, str]]) -> pl.LazyFrame:
+    """rule, kind: the rules (name, kind) and one `any <kind> rule` per kind."""
+    kinds = sorted({kind for _, kind in rules})
+    return pl.LazyFrame(
+        {
+            "rule": [name for name, _ in rules] + [f"any {kind} rule" for kind in kinds],
+            "kind": [kind for _, kind in rules] + kinds,
+        },
+        schema={"rule": pl.String, "kind": pl.String},
+    )
+
+
 def rule_evidence(
     matches: pl.LazyFrame,
     observations: pl.LazyFrame,
@@ -123,14 +135,6 @@ def rule_evidence(
     (every rule of `rules` = (name, kind) and every kind): observations, churned,
     base_churn_rate, flagged, flagged_churned, precision, lift, coverage (null when undefined).
     `observations`: *by, observation_date, customer_id, churned."""
-    kinds = sorted({kind for _, kind in rules})
-    every_rule = pl.LazyFrame(
-        {
-            "rule": [name for name, _ in rules] + [f"any {kind} rule" for kind in kinds],
-            "kind": [kind for _, kind in rules] + kinds,
-        },
-        schema={"rule": pl.String, "kind": pl.String},
-    )
     groups = observations.group_by(by).agg(
         pl.len().cast(pl.Int64).alias("observations"),
         pl.col("churned").sum().cast(pl.Int64).alias("churned"),
@@ -147,7 +151,7 @@ def rule_evidence(
     base = pl.col("churned") / pl.col("observations")
     precision = pl.col("flagged_churned") / pl.col("flagged")
     return (
-        groups.join(every_rule, how="cross")
+        groups.join(every_rule(rules), how="cross")
         .join(flagged, on=[*by, "rule"], how="left")
         .with_columns(pl.col("flagged", "flagged_churned").fill_null(0))
         .with_columns(

@@ -117,3 +117,18 @@ def tier_churn(observations: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFra
 def with_all_period(observations: pl.LazyFrame) -> pl.LazyFrame:
     """The observations twice: as they are and with period `all` (pooled over every date)."""
     return pl.concat([observations, observations.with_columns(pl.lit("all").alias("period"))])
+
+
+def column_aucs(observations: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
+    """roc_auc of each score column of the same observations (one row, a column each): the
+    Mann-Whitney formula of roc_auc over every column at once, without reshaping."""
+    retained = ~pl.col("churned")
+    n_retained = retained.sum().cast(pl.Float64)
+    n_churned = pl.col("churned").sum().cast(pl.Float64)
+
+    def auc(column: str) -> pl.Expr:
+        rank_sum = pl.col(column).rank("average").filter(retained).sum()
+        value = (rank_sum - n_retained * (n_retained + 1) / 2) / (n_retained * n_churned)
+        return pl.when((n_retained > 0) & (n_churned > 0)).then(value).alias(column)
+
+    return observations.select(auc(column) for column in columns)

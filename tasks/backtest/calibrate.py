@@ -56,27 +56,55 @@ def sample_rows(rows: pl.DataFrame, limit: int) -> pl.DataFrame:
     return rows.sort(KEYS).sample(n=limit, seed=0).sort(KEYS)
 
 
+@dataclass(frozen=True)
+class Design:
+    """Labelled rows' features ready for sparse matrices: the (row, event type) cells with
+    every value column, built once and sliced per setting."""
+
+    event_types: list[str]
+    rows: int
+    row: np.ndarray
+    column: np.ndarray
+    values: dict[str, np.ndarray]
+    churned: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        features: pl.DataFrame,
+        labels: pl.DataFrame,
+        event_types: Sequence[str],
+        values: Sequence[str],
+    ) -> "Design":
+        """Rows = labels (in order), columns = event_types."""
+        rows = labels.select(KEYS).with_row_index("row")
+        columns = pl.DataFrame(
+            {"event_type": list(event_types), "column": list(range(len(event_types)))},
+            schema={"event_type": pl.String, "column": pl.UInt32},
+        )
+        cells = features.join(rows, on=KEYS, how="inner").join(columns, on="event_type")
+        return cls(
+            event_types=list(event_types),
+            rows=labels.height,
+            row=cells["row"].to_numpy(),
+            column=cells["column"].to_numpy(),
+            values={v: cells[v].to_numpy().astype(np.float64) for v in values},
+            churned=labels["churned"].to_numpy().astype(bool),
+        )
+
+    def matrix(self, value: str) -> sparse.csr_matrix:
+        """The rows x event types matrix of one value column."""
+        return sparse.csr_matrix(
+            (self.values[value], (self.row, self.column)),
+            shape=(self.rows, len(self.event_types)),
+        )
+
+
 def design_matrix(
     features: pl.DataFrame, labels: pl.DataFrame, event_types: Sequence[str], value: str = "value"
 ) -> sparse.csr_matrix:
     """Rows = labels (in order), columns = event_types, values = the `value` column (sparse)."""
-    rows = labels.select(KEYS).with_row_index("row")
-    columns = pl.DataFrame(
-        {"event_type": list(event_types), "column": list(range(len(event_types)))},
-        schema={"event_type": pl.String, "column": pl.UInt32},
-    )
-    cells = (
-        features.join(rows, on=KEYS, how="inner")
-        .join(columns, on="event_type", how="inner")
-        .filter(pl.col(value) != 0)
-    )
-    return sparse.csr_matrix(
-        (
-            cells[value].to_numpy().astype(np.float64),
-            (cells["row"].to_numpy(), cells["column"].to_numpy()),
-        ),
-        shape=(labels.height, len(event_types)),
-    )
+    return Design.of(features, labels, event_types, [value]).matrix(value)
 
 
 def column_std(matrix: sparse.csr_matrix) -> np.ndarray:
@@ -117,30 +145,23 @@ class ChurnFit:
     warnings: list[str]
 
 
-def two_classes(labels: pl.DataFrame) -> bool:
+def two_classes(churned: np.ndarray) -> bool:
     """At least two churned and two retained rows: something to fit."""
-    churned = int(labels["churned"].sum())
-    return churned >= 2 and labels.height - churned >= 2
+    count = int(churned.sum())
+    return count >= 2 and churned.size - count >= 2
 
 
-def churn_fit(
-    features: pl.DataFrame,
-    labels: pl.DataFrame,
-    event_types: Sequence[str],
-    value: str,
-    c: float,
-    class_weight: str | None,
-) -> ChurnFit:
-    """The logistic fit on the `value` feature of the types that vary over the labels' rows."""
-    x = design_matrix(features, labels, event_types, value)
+def churn_fit(design: Design, value: str, c: float, class_weight: str | None) -> ChurnFit:
+    """The logistic fit on the `value` feature of the types that vary over the design's rows."""
+    x = design.matrix(value)
     std = column_std(x)
     keep = np.flatnonzero(std > 0)
-    if keep.size == 0 or not two_classes(labels):
+    if keep.size == 0 or not two_classes(design.churned):
         return ChurnFit({}, {}, [])
     scaled = (x[:, keep] @ sparse.diags(1.0 / std[keep])).tocsr()
-    coefficients, notes = _fit(scaled, labels["churned"].to_numpy().astype(bool), c, class_weight)
+    coefficients, notes = _fit(scaled, design.churned, c, class_weight)
     per_count = coefficients / std[keep]
-    kept = [event_types[i] for i in keep]
+    kept = [design.event_types[i] for i in keep]
     return ChurnFit(
         weights=dict(zip(kept, (-per_count).tolist(), strict=True)),
         coefficients=dict(zip(kept, per_count.tolist(), strict=True)),
@@ -177,25 +198,22 @@ def regularization_order() -> list[tuple[float, str | None]]:
     return [(c, class_weight) for c in strengths for class_weight in CLASS_WEIGHTS]
 
 
+def fitted_auc(fit: ChurnFit, check: Design, value: str) -> float | None:
+    """The AUC of a fit's raw weights on the check rows."""
+    weights = np.array([fit.weights.get(t, 0.0) for t in check.event_types])
+    return auc_of(check.churned, check.matrix(value) @ weights)
+
+
 def tuned_regularization(
-    features: pl.DataFrame,
-    fit_rows: pl.DataFrame,
-    check_rows: pl.DataFrame,
-    event_types: Sequence[str],
-    value: str,
+    fit_rows: Design, check_rows: Design, value: str
 ) -> tuple[float, str | None, float | None]:
     """(C, class_weight, inner validation AUC) of REGULARIZATION_GRID x CLASS_WEIGHTS: tried in
     regularization_order, a pair replaces the best so far only when it raises the AUC by more
     than MIN_AUC_GAIN (so the default holds unless another strength clearly helps)."""
     best: tuple[float, str | None, float | None] = (DEFAULT_REGULARIZATION, CLASS_WEIGHTS[0], None)
-    churned = check_rows["churned"].to_numpy().astype(bool)
     for c, class_weight in regularization_order():
-        fit = churn_fit(features, fit_rows, event_types, value, c, class_weight)
-        if not fit.weights:
-            continue
-        types = list(fit.weights)
-        x = design_matrix(features, check_rows, types, value)
-        auc = auc_of(churned, x @ np.array([fit.weights[t] for t in types]))
+        fit = churn_fit(fit_rows, value, c, class_weight)
+        auc = fitted_auc(fit, check_rows, value) if fit.weights else None
         if auc is not None and (best[2] is None or auc > best[2] + MIN_AUC_GAIN):
             best = (c, class_weight, auc)
     return best

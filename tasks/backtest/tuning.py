@@ -27,19 +27,19 @@ from scoring.backtest.features import (
     scores_of,
     value_column,
 )
-from scoring.backtest.figures import roc_auc
+from scoring.backtest.figures import column_aucs
 from scoring.backtest.split import TimeSplit, customer_holdout, split_in_time
 from scoring.config import ScoringConfig
 from tasks.backtest.calibrate import (
     FIT_MAX_ROWS,
     GRID_MAX_ROWS,
     ChurnFit,
+    Design,
     churn_fit,
     dates_in,
     observed_types,
     sample_rows,
     tuned_regularization,
-    two_classes,
 )
 
 CANDIDATES = pl.Schema(
@@ -92,13 +92,8 @@ def candidate_aucs(
     """weights, window_days, half_life_days, inner_auc of every scorer (weight set name,
     setting index, weights) on the check rows."""
     scored = scores_of(check_rows.lazy(), features.lazy(), [(i, w) for _, i, w in scorers])
-    long = scored.unpivot(
-        index=[*KEYS, "churned"],
-        on=[f"score_{k}" for k in range(len(scorers))],
-        variable_name="scorer",
-        value_name="score",
-    )
-    aucs = dict(roc_auc(long, ["scorer"]).select("scorer", "auc").collect().iter_rows())
+    names = [f"score_{k}" for k in range(len(scorers))]
+    aucs = column_aucs(scored, names).collect().row(0, named=True)
     return pl.DataFrame(
         [
             {
@@ -128,6 +123,40 @@ class Grid:
     regularization: tuple[float, str | None]
 
 
+def scorers_of(
+    fits: Sequence[ChurnFit], config: ScoringConfig, settings: Sequence[Setting]
+) -> list[tuple[str, int, Mapping[str, float]]]:
+    """(weight set, setting index, weights) of every candidate: the fits (one per setting),
+    the current and the uniform weights at every setting."""
+    fixed = (("current", dict(config.weights)), ("uniform", uniform_weights(config)))
+    return [("fitted", i, fit.weights) for i, fit in enumerate(fits) if fit.weights] + [
+        (name, i, weights) for name, weights in fixed for i in range(len(settings))
+    ]
+
+
+def with_tuned_best(
+    candidates: pl.DataFrame, settings: Sequence[Setting], fit_rows: Design, check_rows: Design
+) -> tuple[pl.DataFrame, tuple[float, str | None]]:
+    """The candidates with the best fitted setting's AUC after tuning its regularization
+    (tasks.backtest.calibrate.tuned_regularization), and that regularization."""
+    fitted = candidates.filter((pl.col("weights") == "fitted") & pl.col("inner_auc").is_not_null())
+    if not fitted.height:
+        return candidates, (DEFAULT_REGULARIZATION, CLASS_WEIGHTS[0])
+    best = fitted.sort("inner_auc", descending=True, maintain_order=True).row(0, named=True)
+    index = settings.index(Setting(best["window_days"], best["half_life_days"]))
+    c, class_weight, auc = tuned_regularization(fit_rows, check_rows, value_column(index))
+    is_best = (
+        (pl.col("weights") == "fitted")
+        & (pl.col("window_days") == best["window_days"])
+        & pl.col("half_life_days").eq_missing(best["half_life_days"])
+    )
+    tuned = {"inner_auc": auc, "regularization_c": c, "class_weight": class_weight}
+    return candidates.with_columns(
+        pl.when(is_best).then(pl.lit(value)).otherwise(pl.col(name)).alias(name)
+        for name, value in tuned.items()
+    ), (c, class_weight)
+
+
 def evaluate_grid(daily: pl.LazyFrame, inner: InnerSplit, config: ScoringConfig) -> Grid:
     """Fit per setting on the inner training rows, compare every candidate on the inner
     validation rows, tune the regularization of the best fitted setting, choose."""
@@ -137,46 +166,15 @@ def evaluate_grid(daily: pl.LazyFrame, inner: InnerSplit, config: ScoringConfig)
     features = features_over(daily, rows.lazy(), settings, dates).collect()
     values = [value_column(i) for i in range(len(settings))]
     seen, every, fitted_types = observed_types(features, inner.fit_rows, values, config.weights)
-    fits: list[ChurnFit] = []
-    if fitted_types and two_classes(inner.fit_rows):
-        fits = [
-            churn_fit(
-                features, inner.fit_rows, fitted_types, v, DEFAULT_REGULARIZATION, CLASS_WEIGHTS[0]
-            )
-            for v in values
-        ]
-    scorers = [("fitted", i, fit.weights) for i, fit in enumerate(fits) if fit.weights]
-    scorers += [
-        (name, i, w)
-        for name, w in (("current", config.weights), ("uniform", uniform_weights(config)))
-        for i in range(len(settings))
+    fit_rows = Design.of(features, inner.fit_rows, fitted_types, values)
+    check_rows = Design.of(features, inner.check_rows, fitted_types, values)
+    fits = [
+        churn_fit(fit_rows, value, DEFAULT_REGULARIZATION, CLASS_WEIGHTS[0]) for value in values
     ]
-    candidates = candidate_aucs(inner.check_rows, features, scorers, settings)
-    regularization: tuple[float, str | None] = (DEFAULT_REGULARIZATION, CLASS_WEIGHTS[0])
-    fitted = candidates.filter((pl.col("weights") == "fitted") & pl.col("inner_auc").is_not_null())
-    if fitted.height:
-        best = fitted.sort("inner_auc", descending=True, maintain_order=True).row(0, named=True)
-        index = settings.index(Setting(best["window_days"], best["half_life_days"]))
-        c, class_weight, auc = tuned_regularization(
-            features, inner.fit_rows, inner.check_rows, fitted_types, values[index]
-        )
-        regularization = (c, class_weight)
-        is_best = (
-            (pl.col("weights") == "fitted")
-            & (pl.col("window_days") == best["window_days"])
-            & (pl.col("half_life_days").eq_missing(best["half_life_days"]))
-        )
-        candidates = candidates.with_columns(
-            pl.when(is_best).then(pl.lit(auc)).otherwise(pl.col("inner_auc")).alias("inner_auc"),
-            pl.when(is_best)
-            .then(pl.lit(c))
-            .otherwise(pl.col("regularization_c"))
-            .alias("regularization_c"),
-            pl.when(is_best)
-            .then(pl.lit(class_weight))
-            .otherwise(pl.col("class_weight"))
-            .alias("class_weight"),
-        )
+    candidates = candidate_aucs(
+        inner.check_rows, features, scorers_of(fits, config, settings), settings
+    )
+    candidates, regularization = with_tuned_best(candidates, settings, fit_rows, check_rows)
     choice = choose_candidate(candidates, Setting.of(config))
     return Grid(candidates, choice, settings, every, fitted_types, seen, regularization)
 
@@ -191,12 +189,12 @@ def refitted(
     dates = rows[KEYS[0]].unique().sort().to_list()
     features = features_over(daily, rows.lazy(), settings, dates).collect()
     c, class_weight = grid.regularization
-    fit = churn_fit(features, rows, grid.fitted_types, value_column(0), c, class_weight)
+    design = Design.of(features, rows, grid.fitted_types, [value_column(0)])
+    fit = churn_fit(design, value_column(0), c, class_weight)
     if not fit.weights:
         return dict(config.weights), {}, None, fit.warnings
-    scored = scores_of(
-        rows.lazy(), features.lazy(), [(0, fit.weights), (1, config.weights)]
-    ).collect()
+    scorers = [(0, fit.weights), (1, dict(config.weights))]
+    scored = scores_of(rows.lazy(), features.lazy(), scorers).collect()
     k = scale_factor(
         scored["score_0"],
         scored["score_1"],

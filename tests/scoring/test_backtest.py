@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from scoring.aggregates import daily_event_counts
 from scoring.backtest.features import Setting, features_over, scores_of
-from scoring.backtest.figures import roc_auc, roc_curve, tier_churn
+from scoring.backtest.figures import column_aucs, roc_auc, roc_curve, tier_churn
 from scoring.backtest.observations import (
     OBSERVATIONS,
     beyond_observation,
@@ -251,6 +251,15 @@ def test_auc_matches_sklearn(rows: list[tuple[float, bool]]) -> None:
     ours = roc_auc(_observations(scores, churned)).collect()["auc"][0]
     # sklearn: positive class = retained (not churned), higher score = more likely retained
     assert ours == pytest.approx(roc_auc_score([not c for c in churned], scores), abs=1e-12)
+
+
+def test_column_aucs_equal_roc_auc_per_column() -> None:
+    churned = [False, False, False, True, True]
+    frame = pl.LazyFrame({"a": [3, 2, 2, 2, 1], "b": [1, 4, 5, 0, 0], "churned": churned})
+    found = column_aucs(frame, ["a", "b"]).collect().row(0)
+    assert found == (pytest.approx(5 / 6), 1.0)
+    one_class = pl.LazyFrame({"a": [1, 2], "churned": [False, False]})
+    assert column_aucs(one_class, ["a"]).collect().row(0) == (None,)
 
 
 def test_roc_curve_points() -> None:

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from scoring.backtest.calibration import DEFAULT_REGULARIZATION, MIN_CUSTOMERS_PER_TYPE
 from tasks.backtest.calibrate import (
     MIN_AUC_GAIN,
+    Design,
     churn_fit,
     column_std,
     design_matrix,
@@ -92,7 +93,7 @@ def test_planted_weights_are_recovered_and_beat_uniform_out_of_time() -> None:
     assert fitted == ["bad", "good", "noise"]
     assert every == ["bad", "good", "never_seen", "noise", "rare"]
     assert seen["rare"] == 4 < MIN_CUSTOMERS_PER_TYPE
-    fit = churn_fit(features, train, fitted, "value", 1.0, "balanced")
+    fit = churn_fit(Design.of(features, train, fitted, ["value"]), "value", 1.0, "balanced")
     weights = fit.weights
     assert weights["good"] > 0 > weights["bad"]
     assert abs(weights["noise"]) < 0.2 * weights["good"]
@@ -109,7 +110,8 @@ def test_planted_weights_are_recovered_and_beat_uniform_out_of_time() -> None:
 def test_nothing_is_fitted_without_both_classes_or_variation() -> None:
     features, labels = _planted(seed=5)
     all_retained = labels.with_columns(pl.lit(False).alias("churned"))
-    assert churn_fit(features, all_retained, ["good", "bad"], "value", 1.0, None).weights == {}
+    design = Design.of(features, all_retained, ["good", "bad"], ["value"])
+    assert churn_fit(design, "value", 1.0, None).weights == {}
     constant = labels.select(
         "observation_date",
         "customer_id",
@@ -123,12 +125,13 @@ def test_nothing_is_fitted_without_both_classes_or_variation() -> None:
 def test_rows_of_other_dates_are_never_read() -> None:
     features, labels = _planted(seed=7)
     train = _on(labels, DATES[:4])
-    baseline = churn_fit(features, train, ["bad", "good", "noise"], "value", 1.0, None)
+    types = ["bad", "good", "noise"]
+    baseline = churn_fit(Design.of(features, train, types, ["value"]), "value", 1.0, None)
     later = pl.col("observation_date") >= DATES[4]
     scrambled = features.with_columns(
         pl.when(later).then(pl.col("value") * 7).otherwise(pl.col("value")).alias("value")
     )
-    again = churn_fit(scrambled, train, ["bad", "good", "noise"], "value", 1.0, None)
+    again = churn_fit(Design.of(scrambled, train, types, ["value"]), "value", 1.0, None)
     assert again.weights == baseline.weights
 
 
@@ -138,19 +141,24 @@ def test_regularization_starts_at_the_default_and_moves_only_for_a_gain() -> Non
     assert [c for c, _ in order[:6]] == [1.0, 1.0, 0.1, 0.1, 10.0, 10.0]
     features, labels = _planted(seed=9)
     fit_rows, check_rows = _on(labels, DATES[:3]), _on(labels, DATES[4:6])
+
+    def designs(types: list[str]) -> tuple[Design, Design]:
+        return (
+            Design.of(features, fit_rows, types, ["value"]),
+            Design.of(features, check_rows, types, ["value"]),
+        )
+
     # one feature: every strength ranks the customers alike, the default stays
-    c, class_weight, auc = tuned_regularization(features, fit_rows, check_rows, ["good"], "value")
+    c, class_weight, auc = tuned_regularization(*designs(["good"]), "value")
     assert (c, class_weight) == (DEFAULT_REGULARIZATION, "balanced")
     # three: the AUC found is the grid's best up to MIN_AUC_GAIN
-    c, class_weight, auc = tuned_regularization(
-        features, fit_rows, check_rows, ["bad", "good", "noise"], "value"
-    )
+    fit_design, check_design = designs(["bad", "good", "noise"])
+    c, class_weight, auc = tuned_regularization(fit_design, check_design, "value")
     churned = check_rows["churned"].to_numpy()
     best = 0.0
     for strength, weighting in order:
-        fit = churn_fit(features, fit_rows, ["bad", "good", "noise"], "value", strength, weighting)
-        matrix = design_matrix(features, check_rows, list(fit.weights), "value")
-        score = matrix @ np.array(list(fit.weights.values()))
+        fit = churn_fit(fit_design, "value", strength, weighting)
+        score = check_design.matrix("value") @ np.array(list(fit.weights.values()))
         best = max(best, roc_auc_score(~churned, score))
     assert auc is not None and best - MIN_AUC_GAIN <= auc <= best
 

@@ -13,9 +13,9 @@ from scoring.backtest.observations import observation_dates
 from scoring.backtest.outcome import BacktestTables, headline_auc
 from scoring.config import ScoringConfig
 from scoring.schema import UTC_TIMESTAMP
+from tasks.backtest.compute import compute_backtest
 from tasks.backtest.inputs import BacktestInputError
 from tasks.backtest.report import render_report
-from tasks.backtest.run import compute_backtest
 from tasks.backtest.suggested import suggested_config_text
 from tests.reference import Event, reference_scores
 
