@@ -86,6 +86,8 @@ class Calibration:
     train_observations: int = 0
     train_churned: int = 0
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """How the candidates were compared when the training dates allow no clean inner split."""
 
     def table(self) -> pl.DataFrame:
         """The weight suggestions as a frame (one row per event type)."""

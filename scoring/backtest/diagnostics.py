@@ -6,7 +6,9 @@
   on it (often two collinear types sharing one signal);
 - fewer churned observations in a period than `backtest.min_churners`: its AUC is uncertain;
 - a churn rate within NEAR_CERTAIN of 0 % or 100 % on a date or a period: usually the end of
-  the observation counted as churn (give --labels or observed_until), or a horizon too short.
+  the observation counted as churn (give --labels or observed_until), or a horizon too short;
+- outside labels of customers without any event by their date (at least UNMATCHED_SHARE of
+  them): often customer ids that differ between the labels and the events.
 """
 
 from collections.abc import Mapping, Sequence
@@ -16,6 +18,8 @@ import polars as pl
 from scoring.backtest.calibration import NEAR_CERTAIN, REGULARIZATION_GRID, Choice
 from scoring.backtest.features import Setting
 from scoring.backtest.observations import OBSERVATION_DATE
+
+UNMATCHED_SHARE = 0.01
 
 
 def grid_edge_warnings(
@@ -108,3 +112,15 @@ def churn_rate_warnings(per_date: pl.DataFrame, per_period: pl.DataFrame) -> lis
             "export cut-off), give --labels or an observed_until column"
         )
     return found
+
+
+def unmatched_labels_warning(observations: int, without_events: int) -> list[str]:
+    """Labelled observations of customers with no event by their date, when they are at least
+    UNMATCHED_SHARE of them."""
+    if not observations or without_events < UNMATCHED_SHARE * observations:
+        return []
+    return [
+        f"{without_events:,} of {observations:,} labelled observations are of customers without "
+        "any event by their date (they score 0): check that the labels' customer_id matches the "
+        "events'"
+    ]

@@ -166,3 +166,14 @@ def last_event_dates(daily: pl.LazyFrame, observations: pl.LazyFrame) -> pl.Lazy
         )
         .select(OBSERVATION_DATE, "customer_id", "last_event_date")
     )
+
+
+def without_history(observations: pl.LazyFrame, daily: pl.LazyFrame) -> pl.LazyFrame:
+    """The observations whose customer has no event on or before the observation date (they
+    score 0): observation_date, customer_id."""
+    return (
+        observations.select(OBSERVATION_DATE, "customer_id")
+        .join(first_event_dates(daily), on="customer_id", how="left")
+        .filter(~(pl.col("first_event_date") <= pl.col(OBSERVATION_DATE)).fill_null(False))
+        .select(OBSERVATION_DATE, "customer_id")
+    )

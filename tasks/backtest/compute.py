@@ -18,6 +18,7 @@ from scoring.backtest.diagnostics import (
     churner_warnings,
     grid_edge_warnings,
     most_frequent_type_warning,
+    unmatched_labels_warning,
 )
 from scoring.backtest.features import candidate_settings
 from scoring.backtest.figures import roc_auc, roc_curve, tier_churn, with_all_period
@@ -29,6 +30,7 @@ from scoring.backtest.observations import (
     dropped_per_date,
     outside_labels,
     silence_labels,
+    without_history,
 )
 from scoring.backtest.outcome import BacktestTables
 from scoring.backtest.scored import weight_set_scores, with_tiers
@@ -215,7 +217,12 @@ def segment_figures(
 
 
 def backtest_warnings(
-    calibration: Calibration, config: ScoringConfig, daily: pl.DataFrame, auc: pl.DataFrame
+    calibration: Calibration,
+    config: ScoringConfig,
+    daily: pl.DataFrame,
+    auc: pl.DataFrame,
+    observed: Observed,
+    labelled: bool,
 ) -> list[str]:
     """The warnings of scoring.backtest.diagnostics, then the fit's own."""
     current = auc.filter(pl.col("weights") == "current")
@@ -236,8 +243,15 @@ def backtest_warnings(
         ),
         *churner_warnings(per_period, config.backtest_settings.min_churners),
         *churn_rate_warnings(per_date, per_period),
+        *(unmatched_labels(observed, daily) if labelled else []),
         *calibration.warnings,
     ]
+
+
+def unmatched_labels(observed: Observed, daily: pl.DataFrame) -> list[str]:
+    """The warning on labelled customers without events (diagnostics.unmatched_labels_warning)."""
+    missing = without_history(observed.observations.lazy(), daily.lazy()).collect().height
+    return unmatched_labels_warning(observed.observations.height, missing)
 
 
 def compared_configs(config: ScoringConfig, calibration: Calibration) -> dict[str, ScoringConfig]:
@@ -309,8 +323,10 @@ def compute_backtest(
         dropped_dates=observed.dropped_dates,
         empty_dates=observed.empty_dates,
         skipped_segment_columns=skipped,
-        notes=notes,
-        warnings=backtest_warnings(calibration, config, daily, auc),
+        notes=notes + calibration.notes,
+        warnings=backtest_warnings(
+            calibration, config, daily, auc, observed, labelled=labels is not None
+        ),
     )
 
 

@@ -35,8 +35,9 @@ def _as_date(frame: pl.DataFrame, column: str, source: str) -> pl.Series:
     elif isinstance(values.dtype, pl.Datetime):
         parsed = values.dt.date()
     else:
+        # the date part of a timestamp too ("2026-01-05 00:00:00", "2026-01-05T00:00:00Z")
         text = values.cast(pl.String).str.strip_chars()
-        parsed = text.str.to_date("%Y-%m-%d", strict=False)
+        parsed = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
         bad = parsed.is_null() & text.is_not_null() & (text != "")
         if bad.any():
             raise BacktestInputError(
@@ -53,11 +54,12 @@ def _as_churned(frame: pl.DataFrame, source: str) -> pl.Series:
         parsed = values
     else:
         text = values.cast(pl.String).str.strip_chars().str.to_lowercase()
+        number = text.cast(pl.Float64, strict=False)  # 1.0 / 0.0 from a float column
         parsed = (
             pl.select(
-                pl.when(text.is_in(TRUE_TEXT))
+                pl.when(text.is_in(TRUE_TEXT) | (number == 1))
                 .then(True)
-                .when(text.is_in(FALSE_TEXT))
+                .when(text.is_in(FALSE_TEXT) | (number == 0))
                 .then(False)
                 .otherwise(None)
             )

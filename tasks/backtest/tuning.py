@@ -56,10 +56,12 @@ CANDIDATES = pl.Schema(
 
 @dataclass(frozen=True)
 class InnerSplit:
-    """The training rows the candidates are fitted on and those they are compared on."""
+    """The training rows the candidates are fitted on and those they are compared on; a
+    warning when their labels overlap, a note when customers, not dates, are split."""
 
     fit_rows: pl.DataFrame
     check_rows: pl.DataFrame
+    warnings: list[str]
     notes: list[str]
 
 
@@ -68,14 +70,17 @@ def inner_split(
 ) -> InnerSplit:
     """The training dates split in time again (purged when they allow), else, with one training
     date, its customers split by a hash (scoring.backtest.split.customer_holdout)."""
-    split, notes = split_in_time(train_dates, horizon_days, "inner validation")
+    split, overlaps = split_in_time(train_dates, horizon_days, "inner validation")
+    notes = []
     if split is not None:
         fit, check = dates_in(train_rows, split.train), dates_in(train_rows, split.test)
     else:
         held = train_rows.with_columns(customer_holdout().alias("held"))
         fit, check = held.filter(~pl.col("held")).drop("held"), held.filter("held").drop("held")
         notes = ["one training date: the candidates are compared on a third of its customers"]
-    return InnerSplit(sample_rows(fit, GRID_MAX_ROWS), sample_rows(check, GRID_MAX_ROWS), notes)
+    return InnerSplit(
+        sample_rows(fit, GRID_MAX_ROWS), sample_rows(check, GRID_MAX_ROWS), overlaps, notes
+    )
 
 
 def uniform_weights(config: ScoringConfig) -> dict[str, float]:
@@ -245,5 +250,6 @@ def calibrate(
         class_weight=grid.regularization[1] if coefficients else None,
         train_observations=train_rows.height,
         train_churned=churned,
-        warnings=inner.notes + fit_warnings,
+        warnings=inner.warnings + fit_warnings,
+        notes=inner.notes,
     )

@@ -21,6 +21,7 @@ from scoring.backtest.observations import (
     last_event_dates,
     observation_dates,
     outside_labels,
+    without_history,
 )
 from scoring.backtest.split import customer_holdout, split_in_time, time_split
 from scoring.config import ScoringConfig
@@ -164,6 +165,13 @@ def test_outside_labels_and_observation_ends() -> None:
     flagged = labels.with_columns(beyond_observation(14).alias("beyond")).collect()
     assert flagged["beyond"].to_list() == [False, True, False, False]
     assert dropped_per_date(labels, 14).collect().rows() == [(D, 1)]
+
+
+def test_observations_without_history() -> None:
+    events = _events([("a", "login", _at(D)), ("b", "login", _at(D + timedelta(days=1)))])
+    observations = pl.LazyFrame({"observation_date": [D] * 3, "customer_id": ["a", "b", "zz"]})
+    found = without_history(observations, daily_event_counts(events)).collect()
+    assert sorted(found["customer_id"].to_list()) == ["b", "zz"]  # b's first event is after D
 
 
 def test_last_event_dates_are_as_of_each_observation() -> None:

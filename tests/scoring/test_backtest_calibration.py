@@ -22,6 +22,7 @@ from scoring.backtest.diagnostics import (
     churner_warnings,
     grid_edge_warnings,
     most_frequent_type_warning,
+    unmatched_labels_warning,
 )
 from scoring.backtest.features import Setting, candidate_settings
 from scoring.config import BacktestSettings, ScoringConfig
@@ -197,3 +198,8 @@ def test_few_churners_and_near_certain_churn_rates() -> None:
     assert "test period's churn rate is 98.0%" in found[0]
     assert "2 observation date(s): 2026-01-08 (100%), 2026-01-15 (1%)" in found[1]
     assert "observed_until" in found[1]
+
+
+def test_labels_of_customers_without_events() -> None:
+    assert unmatched_labels_warning(1000, 5) == []
+    assert "10 of 1,000 labelled observations" in unmatched_labels_warning(1000, 10)[0]

@@ -20,7 +20,7 @@ def test_csv_labels_are_typed(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         "customer_id,observation_date,churned,observed_until\n"
-        "a,2026-01-05,1,2026-02-01\nb,2026-01-05,0,\nc,2026-01-12,True,2026-03-01\n",
+        "a,2026-01-05,1,2026-02-01\nb,2026-01-05 00:00:00,0.0,\nc,2026-01-12,True,2026-03-01\n",
     )
     labels = read_labels(path)
     assert labels.schema == pl.Schema(
@@ -32,6 +32,7 @@ def test_csv_labels_are_typed(tmp_path: Path) -> None:
         }
     )
     assert labels["churned"].to_list() == [True, False, True]
+    assert labels["observation_date"].to_list() == [date(2026, 1, 5)] * 2 + [date(2026, 1, 12)]
     assert labels["observed_until"].to_list() == [date(2026, 2, 1), None, date(2026, 3, 1)]
 
 

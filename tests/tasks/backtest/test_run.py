@@ -55,7 +55,9 @@ def test_dates_without_a_full_horizon_are_dropped(tables: BacktestTables) -> Non
     assert tables.dropped_dates == [d for d in DATES if d > date(2026, 3, 1)]
     split = tables.split
     assert split.train[-1] + timedelta(days=30) <= split.test[0]
+    # the test period is clean; three training dates only allow an overlapping inner split
     assert not tables.notes
+    assert "overlaps the inner validation period" in tables.warnings[-1]
 
 
 def test_reported_auc_matches_sklearn_on_the_observations(tables: BacktestTables) -> None:
