@@ -17,6 +17,7 @@ from scoring.backtest.figures import with_all_period
 from scoring.backtest.observations import OBSERVATION_DATE, first_event_dates, last_event_dates
 from scoring.backtest.scored import scores_before, window_counts
 from scoring.config import ScoringConfig
+from scoring.followup_config import FollowupsConfig
 from scoring.followups import comparison_days
 
 METRIC_COLUMNS = ("event_id", "value", "feature")
@@ -31,14 +32,13 @@ def rule_matches_over(
     daily: pl.DataFrame,
     current: pl.DataFrame,
     config: ScoringConfig,
+    followups: FollowupsConfig,
     dates: Sequence[date],
     metric_events: pl.DataFrame | None,
     plans: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """Every (observation, rule) that holds on its date: observation_date, customer_id, rule,
     kind. `current`: the observations scored with the configuration (score, tier)."""
-    followups = config.followups
-    assert followups is not None
     lazy, keys = daily.lazy(), current.lazy().select(KEYS)
     days = sorted({1, *comparison_days(followups)})
     first = first_event_dates(lazy)
@@ -47,7 +47,10 @@ def rule_matches_over(
         + [window_counts(lazy, keys, config, dates), last_event_dates(lazy, keys)]
     )
     today = current.select(*KEYS, "score", "tier").join(last, on=KEYS, how="left")
-    with_metrics = metric_events is not None and needs_metrics(followups)
+    # the metric snapshot only for rules that read it, from events that carry its columns
+    metrics = metric_events.lazy() if metric_events is not None else None
+    if not needs_metrics(followups):
+        metrics = None
     per_date = [
         rule_matches_on(
             day,
@@ -55,7 +58,7 @@ def rule_matches_over(
             {n: _on(frame, day) for n, frame in zip(days, earlier, strict=True)},
             _on(counts, day),
             followups,
-            metric_snapshot_on(metric_events.lazy(), config, day) if with_metrics else None,  # type: ignore[union-attr]
+            metric_snapshot_on(metrics, config, day) if metrics is not None else None,
             plans.lazy() if plans is not None else None,
         )
         for day in dates
@@ -78,7 +81,9 @@ def rule_evidence_table(
     followups = config.followups
     if followups is None or not followups.rules:
         return None
-    matches = rule_matches_over(daily, current, config, dates, metric_events, plans).lazy()
+    matches = rule_matches_over(
+        daily, current, config, followups, dates, metric_events, plans
+    ).lazy()
     rules = [(rule.name, rule.kind) for rule in followups.rules]
     observed = current.lazy().select("period", *KEYS, "churned")
     per_date = rule_evidence(matches, observed, rules, ["period", OBSERVATION_DATE])
