@@ -93,7 +93,7 @@ class BacktestSettings(_Frozen):
         "(e.g. subscription_cancelled); silence over the horizon is churn too",
     )
     window_days_grid: tuple[int, ...] = Field(
-        (7, 14, 30, 60),
+        (7, 14, 30, 60, 90),
         description="scoring windows tried (the configured one is always tried too)",
     )
     half_life_days_grid: tuple[float, ...] = Field(

@@ -28,7 +28,7 @@ from scoring.backtest.features import Setting
 
 MIN_CUSTOMERS_PER_TYPE = 5
 """An event type is fitted only when seen for at least this many training observations."""
-REGULARIZATION_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+REGULARIZATION_GRID = (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 """Inverse L2 strengths C tried for the chosen setting (features divided by their std)."""
 DEFAULT_REGULARIZATION = 1.0
 """C of the fits that compare the settings (the strength is tuned for the best one only)."""
