@@ -118,7 +118,8 @@ def backtest_report(results: dict[str, Any]) -> list[str]:
         "",
         f"Backtest (cohort-shaped history: {history['events']:,} events, {history['customers']:,} "
         f"customers, {history['observation_dates']} observation dates, "
-        f"{HORIZON_DAYS}-day horizon):",
+        f"{HORIZON_DAYS}-day horizon); best of the repeats; {results['cpus']} CPUs, shared: load "
+        f"average {results['load_average_at_start'][0]:.1f} at start.",
         "",
         "| backtest | total (s) | extract | validate | backtest | peak RSS (MB) "
         "| AUC test: current / suggested / uniform |",
