@@ -6,14 +6,15 @@ Shape:
 
 - cohorts start every `cohort_every_days` days from `start`; each lasts 28, 35 or 42 days (its
   customers' `observed_until` is the cohort's last day); `customers_per_cohort` customers each;
-- every customer has a latent engagement state x(t) per day of its cohort: x(0) ~ N(0, 1), then a
-  random walk x(t) = x(t-1) + drift + 0.3 e(t), drift ~ N(-0.05, 0.05) per customer; so recent
-  behaviour says more about x today than old behaviour;
-- it drops out on the first day a Bernoulli(sigmoid(-3.6 - 1.1 x(t))) fires: no event from then
-  on (the planted churn);
-- each day before it drops out (and within its cohort) it has Poisson(rate_t x exp(beta_t x(t)))
-  events of each type t (EVENT_MIX), with the `problem` rate tripled over the cohort's last
-  four days (an exam: the engaged customers are busiest just before their observation ends);
+- every customer has a static engagement trait z ~ N(0, 1) and drops out on the first day a
+  Bernoulli(sigmoid(-3.4 - TRAIT_SLOPE z)) fires: no event from then on (the planted churn);
+- its engagement fades before that: x(t) = z - fade x clip(1 - (T - t) / fade_days, 0, 1) for
+  the dropout day T, so recent behaviour says more about the coming dropout than old behaviour
+  (a half-life helps) while the trait rewards a long enough window;
+- each day before it drops out (and within its cohort) it has Poisson(activity x rate_t x
+  exp(beta_t x(t))) events of each type t (EVENT_MIX), with the `problem` rate tripled over the
+  cohort's last four days (an exam: the engaged customers are busiest just before their
+  observation ends);
 - the official labels: every `label_every_days` days D, for each customer of a cohort running on
   D whose horizon ends within the cohort (D + horizon_days <= observed_until) and who has not
   dropped out by D: churned = it drops out within D+1 .. D+horizon_days.
