@@ -65,7 +65,7 @@ def _engagement(
     """(per customer and day the latent engagement x(t), per customer its dropout day; days =
     never within the cohort). x(t) = z - fade x clip(1 - (T - t) / fade_days, 0, 1): a
     static trait z ~ N(0, 1), fading over the fade_days before the dropout day T, which comes
-    with the daily hazard sigmoid(-3.4 - 0.9 z)."""
+    with the daily hazard sigmoid(-3.4 - TRAIT_SLOPE z)."""
     trait = rng.standard_normal(customers)
     hazard = 1 / (1 + np.exp(3.4 + TRAIT_SLOPE * trait))
     fires = rng.random((customers, days)) < hazard[:, None]
