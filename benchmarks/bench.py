@@ -8,6 +8,7 @@ the same run.
 
     python -m benchmarks.bench                       # 20 M events, scaling 5/20/50 M
     python -m benchmarks.bench --events 1000000 --scaling 1000000 --repeat 1   # a quick look
+    python -m benchmarks.bench --backtest-only --repeat 2   # the tuned backtest (4 M events)
 """
 
 import argparse
@@ -25,6 +26,7 @@ from typing import Any
 
 import polars as pl
 
+from benchmarks.backtest import backtest_report, measure_backtest, write_backtest_history
 from benchmarks.synthetic import BENCH_WEIGHTS, PART_FILE, write_history
 
 RUN_DATE = date(2026, 3, 31)
@@ -230,6 +232,8 @@ MEASUREMENTS = {
     "validate": measure_validate,
     "score_rows": measure_score_rows,
     "flow_overhead": measure_flow_overhead,
+    "backtest_labels": lambda history, _, work: measure_backtest(history, True, work),
+    "backtest_silence": lambda history, _, work: measure_backtest(history, False, work),
 }
 
 
@@ -315,9 +319,28 @@ def history_dir(data: Path, events: int) -> Path:
     return data / f"h{events // 1_000_000}m" if events >= 1_000_000 else data / f"h{events}"
 
 
+def backtest_results(data: Path, repeat: int) -> dict[str, Any]:
+    """The tuned backtest on the cohort-shaped history, with labels and by silence."""
+    history = data / "backtest-cohorts"
+    print(f"generating the cohort-shaped history in {history} ...")
+    summary = write_backtest_history(history)
+    print("backtest (4 M events, 40 observation dates):")
+    return {
+        "backtest_history": summary,
+        "main": {
+            kind: run_child(kind, history, 30, repeat)
+            for kind in ("backtest_labels", "backtest_silence")
+        },
+    }
+
+
 def main(arguments: argparse.Namespace) -> dict[str, Any]:
     data: Path = arguments.data
     data.mkdir(parents=True, exist_ok=True)
+    if arguments.backtest_only:
+        return {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()} | (
+            backtest_results(data, arguments.repeat)
+        )
     sizes = sorted({arguments.events, *arguments.scaling})
     end = RUN_DATE
     print(f"generating histories ({', '.join(f'{s:,}' for s in sizes)} events) in {data} ...")
@@ -359,6 +382,10 @@ def main(arguments: argparse.Namespace) -> dict[str, Any]:
                 row[f"{kind}_rss_mb"] = measured["peak_rss_mb"]
             scaling.append(row)
     results["scaling"] = scaling
+    if arguments.backtest:
+        measured = backtest_results(data, arguments.repeat)
+        results["backtest_history"] = measured["backtest_history"]
+        results["main"] |= measured["main"]
     results["load_average_at_end"] = os.getloadavg()
     return results
 
@@ -377,8 +404,27 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def scaling_lines(results: dict[str, Any]) -> list[str]:
+    """The scaling table as Markdown lines."""
+    lines = [
+        "| events | window (days) | project (s) | DuckDB (s) | ratio | project RSS (MB) "
+        "| DuckDB RSS (MB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["scaling"]:
+        lines.append(
+            f"| {row['events']:,} | {row['window_days']} | {row['project_s']:.2f} "
+            f"| {row['duckdb_s']:.2f} | {row['project_s'] / row['duckdb_s']:.2f} "
+            f"| {row['project_rss_mb']:.0f} | {row['duckdb_rss_mb']:.0f} |"
+        )
+    return lines
+
+
 def report(results: dict[str, Any]) -> str:
-    """The results as Markdown: main table with ratios and targets, then the scaling table."""
+    """The results as Markdown: main table with ratios and targets, then the scaling table
+    (and the backtest's table when it was measured)."""
+    if "scaling" not in results:
+        return "\n".join(backtest_report(results)).strip()
     main = results["main"]
     lines = [
         f"Synthetic history: {results['events']:,} events, {results['customers']:,} customers, "
@@ -426,16 +472,10 @@ def report(results: dict[str, Any]) -> str:
         + ", ".join(f"{r['overhead']:.2f} s" for r in overhead)
         + " (run 1 includes the ephemeral server's start).",
         "",
-        "| events | window (days) | project (s) | DuckDB (s) | ratio | project RSS (MB) "
-        "| DuckDB RSS (MB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        *scaling_lines(results),
     ]
-    for row in results["scaling"]:
-        lines.append(
-            f"| {row['events']:,} | {row['window_days']} | {row['project_s']:.2f} "
-            f"| {row['duckdb_s']:.2f} | {row['project_s'] / row['duckdb_s']:.2f} "
-            f"| {row['project_rss_mb']:.0f} | {row['duckdb_rss_mb']:.0f} |"
-        )
+    if "backtest_history" in results:
+        lines += backtest_report(results)
     return "\n".join(lines)
 
 
@@ -482,6 +522,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
+        "--backtest", action="store_true", help="also the tuned backtest (about 4 M events)"
+    )
+    parser.add_argument(
+        "--backtest-only", action="store_true", help="only the tuned backtest (no scoring)"
+    )
+    parser.add_argument(
         "--validate-rows", type=int, default=2_000_000, help="rows validated by GX (memory)"
     )
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "engage-bench")
@@ -497,10 +543,12 @@ if __name__ == "__main__":
         sys.exit(0)
     outcome = main(options)
     options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "latest.json").write_text(json.dumps(outcome, indent=1, default=str))
     table = report(outcome)
-    (options.results / "latest.md").write_text(table + "\n")
-    plot(outcome, options.plot)
+    name = "backtest" if options.backtest_only else "latest"
+    (options.results / f"{name}.json").write_text(json.dumps(outcome, indent=1, default=str))
+    (options.results / f"{name}.md").write_text(table + "\n")
+    if not options.backtest_only:
+        plot(outcome, options.plot)
     print()
     print(table)
-    print(f"\nresults: {options.results}/latest.md, plot: {options.plot}")
+    print(f"\nresults: {options.results}/{name}.md")

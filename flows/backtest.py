@@ -10,12 +10,8 @@ from flows.daily import validated_message
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.backtest import observation_dates
 from scoring.config import ScoringConfig
-from tasks.backtest.run import (
-    BacktestInputError,
-    BacktestReport,
-    refuse_overwriting,
-    run_backtest,
-)
+from tasks.backtest.inputs import BacktestInputError
+from tasks.backtest.run import BacktestReport, refuse_overwriting, run_backtest
 from tasks.extract.files import extract_events, find_event_files
 from tasks.publish.atomic import discard
 from tasks.publish.write import new_staging_dir
@@ -39,18 +35,23 @@ def backtest(
     horizon_days: int = 30,
     customers: str | None = None,
     config_source: str | None = None,
+    labels: str | None = None,
 ) -> BacktestReport:
     """Backtest the score on the observation dates start, start + every_days, ... <= end:
-    how well it predicts churn over `horizon_days`, and which weights would predict better.
+    how well it predicts churn over `horizon_days`, and which configuration (weights, window,
+    half-life, tiers) would predict better. With `labels` (CSV or Parquet: customer_id,
+    observation_date, churned 0/1, optional observed_until) churn is read from them, on their
+    dates from `start` to `end`. Events are validated with the configuration's `validation`
+    section, as `engage run` does.
 
-    Writes `<output>/backtest/` (Parquet tables and report.html) and
-    `<output>/suggested_config.yaml`; the configuration given is never modified. Unset
-    parameters come from the environment (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT).
+    Writes `<output>/backtest/` (Parquet tables, report.html) and `<output>/suggested_config.yaml`
+    (the configuration given is never modified). Unset parameters come from the environment
+    (ENGAGE_EVENTS, ENGAGE_CONFIG, ENGAGE_OUTPUT).
     """
     logger = get_run_logger()
     if horizon_days < 1:
         raise BacktestInputError(f"horizon must be at least 1 day, got {horizon_days}")
-    dates = observation_dates(start, end, every_days)
+    dates = observation_dates(start, end, 1 if labels else every_days)
     environment = settings()
     events = events or environment.events
     if not events:
@@ -65,7 +66,7 @@ def backtest(
     try:
         files = find_event_files(events)
         raw_path = extract_events(files, str(staging))
-        validation = validate_events(raw_path, str(staging), end)
+        validation = validate_events(raw_path, str(staging), end, config, output)
         logger.info(validated_message(validation))
         report = run_backtest(
             validation.valid_path,
@@ -75,6 +76,7 @@ def backtest(
             horizon_days,
             output,
             customers,
+            labels,
         )
     finally:
         discard(staging)  # nothing of a backtest's staging is published: drop it, free its lock

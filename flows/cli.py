@@ -1,6 +1,7 @@
 """`engage`: the command line. Runs the Prefect flows (an ephemeral Prefect server is started
 when no PREFECT_API_URL is set) and prints a summary of what they did."""
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,24 @@ Customers = Annotated[
 ]
 
 
+BacktestCustomers = Annotated[
+    Path | None,
+    typer.Option(
+        "--customers",
+        help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns; an "
+        "observed_until column (YYYY-MM-DD) ends each customer's observation.",
+    ),
+]
+Labels = Annotated[
+    Path | None,
+    typer.Option(
+        help="Churn labels (CSV/Parquet: customer_id, observation_date, churned 0/1, optional "
+        "observed_until) instead of the silence rule; their dates from --from to --to are the "
+        "observation dates.",
+    ),
+]
+
+
 def _parse_date(text: str) -> date:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
@@ -65,14 +84,51 @@ def _fail(message: str, code: int = 2, label: str = "error") -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def _subclass_names(kinds: tuple[type[Exception], ...]) -> set[str]:
+    """The names of the kinds and of all their subclasses."""
+    names, pending = set(), list(kinds)
+    while pending:
+        kind = pending.pop()
+        names.add(kind.__name__)
+        pending += kind.__subclasses__()
+    return names
+
+
+class _ExpectedErrorFilter(logging.Filter):
+    """Drops the console records Prefect writes for an expected error (the task's and the
+    flow's traceback, their `Finished in state Failed(...)` lines): the command prints it as
+    one line. Prefect's API handler still receives them (the run's logs keep the traceback)."""
+
+    def __init__(self, kinds: tuple[type[Exception], ...]) -> None:
+        super().__init__()
+        self.kinds = kinds
+        self.markers = [f"{name}{end}" for name in _subclass_names(kinds) for end in (":", "(")]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.kinds):
+            return False
+        if record.levelno < logging.ERROR:
+            return True
+        message = record.getMessage()
+        return not any(marker in message for marker in self.markers)
+
+
 @contextmanager
 def _exit_on(*kinds: type[Exception], code: int = 2, label: str = "error") -> Iterator[None]:
     """An error of one of `kinds` ends the command: `label: message` on stderr, exit `code`
-    (2: bad input or configuration; 3: the data-quality gate stopped the run)."""
+    (2: bad input or configuration; 3: the data-quality gate stopped the run), with no
+    traceback on the console."""
+    quiet = _ExpectedErrorFilter(kinds)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(quiet)
     try:
         yield
     except kinds as error:
         raise _fail(str(error), code, label) from error
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 
 def _scoring_config(path: Path) -> "ScoringConfig":
@@ -239,25 +295,54 @@ def demo(
     _run(str(dataset["events"]), bundled_config_path(), day, output, dataset["customers"])
 
 
-def _auc_table(report: "BacktestReport") -> Table:
-    """ROC AUC of the current, suggested and uniform weights, out of time and in sample."""
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _print_backtest_auc(report: "BacktestReport") -> None:
     auc = Table(title="ROC AUC (higher score = less churn)")
-    auc.add_column("weights")
+    auc.add_column("configuration")
     auc.add_column("out of time (test dates)", justify="right")
-    auc.add_column("train dates (fit: in sample)", justify="right")
+    auc.add_column("train dates (in sample)", justify="right")
     for name in ("current", "suggested", "uniform"):
-        test, train = report.auc_test.get(name), report.auc_train.get(name)
-        auc.add_row(
-            name,
-            "n/a" if test is None else f"{test:.4f}",
-            "n/a" if train is None else f"{train:.4f}",
+        auc.add_row(name, _auc(report.auc_test.get(name)), _auc(report.auc_train.get(name)))
+    console.print(auc)
+    labels = (
+        "silence over the horizon" if report.labels_source == "silence" else report.labels_source
+    )
+    console.print(
+        f"labels: {labels}; train dates {report.train_dates[0]}..{report.train_dates[-1]} "
+        f"({len(report.train_dates)}), test dates {report.test_dates[0]}.."
+        f"{report.test_dates[-1]} ({len(report.test_dates)}): "
+        f"{report.observations:,} test observations, {report.churned:,} churned"
+    )
+    if report.dropped_observations:
+        console.print(
+            f"{report.dropped_observations:,} observation(s) dropped: horizon past the "
+            "customer's observed_until"
         )
-    return auc
 
 
-def _tier_table(report: "BacktestReport") -> Table:
-    """Per tier on the test dates: customers, churn rate and lift, current / suggested."""
-    tiers = Table(title="per tier, test dates: current / suggested weights")
+def _print_backtest_candidates(report: "BacktestReport", shown: int = 8) -> None:
+    candidates = Table(
+        title=f"candidates, inner validation AUC (best {shown} of {len(report.candidates)})"
+    )
+    for column in ("weights", "window", "half-life", "inner AUC"):
+        candidates.add_column(column, justify="left" if column == "weights" else "right")
+    for row in report.candidates[:shown]:
+        half_life = row["half_life_days"]
+        candidates.add_row(
+            row["weights"],
+            str(row["window_days"]),
+            "none" if half_life is None else f"{half_life:g}",
+            _auc(row["inner_auc"]),
+        )
+    console.print(candidates)
+    console.print(f"chosen: {report.choice['reason']}")
+
+
+def _print_backtest_tiers(report: "BacktestReport") -> None:
+    tiers = Table(title="per tier, test dates: current / suggested configuration")
     tiers.add_column("tier")
     tiers.add_column("customers", justify="right")
     tiers.add_column("churn rate", justify="right")
@@ -277,33 +362,47 @@ def _tier_table(report: "BacktestReport") -> Table:
             pair(rows, "churn_rate", ".1%"),
             pair(rows, "lift", ".2f"),
         )
-    return tiers
+    console.print(tiers)
+    console.print(f"suggested tiers: {report.tier_note}")
+
+
+def _print_rule_evidence(report: "BacktestReport") -> None:
+    if not report.rule_evidence_test:
+        return
+    rules = Table(title="follow-up rules, test dates: flagged, precision, lift, coverage")
+    for column in ("rule", "kind", "flagged", "precision", "lift", "coverage"):
+        rules.add_column(column, justify="left" if column in ("rule", "kind") else "right")
+    for row in report.rule_evidence_test:
+        rules.add_row(
+            row["rule"],
+            row["kind"],
+            f"{row['flagged']:,}",
+            "n/a" if row["precision"] is None else f"{row['precision']:.1%}",
+            "n/a" if row["lift"] is None else f"{row['lift']:.2f}",
+            "n/a" if row["coverage"] is None else f"{row['coverage']:.1%}",
+        )
+    console.print(rules)
 
 
 def print_backtest_summary(report: "BacktestReport") -> None:
-    """AUC of current / suggested / uniform weights, lift per tier, where the outputs are."""
-    console.print(_auc_table(report))
-    console.print(
-        f"train dates {report.train_dates[0]}..{report.train_dates[-1]} "
-        f"({len(report.train_dates)}), test dates {report.test_dates[0]}.."
-        f"{report.test_dates[-1]} ({len(report.test_dates)}): "
-        f"{report.observations:,} test observations, {report.churned:,} churned"
-    )
-    console.print(_tier_table(report))
+    """AUCs of current / suggested / uniform, the candidates, tiers, rules, warnings, outputs."""
+    _print_backtest_auc(report)
+    _print_backtest_candidates(report)
+    _print_backtest_tiers(report)
+    _print_rule_evidence(report)
     new_types = [w["event_type"] for w in report.weights if w["status"] == "new"]
-    console.print(report.calibration_note)
     if new_types:
         console.print(f"suggested new event types (not in the config): {', '.join(new_types)}")
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}")
-    for warning in report.calibration_warnings:
-        console.print(f"[yellow]fit warning:[/] {warning}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     if report.dropped_dates:
         dropped = ", ".join(map(str, report.dropped_dates))
         console.print(f"[yellow]dropped (horizon beyond the last event):[/] {dropped}")
     if report.empty_dates:
         empty = ", ".join(map(str, report.empty_dates))
-        console.print(f"[yellow]no active customer on:[/] {empty}")
+        console.print(f"[yellow]no observed customer on:[/] {empty}")
     if report.skipped_segment_columns:
         skipped = ", ".join(report.skipped_segment_columns)
         console.print(f"customer columns not used as segments (1 or > 20 values): {skipped}")
@@ -323,21 +422,29 @@ def backtest(
     output: Annotated[Path, typer.Option(help="Directory of the backtest outputs.")] = Path(
         "output"
     ),
-    customers: Customers = None,
+    customers: BacktestCustomers = None,
+    labels: Labels = None,
 ) -> None:
-    """Backtest the score against churn and suggest better weights (out-of-time AUC)."""
+    """Backtest the score against churn and suggest a better configuration (weights, window,
+    half-life, tiers), evaluated out of time."""
     from flows.backtest import backtest as backtest_flow
-    from tasks.backtest.run import BacktestInputError, refuse_overwriting
+    from tasks.backtest.inputs import BacktestInputError
+    from tasks.backtest.run import refuse_overwriting
     from tasks.extract.files import EventInputError
+    from tasks.quality.validate import QualityGateError
 
     start, end = _date_range(from_, to, "--from", "--to")
     with _exit_on(BacktestInputError):
         refuse_overwriting(str(config), output)
-    if customers is not None and not customers.is_file():
-        raise _fail(f"{customers}: customers table not found")
+    for option, path in (("customers table", customers), ("labels file", labels)):
+        if path is not None and not path.is_file():
+            raise _fail(f"{path}: {option} not found")
     scoring_config = _scoring_config(config)
     console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
-    with _exit_on(EventInputError, BacktestInputError):
+    with (
+        _exit_on(EventInputError, BacktestInputError),
+        _exit_on(QualityGateError, code=3, label="data-quality gate"),
+    ):
         report = backtest_flow(
             start=start,
             end=end,
@@ -345,6 +452,7 @@ def backtest(
             horizon_days=horizon,
             config_source=str(config),
             **_flow_inputs(events, scoring_config, output, customers),
+            labels=str(labels) if labels else None,
         )
     print_backtest_summary(report)
 

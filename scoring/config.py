@@ -21,18 +21,48 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _strictly_ascending(bounds: list[float], what: str) -> None:
+    # NaN compares false both ways, so it would slip through the sorted() check
+    if any(bound != bound for bound in bounds):
+        raise ValueError(f"{what} must be numbers, got {bounds}")
+    if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
+        raise ValueError(f"{what} must be strictly ascending, got {bounds}")
+
+
+class TierQuantiles(_Frozen):
+    """Tiers by rank instead of by score, for scores with no natural scale: each bound is a
+    share (0-1) of the run's scored customers. With p = the share of customers scoring
+    strictly below a customer: churn_risk when p < churn_risk_below, very_disengaged when
+    p < very_disengaged_max, somewhat_engaged when p < somewhat_engaged_max, highly_engaged
+    when p < highly_engaged_max, else power_user (equal scores share a tier)."""
+
+    churn_risk_below: float = Field(ge=0, le=1)
+    very_disengaged_max: float = Field(ge=0, le=1)
+    somewhat_engaged_max: float = Field(ge=0, le=1)
+    highly_engaged_max: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> Self:
+        _strictly_ascending(list(self.model_dump().values()), "tier quantiles")
+        return self
+
+
 class TierBoundaries(_Frozen):
     """Tier boundaries on the score s (spec defaults).
 
     churn_risk: s < churn_risk_below; very_disengaged: up to very_disengaged_max (inclusive);
     somewhat_engaged: up to somewhat_engaged_max; highly_engaged: up to highly_engaged_max;
-    power_user: above highly_engaged_max.
+    power_user: above highly_engaged_max. With `quantiles` set, tiers are by rank in the run's
+    scores instead (TierQuantiles) and the four score bounds are not used for tiers.
     """
 
     churn_risk_below: float = 0.0
     very_disengaged_max: float = 40.0
     somewhat_engaged_max: float = 70.0
     highly_engaged_max: float = 100.0
+    quantiles: TierQuantiles | None = Field(
+        None, description="tiers by share of the scored customers (0-1); null = by score"
+    )
 
     @model_validator(mode="after")
     def _ascending(self) -> Self:
@@ -42,22 +72,57 @@ class TierBoundaries(_Frozen):
             self.somewhat_engaged_max,
             self.highly_engaged_max,
         ]
-        # NaN compares false both ways, so it would slip through the sorted() check
-        if any(bound != bound for bound in bounds):
-            raise ValueError(f"tier boundaries must be numbers, got {bounds}")
-        if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
-            raise ValueError(f"tier boundaries must be strictly ascending, got {bounds}")
+        _strictly_ascending(bounds, "tier boundaries")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_null_quantiles(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # added after the first release: score tiers dump (and hash) exactly as before
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("quantiles", False) is None:
+            del dumped["quantiles"]
+        return dumped
 
 
 class BacktestSettings(_Frozen):
-    """How `engage backtest` labels churn (optional section `backtest`)."""
+    """How `engage backtest` labels churn and which configurations it tries (optional section
+    `backtest`)."""
 
     churn_event_types: tuple[str, ...] = Field(
         (),
         description="event types that mean churn when they occur in the horizon "
         "(e.g. subscription_cancelled); silence over the horizon is churn too",
     )
+    window_days_grid: tuple[int, ...] = Field(
+        (7, 14, 30, 60, 90),
+        description="scoring windows tried (the configured one is always tried too)",
+    )
+    half_life_days_grid: tuple[float, ...] = Field(
+        (1.0, 2.0, 4.0, 7.0, 14.0, 30.0),
+        description="decay half-lives tried besides none (and the configured one)",
+    )
+    min_churners: int = Field(
+        30, ge=1, description="fewer churned observations in a period than this: a warning"
+    )
+
+    @model_validator(mode="after")
+    def _grids(self) -> Self:
+        if any(not 1 <= days <= 3660 for days in self.window_days_grid):
+            raise ValueError(f"window_days_grid: days must be 1-3660, got {self.window_days_grid}")
+        if any(not days > 0 for days in self.half_life_days_grid):
+            raise ValueError(
+                f"half_life_days_grid: must be positive, got {self.half_life_days_grid}"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_default_grids(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # added after the first release: existing sections dump (and hash) exactly as before
+        dumped: dict[str, Any] = handler(self)
+        for name in ("window_days_grid", "half_life_days_grid", "min_churners"):
+            if getattr(self, name) == type(self).model_fields[name].default:
+                dumped.pop(name, None)
+        return dumped
 
 
 _Section = TypeVar("_Section", bound=BaseModel)

@@ -107,7 +107,27 @@ def contributions(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
 
 def tier_of(score: pl.Expr, boundaries: TierBoundaries) -> pl.Expr:
     """The tier of a score: churn_risk (s < 0), very_disengaged (s <= 40), somewhat_engaged
-    (s <= 70), highly_engaged (s <= 100), power_user (s > 100), with configurable bounds."""
+    (s <= 70), highly_engaged (s <= 100), power_user (s > 100), with configurable bounds.
+
+    With `boundaries.quantiles` the tier goes by rank: p = (rank_min(s) - 1) / n, the share of
+    the frame's n scores strictly below s; churn_risk when p < churn_risk_below, then
+    very_disengaged / somewhat_engaged / highly_engaged while p < their bound, else
+    power_user. The expression then spans the frame: apply it to every scored customer at once.
+    """
+    quantiles = boundaries.quantiles
+    if quantiles is not None:
+        share_below = (score.rank("min") - 1) / score.count()
+        return (
+            pl.when(share_below < quantiles.churn_risk_below)
+            .then(pl.lit("churn_risk"))
+            .when(share_below < quantiles.very_disengaged_max)
+            .then(pl.lit("very_disengaged"))
+            .when(share_below < quantiles.somewhat_engaged_max)
+            .then(pl.lit("somewhat_engaged"))
+            .when(share_below < quantiles.highly_engaged_max)
+            .then(pl.lit("highly_engaged"))
+            .otherwise(pl.lit("power_user"))
+        )
     return (
         pl.when(score < boundaries.churn_risk_below)
         .then(pl.lit("churn_risk"))

@@ -5,9 +5,9 @@ from typing import Any
 import polars as pl
 from matplotlib.figure import Figure
 
-from scoring.backtest import OBSERVATION_DATE
+from scoring.backtest.observations import OBSERVATION_DATE
+from scoring.backtest.outcome import BacktestTables, headline_auc
 from scoring.schema import TIERS
-from tasks.backtest.tables import BacktestTables, headline_auc
 from tasks.pages import png_data_uri, render_page
 
 COLORS = {"current": "#1f77b4", "suggested": "#d62728", "uniform": "#7f7f7f"}
@@ -190,6 +190,44 @@ def segment_table(tables: BacktestTables) -> pl.DataFrame | None:
     return sizes.join(auc, on=["segment", "segment_value"], how="left")
 
 
+def labels_used(tables: BacktestTables) -> str:
+    """Which churn labels the backtest used, and the observations it dropped for them."""
+    labels = (
+        "silence over the horizon (no event, or a configured churn event type)"
+        if tables.labels_source == "silence"
+        else f"outside labels from {tables.labels_source}"
+    )
+    dropped = tables.dropped_observations
+    if not dropped:
+        return f"{labels}."
+    return (
+        f"{labels}. {dropped:,} observation(s) dropped: their horizon ran past the customer's "
+        "observed_until (per date in beyond_observation.parquet)."
+    )
+
+
+def tier_boundaries(tables: BacktestTables) -> pl.DataFrame:
+    """The current and suggested tier boundaries, one row each."""
+    return pl.DataFrame(
+        [
+            {"configuration": name, **config.tier_boundaries.model_dump(exclude={"quantiles"})}
+            for name, config in (
+                ("current", tables.current_config),
+                ("suggested", tables.suggested_config),
+            )
+        ]
+    )
+
+
+def rules_on_test_dates(tables: BacktestTables) -> pl.DataFrame | None:
+    """Per follow-up rule, pooled over the test dates: flags, precision, lift, coverage."""
+    if tables.rule_evidence is None:
+        return None
+    return tables.rule_evidence.filter(
+        pl.col(OBSERVATION_DATE).is_null() & (pl.col("period") == "test")
+    ).drop(OBSERVATION_DATE, "period")
+
+
 def render_report(tables: BacktestTables, suggested_config: str) -> str:
     """The whole report as one HTML document."""
     pooled = tables.auc.filter(pl.col(OBSERVATION_DATE).is_null())
@@ -218,5 +256,12 @@ def render_report(tables: BacktestTables, suggested_config: str) -> str:
         weights=tables.weights,
         segments=segment_table(tables),
         left_out=dates_left_out(tables),
+        labels=labels_used(tables),
+        warnings=tables.warnings,
+        choice=tables.calibration.choice.reason,
+        candidates=tables.candidates.sort("inner_auc", descending=True, nulls_last=True),
+        tier_note=tables.tier_note,
+        tier_boundaries=tier_boundaries(tables),
+        rules=rules_on_test_dates(tables),
         suggested_config=suggested_config,
     )

@@ -22,7 +22,8 @@ from scoring.aggregates import (
     unweighted_event_types_from_totals,
     window_totals,
 )
-from scoring.config import ScoringConfig
+from scoring.config import ScoringConfig, TierBoundaries
+from scoring.engagement import tier_of
 from tasks.score.scores import ScoreReport, stage_scores
 
 BUCKETS_DIR = "_buckets"
@@ -69,9 +70,14 @@ def score_bucket(
 
 
 @task(name="merge-buckets", cache_policy=NO_CACHE, persist_result=False)
-def merge_buckets(parts: list[BucketPart], staging: str, run_date: date) -> ScoreReport:
+def merge_buckets(
+    parts: list[BucketPart], staging: str, run_date: date, boundaries: TierBoundaries
+) -> ScoreReport:
     """Concatenate the buckets' outputs in the single-process order and stage them."""
     scores = pl.read_parquet([p.scores for p in parts]).sort("customer_id")
+    if boundaries.quantiles is not None:
+        # a rank-based tier depends on every customer's score, not on its bucket's only
+        scores = scores.with_columns(tier_of(pl.col("score"), boundaries).alias("tier"))
     contributed = pl.read_parquet([p.contributions for p in parts]).sort(
         "customer_id", "event_type"
     )
@@ -90,4 +96,6 @@ def score_in_buckets(
         score_bucket.submit(valid_path, config, run_date, staging, bucket, buckets)
         for bucket in range(buckets)
     ]
-    return merge_buckets([future.result() for future in futures], staging, run_date)
+    return merge_buckets(
+        [future.result() for future in futures], staging, run_date, config.tier_boundaries
+    )

@@ -9,18 +9,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from scoring.backtest import (
+from scoring.aggregates import daily_event_counts
+from scoring.backtest.features import Setting, features_over, scores_of
+from scoring.backtest.figures import column_aucs, roc_auc, roc_curve, tier_churn
+from scoring.backtest.observations import (
+    OBSERVATIONS,
+    beyond_observation,
     churn_labels,
     dates_with_full_horizon,
-    event_type_features,
-    labelled_scores,
+    dropped_per_date,
+    last_event_dates,
     observation_dates,
-    roc_auc,
-    roc_curve,
-    tier_churn,
-    time_split,
+    outside_labels,
+    without_history,
 )
+from scoring.backtest.split import customer_holdout, split_in_time, time_split
 from scoring.config import ScoringConfig
+from scoring.engagement import customer_scores
 from scoring.schema import UTC_TIMESTAMP
 
 D = date(2026, 3, 10)
@@ -51,6 +56,21 @@ def _observations(scores: list[float], churned: list[bool], **extra: list) -> pl
     return pl.LazyFrame({"score": scores, "churned": churned, **extra})
 
 
+def _labels(events: pl.LazyFrame, window: int, horizon: int, types: list[str]) -> pl.LazyFrame:
+    return churn_labels(daily_event_counts(events), window, horizon, types, D)
+
+
+def _scores(events: pl.LazyFrame, config: ScoringConfig, labels: pl.LazyFrame) -> pl.DataFrame:
+    """The backtest's scores of the labelled customers (features of the daily counts)."""
+    daily = daily_event_counts(events)
+    features = features_over(daily, labels, [Setting.of(config)], [D])
+    return (
+        scores_of(labels, features, [(0, dict(config.weights))])
+        .rename({"score_0": "score"})
+        .collect()
+    )
+
+
 # --- labels -------------------------------------------------------------------------------
 
 
@@ -70,14 +90,14 @@ def test_churn_labels_active_silent_and_churn_event() -> None:
             ("midnight", "login", datetime(2026, 3, 11, tzinfo=UTC)),  # D+1 00:00 is after D
         ]
     )
-    labels = churn_labels(events, 7, 30, ["subscription_cancelled"], D).collect()
+    labels = _labels(events, 7, 30, ["subscription_cancelled"]).collect()
     assert labels.to_dicts() == [
         {"observation_date": D, "customer_id": "cancels", "churned": True},
         {"observation_date": D, "customer_id": "silent", "churned": True},
         {"observation_date": D, "customer_id": "stays", "churned": False},
     ]
     # without churn event types, the cancelling customer stays (it was seen in the horizon)
-    plain = churn_labels(events, 7, 30, [], D).collect()
+    plain = _labels(events, 7, 30, []).collect()
     assert dict(plain.select("customer_id", "churned").iter_rows()) == {
         "cancels": False,
         "silent": True,
@@ -93,11 +113,13 @@ def test_an_event_after_the_observation_date_never_changes_its_score() -> None:
     after[1] = ("b", "invite_sent", _at(D + timedelta(days=5)))
     for rows in (before, before + after):
         events = _events(rows)
-        labels = churn_labels(events, 7, 30, [], D)
-        scored = labelled_scores(events, config, labels, D).collect()
-        assert scored.select("customer_id", "score").rows() == [("a", 11.0), ("b", 1.0)]
-        features = event_type_features(events, config, D).collect()
-        assert features.select("customer_id", "event_type", "value").rows() == [
+        labels = _labels(events, 7, 30, [])
+        assert _scores(events, config, labels).select("customer_id", "score").rows() == [
+            ("a", 11.0),
+            ("b", 1.0),
+        ]
+        features = features_over(daily_event_counts(events), labels, [Setting.of(config)], [D])
+        assert features.collect().select("customer_id", "event_type", "value_0").rows() == [
             ("a", "invite_sent", 1.0),
             ("a", "login", 1.0),
             ("b", "login", 1.0),
@@ -107,10 +129,90 @@ def test_an_event_after_the_observation_date_never_changes_its_score() -> None:
 def test_features_follow_the_decay_of_the_score() -> None:
     config = ScoringConfig(window_days=7, half_life_days=2, weights={"login": 4})
     events = _events([("a", "login", _at(D)), ("a", "login", _at(D - timedelta(days=2)))])
-    features = event_type_features(events, config, D).collect()
-    assert features["value"].to_list() == [1.5]
-    labels = churn_labels(events, 7, 30, [], D)
-    assert labelled_scores(events, config, labels, D).collect()["score"].to_list() == [6.0]
+    labels = _labels(events, 7, 30, [])
+    features = features_over(daily_event_counts(events), labels, [Setting.of(config)], [D])
+    assert features.collect()["value_0"].to_list() == [1.5]
+    assert _scores(events, config, labels)["score"].to_list() == [6.0]
+
+
+def test_one_pass_gives_every_setting_its_own_window_and_decay() -> None:
+    # a: logins today, 3 and 10 days ago. window 7 counts two; window 14 three; with a
+    # half-life of 3 days in a 14-day window: 1 + 0.5 + 0.5 ** (10 / 3)
+    events = _events([("a", "login", _at(D - timedelta(days=age))) for age in (0, 3, 10)])
+    labels = pl.LazyFrame({"observation_date": [D], "customer_id": ["a"]})
+    settings = [Setting(7, None), Setting(14, None), Setting(14, 3.0)]
+    row = features_over(daily_event_counts(events), labels, settings, [D]).collect().row(0)
+    assert row[3:] == (2.0, 3.0, pytest.approx(1.5 + 0.5 ** (10 / 3)))
+    # as of the day before, today's login is not there yet
+    earlier = features_over(daily_event_counts(events), labels, settings, [D], days_before=1)
+    assert earlier.collect().row(0)[3] == 1.0
+
+
+def test_outside_labels_and_observation_ends() -> None:
+    labels = pl.LazyFrame(
+        {
+            "customer_id": ["a", "b", "c", "a"],
+            "observation_date": [D, D, D, D + timedelta(days=7)],
+            "churned": [True, False, False, True],
+            "observed_until": [None, D + timedelta(days=13), D + timedelta(days=14), None],
+        },
+        schema_overrides={"observation_date": pl.Date, "observed_until": pl.Date},
+    )
+    kept = outside_labels(labels, [D]).collect()
+    assert kept.schema == OBSERVATIONS
+    assert kept["customer_id"].to_list() == ["a", "b", "c"]
+    # a 14-day horizon from D ends on D + 14: b's observation ended a day before
+    flagged = labels.with_columns(beyond_observation(14).alias("beyond")).collect()
+    assert flagged["beyond"].to_list() == [False, True, False, False]
+    assert dropped_per_date(labels, 14).collect().rows() == [(D, 1)]
+
+
+def test_observations_without_history() -> None:
+    events = _events([("a", "login", _at(D)), ("b", "login", _at(D + timedelta(days=1)))])
+    observations = pl.LazyFrame({"observation_date": [D] * 3, "customer_id": ["a", "b", "zz"]})
+    found = without_history(observations, daily_event_counts(events)).collect()
+    assert sorted(found["customer_id"].to_list()) == ["b", "zz"]  # b's first event is after D
+
+
+def test_last_event_dates_are_as_of_each_observation() -> None:
+    events = _events(
+        [("a", "login", _at(D - timedelta(days=40))), ("a", "login", _at(D + timedelta(days=2)))]
+    )
+    observations = pl.LazyFrame(
+        {"observation_date": [D, D + timedelta(days=3)], "customer_id": ["a", "a"]}
+    )
+    found = last_event_dates(daily_event_counts(events), observations).collect()
+    assert found.sort("observation_date")["last_event_date"].to_list() == [
+        D - timedelta(days=40),
+        D + timedelta(days=2),
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from("abcd"),
+            st.sampled_from(["login", "invite_sent", "x"]),
+            st.integers(0, 40),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from([Setting(7, None), Setting(30, None), Setting(14, 3.0), Setting(30, 7.5)]),
+)
+def test_backtest_scores_equal_the_run_scores(
+    spec: list[tuple[str, str, int]], setting: Setting
+) -> None:
+    """Property: the score from the daily counts' features equals customer_scores (what
+    `engage run` computes) for every customer seen, at any window and half-life."""
+    config = setting.applied_to(ScoringConfig(weights={"login": 1.5, "invite_sent": -4}))
+    events = _events([(c, t, _at(D - timedelta(days=age), 5)) for c, t, age in spec])
+    expected = customer_scores(events, config, D).select("customer_id", "score").collect()
+    keys = expected.select(pl.lit(D).alias("observation_date"), "customer_id").lazy()
+    got = _scores(events, config, keys)
+    assert got["customer_id"].to_list() == expected["customer_id"].to_list()
+    assert got["score"].to_list() == pytest.approx(expected["score"].to_list(), abs=1e-9)
 
 
 # --- AUC ----------------------------------------------------------------------------------
@@ -157,6 +259,15 @@ def test_auc_matches_sklearn(rows: list[tuple[float, bool]]) -> None:
     ours = roc_auc(_observations(scores, churned)).collect()["auc"][0]
     # sklearn: positive class = retained (not churned), higher score = more likely retained
     assert ours == pytest.approx(roc_auc_score([not c for c in churned], scores), abs=1e-12)
+
+
+def test_column_aucs_equal_roc_auc_per_column() -> None:
+    churned = [False, False, False, True, True]
+    frame = pl.LazyFrame({"a": [3, 2, 2, 2, 1], "b": [1, 4, 5, 0, 0], "churned": churned})
+    found = column_aucs(frame, ["a", "b"]).collect().row(0)
+    assert found == (pytest.approx(5 / 6), 1.0)
+    one_class = pl.LazyFrame({"a": [1, 2], "churned": [False, False]})
+    assert column_aucs(one_class, ["a"]).collect().row(0) == (None,)
 
 
 def test_roc_curve_points() -> None:
@@ -240,6 +351,22 @@ def test_time_split_hand_computed() -> None:
     assert split.period_of(date(2026, 1, 22)) == "gap"
 
 
+def test_split_in_time_falls_back_with_a_note() -> None:
+    dates = [date(2026, 1, 8), date(2026, 1, 15)]
+    split, notes = split_in_time(dates, 14, "inner validation")
+    assert split is not None and split.train == (dates[0],) and split.test == (dates[1],)
+    assert "overlaps the inner validation period by 7 day(s)" in notes[0]
+    assert split_in_time(dates, 7) == (time_split(dates, 7), [])
+    assert split_in_time(dates[:1], 7) == (None, [])
+
+
+def test_customer_holdout_keeps_a_customer_on_one_side() -> None:
+    frame = pl.DataFrame({"customer_id": [f"c{i}" for i in range(300)] * 2})
+    held = frame.with_columns(customer_holdout().alias("held"))
+    assert held.group_by("customer_id").agg(pl.col("held").n_unique())["held"].max() == 1
+    assert 0.2 < held["held"].mean() < 0.45  # type: ignore[operator]
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(
@@ -266,6 +393,7 @@ def test_later_events_never_change_scores_or_features(
     """Property: adding any events after the observation date (its day ends at midnight)
     changes neither the scores, nor the active customers, nor the fit's features."""
     config = ScoringConfig(window_days=10, weights={"login": 1.5, "invite_sent": -4})
+    settings = [Setting(10, None), Setting(30, 4.0)]
 
     def rows(spec: list[tuple[str, str, int]]) -> list[tuple[str, str, datetime]]:
         return [
@@ -273,13 +401,10 @@ def test_later_events_never_change_scores_or_features(
             for c, t, offset in spec
         ]
 
-    before, after = _events(rows(past)), _events(rows(past + future))
-    for events in (before, after):
-        labels = churn_labels(events, 10, 30, [], D)
-        scored = labelled_scores(events, config, labels, D).collect()
-        if events is before:
-            expected_scores = scored.select("customer_id", "score", "tier")
-            expected_features = event_type_features(events, config, D).collect()
-        else:
-            assert scored.select("customer_id", "score", "tier").equals(expected_scores)
-            assert event_type_features(events, config, D).collect().equals(expected_features)
+    found = []
+    for events in (_events(rows(past)), _events(rows(past + future))):
+        labels = _labels(events, 10, 30, [])
+        features = features_over(daily_event_counts(events), labels, settings, [D]).collect()
+        found.append((_scores(events, config, labels).drop("churned"), features))
+    assert found[0][0].equals(found[1][0])
+    assert found[0][1].equals(found[1][1])

@@ -1,4 +1,5 @@
-"""The weight fit: scale rule, rounding, sign recovery on planted data, degenerate inputs."""
+"""The logistic fit adapter: design matrix, sign recovery on planted data, the regularization
+search, degenerate inputs."""
 
 from datetime import date, timedelta
 
@@ -7,34 +8,20 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from scoring.backtest.calibration import DEFAULT_REGULARIZATION, MIN_CUSTOMERS_PER_TYPE
 from tasks.backtest.calibrate import (
-    MIN_CUSTOMERS_PER_TYPE,
+    MIN_AUC_GAIN,
+    Design,
+    churn_fit,
     column_std,
     design_matrix,
-    fit_suggested_weights,
-    quantile_scale,
-    round_significant,
+    observed_types,
+    regularization_order,
+    sample_rows,
+    tuned_regularization,
 )
 
 DATES = [date(2026, 1, 1) + timedelta(days=7 * i) for i in range(10)]
-
-
-def test_round_significant() -> None:
-    assert round_significant(12.3456) == 12.35
-    assert round_significant(-0.000123456) == -0.0001235
-    assert round_significant(0.0) == 0.0
-    assert round_significant(98765.4) == 98770.0
-
-
-def test_quantile_scale_hand_computed() -> None:
-    suggested = np.arange(101, dtype=float)
-    # current = 3 x suggested: every quantile is 3 times larger -> k = 3
-    assert quantile_scale(suggested, 3 * suggested) == pytest.approx(3.0)
-    # current quantiles 5..95 of 0..100 are 5..95; suggested all 1 -> k = mean(5..95) = 50
-    assert quantile_scale(np.ones(101), suggested) == pytest.approx(50.0)
-    # opposite orientation or all-zero suggested scores: no positive scale
-    assert quantile_scale(-suggested, suggested) is None
-    assert quantile_scale(np.zeros(5), suggested[:5]) is None
 
 
 def test_design_matrix_and_std() -> None:
@@ -46,10 +33,10 @@ def test_design_matrix_and_std() -> None:
             "observation_date": [DATES[0]] * 4 + [DATES[1]],
             "customer_id": ["a", "a", "c", "zz", "a"],
             "event_type": ["login", "invite", "login", "login", "login"],
-            "value": [2.0, 1.0, 4.0, 9.0, 7.0],
+            "value_0": [2.0, 1.0, 4.0, 9.0, 7.0],
         }
     )
-    matrix = design_matrix(features, labels, ["invite", "login"])
+    matrix = design_matrix(features, labels, ["invite", "login"], "value_0")
     assert matrix.toarray().tolist() == [[1.0, 2.0], [0.0, 0.0], [0.0, 4.0]]
     # login column 2, 0, 4: mean 2, population std sqrt(8/3)
     assert column_std(matrix).tolist() == pytest.approx([np.sqrt(2 / 9), np.sqrt(8 / 3)])
@@ -93,93 +80,93 @@ def _planted(seed: int, customers: int = 400) -> tuple[pl.DataFrame, pl.DataFram
     return pl.concat(features), pl.concat(labels)
 
 
+def _on(frame: pl.DataFrame, dates: list[date]) -> pl.DataFrame:
+    return frame.filter(pl.col("observation_date").is_in(pl.Series(dates, dtype=pl.Date).implode()))
+
+
 def test_planted_weights_are_recovered_and_beat_uniform_out_of_time() -> None:
     features, labels = _planted(seed=3)
-    train, test = DATES[:4], DATES[8:]  # D + 30 <= Feb 26 for the first four
+    train = _on(labels, DATES[:4])
     current = {"good": 1.0, "bad": 1.0, "noise": 1.0, "rare": 5.0, "never_seen": 2.0}
-    calibration = fit_suggested_weights(features, labels, train, 30, current)
-    assert calibration.fitted
-    weights = calibration.weights
+    seen, every, fitted = observed_types(features, train, ["value"], current)
+    # rare (seen 4 times in training) and never_seen cannot be fitted
+    assert fitted == ["bad", "good", "noise"]
+    assert every == ["bad", "good", "never_seen", "noise", "rare"]
+    assert seen["rare"] == 4 < MIN_CUSTOMERS_PER_TYPE
+    fit = churn_fit(Design.of(features, train, fitted, ["value"]), "value", 1.0, "balanced")
+    weights = fit.weights
     assert weights["good"] > 0 > weights["bad"]
     assert abs(weights["noise"]) < 0.2 * weights["good"]
-    status = {s.event_type: s.status for s in calibration.suggestions}
-    # rare (seen 4 times in training) and never_seen keep their current weights
-    assert status == {
-        "bad": "fitted",
-        "good": "fitted",
-        "noise": "fitted",
-        "rare": "kept",
-        "never_seen": "kept",
-    }
-    assert weights["rare"] == 5.0 and weights["never_seen"] == 2.0
-    assert MIN_CUSTOMERS_PER_TYPE > 4
+    assert fit.coefficients["good"] == pytest.approx(-weights["good"])
 
-    test_labels = labels.filter(pl.col("observation_date").is_in(test))
-    test_features = features.filter(pl.col("observation_date").is_in(test))
-    types = sorted(current)
-    matrix = design_matrix(test_features, test_labels, types)
-    retained = ~test_labels["churned"].to_numpy()
-    suggested_auc = roc_auc_score(retained, matrix @ np.array([weights[t] for t in types]))
-    uniform_auc = roc_auc_score(retained, matrix @ np.ones(len(types)))
+    test = _on(labels, DATES[8:])
+    matrix = design_matrix(features, test, fitted, "value")
+    retained = ~test["churned"].to_numpy()
+    suggested_auc = roc_auc_score(retained, matrix @ np.array([weights[t] for t in fitted]))
+    uniform_auc = roc_auc_score(retained, matrix @ np.ones(len(fitted)))
     assert suggested_auc > uniform_auc + 0.2
 
 
-def test_scale_keeps_the_score_distribution_of_the_current_weights() -> None:
-    features, labels = _planted(seed=4)
-    current = {"good": 10.0, "bad": -10.0, "noise": 1.0}
-    calibration = fit_suggested_weights(features, labels, DATES[:4], 30, current)
-    train_labels = labels.filter(pl.col("observation_date").is_in(DATES[:4]))
-    types = sorted(current)
-    matrix = design_matrix(features, train_labels, types)
-    suggested = matrix @ np.array([calibration.weights[t] for t in types])
-    now = matrix @ np.array([current[t] for t in types])
-    # the fitted k is the least-squares quantile match: applying it again changes nothing
-    assert quantile_scale(suggested, now) == pytest.approx(1.0, rel=1e-3)
-
-
-def test_not_fitted_without_both_classes_keeps_the_current_weights() -> None:
+def test_nothing_is_fitted_without_both_classes_or_variation() -> None:
     features, labels = _planted(seed=5)
     all_retained = labels.with_columns(pl.lit(False).alias("churned"))
-    current = {"good": 2.0, "bad": -1.0}
-    calibration = fit_suggested_weights(features, all_retained, DATES[:4], 30, current)
-    assert not calibration.fitted
-    assert calibration.weights == current
-    assert "0 churned" in calibration.note
-
-
-def test_constant_and_unconfigured_types() -> None:
-    features, labels = _planted(seed=6)
+    design = Design.of(features, all_retained, ["good", "bad"], ["value"])
+    assert churn_fit(design, "value", 1.0, None).weights == {}
     constant = labels.select(
         "observation_date",
         "customer_id",
         pl.lit("heartbeat").alias("event_type"),
         pl.lit(1.0).alias("value"),
     )
-    calibration = fit_suggested_weights(
-        pl.concat([features, constant]), labels, DATES[:4], 30, {"good": 1.0}
-    )
-    status = {s.event_type: s.status for s in calibration.suggestions}
-    # heartbeat is the same for everyone (no variation): no weight; bad and noise are new
-    assert status == {
-        "bad": "new",
-        "good": "fitted",
-        "heartbeat": "skipped",
-        "noise": "new",
-        "rare": "skipped",
-    }
-    assert set(calibration.weights) == {"bad", "good", "noise"}
+    _, _, fitted = observed_types(pl.concat([features, constant]), labels, ["value"], {})
+    assert "heartbeat" not in fitted  # the same for everyone: no variation
 
 
 def test_rows_of_other_dates_are_never_read() -> None:
     features, labels = _planted(seed=7)
-    current = {"good": 1.0, "bad": 1.0, "noise": 1.0}
-    baseline = fit_suggested_weights(features, labels, DATES[:4], 30, current)
+    train = _on(labels, DATES[:4])
+    types = ["bad", "good", "noise"]
+    baseline = churn_fit(Design.of(features, train, types, ["value"]), "value", 1.0, None)
     later = pl.col("observation_date") >= DATES[4]
-    scrambled_labels = labels.with_columns(
-        pl.when(later).then(~pl.col("churned")).otherwise(pl.col("churned")).alias("churned")
-    )
-    scrambled_features = features.with_columns(
+    scrambled = features.with_columns(
         pl.when(later).then(pl.col("value") * 7).otherwise(pl.col("value")).alias("value")
     )
-    again = fit_suggested_weights(scrambled_features, scrambled_labels, DATES[:4], 30, current)
+    again = churn_fit(Design.of(scrambled, train, types, ["value"]), "value", 1.0, None)
     assert again.weights == baseline.weights
+
+
+def test_regularization_starts_at_the_default_and_moves_only_for_a_gain() -> None:
+    order = regularization_order()
+    assert order[0] == (DEFAULT_REGULARIZATION, "balanced")
+    assert [c for c, _ in order[:6]] == [1.0, 1.0, 0.1, 0.1, 10.0, 10.0]
+    features, labels = _planted(seed=9)
+    fit_rows, check_rows = _on(labels, DATES[:3]), _on(labels, DATES[4:6])
+
+    def designs(types: list[str]) -> tuple[Design, Design]:
+        return (
+            Design.of(features, fit_rows, types, ["value"]),
+            Design.of(features, check_rows, types, ["value"]),
+        )
+
+    # one feature: every strength ranks the customers alike, the default stays
+    c, class_weight, auc = tuned_regularization(*designs(["good"]), "value")
+    assert (c, class_weight) == (DEFAULT_REGULARIZATION, "balanced")
+    # three: the AUC found is the grid's best up to MIN_AUC_GAIN
+    fit_design, check_design = designs(["bad", "good", "noise"])
+    c, class_weight, auc = tuned_regularization(fit_design, check_design, "value")
+    churned = check_rows["churned"].to_numpy()
+    best = 0.0
+    for strength, weighting in order:
+        fit = churn_fit(fit_design, "value", strength, weighting)
+        score = check_design.matrix("value") @ np.array(list(fit.weights.values()))
+        best = max(best, roc_auc_score(~churned, score))
+    assert auc is not None and best - MIN_AUC_GAIN <= auc <= best
+
+
+def test_sample_rows_is_seeded_and_bounded() -> None:
+    rows = pl.DataFrame(
+        {"observation_date": [DATES[0]] * 50, "customer_id": [f"c{i:02d}" for i in range(50)]}
+    )
+    assert sample_rows(rows, 100).equals(rows)
+    sampled = sample_rows(rows.reverse(), 10)
+    assert sampled.height == 10 and sampled.equals(sample_rows(rows, 10))

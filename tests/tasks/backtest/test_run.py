@@ -9,12 +9,14 @@ from sklearn.metrics import roc_auc_score
 
 from demo.data import generate_demo_events
 from flows.settings import bundled_config_path, load_config
-from scoring.backtest import observation_dates
+from scoring.backtest.observations import observation_dates
+from scoring.backtest.outcome import BacktestTables, headline_auc
 from scoring.config import ScoringConfig
 from scoring.schema import UTC_TIMESTAMP
+from tasks.backtest.compute import compute_backtest
+from tasks.backtest.inputs import BacktestInputError
 from tasks.backtest.report import render_report
-from tasks.backtest.run import BacktestInputError, compute_backtest, suggested_config_text
-from tasks.backtest.tables import BacktestTables, headline_auc
+from tasks.backtest.suggested import suggested_config_text
 from tests.reference import Event, reference_scores
 
 END = date(2026, 3, 31)
@@ -53,7 +55,9 @@ def test_dates_without_a_full_horizon_are_dropped(tables: BacktestTables) -> Non
     assert tables.dropped_dates == [d for d in DATES if d > date(2026, 3, 1)]
     split = tables.split
     assert split.train[-1] + timedelta(days=30) <= split.test[0]
+    # the test period is clean; three training dates only allow an overlapping inner split
     assert not tables.notes
+    assert "overlaps the inner validation period" in tables.warnings[-1]
 
 
 def test_reported_auc_matches_sklearn_on_the_observations(tables: BacktestTables) -> None:
@@ -130,8 +134,8 @@ def test_suggested_config_is_valid_and_states_both_aucs(tables: BacktestTables) 
     assert config.weights == tables.calibration.weights
     assert config.backtest_settings.churn_event_types == ("subscription_cancelled",)
     auc = headline_auc(tables, "test")
-    assert f"#   current weights:   {auc['current']:.4f}" in text
-    assert f"#   suggested weights: {auc['suggested']:.4f}" in text
+    assert f"#   current configuration: {auc['current']:.4f}" in text
+    assert f"#   suggested:             {auc['suggested']:.4f}" in text
     assert "my-config.yaml" in text.splitlines()[0]
 
 
@@ -229,7 +233,7 @@ def test_many_types_no_weights_and_no_test_churners_still_report() -> None:
         "score"
     ].unique().to_list() == [0.0]
     text = suggested_config_text(tables, "empty.yaml")
-    assert "current weights:   n/a" in text
+    assert "current configuration: n/a" in text
     ScoringConfig.model_validate(yaml.safe_load(text))
     report = render_report(tables, text)
     assert report.count("data:image/png;base64,") == 6
