@@ -12,7 +12,7 @@ from scoring.backtest import observation_dates
 from scoring.config import ScoringConfig
 from tasks.backtest.inputs import BacktestInputError
 from tasks.backtest.run import BacktestReport, refuse_overwriting, run_backtest
-from tasks.extract.files import extract_events, find_event_files
+from tasks.extract.events import extract_events, find_event_files
 from tasks.publish.atomic import discard
 from tasks.publish.write import new_staging_dir
 from tasks.quality.validate import validate_events

@@ -12,7 +12,7 @@ from prefect import get_run_logger
 
 from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
-from tasks.extract.files import extract_events, find_event_files
+from tasks.extract.events import extract_events, find_event_files
 from tasks.extract.incremental import (
     SourceExtraction,
     advance_watermark,

@@ -3,12 +3,44 @@
 
 import polars as pl
 
-from tasks.extract.files import EventFile, EventInputError
+from tasks.extract.files import (
+    EventFile,
+    EventInputError,
+    delimiter_of,
+    header_columns,
+)
 
 
 class CustomersInputError(EventInputError):
     """A customers table that cannot be read or breaks its contract (a bad file, not a bad
     event: an EventInputError, so the CLI reports it like any unreadable input)."""
+
+
+CUSTOMER_COLUMNS = ("customer_id", "plan")
+"""The columns a daily run needs of a customers table: the key, and the plan that plan-based
+follow-up rules and paying-customer metrics read."""
+
+
+def check_customer_columns(path: str, found: list[str], required: tuple[str, ...] = ()) -> None:
+    """Raise CustomersInputError naming the file when `found` lacks customer_id or `required`."""
+    needed = ("customer_id", *(name for name in required if name != "customer_id"))
+    missing = [name for name in needed if name not in found]
+    if missing:
+        raise CustomersInputError(
+            f"{path}: missing column(s) {', '.join(missing)}; a customers table needs "
+            f"{' and '.join(needed)} (found: {', '.join(found) or 'none'})"
+        )
+
+
+def customers_header(path: str, required: tuple[str, ...] = CUSTOMER_COLUMNS) -> None:
+    """Check a customers table's file type and declared columns without reading its rows
+    (the command line's pre-flight); NDJSON is checked when read."""
+    try:
+        columns = header_columns(EventFile.of(path), required)
+    except EventInputError as error:
+        raise CustomersInputError(str(error)) from error
+    if columns is not None:
+        check_customer_columns(path, columns, required)
 
 
 def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
@@ -22,18 +54,13 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
         if file.format == "parquet":
             frame = pl.read_parquet(path)
         elif file.format == "csv":
-            frame = pl.read_csv(path, infer_schema=False)
+            separator = delimiter_of(file, CUSTOMER_COLUMNS)
+            frame = pl.read_csv(path, separator=separator, infer_schema=False)
         else:
             frame = pl.read_ndjson(path, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, OSError) as error:
+    except (pl.exceptions.PolarsError, OSError, EventInputError) as error:
         raise CustomersInputError(f"{path}: cannot read the customers table: {error}") from error
-    needed = ["customer_id", *(name for name in required if name != "customer_id")]
-    missing = [name for name in needed if name not in frame.columns]
-    if missing:
-        raise CustomersInputError(
-            f"{path}: missing column(s) {', '.join(missing)}; a customers table needs "
-            f"{' and '.join(needed)} (found: {', '.join(frame.columns) or 'none'})"
-        )
+    check_customer_columns(path, frame.columns, required)
     duplicated = frame.filter(pl.col("customer_id").is_duplicated())["customer_id"]
     if duplicated.len():
         raise CustomersInputError(

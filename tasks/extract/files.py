@@ -28,13 +28,12 @@ from typing import Any
 
 import msgspec
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scoring.config import MAX_UNCOMPRESSED_BYTES
 from scoring.events import ROW_ID, timestamp_from_text, timestamp_from_typed
 from scoring.schema import EVENT_COLUMN_NAMES, OPTIONAL_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
-from tasks.retry import BACKOFF_SECONDS, retry_transient
 
 OCCURRED_AT_TEXT = "_occurred_at_text"
 """The original text of occurred_at (null for typed Parquet columns), kept for error reasons."""
@@ -226,9 +225,10 @@ def _csv_record_end(buffer: bytes) -> int:
     return 0
 
 
-def _csv_problem(piece: _Piece, width: int, records_before: int) -> str:
+def _csv_problem(piece: _Piece, width: int, records_before: int, delimiter: str = ",") -> str:
     """Which record of a CSV piece has more fields than the header (found once reading failed)."""
-    records = csv.reader(io.StringIO(piece.data.decode("utf-8"), newline=""))
+    text = piece.data.removeprefix(_BOM).decode("utf-8")
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     if records_before == 0:
         width = len(next(records, []))
     for number, record in enumerate(records, start=records_before + 1):
@@ -260,25 +260,117 @@ def _reject_repeated_names(file: EventFile, names: list[str]) -> None:
             )
 
 
+DELIMITERS = (",", ";", "\t", "|")
+"""Field delimiters a CSV file may use (spreadsheets write `;` where `,` is the decimal mark)."""
+HEAD_BYTES = 64 * 1024
+"""Bytes read to find a file's header (pre-flight checks, dialect detection)."""
+
+
+def csv_delimiter(header: str, wanted: tuple[str, ...] = EVENT_COLUMN_NAMES) -> str:
+    """The delimiter of a CSV header line: of DELIMITERS, the one whose fields name the most
+    `wanted` columns, then the one giving the most fields; a comma when none splits it."""
+
+    def fit(delimiter: str) -> tuple[int, int]:
+        fields = next(csv.reader([header], delimiter=delimiter), [])
+        return sum(name.strip() in wanted for name in fields), len(fields)
+
+    return max(DELIMITERS, key=lambda delimiter: (fit(delimiter), delimiter == ","))
+
+
+def _head(file: EventFile) -> bytes:
+    """The first HEAD_BYTES of the file (decompressed), BOM removed."""
+    opener: Callable[..., io.BufferedIOBase] = gzip.open if file.compression else open
+    try:
+        with opener(file.path, "rb") as stream:
+            return stream.read(HEAD_BYTES).removeprefix(_BOM)
+    except (OSError, EOFError, zlib.error) as error:
+        raise EventInputError(f"{file.path}: cannot be read: {error}") from error
+
+
+def _header_line(file: EventFile, head: bytes) -> str:
+    """The first line of a text file (CR-only line ends refused, non-UTF-8 named)."""
+    _reject_header(file, _Piece(head, 1, 0))
+    line = head.split(b"\n", 1)[0].removesuffix(b"\r")
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EventInputError(
+            f"{file.path}: line 1 is not valid UTF-8 (byte 0x{line[error.start]:02x} at offset "
+            f"{error.start}); re-encode the file as UTF-8"
+        ) from error
+
+
+def delimiter_of(file: EventFile, wanted: tuple[str, ...] = EVENT_COLUMN_NAMES) -> str:
+    """The delimiter of a CSV file, from its header line (`csv_delimiter`)."""
+    head = _head(file)
+    return csv_delimiter(_header_line(file, head), wanted) if head.strip() else ","
+
+
+def header_columns(
+    file: EventFile, wanted: tuple[str, ...] = EVENT_COLUMN_NAMES
+) -> list[str] | None:
+    """The column names a file declares up front (a CSV header, a Parquet schema), read
+    without reading the rows; None for NDJSON (each line names its own keys), an empty file
+    and compressed Parquet. Errors name the file and what to fix, as reading it would."""
+    if file.format == "parquet":
+        if file.compression:
+            return None
+        try:
+            return list(pq.read_schema(file.path).names)
+        except (pa.ArrowException, OSError) as error:
+            raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+    head = _head(file)
+    if file.format != "csv" or not head.strip():
+        return None
+    header = _header_line(file, head)
+    return next(csv.reader([header], delimiter=csv_delimiter(header, wanted)), [])
+
+
+def missing_columns_message(path: str, found: list[str], wanted: tuple[str, ...]) -> str | None:
+    """What to fix when a file's columns lack some `wanted` ones (None: none missing)."""
+    missing = [c for c in wanted if c not in found]
+    if not missing:
+        return None
+    hint = (
+        f"rename the header's columns to {', '.join(wanted)}, or map the file's own names "
+        "in a `sources` entry's `columns:` of the configuration and run it with --source"
+    )
+    if len(found) == 1 and len(wanted) > 1:
+        hint = (
+            "the header is a single column: separate the names with one of , ; tab or | "
+            "(the same delimiter as the rows)"
+        )
+    return (
+        f"{path}: missing required column(s) {', '.join(missing)} "
+        f"(found: {', '.join(found) or 'none'}); {hint}"
+    )
+
+
 def _read_csv(file: EventFile, limit: int) -> pl.DataFrame:
-    """A CSV file with every field as text, read piece by piece (the header from the first)."""
+    """A CSV file with every field as text, read piece by piece (the header from the first),
+    its delimiter found from the header (`csv_delimiter`), a UTF-8 BOM dropped."""
     frames: list[pl.DataFrame] = []
     names: list[str] = []
+    delimiter = ","
     for piece in _pieces(file, limit, _csv_record_end):
+        data = piece.data.removeprefix(_BOM) if piece.offset == 0 else piece.data
         if problem := _utf8_problem(file, piece):
             raise problem
         records_before = sum(f.height for f in frames)
         try:
             if not frames:
                 _reject_header(file, piece)
-                frame = pl.read_csv(piece.data, infer_schema=False, raise_if_empty=False)
+                delimiter = csv_delimiter(_header_line(file, data))
+                frame = pl.read_csv(
+                    data, separator=delimiter, infer_schema=False, raise_if_empty=False
+                )
                 names = frame.columns
                 _reject_repeated_names(file, names)
             else:
                 schema = dict.fromkeys(names, pl.String)
-                frame = pl.read_csv(piece.data, has_header=False, schema=schema)
+                frame = pl.read_csv(data, separator=delimiter, has_header=False, schema=schema)
         except pl.exceptions.PolarsError as error:
-            where = _csv_problem(piece, len(names), records_before)
+            where = _csv_problem(piece, len(names), records_before, delimiter)
             raise EventInputError(
                 f"{file.path}: cannot be read as csv: {where}; ({str(error).splitlines()[0]})"
             ) from error
@@ -436,12 +528,14 @@ def _typed(frame: pl.DataFrame, file: EventFile) -> pl.DataFrame:
     if missing and frame.height == 0 and not frame.columns:
         frame = pl.DataFrame(schema={c: pl.String for c in EVENT_COLUMN_NAMES})
         missing = []
-    if missing:
+    if missing and file.format == "table":  # a configured source: its mapping names them
         raise EventInputError(
             f"{file.path}: missing required column(s) {', '.join(missing)} "
             f"(found: {', '.join(frame.columns) or 'none'}); "
             "map the source's columns onto event_id, customer_id, event_type, occurred_at"
         )
+    if message := missing_columns_message(file.path, frame.columns, EVENT_COLUMN_NAMES):
+        raise EventInputError(message)
     occurred = frame.schema["occurred_at"]
     if occurred == pl.String:
         occurred_at = timestamp_from_text(pl.col("occurred_at"))
@@ -519,36 +613,6 @@ def read_events(
     """All files as one raw event frame, in file order, with a global `_row` id."""
     frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
     return pl.concat(frames, how="diagonal_relaxed").with_row_index(ROW_ID)
-
-
-@task(
-    name="find-event-files",
-    retries=3,
-    retry_delay_seconds=BACKOFF_SECONDS,
-    retry_condition_fn=retry_transient,
-)
-def find_event_files(events: str) -> list[str]:
-    """The input files of a run, resolved once so the manifest can list them."""
-    return [f.path for f in event_files(events)]
-
-
-@task(
-    name="extract-events",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=3,
-    retry_delay_seconds=BACKOFF_SECONDS,
-    retry_condition_fn=retry_transient,
-)
-def extract_events(
-    paths: list[str], staging: str, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
-) -> str:
-    """Read the run's input files into one raw event frame, staged as Parquet; returns its path."""
-    raw = read_events([EventFile.of(p) for p in paths], max_uncompressed_bytes)
-    target = Path(staging) / "raw_events.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_parquet(target)
-    return str(target)
 
 
 def read_untyped_file(

@@ -121,7 +121,7 @@ CASES: dict[str, Case] = {
         quarantined={
             1: BEYOND,
             2: BEYOND,
-            3: f"{BEYOND}; amount is outside [0, ]",
+            3: f"{BEYOND}; amount is below 0",
             4: "amount is not a finite number",
         },
         valid=1,
@@ -167,8 +167,8 @@ CASES: dict[str, Case] = {
         }
     ),
     "null_bytes.csv": Case(quarantined={1: "customer_id contains control characters"}, valid=1),
-    "semicolons.csv": Case(error=r": missing required column\(s\) event_id, customer_id, "),
-    "tabs.csv": Case(error=r": missing required column\(s\) event_id, customer_id, "),
+    "semicolons.csv": Case(valid=1),  # the delimiter is found from the header
+    "tabs.csv": Case(valid=1),
     "cr_only.csv": Case(error=r": lines end in a carriage return alone \(classic Mac OS\)"),
     "crlf.csv": Case(valid=2),
     "bom.ndjson": Case(valid=1),

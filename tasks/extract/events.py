@@ -1,0 +1,44 @@
+"""The extract stage's Prefect tasks: find the run's event files, stage them as raw events.
+
+The readers themselves (tasks/extract/files.py) import no Prefect, so the command line's
+pre-flight checks can read a file's header before Prefect is imported.
+"""
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from scoring.config import MAX_UNCOMPRESSED_BYTES
+from tasks.extract.files import EventFile, event_files, read_events
+from tasks.retry import BACKOFF_SECONDS, retry_transient
+
+
+@task(
+    name="find-event-files",
+    retries=3,
+    retry_delay_seconds=BACKOFF_SECONDS,
+    retry_condition_fn=retry_transient,
+)
+def find_event_files(events: str) -> list[str]:
+    """The input files of a run, resolved once so the manifest can list them."""
+    return [f.path for f in event_files(events)]
+
+
+@task(
+    name="extract-events",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=3,
+    retry_delay_seconds=BACKOFF_SECONDS,
+    retry_condition_fn=retry_transient,
+)
+def extract_events(
+    paths: list[str], staging: str, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> str:
+    """Read the run's input files into one raw event frame, staged as Parquet; returns its path."""
+    raw = read_events([EventFile.of(p) for p in paths], max_uncompressed_bytes)
+    target = Path(staging) / "raw_events.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_parquet(target)
+    return str(target)
