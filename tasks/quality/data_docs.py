@@ -1,9 +1,12 @@
-"""Run Great Expectations suites in one run's GX context and build that run's Data Docs.
+"""Run Great Expectations suites in one context per process, and write each run's Data Docs.
 
-A run gets a file context in its staging directory (`<staging>/gx`, discarded after the run)
-whose only Data Docs site is `<staging>/data_docs/run_date=YYYY-MM-DD/`; publishing moves that
-site next to the outputs (`<output>/data_docs/run_date=YYYY-MM-DD/index.html`).
-Without a staging directory the suites run in an ephemeral context (no Data Docs).
+GX validates in one ephemeral context per process, made once (about 0.3 s) and reused by every
+run and suite of the process (a served deployment, a backfill, the `engage server` runner). Each
+suite's validation result is rendered at once with GX's own page renderer into the run's Data
+Docs site in its staging directory (`<staging>/data_docs/run_date=YYYY-MM-DD/validations/
+<suite>.html`); publishing moves the site next to the outputs. The site's `index.html` is a
+static page of ours: every suite's outcomes (the output tables' contract checks too) with
+links to GX's pages. GX's site builder, its stores and its static assets are not used.
 """
 
 import copy
@@ -26,8 +29,8 @@ from tasks.quality.expectations import Rule, expectation_label
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 DATA_DOCS = "data_docs"
-SITE_NAME = "engage"
 FAILED_DOCS = "failed"
+VALIDATIONS = "validations"
 
 
 def docs_dir(root: str | Path, run_date: date) -> Path:
@@ -56,32 +59,24 @@ class Outcome:
         return asdict(self)
 
 
-def _context(staging: str | Path | None, run_date: date) -> Any:
-    # one context per run (and one ephemeral one per process): creating one costs ~0.3 s
-    return _context_and_batch(staging, run_date)[0]
+@functools.cache
+def _batch_definition() -> Any:
+    """The process's GX context and its one whole-dataframe batch definition, made once and
+    reused for every frame validated (call under the GX lock)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX pins this module's logger to INFO and logs a line per context
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return (
+        context.data_sources.add_or_update_pandas("engage")
+        .add_dataframe_asset("frames")
+        .add_batch_definition_whole_dataframe("whole")
+    )
 
 
-def _context_and_batch(staging: str | Path | None, run_date: date) -> tuple[Any, Any]:
-    """The run's GX context and its one whole-dataframe batch definition, reused for every
-    frame validated (adding a data source or asset rewrites a file context's configuration;
-    results are kept apart by suite name)."""
-    key = None if staging is None else (str(Path(staging).resolve()), run_date)
-    if key not in _CONTEXTS:
-        # runs whose staging is gone (published or discarded) are done; others may be running
-        # in other threads (a backfill scores several dates at once)
-        for done in [k for k in _CONTEXTS if k is not None and not Path(k[0]).exists()]:
-            del _CONTEXTS[done]
-        context = _new_context(staging, run_date)
-        batch = (
-            context.data_sources.add_or_update_pandas(SITE_NAME)
-            .add_dataframe_asset("frames")
-            .add_batch_definition_whole_dataframe("whole")
-        )
-        _CONTEXTS[key] = (context, batch)
-    return _CONTEXTS[key]
-
-
-_CONTEXTS: dict[tuple[str, date] | None, tuple[Any, Any]] = {}
 _GX_LOCK = threading.RLock()
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -99,65 +94,17 @@ def serialized(function: Callable[_P, _R]) -> Callable[_P, _R]:
     return locked
 
 
-def _new_context(staging: str | Path | None, run_date: date) -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    # GX pins this module's logger to INFO and logs a line per context
-    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-    if staging is None:
-        context = gx.get_context(mode="ephemeral")
-    else:
-        context = gx.get_context(mode="file", project_root_dir=str(Path(staging) / "gx"))
-        if SITE_NAME not in context.get_site_names():
-            context.add_data_docs_site(
-                site_name=SITE_NAME,
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {
-                        "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(docs_dir(staging, run_date).resolve()),
-                    },
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
-
-
-def _keep_for_data_docs(context: Any, suite: Any, result: Any) -> None:
-    """Store the suite and its validation result in the run's context (what Data Docs render).
-
-    Stored directly rather than through a checkpoint: a checkpoint's `add_or_update` of the
-    suite, validation definition and checkpoint compares every expectation with every other
-    and serializes the suite once per expectation (seconds for the 145-expectation tables).
-    """
+def validation_page(result: Any, run_date: date) -> str:
+    """GX's HTML page of a suite's validation result (values HTML-escaped: shown_in_data_docs)."""
     from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-    from great_expectations.exceptions import DataContextError
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
 
-    try:
-        context.suites.add(suite)
-    except DataContextError:  # validated again in the same run's context: replace it
-        context.suites.delete(suite.name)
-        context.suites.add(suite)
-    run_id = RunIdentifier(run_time=datetime.now(UTC))
-    result.meta["run_id"] = run_id
-    result.meta["validation_time"] = run_id.run_time
-    result.meta["batch_parameters"] = {"dataframe": "<DATAFRAME>"}  # as a checkpoint records it
-    suite_id = ExpectationSuiteIdentifier(name=suite.name)
-    context.validation_results_store.store_validation_results(
-        suite_validation_result=shown_in_data_docs(result),
-        suite_validation_result_identifier=ValidationResultIdentifier(
-            expectation_suite_identifier=suite_id,
-            run_id=run_id,
-            batch_identifier=result.batch_id,
-        ),
-        expectation_suite_identifier=suite_id,
-    )
+    shown = shown_in_data_docs(result)
+    run_id = RunIdentifier(run_name=f"run_date={run_date.isoformat()}", run_time=datetime.now(UTC))
+    shown.meta = {**result.meta, "run_id": run_id, "validation_time": run_id.run_time}
+    shown.meta["batch_parameters"] = {"dataframe": "<DATAFRAME>"}  # as a checkpoint records it
+    return str(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(shown)))
 
 
 def escaped_for_html(value: Any) -> Any:
@@ -194,22 +141,25 @@ def run_suite(
     staging: str | Path | None = None,
     unexpected_values: bool = False,
 ) -> tuple[list[Outcome], dict[int, list[Any]]]:
-    """Validate the whole `frame` against `rules` as the suite `suite_name` (kept for the
-    Data Docs). Returns every expectation's outcome, in rule order, and with
+    """Validate the whole `frame` against `rules` as the suite `suite_name`; with `staging`,
+    GX's page of the result goes into the run's Data Docs when an expectation failed or warned.
+    Returns every expectation's outcome, in rule order, and with
     `unexpected_values` the values that failed each failing rule (for small frames).
     """
     import great_expectations as gx
 
-    context, batch_definition = _context_and_batch(staging, run_date)
     for index, rule in enumerate(rules):
         rule.expectation.meta = {"rule": index, "reason": rule.reason}
     suite = gx.ExpectationSuite(name=suite_name, expectations=[r.expectation for r in rules])
     # SUMMARY: counts and a sample; lists of every failing row would dominate the run
     result_format = {"result_format": "COMPLETE" if unexpected_values else "SUMMARY"}
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     validation = batch.validate(suite, result_format=result_format)
-    if staging is not None:
-        _keep_for_data_docs(context, suite, validation)
+    if staging is not None and not validation.success:
+        # a passing suite's page shows only check marks: the index lists every expectation
+        page = docs_dir(staging, run_date) / VALIDATIONS / f"{suite_name}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(validation_page(validation, run_date), encoding="utf-8")
     by_rule = {int(r.expectation_config.meta["rule"]): r for r in validation.results}
     outcomes, failing = [], {}
     for index, rule in enumerate(rules):
@@ -239,7 +189,7 @@ def failing_row_ids(
 ) -> dict[int, list[Any]]:
     """Per rule index, the `index_column` values GX reports as failing (COMPLETE format).
 
-    Run on the suspect rows only, in an ephemeral context (not part of the Data Docs).
+    Run on the suspect rows only (not part of the Data Docs).
     """
     import great_expectations as gx
 
@@ -251,7 +201,7 @@ def failing_row_ids(
     suite = gx.ExpectationSuite(name="suspect_rows", expectations=expectations)
     # a plain RangeIndex: GX lists failing positions in one vectorized step (a named index
     # or `unexpected_index_column_names` costs ~40 µs per failing row)
-    batch = _context_and_batch(None, date.min)[1].get_batch(
+    batch = _batch_definition().get_batch(
         batch_parameters={"dataframe": suspects.reset_index(drop=True)}
     )
     result = batch.validate(
@@ -265,18 +215,11 @@ def failing_row_ids(
     return failing
 
 
-@serialized
 def build_data_docs(staging: str | Path, run_date: date, outcomes: list[Outcome]) -> Path:
-    """Build the run's Data Docs site from every suite validated in its context.
-
-    GX's own index fills its tables with scripts from CDNs, which do not load offline; it is
-    kept as `gx_index.html` and `index.html` becomes a static page with every suite, its
-    expectations' results and links to GX's (static) validation and suite pages.
-    """
-    context = _context(staging, run_date)
-    context.build_data_docs(site_names=[SITE_NAME])
+    """Write the run's Data Docs index: every suite validated, its outcomes and the link to
+    GX's page of its validation result (rendered by run_suite)."""
     site = docs_dir(staging, run_date)
-    (site / "index.html").replace(site / "gx_index.html")
+    site.mkdir(parents=True, exist_ok=True)
     (site / "index.html").write_text(static_index(site, outcomes, run_date), encoding="utf-8")
     return site / "index.html"
 
@@ -295,15 +238,12 @@ class SuiteSummary:
 
 
 def suite_summaries(site: Path, outcomes: list[Outcome]) -> list[SuiteSummary]:
-    """Per suite validated (in order): its outcomes, its validation and suite pages."""
+    """Per suite validated (in order): its outcomes and its GX validation page, if any (the
+    output tables' contract checks have none)."""
     summaries = []
     for suite in dict.fromkeys(o.suite for o in outcomes):
-        links = [
-            ("validation result", str(page.relative_to(site)))
-            for page in sorted((site / "validations" / suite).rglob("*.html"))
-        ]
-        if (site / "expectations" / f"{suite}.html").exists():
-            links.append(("expectation suite", f"expectations/{suite}.html"))
+        page = site / VALIDATIONS / f"{suite}.html"
+        links = [("validation result", f"{VALIDATIONS}/{suite}.html")] if page.exists() else []
         summaries.append(SuiteSummary(suite, [o for o in outcomes if o.suite == suite], links))
     return summaries
 

@@ -1,8 +1,8 @@
 """Great Expectations suites generated from `scoring/schema.py` and the validation rules.
 
 Nothing here is written twice: the raw-events suite comes from the event contract
-(REQUIRED_EVENT_COLUMNS, OPTIONAL_EVENT_COLUMNS) and the configured rules, each output table's
-suite from its contract in OUTPUT_TABLES / OUTPUT_KEYS.
+(REQUIRED_EVENT_COLUMNS, OPTIONAL_EVENT_COLUMNS) and the configured rules. (The output tables
+are checked against their contracts in Polars: tasks/quality/contracts.py.)
 
 Speed: GX (pandas) is slow on millions of text values, so the row-level rules are first
 computed by Polars, in one pass (`row_flags`: which rows a rule flags, and the numbers parsed
@@ -20,13 +20,7 @@ import polars as pl
 from scoring.config import ValidationRules
 from scoring.events import ROW_ID
 from scoring.metrics.rates import EXACT_MAGNITUDE
-from scoring.schema import (
-    OPTIONAL_EVENT_COLUMNS,
-    OUTPUT_KEYS,
-    OUTPUT_TABLES,
-    REQUIRED_EVENT_COLUMNS,
-    Column,
-)
+from scoring.schema import OPTIONAL_EVENT_COLUMNS, REQUIRED_EVENT_COLUMNS
 
 RAW_SUITE = "raw_events"
 TABLE_SUITE = "raw_events_table"
@@ -37,6 +31,10 @@ NUMERIC_PROPERTIES: tuple[str, ...] = tuple(
     c.name for c in OPTIONAL_EVENT_COLUMNS if c.dtype == pl.Float64
 )
 ANY_EVENT_TYPE = "*"
+NOT_ALL_QUARANTINED = "not every row read is quarantined"
+UNREADABLE_TIME = "occurred_at is missing or not a timestamp"
+"""The meaning of the not-null expectation on the parsed `occurred_at` (each quarantined row
+says which: validate.row_reason)."""
 REPRESENTABLE_YEARS = (1, 9999)
 """Timestamps of other years are quarantined: Python's datetime (GX, pandas, Data Docs) has none."""
 # Unicode's control characters (C0 with tab, newline and carriage return, DEL, C1) and the line
@@ -274,8 +272,8 @@ def raw_event_rules(
                     f"{name} is not a timestamp",
                     quarantines=False,
                 ),
-                # the reason distinguishes missing from unparseable text (see validate.py)
-                Rule(gxe.ExpectColumnValuesToNotBeNull(column=name), f"{name} is missing"),
+                # each row's reason tells missing from unparseable text (validate.row_reason)
+                Rule(gxe.ExpectColumnValuesToNotBeNull(column=name), UNREADABLE_TIME),
                 Rule(
                     gxe.ExpectColumnValuesToBeBetween(column=name, min_value=lookback_start),
                     f"{name} is older than the {rules.lookback_days}-day lookback "
@@ -305,17 +303,41 @@ def raw_event_rules(
     for name, prop, event_type in _range_columns(raw, rules):
         bounds = rules.ranges[event_type][prop]
         scope = "" if event_type == ANY_EVENT_TYPE else f" of {event_type}"
-        low = "" if bounds.min is None else f"{bounds.min:g}"
-        high = "" if bounds.max is None else f"{bounds.max:g}"
         suite.append(
             Rule(
                 gxe.ExpectColumnValuesToBeBetween(
                     column=name, min_value=bounds.min, max_value=bounds.max
                 ),
-                f"{prop}{scope} is outside [{low}, {high}]",
+                f"{prop}{scope} is {outside(bounds.min, bounds.max)}",
             )
         )
     return suite
+
+
+def outside(low: float | None, high: float | None) -> str:
+    """`outside [1, 7]`, `below 0` or `above 100`: a range a value failed, as people say it."""
+    if high is None:
+        return f"below {low:g}"
+    if low is None:
+        return f"above {high:g}"
+    return f"outside [{low:g}, {high:g}]"
+
+
+def row_band(low: int, high: int | None) -> str:
+    """`1,200 to 3,600` or `at least 1,200` rows."""
+    return f"at least {low:,}" if high is None else f"{low:,} to {high:,}"
+
+
+def out_of_range(reason: str) -> bool:
+    """Whether a quarantine reason is a configured range's (worded by `outside`)."""
+    return any(f" is {word} " in reason for word in ("outside", "below", "above"))
+
+
+def percent(share: float) -> str:
+    """A share as people read it: `1%`, `66.7%`, `0.0029%` (three significant digits)."""
+    if 0 < share < 1e-5:
+        return "< 0.001%"
+    return f"{share * 100:.3g}%"
 
 
 def table_rules(
@@ -336,7 +358,15 @@ def table_rules(
                 max_value=rules.error_budget,
                 severity="critical" if enforced else "warning",
             ),
-            f"quarantined rows within the {rules.error_budget:.2%} error budget",
+            f"quarantined rows within the {percent(rules.error_budget)} error budget",
+            quarantines=False,
+        ),
+        Rule(
+            # whatever the budget's minimum rows: a run with nothing valid has nothing to score
+            gxe.ExpectColumnValuesToBeBetween(
+                column="quarantined_share", max_value=1, strict_max=True
+            ),
+            NOT_ALL_QUARANTINED,
             quarantines=False,
         ),
         Rule(
@@ -354,7 +384,7 @@ def table_rules(
                 gxe.ExpectColumnValuesToBeBetween(
                     column="rows_read", min_value=low_rows, max_value=high_rows
                 ),
-                f"rows read within [{low_rows}, {high_rows or ''}] (recent runs)",
+                f"rows read {row_band(low_rows, high_rows)} (recent runs)",
                 quarantines=False,
             )
         )
@@ -373,69 +403,3 @@ def event_type_rules(catalogue: frozenset[str]) -> list[Rule]:
             quarantines=False,
         )
     ]
-
-
-_PANDAS_TYPES = {pl.String: "str", pl.Float64: "float64", pl.Int64: "int64", pl.Boolean: "bool"}
-
-
-def _pandas_type(column: Column) -> str | None:
-    """The type name GX sees in pandas for a contract dtype (None: not checked)."""
-    if isinstance(column.dtype, pl.Datetime):
-        return "Timestamp"
-    return _PANDAS_TYPES.get(type(column.dtype))
-
-
-def output_rules(table: str) -> list[Rule]:
-    """An output table's suite, from its contract: columns, types, nulls, values, keys."""
-    gxe = _gxe()
-    suite: list[Rule] = []
-    for column in OUTPUT_TABLES[table]:
-        suite.append(
-            Rule(gxe.ExpectColumnToExist(column=column.name), f"{column.name} is missing", False)
-        )
-        pandas_type = _pandas_type(column)
-        # pandas turns a nullable int/bool column with nulls into float/object: the Parquet type
-        # itself is fixed by the writer (tasks/publish/write.py) and checked by the reader-contract
-        # test
-        if column.nullable and pandas_type in ("int64", "bool"):
-            pandas_type = None
-        if pandas_type is not None:
-            suite.append(
-                Rule(
-                    gxe.ExpectColumnValuesToBeOfType(column=column.name, type_=pandas_type),
-                    f"{column.name} is not {pandas_type}",
-                    False,
-                )
-            )
-        if not column.nullable:
-            suite.append(
-                Rule(
-                    gxe.ExpectColumnValuesToNotBeNull(column=column.name),
-                    f"{column.name} has nulls",
-                    False,
-                )
-            )
-        if column.allowed:
-            suite.append(
-                Rule(
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column=column.name, value_set=list(column.allowed)
-                    ),
-                    f"{column.name} has values outside {', '.join(column.allowed)}",
-                    False,
-                )
-            )
-    keys = OUTPUT_KEYS.get(table, ())
-    if len(keys) == 1:
-        suite.append(
-            Rule(gxe.ExpectColumnValuesToBeUnique(column=keys[0]), f"{keys[0]} repeats", False)
-        )
-    elif keys:
-        suite.append(
-            Rule(
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=list(keys)),
-                f"({', '.join(keys)}) repeats",
-                False,
-            )
-        )
-    return suite

@@ -27,10 +27,10 @@ from prefect.cache_policies import NO_CACHE
 
 from scoring.config import RowCountBand, ScoringConfig
 from scoring.events import ROW_ID, later_occurrences, typed_properties
-from scoring.schema import OUTPUT_TABLES, SOURCE_FILE, SOURCE_ROW
+from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT
-from tasks.publish.atomic import discard
-from tasks.publish.write import MANIFEST_TABLE, PART_FILE, partition_dir, write_partition
+from tasks.publish.write import MANIFEST_TABLE, write_partition
+from tasks.quality.contracts import staged_table_outcomes
 from tasks.quality.data_docs import (
     Outcome,
     build_data_docs,
@@ -42,15 +42,19 @@ from tasks.quality.data_docs import (
 )
 from tasks.quality.expectations import (
     EVENT_TYPES_SUITE,
+    NOT_ALL_QUARANTINED,
     RAW_SUITE,
     REPRESENTABLE_YEARS,
     TABLE_SUITE,
+    UNREADABLE_TIME,
     Rule,
     check_columns,
     event_type_rules,
-    output_rules,
+    out_of_range,
+    percent,
     raw_event_rules,
     representable_time,
+    row_band,
     row_flags,
     table_rules,
 )
@@ -90,14 +94,16 @@ class Validated:
         return self.valid.height
 
 
-def _reason(reason: str, raw_text: str | None, representable: bool) -> str:
-    """The reason of a failed expectation, told apart where one check has several causes."""
-    if reason == "occurred_at is missing" and not representable:
+def row_reason(reason: str, raw_text: str | None, representable: bool) -> str:
+    """A row's reason of a failed expectation, told apart where one check has several causes."""
+    if reason != UNREADABLE_TIME:
+        return reason
+    if not representable:
         low, high = REPRESENTABLE_YEARS
         return f"occurred_at is out of range (years {low} to {high})"
-    if reason == "occurred_at is missing" and raw_text is not None:
+    if raw_text is not None:
         return "occurred_at is not a valid ISO 8601 timestamp"
-    return reason
+    return "occurred_at is missing"
 
 
 def row_count_band(
@@ -217,7 +223,7 @@ def _gx_row_checks(
                 f"failing rows but named {len(failed_rows)}"
             )
         for row in failed_rows:
-            reason = _reason(suite[index].reason, *raw_text[int(row)])
+            reason = row_reason(suite[index].reason, *raw_text[int(row)])
             reasons.setdefault(int(row), []).append((reason, outcomes[index].expectation))
     if len(reasons) != suspects.height:
         raise RuntimeError(
@@ -288,22 +294,28 @@ def table_gate(
     frame = pd.DataFrame({name: [value] for name, value in aggregates.items()})
     suite = table_rules(rules, band, rows_quarantined)
     outcomes, _ = run_suite(TABLE_SUITE, frame, suite, run_date, staging)
-    outcomes = [
-        replace(o, observed_value=str(aggregates[r.expectation.configuration.kwargs["column"]]))
-        for o, r in zip(outcomes, suite, strict=True)
-    ]
-    failed = {o.expectation for o in outcomes if not o.success and o.severity == "critical"}
+    shown = {
+        "rows_read": f"{rows_read:,}",
+        "quarantined_share": percent(share),
+        "repeated_event_ids": f"{repeated_event_ids:,}",
+    }
     failures = []
-    if "expect_column_values_to_be_between(quarantined_share)" in failed:
-        failures.append(
-            f"{rows_quarantined:,} of {rows_read:,} rows ({share:.2%}) quarantined, "
-            f"above the {rules.error_budget:.2%} error budget"
-        )
-    if band is not None and "expect_column_values_to_be_between(rows_read)" in failed:
-        failures.append(
-            f"rows read outside the expected band [{band[0]}, {band[1] or ''}] versus recent "
-            f"runs (observed {rows_read})"
-        )
+    for index, (outcome, rule) in enumerate(zip(outcomes, suite, strict=True)):
+        column = rule.expectation.configuration.kwargs["column"]
+        outcomes[index] = replace(outcome, observed_value=shown[column])
+        if outcome.success or outcome.severity != "critical":
+            continue
+        if rule.reason == NOT_ALL_QUARANTINED:
+            failures.append(f"all {rows_read:,} rows read were quarantined: nothing to score")
+        elif column == "quarantined_share":
+            failures.append(
+                f"{rows_quarantined:,} of {rows_read:,} rows ({percent(share)}) quarantined, "
+                f"above the {percent(rules.error_budget)} error budget"
+            )
+        elif band is not None:
+            failures.append(
+                f"{rows_read:,} rows read, outside the {row_band(*band)} expected from recent runs"
+            )
     return outcomes, failures
 
 
@@ -388,37 +400,67 @@ def escaped_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{value!r} ({count:,})" for value, count in counts.items())
 
 
+HIGH_FAILED_SHARE = 0.2
+"""From this share of quarantined rows on, the gate advises fixing the feed, not the budget."""
+
+
+def shown_value(text: str | None, width: int = 40) -> str:
+    """A raw field as a message quotes it: repr (what a terminal hides is seen), shortened."""
+    shown = repr(text)
+    return shown if len(shown) <= width else shown[: width - 4] + "...'"
+
+
+def sample_rows(quarantine: pl.DataFrame, samples: int) -> list[str]:
+    """The first quarantined row of each reason (up to `samples`): file, row, reasons and the
+    values that failed (each reason names its column first)."""
+    lines = []
+    firsts = quarantine.unique("reason", keep="first", maintain_order=True).head(samples)
+    for row in firsts.iter_rows(named=True):
+        columns = dict.fromkeys(reason.split(" ", 1)[0] for reason in row["reason"].split("; "))
+        values = [f"{c}={shown_value(row[c])}" for c in columns if row.get(c) is not None]
+        shown = f" ({', '.join(values)})" if values else ""
+        lines.append(f"  {row[SOURCE_FILE]} row {row[SOURCE_ROW]}: {row['reason']}{shown}")
+    return lines
+
+
+def gate_advice(validated: Validated) -> str:
+    """What to do about a failed gate, most likely fix first: the input (its timestamps); a
+    range that is too narrow; the volume band; the error budget only while few rows fail."""
+    if not validated.rows_quarantined:
+        return (
+            "check the feed, or adjust validation.row_count (min_ratio, max_ratio) if the new "
+            "volume is expected"
+        )
+    advice = ["fix the input (the reasons and rows above)"]
+    reasons = reason_counts(validated.quarantine)
+    if any("ISO 8601" in reason for reason in reasons):
+        advice.append("write occurred_at in ISO 8601, e.g. 2026-03-31T10:00:00Z or 2026-03-31")
+    if any(out_of_range(reason) for reason in reasons):
+        advice.append("widen validation.ranges for an event type whose values are valid")
+    share = validated.rows_quarantined / validated.rows_read
+    if share < HIGH_FAILED_SHARE:
+        advice.append("or raise validation.error_budget if this share of bad rows is normal")
+    elif validated.rows_valid:
+        advice.append(
+            f"with {percent(share)} of the rows failing, fix the feed before raising "
+            "validation.error_budget (that would publish scores of the few rows left)"
+        )
+    return "; ".join(advice)
+
+
 def gate_message(validated: Validated, run_date: date, docs: Path | None, samples: int = 5) -> str:
-    """What failed, the top failing expectations, sample rows (file/row) and what to do."""
-    failing = sorted(
-        (
-            o
-            for o in validated.outcomes
-            if not o.success and o.unexpected_count and o.suite != TABLE_SUITE
-        ),
-        key=lambda o: -(o.unexpected_count or 0),
-    )
+    """What failed, why rows were quarantined (each reason with its rows), the first row of
+    each reason with its bad values (file, row), and what to do."""
     lines = [f"data-quality gate failed for {run_date}: " + "; ".join(validated.gate_failures)]
-    if failing:
-        lines.append("top failing expectations:")
-        lines += [
-            f"  {o.expectation} [{o.severity}]: {o.unexpected_count:,} row(s), {o.reason}"
-            for o in failing[:5]
-        ]
-    if validated.quarantine.height:
+    reasons = reason_counts(validated.quarantine)
+    if reasons:
+        lines.append("why rows were quarantined:")
+        lines += [f"  {reason}: {rows:,} row(s)" for reason, rows in list(reasons.items())[:5]]
         lines.append("sample quarantined rows:")
-        lines += [
-            f"  {file} row {row}: {reason}"
-            for file, row, reason in validated.quarantine.head(samples)
-            .select(SOURCE_FILE, SOURCE_ROW, "reason")
-            .iter_rows()
-        ]
+        lines += sample_rows(validated.quarantine, samples)
     if docs is not None:
         lines.append(f"Data Docs: {docs}")
-    lines.append(
-        "nothing was published (earlier outputs are untouched): fix the input or raise "
-        "validation.error_budget in the configuration"
-    )
+    lines.append(f"nothing was published (earlier outputs are untouched): {gate_advice(validated)}")
     return "\n".join(lines)
 
 
@@ -498,17 +540,6 @@ def validate_events(
     )
 
 
-def validate_output_tables(staging: str | Path, run_date: date) -> list[Outcome]:
-    """Validate every staged output table against the suite generated from its contract."""
-    outcomes: list[Outcome] = []
-    for table in OUTPUT_TABLES:
-        path = partition_dir(staging, table, run_date) / PART_FILE
-        if path.exists():
-            frame = pl.read_parquet(path).to_pandas()
-            outcomes += run_suite(table, frame, output_rules(table), run_date, staging)[0]
-    return outcomes
-
-
 @task(name="validate-outputs", cache_policy=NO_CACHE, persist_result=False)
 def validate_outputs(
     staging: str, output: str, run_date: date, raw_expectations: list[dict[str, Any]]
@@ -517,7 +548,7 @@ def validate_outputs(
 
     Raises QualityGateError when a table breaks its contract (nothing is published).
     """
-    outcomes = validate_output_tables(staging, run_date)
+    outcomes = staged_table_outcomes(staging, run_date)
     every_outcome = [Outcome(**e) for e in raw_expectations] + outcomes
     failed = [o for o in outcomes if not o.success]
     if failed:
@@ -529,11 +560,6 @@ def validate_outputs(
         )
     build_data_docs(staging, run_date, every_outcome)
     return [o.as_dict() for o in outcomes]
-
-
-def discard_staging(staging: str) -> None:
-    """Remove a run's staging directory, release its lock (and the root when left empty)."""
-    discard(staging)
 
 
 @task(name="report-data-quality", cache_policy=NO_CACHE, persist_result=False)

@@ -60,9 +60,7 @@ def test_a_drop_in_volume_fails_the_gate(tmp_path: Path) -> None:
     raw = _raw(tmp_path, "1,a,login,2026-03-30T10:00:00Z\n2,a,login,2026-03-30T11:00:00Z\n")
     validated = validate(raw, ScoringConfig(), RUN_DATE, NOW, output=output)
     # median 10 -> band [5, 30]; 2 rows read
-    assert validated.gate_failures == [
-        "rows read outside the expected band [5, 30] versus recent runs (observed 2)"
-    ]
+    assert validated.gate_failures == ["2 rows read, outside the 5 to 30 expected from recent runs"]
     assert validated.rows_quarantined == 0  # a table-level failure quarantines no row
 
 
@@ -73,7 +71,7 @@ def test_the_error_budget_is_a_share_of_rows_read(tmp_path: Path) -> None:
     below = ScoringConfig(validation=ValidationRules(error_budget=0.09, error_budget_min_rows=0))
     assert validate(raw, at_limit, RUN_DATE, NOW).gate_failures == []  # 1/10 is not above 10 %
     assert validate(raw, below, RUN_DATE, NOW).gate_failures == [
-        "1 of 10 rows (10.00%) quarantined, above the 9.00% error budget"
+        "1 of 10 rows (10%) quarantined, above the 9% error budget"
     ]
 
 
@@ -96,7 +94,7 @@ def test_configured_ranges_apply_per_event_type_and_to_every_type(tmp_path: Path
     validated = validate(raw, ScoringConfig(validation=rules), RUN_DATE, NOW)
     assert validated.quarantine.select("event_id", "reason").rows() == [
         ("2", "value of effort_response is outside [1, 7]"),
-        ("4", "amount is outside [0, ]"),
+        ("4", "amount is below 0"),
     ]
 
 
@@ -115,7 +113,7 @@ def test_a_row_keeps_every_reason_and_expectation(tmp_path: Path) -> None:
     assert row["run_id"] == "run-42"
 
 
-def test_the_gate_message_names_expectations_and_sample_rows(tmp_path: Path) -> None:
+def test_the_gate_message_names_reasons_bad_values_and_the_fix(tmp_path: Path) -> None:
     raw = _raw(
         tmp_path, "1,,login,2026-03-30\n2,,login,2026-03-30\n3,c,login,soon\n4,c,login,2026-03-30\n"
     )
@@ -124,20 +122,51 @@ def test_the_gate_message_names_expectations_and_sample_rows(tmp_path: Path) -> 
     message = gate_message(validated, RUN_DATE, Path("docs/index.html"), samples=2)
     path = tmp_path / "events.csv"
     assert message.splitlines() == [
-        "data-quality gate failed for 2026-03-31: 3 of 4 rows (75.00%) quarantined, "
-        "above the 1.00% error budget",
-        "top failing expectations:",
-        "  expect_column_values_to_not_be_null(customer_id__length) [critical]: 2 row(s), "
-        "customer_id is missing",
-        "  expect_column_values_to_not_be_null(occurred_at) [critical]: 1 row(s), "
-        "occurred_at is missing",
+        "data-quality gate failed for 2026-03-31: 3 of 4 rows (75%) quarantined, "
+        "above the 1% error budget",
+        "why rows were quarantined:",
+        "  customer_id is missing: 2 row(s)",
+        "  occurred_at is not a valid ISO 8601 timestamp: 1 row(s)",  # not "missing"
         "sample quarantined rows:",
         f"  {path} row 1: customer_id is missing",
-        f"  {path} row 2: customer_id is missing",
+        f"  {path} row 3: occurred_at is not a valid ISO 8601 timestamp (occurred_at='soon')",
         "Data Docs: docs/index.html",
-        "nothing was published (earlier outputs are untouched): fix the input or raise "
-        "validation.error_budget in the configuration",
+        # 75 % failing: the fix is the feed, not a larger error budget
+        "nothing was published (earlier outputs are untouched): fix the input (the reasons and "
+        "rows above); write occurred_at in ISO 8601, e.g. 2026-03-31T10:00:00Z or 2026-03-31; "
+        "with 75% of the rows failing, fix the feed before raising validation.error_budget "
+        "(that would publish scores of the few rows left)",
     ]
+
+
+def test_a_few_bad_rows_may_be_within_a_larger_budget_a_range_may_be_too_narrow(
+    tmp_path: Path,
+) -> None:
+    body = "".join(f"{i},c,purchase,2026-03-30,{i - 1}\n" for i in range(1, 20))
+    body += "20,c,purchase,2026-03-30,-1\n"
+    raw = _raw(tmp_path, body, header="event_id,customer_id,event_type,occurred_at,amount")
+    rules = ValidationRules(
+        error_budget_min_rows=0, ranges={"purchase": {"amount": NumericRange(min=0)}}
+    )
+    validated = validate(raw, ScoringConfig(validation=rules), RUN_DATE, NOW)
+    message = gate_message(validated, RUN_DATE, None)
+    assert "  amount of purchase is below 0: 1 row(s)" in message.splitlines()
+    assert message.splitlines()[-1].endswith(
+        "widen validation.ranges for an event type whose values are valid; or raise "
+        "validation.error_budget if this share of bad rows is normal"
+    )
+
+
+def test_a_run_whose_every_row_is_quarantined_stops_whatever_the_minimum_rows(
+    tmp_path: Path,
+) -> None:
+    raw = _raw(tmp_path, "1,c,login,03/30/2026 10:00\n2,d,login,03/30/2026 11:00\n")
+    validated = validate(raw, ScoringConfig(), RUN_DATE, NOW)  # 2 rows: under the 100 minimum
+    assert validated.gate_failures == ["all 2 rows read were quarantined: nothing to score"]
+    table = {o.reason: o for o in validated.outcomes if o.suite == "raw_events_table"}
+    assert table["not every row read is quarantined"].observed_value == "100%"
+    assert not table["quarantined rows within the 1% error budget"].success  # a warning
+    assert "(occurred_at='03/30/2026 10:00')" in gate_message(validated, RUN_DATE, None)
 
 
 def test_numbers_are_checked_only_where_the_column_exists(tmp_path: Path) -> None:
