@@ -1,11 +1,18 @@
-"""`engage`: the command line. Runs the Prefect flows (an ephemeral Prefect server is started
-when no PREFECT_API_URL is set) and prints a summary of what they did."""
+"""`engage`: the command line. Checks its arguments and inputs first (flows/preflight.py,
+before Prefect is even imported), then runs the Prefect flows (an ephemeral Prefect server is
+started when no PREFECT_API_URL is set) and prints a summary of what they did.
+
+Exit status: 0 done; 2 a bad argument, input or configuration; 3 stopped by the data-quality
+gate; 4 the output cannot be written (full, read-only, not a directory). Each error is one line
+on stderr; `--debug` adds the traceback.
+"""
 
 import logging
 import os
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +28,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 if TYPE_CHECKING:
     from flows.daily import RunSummary
+    from flows.preflight import DailyInputs
     from scoring.config import ScoringConfig
     from tasks.backtest.run import BacktestReport
 
@@ -40,8 +48,20 @@ Events = Annotated[str, typer.Option(help=EVENTS_HELP)]
 Output = Annotated[Path, typer.Option(help="Directory of the Parquet outputs.")]
 Customers = Annotated[
     Path | None,
-    typer.Option(help="Customers table (CSV/NDJSON/Parquet): customer_id + segment columns."),
+    typer.Option(
+        help="Customers table (CSV/NDJSON/Parquet): customer_id, plan and attribute columns."
+    ),
 ]
+Debug = Annotated[
+    bool, typer.Option("--debug", help="Print the traceback of an error, not just its line.")
+]
+AllowFuture = Annotated[
+    bool,
+    typer.Option(
+        "--allow-future", help="Score a run date no time zone has reached yet (refused by default)."
+    ),
+]
+EXIT_INPUT, EXIT_QUALITY_GATE, EXIT_OUTPUT = 2, 3, 4
 
 
 BacktestCustomers = Annotated[
@@ -62,18 +82,13 @@ Labels = Annotated[
 ]
 
 
-def _parse_date(text: str) -> date:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as error:
-        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from error
-
-
 def _date_range(first: str, last: str, first_option: str, last_option: str) -> tuple[date, date]:
-    """Two dates in order, or exit 2 naming the options."""
-    start, end = _parse_date(first), _parse_date(last)
+    """Two dates in order, or PreflightError naming the options."""
+    from flows.preflight import PreflightError, parsed_date
+
+    start, end = parsed_date(first, first_option), parsed_date(last, last_option)
     if end < start:
-        raise _fail(f"{last_option} {end} is before {first_option} {start}")
+        raise PreflightError(f"{last_option} {end} is before {first_option} {start}")
     return start, end
 
 
@@ -97,46 +112,90 @@ def _subclass_names(kinds: tuple[type[Exception], ...]) -> set[str]:
 class _ExpectedErrorFilter(logging.Filter):
     """Drops the console records Prefect writes for an expected error (the task's and the
     flow's traceback, their `Finished in state Failed(...)` lines): the command prints it as
-    one line. Prefect's API handler still receives them (the run's logs keep the traceback)."""
+    one line. Prefect's API handler still receives them (the run's logs keep the traceback).
 
-    def __init__(self, kinds: tuple[type[Exception], ...]) -> None:
+    `also` counts other errors as expected (an OSError that is the output being full), and
+    `also_text` the messages that mention them."""
+
+    def __init__(
+        self,
+        kinds: tuple[type[Exception], ...],
+        also: Callable[[BaseException], bool] | None = None,
+        also_text: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__()
-        self.kinds = kinds
+        self.kinds, self.also, self.also_text = kinds, also, also_text
         self.markers = [f"{name}{end}" for name in _subclass_names(kinds) for end in (":", "(")]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], self.kinds):
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, self.kinds) or (error and self.also and self.also(error)):
             return False
         if record.levelno < logging.ERROR:
             return True
         message = record.getMessage()
+        if self.also_text is not None and self.also_text(message):
+            return False
         return not any(marker in message for marker in self.markers)
 
 
+class _SummarizedFilter(logging.Filter):
+    """Drops the console records the command's summary repeats (flows.daily.SUMMARIZED)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "engage_summary", False)
+
+
 @contextmanager
-def _exit_on(*kinds: type[Exception], code: int = 2, label: str = "error") -> Iterator[None]:
+def _exit_on(
+    *kinds: type[Exception],
+    code: int = EXIT_INPUT,
+    label: str = "error",
+    debug: bool = False,
+    quiet: logging.Filter | None = None,
+) -> Iterator[None]:
     """An error of one of `kinds` ends the command: `label: message` on stderr, exit `code`
-    (2: bad input or configuration; 3: the data-quality gate stopped the run), with no
-    traceback on the console."""
-    quiet = _ExpectedErrorFilter(kinds)
+    (2: bad input or configuration; 3: the data-quality gate stopped the run; 4: the output
+    cannot be written), with no traceback on the console unless `debug` (`quiet`: the filter
+    of the console records of the error, by default those of `kinds`)."""
+    filters = [quiet or _ExpectedErrorFilter(kinds), _SummarizedFilter()] if not debug else []
     handlers = list(logging.getLogger().handlers)
     for handler in handlers:
-        handler.addFilter(quiet)
+        for kind in filters:
+            handler.addFilter(kind)
     try:
         yield
     except kinds as error:
+        if debug:
+            traceback.print_exception(error)
         raise _fail(str(error), code, label) from error
     finally:
         for handler in handlers:
-            handler.removeFilter(quiet)
+            for kind in filters:
+                handler.removeFilter(kind)
 
 
-def _scoring_config(path: Path) -> "ScoringConfig":
-    """The scoring configuration of a file, or exit 2 naming what is wrong with it."""
-    from flows.settings import ConfigFileError, load_config
+@contextmanager
+def _preflight_errors(debug: bool) -> Iterator[None]:
+    """The pre-flight's errors as exit statuses: 2 for a bad argument or input, 4 for an output
+    that cannot be written."""
+    from flows.preflight import EXPECTED, NOT_WRITABLE
 
-    with _exit_on(ConfigFileError):
-        return load_config(path)
+    with _exit_on(*EXPECTED, debug=debug), _exit_on(NOT_WRITABLE, code=EXIT_OUTPUT, debug=debug):
+        yield
+
+
+def _output_errors(output: Path, debug: bool) -> Any:
+    """Exit 4 on OutputNotWritableError, with no console record of the error that caused it."""
+    from tasks.publish.atomic import OutputNotWritableError, names_output_problem
+    from tasks.publish.atomic import output_write_problem as problem
+
+    quiet = _ExpectedErrorFilter(
+        (OutputNotWritableError,),
+        also=lambda error: problem(error, output) is not None,
+        also_text=names_output_problem,
+    )
+    return _exit_on(OutputNotWritableError, code=EXIT_OUTPUT, debug=debug, quiet=quiet)
 
 
 def _flow_inputs(
@@ -151,9 +210,16 @@ def _flow_inputs(
     }
 
 
+def counted(counts: dict[str, int]) -> str:
+    """`at_risk 609, upsell_ready 445`: counts as people read them."""
+    return ", ".join(f"{name} {count:,}" for name, count in counts.items()) or "none"
+
+
 def print_summary(summary: "RunSummary") -> None:
     """A table of what the run read, quarantined and scored, and where the outputs are."""
+    from flows.daily import validation_counts
     from tasks.quality.validate import escaped_counts
+    from tasks.report.run_report import no_customers_reason
 
     validation, scoring = summary.validation, summary.scoring
     counts = Table(title=f"engage run {summary.run_date}", show_header=False)
@@ -174,6 +240,12 @@ def print_summary(summary: "RunSummary") -> None:
     counts.add_row("customers scored", f"{scoring.customers:,}")
     counts.add_row("events in window", f"{scoring.events_in_window:,}")
     console.print(counts)
+    if not scoring.customers:
+        reason = no_customers_reason(validation_counts(validation), summary.run_date)
+        console.print(
+            f"[yellow]no customer was scored:[/] {reason}; every table is published "
+            "empty, with its schema"
+        )
 
     tiers = Table(title="customers per tier")
     tiers.add_column("tier")
@@ -196,9 +268,8 @@ def print_summary(summary: "RunSummary") -> None:
         # event types are data: `[/x]` is not rich markup
         console.print(f"unweighted event types (counted 0): {unweighted}", markup=False)
     if summary.followups is not None:
-        console.print(
-            f"follow-ups: flags {summary.followups.flags}, actions {summary.followups.actions}"
-        )
+        flags, actions = summary.followups.flags, summary.followups.actions
+        console.print(f"follow-ups: flags {counted(flags)}; actions {counted(actions)}")
     if validation.unknown_event_types:
         unknown = escaped_counts(validation.unknown_event_types)
         console.print(f"event types not in the catalogue (kept): {unknown}", markup=False)
@@ -220,27 +291,48 @@ def _run(
     *,
     source: str | None = None,
     incremental: bool = False,
+    allow_future: bool = False,
+    debug: bool = False,
 ) -> None:
+    """Check the run's arguments and inputs (pre-flight: exit 2 or 4 within a second), then run
+    the daily flow and print what it did."""
+    from flows.preflight import daily_inputs
+
+    with _preflight_errors(debug):
+        inputs = daily_inputs(
+            run_date, config_path, events, source, customers, output, allow_future
+        )
+    console.print(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
+    print_summary(_scored(inputs, events, output, customers, incremental, debug))
+
+
+def _scored(
+    inputs: "DailyInputs",
+    events: str | None,
+    output: Path,
+    customers: Path | str | None,
+    incremental: bool,
+    debug: bool,
+) -> "RunSummary":
+    """The daily flow's summary; its expected errors end the command with their exit status."""
     from flows.daily import daily_scoring
-    from flows.settings import ConfigFileError, load_source
+    from flows.preflight import FutureRunDateError
     from tasks.extract.files import EventInputError
     from tasks.quality.validate import QualityGateError
 
-    if (events is None) == (source is None):
-        raise _fail("give exactly one of --events <path|glob> or --source <name>")
-    config = _scoring_config(config_path)
-    with _exit_on(ConfigFileError):
-        source_config = load_source(config_path, source) if source else None
-    console.print(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
     # EventInputError covers the customers table (CustomersInputError) and sources (SourceError)
-    with _exit_on(EventInputError), _exit_on(QualityGateError, code=3, label="data-quality gate"):
-        summary = daily_scoring(
-            run_date=run_date,
-            source=source_config,
+    with (
+        _exit_on(EventInputError, FutureRunDateError, debug=debug),
+        _exit_on(QualityGateError, code=EXIT_QUALITY_GATE, label="data-quality gate", debug=debug),
+        _output_errors(output, debug),
+    ):
+        return daily_scoring(
+            run_date=inputs.run_date,
+            source=inputs.source,
             incremental=incremental,
-            **_flow_inputs(events, config, output, customers),
+            allow_future=True,  # checked by the pre-flight, against the same clock
+            **_flow_inputs(events, inputs.config, output, customers),
         )
-    print_summary(summary)
 
 
 @app.command()
@@ -261,16 +353,24 @@ def run(
             "<output>/_state/daily_aggregates/ (same results as a full read)."
         ),
     ] = False,
+    allow_future: AllowFuture = False,
+    debug: Debug = False,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
+    from flows.preflight import parsed_date
+
+    with _preflight_errors(debug):
+        day = parsed_date(run_date, "--run-date")
     _run(
         events,
         config,
-        _parse_date(run_date),
+        day,
         output,
         customers,
         source=source,
         incremental=incremental,
+        allow_future=allow_future,
+        debug=debug,
     )
 
 
@@ -283,16 +383,30 @@ def demo(
         DEMO_RUN_DATE
     ),
     customers: Annotated[int, typer.Option(help="Customers in the generated data.")] = 2000,
+    debug: Debug = False,
 ) -> None:
     """Generate the seeded demo data and run the daily flow on it."""
     from demo.data import write_demo_dataset
+    from flows.preflight import parsed_date
     from flows.settings import bundled_config_path
+    from tasks.publish.atomic import check_output_writable
 
-    day = _parse_date(run_date)
+    with _preflight_errors(debug):
+        day = parsed_date(run_date, "--run-date")
+        check_output_writable(output)
     console.print(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
-    _run(str(dataset["events"]), bundled_config_path(), day, output, dataset["customers"])
+    # the demo's events are generated up to its run date, whatever today is
+    _run(
+        str(dataset["events"]),
+        bundled_config_path(),
+        day,
+        output,
+        dataset["customers"],
+        allow_future=True,
+        debug=debug,
+    )
 
 
 def _auc(value: float | None) -> str:
@@ -424,26 +538,32 @@ def backtest(
     ),
     customers: BacktestCustomers = None,
     labels: Labels = None,
+    debug: Debug = False,
 ) -> None:
     """Backtest the score against churn and suggest a better configuration (weights, window,
     half-life, tiers), evaluated out of time."""
+    from flows import preflight
+
+    with _preflight_errors(debug):
+        start, end = _date_range(from_, to, "--from", "--to")
+        scoring_config = preflight.checked_config(config)
+        preflight.checked_events(events)
+        preflight.checked_file(customers, "customers table", "--customers")
+        preflight.checked_file(labels, "labels file", "--labels")
+        preflight.check_output_writable(output)
     from flows.backtest import backtest as backtest_flow
     from tasks.backtest.inputs import BacktestInputError
     from tasks.backtest.run import refuse_overwriting
     from tasks.extract.files import EventInputError
     from tasks.quality.validate import QualityGateError
 
-    start, end = _date_range(from_, to, "--from", "--to")
-    with _exit_on(BacktestInputError):
+    with _exit_on(BacktestInputError, debug=debug):
         refuse_overwriting(str(config), output)
-    for option, path in (("customers table", customers), ("labels file", labels)):
-        if path is not None and not path.is_file():
-            raise _fail(f"{path}: {option} not found")
-    scoring_config = _scoring_config(config)
     console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
     with (
-        _exit_on(EventInputError, BacktestInputError),
-        _exit_on(QualityGateError, code=3, label="data-quality gate"),
+        _exit_on(EventInputError, BacktestInputError, debug=debug),
+        _exit_on(QualityGateError, code=EXIT_QUALITY_GATE, label="data-quality gate", debug=debug),
+        _output_errors(output, debug),
     ):
         report = backtest_flow(
             start=start,
@@ -469,14 +589,22 @@ def backfill(
         int, typer.Option(min=1, max=8, help="Run dates scored at once.")
     ] = 2,
     customers: Customers = None,
+    debug: Debug = False,
 ) -> None:
     """Score every run date from START to END, skipping dates already complete (resumable)."""
+    from flows import preflight
+
+    with _preflight_errors(debug):
+        first, last = _date_range(start, end, "--start", "--end")
+        preflight.refuse_future_run_date(last, False, "end the backfill on a date that has begun")
+        scoring_config = preflight.checked_config(config)
+        preflight.checked_events(events)
+        preflight.checked_customers(customers)
+        preflight.check_output_writable(output)
     from flows.backfill import BackfillFailed, backfill_scoring
 
-    first, last = _date_range(start, end, "--start", "--end")
-    scoring_config = _scoring_config(config)
     console.print(f"backfilling {first} to {last} from {events} into {output} ...")
-    with _exit_on(BackfillFailed):
+    with _exit_on(BackfillFailed, debug=debug):
         summary = backfill_scoring(
             start=first,
             end=last,

@@ -2,6 +2,8 @@
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from importlib.metadata import version
@@ -13,16 +15,17 @@ from prefect.runtime import flow_run
 
 from flows.daily_modes import DailyRun, FileEvents, daily_mode, daily_run
 from flows.locks import run_date_lock, wait_for_previous_date
+from flows.preflight import refuse_future_run_date
 from flows.run_dates import scheduled_run_date
+from flows.settings import load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract.sources import SourceConfig
 from tasks.followups.track import FollowupReport, emit_run_event, track_followups
+from tasks.publish.atomic import abandon, not_writable, output_write_problem
 from tasks.publish.write import publish_outputs, write_manifest
 from tasks.quality.validate import (
-    QualityGateError,
     ValidationReport,
-    discard_staging,
     escaped_counts,
     published_docs_index,
     report_data_quality,
@@ -52,6 +55,10 @@ class RunSummary:
     data_docs: str | None = None
     output_expectations: list[dict[str, Any]] = field(default_factory=list)
     run_report: str | None = None
+
+
+SUMMARIZED = "engage_summary"
+"""A log record's attribute: the command line's summary repeats it (its console omits it)."""
 
 
 def default_run_date() -> date:
@@ -124,40 +131,79 @@ def manifest_of(summary: RunSummary, config: ScoringConfig, run_id: str | None) 
 def daily_scoring(
     run_date: date | None = None,
     events: str | None = None,
-    config: ScoringConfig | None = None,
+    config: str | ScoringConfig | None = None,
     output: str | None = None,
     customers: str | None = None,
     source: SourceConfig | None = None,
     incremental: bool = False,
     buckets: int = 1,
+    allow_future: bool = False,
 ) -> RunSummary:
-    """Score every customer for `run_date` (default: the day before the scheduled time in the
-    deployment's time zone) from the events at `events` (a file, directory or glob) and
-    publish the Parquet outputs under `output`. One run per run date at a time: a second run
-    of the same date waits for the first (a global concurrency limit per date).
+    """Score every customer for one run date and publish the Parquet outputs.
 
-    `customers` is an optional customers table (CSV/NDJSON/Parquet with customer_id and
-    attributes such as plan, region): segments of the metric panel, plan-based follow-up rules.
+    One run per run date at a time: a second run of the same date waits for the first (a
+    global concurrency limit per date). Unset parameters come from the environment of the
+    process running the flow (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG, ENGAGE_OUTPUT).
 
-    With `source` (a configured source: files, S3, PostgreSQL, HTTP API) instead of `events`,
-    the run reads only what is new since the source's watermark (plus the late-data lookback),
-    adds the valid events to the event store under `output/_state/` and scores from the store.
-
-    With `incremental`, only new or changed input files are read: their daily aggregates
-    replace the old ones in `output/_state/daily_aggregates/` and the window is scored from
-    the aggregates (same outputs as a full read; see tasks/score/daily_aggregates.py).
-
-    With `buckets` > 1, scoring runs as one task per customer hash bucket on the flow's task
-    runner (e.g. `daily_scoring.with_options(task_runner=DaskTaskRunner(address=...))`); the
-    outputs are the same bytes as with one bucket.
-
-    Unset parameters come from the environment (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG,
-    ENGAGE_OUTPUT); the configuration defaults to the bundled one.
+    Args:
+        run_date: The UTC day to score (YYYY-MM-DD); its window ends on it. Empty: the day
+            before the run's scheduled time in the deployment's time zone (yesterday for a
+            manual run). A date no time zone has reached yet is refused unless allow_future.
+        events: Event files to read: a file, a directory or a glob (CSV, NDJSON or Parquet,
+            optionally .gz). Empty: ENGAGE_EVENTS, or `source`.
+        config: The scoring configuration: the path of its YAML file, or the configuration
+            itself. Empty: ENGAGE_CONFIG, else the bundled scoring/default_config.yaml.
+        output: Directory of the outputs (Parquet tables, manifest, reports). Empty:
+            ENGAGE_OUTPUT, else `output`.
+        customers: Optional customers table (CSV, NDJSON or Parquet) with customer_id, plan and
+            attributes such as region: the metric panel's segments, plan-based follow-ups.
+        source: A configured source (files, S3, PostgreSQL, HTTP API) to read instead of
+            `events`: only what is new since its watermark is read, into the event store under
+            output/_state/. Empty: ENGAGE_SOURCE, else `events`.
+        incremental: Read only new or changed event files and score from the daily
+            aggregates kept under output/_state/daily_aggregates/ (same outputs; no metric
+            panel).
+        buckets: Score in this many tasks by customer hash on the flow's task runner (e.g. a
+            Dask cluster); the outputs are the same bytes as with 1.
+        allow_future: Score a run date no time zone has reached yet (it has no events:
+            everyone would be published as inactive).
     """
     run_date = run_date or default_run_date()
-    with run_date_lock(run_date):
-        run = daily_run(run_date, events, config, output, customers, source)
-        return score_run_date(daily_mode(run, incremental, buckets))
+    refuse_future_run_date(run_date, allow_future, "set allow_future to score it anyway")
+    output = output or str(settings().output)
+    with run_date_lock(run_date), written_to(output):
+        run = daily_run(run_date, events, scoring_config(config), output, customers, source)
+        with abandoned_on_error(run.staging):
+            return score_run_date(daily_mode(run, incremental, buckets))
+
+
+def scoring_config(config: str | ScoringConfig | None) -> ScoringConfig | None:
+    """The configuration a run was given: as it is, or read from the file it names."""
+    return load_config(config) if isinstance(config, str) else config
+
+
+@contextmanager
+def written_to(output: str) -> Iterator[None]:
+    """An error of writing the output (full, read-only, no permission) becomes
+    OutputNotWritableError: one line naming the output and the operating system's reason."""
+    try:
+        yield
+    except Exception as error:
+        problem = output_write_problem(error, output)
+        if problem is not None:
+            raise not_writable(output, problem) from error
+        raise
+
+
+@contextmanager
+def abandoned_on_error(staging: str) -> Iterator[None]:
+    """A run that fails leaves no staging behind (unless its publish committed: then the next
+    run finishes it)."""
+    try:
+        yield
+    except BaseException:
+        abandon(staging)
+        raise
 
 
 def validated(run: DailyRun, raw_path: str) -> tuple[ValidationReport, str]:
@@ -173,6 +219,7 @@ def validated(run: DailyRun, raw_path: str) -> tuple[ValidationReport, str]:
         logger.warning(
             "event types not in the catalogue (kept): %s",
             escaped_counts(validation.unknown_event_types),
+            extra={SUMMARIZED: True},  # the command line's summary shows them: not twice
         )
     return validation, run_id
 
@@ -257,17 +304,13 @@ def score_run_date(mode: FileEvents) -> RunSummary:
     run, run_date = mode.run, mode.run.run_date
     with run.timed("extract"):
         raw_path = mode.extract()
-    try:
-        validation, run_id = validated(run, raw_path)
-        scored_path, extraction = mode.stored(validation)
-        scoring = scored(mode, scored_path, validation)
-        metrics = mode.metrics(scored_path, scoring)
-        followups = tracked_followups(run, scoring)
-        with run.timed("validate_outputs"):
-            checks = validate_outputs(run.staging, run.output, run_date, validation.expectations)
-    except QualityGateError:
-        discard_staging(run.staging)
-        raise
+    validation, run_id = validated(run, raw_path)
+    scored_path, extraction = mode.stored(validation)
+    scoring = scored(mode, scored_path, validation)
+    metrics = mode.metrics(scored_path, scoring)
+    followups = tracked_followups(run, scoring)
+    with run.timed("validate_outputs"):
+        checks = validate_outputs(run.staging, run.output, run_date, validation.expectations)
     summary = RunSummary(
         run_date,
         run.output,

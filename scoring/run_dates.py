@@ -18,3 +18,16 @@ def scheduled_run_date(scheduled_at: datetime, time_zone: str) -> date:
     if scheduled_at.tzinfo is None:
         raise ValueError("scheduled_at must carry a time zone (a naive time is ambiguous)")
     return scheduled_at.astimezone(ZoneInfo(time_zone)).date() - timedelta(days=1)
+
+
+EARLIEST_TIME_ZONE = timedelta(hours=14)
+"""UTC+14 (Line Islands): the first place where a calendar day begins."""
+
+
+def latest_started_date(now: datetime) -> date:
+    """The latest calendar day that has begun somewhere on Earth at `now`: a later run date is
+    in the future everywhere (it has no events yet, and scoring it publishes everyone as
+    inactive)."""
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone (a naive time is ambiguous)")
+    return (now.astimezone(ZoneInfo("UTC")) + EARLIEST_TIME_ZONE).date()

@@ -5,10 +5,12 @@ encoder shared by all of them."""
 import base64
 import functools
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @functools.cache
@@ -28,7 +30,14 @@ def render_page(template: str, **context: Any) -> str:
     return _environment().get_template(template).render(**context)
 
 
-def png_data_uri(figure: Figure) -> str:
+def new_figure(width: float = 8, height: float = 3.6) -> "Figure":
+    """An empty figure (inches); matplotlib is imported only by pages that draw one."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def png_data_uri(figure: "Figure") -> str:
     """The figure as a `data:image/png;base64,…` URI (no timestamp: same data, same bytes)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight", metadata={"Software": None})

@@ -28,8 +28,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -67,6 +69,84 @@ _logger = logging.getLogger(__name__)
 
 class PublishError(RuntimeError):
     """A staged output that must not be published (unreadable, wrong schema, wrong hash)."""
+
+
+class OutputNotWritableError(RuntimeError):
+    """The output directory cannot take the run's files (full, read-only, under a file, no
+    permission): the run stops with nothing published and no staging left behind."""
+
+
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+"""Errors of writing that always mean the output (a run writes nowhere else)."""
+_PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST})
+"""Errors that mean the output when they name a path under it."""
+_OS_ERROR_TEXT = re.compile(r"os error (\d+)")
+"""How Rust libraries (Polars) quote an operating system error in their message."""
+
+
+def _error_number(error: BaseException) -> int | None:
+    if isinstance(error, OSError) and error.errno is not None:
+        return error.errno
+    quoted = _OS_ERROR_TEXT.search(str(error))
+    return int(quoted[1]) if quoted else None
+
+
+def output_write_problem(error: BaseException, output: str | Path) -> str | None:
+    """Why the output could not be written, when `error` (or what caused it) says so: the
+    operating system's words for it (e.g. `No space left on device`); None for other errors."""
+    root = Path(output).resolve()
+    seen: BaseException | None = error
+    while seen is not None:
+        number = _error_number(seen)
+        filename = getattr(seen, "filename", None)
+        under = filename is not None and Path(os.fsdecode(filename)).resolve().is_relative_to(root)
+        if number in OUTPUT_ERRNOS or (number in _PATH_ERRNOS and under):
+            return os.strerror(number)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def names_output_problem(text: str) -> bool:
+    """Whether a message quotes an error that always means the output (a log line of a failed
+    task, say)."""
+    return any(os.strerror(number) in text for number in OUTPUT_ERRNOS)
+
+
+def not_writable(output: str | Path, problem: str) -> OutputNotWritableError:
+    """The one-line error for an output that cannot be written."""
+    return OutputNotWritableError(
+        f"output {output} cannot be written: {problem}; free space or choose another --output "
+        "(nothing was published: earlier outputs are untouched)"
+    )
+
+
+def check_output_writable(output: str | Path) -> None:
+    """Raise OutputNotWritableError unless `output` is (or can be created as) a directory a
+    file can be written in; probes with a small temporary file, creating nothing else."""
+    target = Path(output).absolute()
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        what = "is a file" if existing == target else f"is under the file {existing}"
+        raise OutputNotWritableError(
+            f"output {output} {what}, not a directory; choose another --output"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing) as probe:
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise not_writable(output, error.strerror or str(error)) from error
+
+
+def abandon(staging: str | Path) -> None:
+    """What a failed run leaves of its staging: nothing before the commit point (discarded);
+    after it, the journal and staging the next run rolls forward."""
+    staging = Path(staging)
+    journal = _journal_path(staging)
+    if not journal.exists():
+        journal.with_name(journal.name + TEMPORARY_SUFFIX).unlink(missing_ok=True)
+        discard(staging)
 
 
 def failpoint(name: str) -> None:

@@ -8,19 +8,21 @@ published with the run's other partitions.
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from matplotlib.figure import Figure
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from scoring.changes import score_changes
 from scoring.config import TierBoundaries
 from scoring.schema import TIERS
-from tasks.pages import png_data_uri, render_page
+from tasks.pages import new_figure, png_data_uri, render_page
 from tasks.publish.runs import previous_run_date, tier_history
 from tasks.publish.write import PART_FILE, partition_dir
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 REPORT_TABLE = "reports"
 REPORT_FILE = "report.html"
@@ -37,9 +39,9 @@ TIER_COLORS = {
 }
 
 
-def score_histogram(scores: pl.DataFrame, boundaries: TierBoundaries) -> Figure:
+def score_histogram(scores: pl.DataFrame, boundaries: TierBoundaries) -> "Figure":
     """Distribution of the scores, tier boundaries drawn as dashed lines."""
-    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    figure = new_figure()
     axes = figure.subplots()
     values = scores["score"].to_list()
     axes.hist(values, bins=min(60, max(10, len(set(values)))), color="#5d6d7e")
@@ -56,7 +58,7 @@ def score_histogram(scores: pl.DataFrame, boundaries: TierBoundaries) -> Figure:
     return figure
 
 
-def tier_shares_figure(history: pl.DataFrame) -> Figure:
+def tier_shares_figure(history: pl.DataFrame) -> "Figure":
     """Share of customers per tier for every run date (stacked bars)."""
     shares = (
         history.with_columns(
@@ -66,7 +68,7 @@ def tier_shares_figure(history: pl.DataFrame) -> Figure:
         .sort("run_date")
         .fill_null(0.0)
     )
-    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    figure = new_figure()
     axes = figure.subplots()
     labels = [d.isoformat() for d in shares["run_date"].to_list()]
     bottom = [0.0] * len(labels)
@@ -104,14 +106,14 @@ def segment_summary(scores: pl.DataFrame, segment: str) -> pl.DataFrame:
     )
 
 
-def segment_figure(scores: pl.DataFrame, segment: str) -> Figure:
+def segment_figure(scores: pl.DataFrame, segment: str) -> "Figure":
     """Score distribution per segment (box plots)."""
     groups = (
         scores.group_by(pl.col(segment).cast(pl.String).fill_null("(none)").alias("segment"))
         .agg(pl.col("score"))
         .sort("segment")
     )
-    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    figure = new_figure()
     axes = figure.subplots()
     axes.boxplot(groups["score"].to_list(), tick_labels=groups["segment"].to_list())
     axes.set_ylabel("score (CES)")
@@ -161,6 +163,16 @@ def derived_lists(changes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return at_risk, upsell
 
 
+def no_customers_reason(counts: dict[str, Any], run_date: date) -> str:
+    """Why a run scored nobody: an input without rows, or no valid event in the window."""
+    if not counts.get("rows_read"):
+        return "the input has no event rows"
+    return (
+        f"none of the {counts.get('rows_valid', 0):,} valid events falls in the window ending "
+        f"on {run_date.isoformat()}"
+    )
+
+
 def cell(value: object) -> str:
     """A value as the report shows it: floats with up to 3 decimals, missing as a dash."""
     if value is None:
@@ -200,7 +212,8 @@ def render_report(
 ) -> str:
     """The report page (pure: everything it shows is passed in)."""
     counts = manifest.get("counts") or {}
-    segment = segment_column(scores)
+    scored = not scores.is_empty()
+    segment = segment_column(scores) if scored else None
     previous_scores = previous if previous is not None else scores.clear()
     changes = score_changes(scores.lazy(), previous_scores.lazy()).collect()
     at_risk = flagged_customers(flags, "at_risk") if flags is not None else None
@@ -220,7 +233,8 @@ def render_report(
             {"measure": list(counts), "value": [int(v) for v in counts.values()]},
             schema={"measure": pl.String, "value": pl.Int64},
         ),
-        score_histogram=png_data_uri(score_histogram(scores, boundaries)),
+        no_customers=None if scored else no_customers_reason(counts, run_date),
+        score_histogram=png_data_uri(score_histogram(scores, boundaries)) if scored else None,
         tier_shares=png_data_uri(tier_shares_figure(history)),
         segment_columns=SEGMENT_COLUMNS,
         segments=None if segment is None else segment_summary(scores, segment),

@@ -1,0 +1,128 @@
+"""Pre-flight checks: every mistake that can be known before Prefect starts (dates, the
+configuration, the input files' columns, the customers table, the output directory), each
+reported in one line naming the file, row or key and the fix.
+
+The command line runs them before importing Prefect or Great Expectations (this module imports
+neither), so a mistake costs a second, not a server start; the daily flow repeats the run date
+check (`refuse_future_run_date`) for runs started from the Prefect UI.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from flows.settings import ConfigFileError, load_config, load_source
+from scoring.config import ScoringConfig
+from scoring.run_dates import latest_started_date
+from scoring.schema import EVENT_COLUMN_NAMES
+from tasks.extract.customers import CustomersInputError, customers_header
+from tasks.extract.files import (
+    EventInputError,
+    event_files,
+    header_columns,
+    missing_columns_message,
+)
+from tasks.extract.sources.config import SourceConfig
+from tasks.publish.atomic import OutputNotWritableError
+from tasks.publish.atomic import check_output_writable as check_output_writable
+
+
+class PreflightError(ValueError):
+    """A mistake in the command's arguments or input files, found before anything ran."""
+
+
+class FutureRunDateError(ValueError):
+    """A run date no time zone has reached yet: it has no events, and scoring it would publish
+    every customer as inactive."""
+
+
+EXPECTED = (PreflightError, FutureRunDateError, ConfigFileError, EventInputError)
+"""The pre-flight's errors of a bad argument or input (exit status 2)."""
+NOT_WRITABLE = OutputNotWritableError
+"""The pre-flight's error of an output that cannot be written (exit status 4)."""
+
+
+def parsed_date(text: str, option: str) -> date:
+    """A YYYY-MM-DD date, or PreflightError naming the option."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError as error:
+        raise PreflightError(f"{option} {text!r} is not a date in the form YYYY-MM-DD") from error
+
+
+def refuse_future_run_date(
+    run_date: date, allow_future: bool, fix: str, now: datetime | None = None
+) -> None:
+    """Raise FutureRunDateError when `run_date` has not begun anywhere yet, unless allowed;
+    the message ends with `fix`."""
+    latest = latest_started_date(now or datetime.now(UTC))
+    if run_date > latest and not allow_future:
+        raise FutureRunDateError(
+            f"run date {run_date} is in the future (no time zone has reached it; today is "
+            f"{latest} at the latest) and has no events yet; {fix}"
+        )
+
+
+def checked_config(path: Path) -> ScoringConfig:
+    """The configuration of a file (ConfigFileError names the file and key)."""
+    return load_config(path)
+
+
+def checked_events(pattern: str) -> list[str]:
+    """The event files of `pattern`, each with the required columns in its header (CSV) or
+    schema (Parquet); EventInputError names the file and the fix."""
+    files = event_files(pattern)
+    for file in files:
+        columns = header_columns(file)
+        if columns is None:
+            continue
+        if problem := missing_columns_message(file.path, columns, EVENT_COLUMN_NAMES):
+            raise EventInputError(problem)
+    return [file.path for file in files]
+
+
+def checked_customers(path: Path | str | None) -> None:
+    """A customers table that exists and declares customer_id and plan."""
+    if path is None:
+        return
+    if not Path(path).is_file():
+        raise CustomersInputError(f"{path}: customers table not found; check --customers")
+    customers_header(str(path))
+
+
+def checked_file(path: Path | None, what: str, option: str) -> None:
+    """An optional input file that must exist."""
+    if path is not None and not path.is_file():
+        raise PreflightError(f"{path}: {what} not found; check {option}")
+
+
+@dataclass(frozen=True)
+class DailyInputs:
+    """What a daily run's arguments resolve to, once checked."""
+
+    run_date: date
+    config: ScoringConfig
+    source: SourceConfig | None
+
+
+def daily_inputs(
+    run_date: date,
+    config: Path,
+    events: str | None,
+    source: str | None,
+    customers: Path | str | None,
+    output: Path,
+    allow_future: bool = False,
+) -> DailyInputs:
+    """Check a daily run's arguments and inputs in the order a user fixes them: the command
+    line, the configuration, the inputs, the output."""
+    refuse_future_run_date(run_date, allow_future, "pass --allow-future to score it anyway")
+    if (events is None) == (source is None):
+        raise PreflightError("give exactly one of --events <path|glob> or --source <name>")
+    scoring_config = checked_config(config)
+    source_config = load_source(config, source) if source else None
+    if events is not None:
+        checked_events(events)
+    checked_customers(customers)
+    check_output_writable(output)
+    return DailyInputs(run_date, scoring_config, source_config)
