@@ -9,6 +9,7 @@ on stderr; `--debug` adds the traceback.
 
 import logging
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,29 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+
+
+def use_this_terminal() -> None:
+    """Make the consoles again for the terminal now on stdout and stderr (in a process forked by
+    `engage server`'s runner: its consoles were made for the runner's log)."""
+    global console, errors
+    console, errors = Console(), Console(stderr=True)
+
+
+def main() -> None:
+    """The `engage` console script. A command that runs a flow is handed, once its pre-flight
+    checks pass, to `engage server`'s warm runner when one runs (flows/engage_server.py)."""
+    app(obj={"argv": sys.argv[1:]})
+
+
+def _hand_over(context: typer.Context) -> None:
+    """End the command with the exit status of the same command run by `engage server`'s warm
+    runner, when one runs and the command came from the console script."""
+    from flows.engage_server import handed_to_runner
+
+    argv = (context.obj or {}).get("argv")
+    if argv is not None and (status := handed_to_runner(argv)) is not None:
+        raise typer.Exit(status)
 
 
 EVENTS_HELP = "Event file, directory or glob (CSV/NDJSON/Parquet)."
@@ -185,6 +209,11 @@ def _preflight_errors(debug: bool) -> Iterator[None]:
         yield
 
 
+def _gate_errors(kind: type[Exception], debug: bool) -> Any:
+    """Exit 3 when the data-quality gate (QualityGateError) stops the run."""
+    return _exit_on(kind, code=EXIT_QUALITY_GATE, label="data-quality gate", debug=debug)
+
+
 def _output_errors(output: Path, debug: bool) -> Any:
     """Exit 4 on OutputNotWritableError, with no console record of the error that caused it."""
     from tasks.publish.atomic import OutputNotWritableError, names_output_problem
@@ -293,15 +322,19 @@ def _run(
     incremental: bool = False,
     allow_future: bool = False,
     debug: bool = False,
+    context: typer.Context | None = None,
 ) -> None:
     """Check the run's arguments and inputs (pre-flight: exit 2 or 4 within a second), then run
-    the daily flow and print what it did."""
+    the daily flow (in `engage server`'s runner, given the command's `context`, if one runs) and
+    print what it did."""
     from flows.preflight import daily_inputs
 
     with _preflight_errors(debug):
         inputs = daily_inputs(
             run_date, config_path, events, source, customers, output, allow_future
         )
+    if context is not None:
+        _hand_over(context)
     console.print(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
     print_summary(_scored(inputs, events, output, customers, incremental, debug))
 
@@ -315,28 +348,34 @@ def _scored(
     debug: bool,
 ) -> "RunSummary":
     """The daily flow's summary; its expected errors end the command with their exit status."""
-    from flows.daily import daily_scoring
-    from flows.preflight import FutureRunDateError
-    from tasks.extract.files import EventInputError
-    from tasks.quality.validate import QualityGateError
+    from flows.engage_server import prefect_api
 
-    # EventInputError covers the customers table (CustomersInputError) and sources (SourceError)
-    with (
-        _exit_on(EventInputError, FutureRunDateError, debug=debug),
-        _exit_on(QualityGateError, code=EXIT_QUALITY_GATE, label="data-quality gate", debug=debug),
-        _output_errors(output, debug),
-    ):
-        return daily_scoring(
-            run_date=inputs.run_date,
-            source=inputs.source,
-            incremental=incremental,
-            allow_future=True,  # checked by the pre-flight, against the same clock
-            **_flow_inputs(events, inputs.config, output, customers),
-        )
+    with prefect_api() as server:  # a temporary server starts while the flows are imported
+        from flows.daily import daily_scoring
+        from flows.preflight import FutureRunDateError
+        from tasks.extract.files import EventInputError
+        from tasks.quality.validate import QualityGateError
+
+        if server is not None:
+            server.wait()
+        # EventInputError covers the customers table (CustomersInputError), sources (SourceError)
+        with (
+            _exit_on(EventInputError, FutureRunDateError, debug=debug),
+            _gate_errors(QualityGateError, debug),
+            _output_errors(output, debug),
+        ):
+            return daily_scoring(
+                run_date=inputs.run_date,
+                source=inputs.source,
+                incremental=incremental,
+                allow_future=True,  # checked by the pre-flight, against the same clock
+                **_flow_inputs(events, inputs.config, output, customers),
+            )
 
 
 @app.command()
 def run(
+    context: typer.Context,
     config: Annotated[Path, typer.Option(help="Scoring configuration (YAML).")],
     run_date: Annotated[str, typer.Option(help="The day to score, YYYY-MM-DD.")],
     events: Annotated[str | None, typer.Option(help=EVENTS_HELP)] = None,
@@ -371,11 +410,13 @@ def run(
         incremental=incremental,
         allow_future=allow_future,
         debug=debug,
+        context=context,
     )
 
 
 @app.command()
 def demo(
+    context: typer.Context,
     output: Annotated[Path, typer.Option(help="Directory for demo data and outputs.")] = Path(
         "demo-output"
     ),
@@ -394,6 +435,7 @@ def demo(
     with _preflight_errors(debug):
         day = parsed_date(run_date, "--run-date")
         check_output_writable(output)
+    _hand_over(context)
     console.print(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
@@ -527,6 +569,7 @@ def print_backtest_summary(report: "BacktestReport") -> None:
 
 @app.command()
 def backtest(
+    context: typer.Context,
     events: Events,
     config: Annotated[Path, typer.Option(help="Scoring configuration (YAML); never modified.")],
     from_: Annotated[str, typer.Option("--from", help="First observation date, YYYY-MM-DD.")],
@@ -543,6 +586,7 @@ def backtest(
     """Backtest the score against churn and suggest a better configuration (weights, window,
     half-life, tiers), evaluated out of time."""
     from flows import preflight
+    from flows.engage_server import prefect_api
 
     with _preflight_errors(debug):
         start, end = _date_range(from_, to, "--from", "--to")
@@ -551,34 +595,39 @@ def backtest(
         preflight.checked_file(customers, "customers table", "--customers")
         preflight.checked_file(labels, "labels file", "--labels")
         preflight.check_output_writable(output)
-    from flows.backtest import backtest as backtest_flow
-    from tasks.backtest.inputs import BacktestInputError
-    from tasks.backtest.run import refuse_overwriting
-    from tasks.extract.files import EventInputError
-    from tasks.quality.validate import QualityGateError
+    _hand_over(context)
+    with prefect_api() as server:  # a temporary server starts while the flows are imported
+        from flows.backtest import backtest as backtest_flow
+        from tasks.backtest.inputs import BacktestInputError
+        from tasks.backtest.run import refuse_overwriting
+        from tasks.extract.files import EventInputError
+        from tasks.quality.validate import QualityGateError
 
-    with _exit_on(BacktestInputError, debug=debug):
-        refuse_overwriting(str(config), output)
-    console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
-    with (
-        _exit_on(EventInputError, BacktestInputError, debug=debug),
-        _exit_on(QualityGateError, code=EXIT_QUALITY_GATE, label="data-quality gate", debug=debug),
-        _output_errors(output, debug),
-    ):
-        report = backtest_flow(
-            start=start,
-            end=end,
-            every_days=every,
-            horizon_days=horizon,
-            config_source=str(config),
-            **_flow_inputs(events, scoring_config, output, customers),
-            labels=str(labels) if labels else None,
-        )
+        with _exit_on(BacktestInputError, debug=debug):
+            refuse_overwriting(str(config), output)
+        console.print(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
+        if server is not None:
+            server.wait()
+        with (
+            _exit_on(EventInputError, BacktestInputError, debug=debug),
+            _gate_errors(QualityGateError, debug),
+            _output_errors(output, debug),
+        ):
+            report = backtest_flow(
+                start=start,
+                end=end,
+                every_days=every,
+                horizon_days=horizon,
+                config_source=str(config),
+                **_flow_inputs(events, scoring_config, output, customers),
+                labels=str(labels) if labels else None,
+            )
     print_backtest_summary(report)
 
 
 @app.command()
 def backfill(
+    context: typer.Context,
     start: Annotated[str, typer.Option(help="First run date, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last run date (included), YYYY-MM-DD.")],
     events: Events,
@@ -593,6 +642,7 @@ def backfill(
 ) -> None:
     """Score every run date from START to END, skipping dates already complete (resumable)."""
     from flows import preflight
+    from flows.engage_server import prefect_api
 
     with _preflight_errors(debug):
         first, last = _date_range(start, end, "--start", "--end")
@@ -601,17 +651,69 @@ def backfill(
         preflight.checked_events(events)
         preflight.checked_customers(customers)
         preflight.check_output_writable(output)
-    from flows.backfill import BackfillFailed, backfill_scoring
-
+    _hand_over(context)
     console.print(f"backfilling {first} to {last} from {events} into {output} ...")
-    with _exit_on(BackfillFailed, debug=debug):
-        summary = backfill_scoring(
-            start=first,
-            end=last,
-            force=force,
-            max_concurrent=max_concurrent,
-            **_flow_inputs(events, scoring_config, output, customers),
-        )
+    with prefect_api() as server:  # a temporary server starts while the flows are imported
+        from flows.backfill import BackfillFailed, backfill_scoring
+
+        if server is not None:
+            server.wait()
+        with _exit_on(BackfillFailed, debug=debug):
+            summary = backfill_scoring(
+                start=first,
+                end=last,
+                force=force,
+                max_concurrent=max_concurrent,
+                **_flow_inputs(events, scoring_config, output, customers),
+            )
     console.print(
         f"{len(summary.scored)} scored, {len(summary.skipped)} skipped (already complete)"
+    )
+
+
+server_app = typer.Typer(
+    help="A Prefect server and a warm runner in the background: later commands start in "
+    "seconds (flows/engage_server.py).",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start a Prefect server (unless PREFECT_API_URL names one) and the warm runner in the
+    background (state and logs under ENGAGE_SERVER_HOME, default ~/.engage/server); every
+    later run, backfill, backtest or demo is handed to the runner."""
+    from flows.engage_server import server_home, start
+
+    console.print(f"starting engage server under {server_home()} ...")
+    try:
+        state = start()
+    except RuntimeError as error:
+        raise _fail(str(error), code=1) from error
+    ui = f"; UI {state.api_url.removesuffix('/api')}" if state.server_pid else ""
+    console.print(f"engage server: Prefect API {state.api_url}{ui}; runner pid {state.runner_pid}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the runner and the Prefect server `engage server start` started."""
+    from flows.engage_server import stop
+
+    state = stop()
+    console.print("engage server stopped" if state else "engage server was not running")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Whether `engage server` runs, with its Prefect API."""
+    from flows.engage_server import code_fingerprint, running_state
+
+    state = running_state()
+    if state is None:
+        console.print("engage server is not running (start it: engage server start)")
+        raise typer.Exit(1)
+    stale = "" if state.fingerprint == code_fingerprint() else " (runs older code: restart it)"
+    console.print(
+        f"engage server runs: Prefect API {state.api_url}, runner pid {state.runner_pid}{stale}"
     )

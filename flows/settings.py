@@ -44,7 +44,15 @@ def _read_yaml(path: Path) -> Any:
     except OSError as error:
         raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
     except yaml.YAMLError as error:
-        raise ConfigFileError(f"{path}: not valid YAML: {error}") from error
+        raise ConfigFileError(f"{path}: not valid YAML: {_yaml_problem(error)}") from error
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (`line 1, column 10`)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def load_source(path: str | Path, name: str) -> SourceConfig:

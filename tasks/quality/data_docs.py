@@ -77,6 +77,12 @@ def _batch_definition() -> Any:
     )
 
 
+def warm_context() -> None:
+    """Make the process's GX context now (a process that forks runs makes it once for all)."""
+    with _GX_LOCK:
+        _batch_definition()
+
+
 _GX_LOCK = threading.RLock()
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

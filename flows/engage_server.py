@@ -1,0 +1,456 @@
+"""Prefect for the command line, without paying for it on every command.
+
+- `engage server start` leaves two processes running in the background: a Prefect server
+  (SQLite under ENGAGE_SERVER_HOME, default ~/.engage/server; or the server PREFECT_API_URL
+  names) and a warm runner, a process that has imported Prefect, Great Expectations, Polars
+  and the flows once. Every later `engage run` (backfill, backtest, demo) is handed to the
+  runner, which forks a child that runs the command in the caller's working directory, with
+  the caller's environment and terminal (its stdin, stdout and stderr, passed over a Unix
+  socket), and sends back the exit status. `engage server stop` stops both.
+- Without it, a command that runs a flow starts a temporary Prefect server (the one Prefect's
+  ephemeral mode starts) in the background right after its pre-flight checks, imports its
+  flows meanwhile, and stops the server when it ends.
+
+The runner's Prefect settings are those it started with (its server); the ENGAGE_* variables
+are the caller's. It serves the code it imported: a command finds it changed (the files' times
+and sizes) and runs in its own process instead, saying so.
+"""
+
+import atexit
+import contextlib
+import hashlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("flows", "tasks", "scoring", "demo")
+STATE_FILE = "state.json"
+SOCKET_FILE = "runner.sock"
+STARTUP_SECONDS = 180.0
+WARM_MODULES = (
+    "great_expectations",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "flows.daily",
+    "flows.backfill",
+    "flows.backtest",
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "prefect.concurrency.sync",
+)
+"""What the runner imports once: the flows, and what their first run would import (forked
+children start with them)."""
+"""How long a server or runner may take to start on a busy two-core machine."""
+
+
+def server_home() -> Path:
+    """Where `engage server` keeps its state, logs and Prefect database."""
+    return Path(os.environ.get("ENGAGE_SERVER_HOME") or Path.home() / ".engage" / "server")
+
+
+def code_fingerprint() -> str:
+    """The project's source files' paths, times and sizes, hashed: a runner that imported other
+    code must not run this code's commands."""
+    digest = hashlib.sha256()
+    for source in SOURCES:
+        for path in sorted((PROJECT_ROOT / source).rglob("*")):
+            if path.suffix in (".py", ".html", ".yaml"):
+                status = path.stat()
+                digest.update(f"{path}:{status.st_mtime_ns}:{status.st_size};".encode())
+    return digest.hexdigest()
+
+
+def healthy(api_url: str, timeout: float = 2) -> bool:
+    """Whether the Prefect API answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait(
+    ready: Callable[[], bool], what: str, process: "subprocess.Popen[bytes]", log: Path
+) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{what} did not start; its log {log} ends:\n{tail}")
+        time.sleep(0.1)
+
+
+# ------------------------------------------------------------------ a temporary server (cold)
+
+
+class TemporaryServer:
+    """The Prefect server Prefect's ephemeral mode would start (uvicorn with the API, no UI),
+    started in the background so that the command imports its flows meanwhile."""
+
+    def __init__(self) -> None:
+        port = str(free_port())
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        environment = os.environ | {"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT_UI_ENABLED": "0"}
+        command = [sys.executable, "-m", "uvicorn", "--factory"]
+        command += ["prefect.server.api.server:create_app", "--host", "127.0.0.1"]
+        command += ["--port", port, "--log-level", "error", "--lifespan", "on"]
+        self.process = subprocess.Popen(
+            command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
+        atexit.register(self.stop)
+
+    def wait(self) -> None:
+        """Block until the server answers (it was started with the command)."""
+        deadline = time.monotonic() + float(
+            os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
+        )
+        while not healthy(self.api_url, timeout=1):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the temporary Prefect server on {self.api_url} did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextlib.contextmanager
+def prefect_api() -> Iterator[TemporaryServer | None]:
+    """A Prefect API for the flows run inside: the one configured (PREFECT_API_URL or a
+    profile), the running `engage server`'s, or a temporary server started now (yielded: wait
+    for it before running a flow; it starts while the flows are imported, and stops on
+    leaving)."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    state = running_state()
+    if get_current_settings().api.url:
+        yield None
+        return
+    server = None if state is not None else TemporaryServer()
+    api_url = state.api_url if state is not None else server.api_url  # type: ignore[union-attr]
+    os.environ["PREFECT_API_URL"] = api_url  # for processes the flows start (Dask workers)
+    try:
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            yield server
+    finally:
+        if server is not None:
+            server.stop()
+
+
+# ------------------------------------------------------------------ `engage server` (warm)
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What `engage server start` left running."""
+
+    api_url: str
+    server_pid: int | None  # None: a server it did not start (PREFECT_API_URL)
+    runner_pid: int
+    socket: str
+    fingerprint: str
+
+
+def _state_path(home: Path) -> Path:
+    return home / STATE_FILE
+
+
+def read_state(home: Path | None = None) -> ServerState | None:
+    """The recorded state of `engage server`, if any."""
+    try:
+        return ServerState(**json.loads(_state_path(home or server_home()).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_state(home: Path | None = None) -> ServerState | None:
+    """The state of a running `engage server` (its processes alive), or None."""
+    state = read_state(home)
+    if state is None or not (_alive(state.server_pid) and _alive(state.runner_pid)):
+        return None
+    return state
+
+
+def _detached(
+    command: list[str], environment: dict[str, str], log: Path
+) -> "subprocess.Popen[bytes]":
+    with log.open("ab") as stream:
+        return subprocess.Popen(
+            command, env=environment, stdin=subprocess.DEVNULL, stdout=stream,
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=PROJECT_ROOT,
+        )  # fmt: skip
+
+
+def answers(path: Path | str) -> bool:
+    """Whether a runner listens on the socket at `path` (it answers a ping)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(str(path))
+            probe.send(json.dumps({"ping": True}).encode())
+            return bool(json.loads(probe.recv(4096)).get("pong"))
+        except (OSError, ValueError):
+            return False
+
+
+def start(home: Path | None = None) -> ServerState:
+    """Start the Prefect server (unless PREFECT_API_URL names one) and the warm runner in the
+    background; returns what runs. A running `engage server` is returned as it is."""
+    home = home or server_home()
+    if (state := running_state(home)) is not None:
+        return state
+    home.mkdir(parents=True, exist_ok=True)
+    environment = os.environ | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    api_url, server = os.environ.get("PREFECT_API_URL"), None
+    if not api_url:
+        port = free_port()
+        api_url = f"http://127.0.0.1:{port}/api"
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        server = _detached(
+            [*command, "--port", str(port)],
+            environment | {"PREFECT_HOME": str(home / "prefect"), "PREFECT_API_URL": api_url},
+            home / "server.log",
+        )
+    path = home / SOCKET_FILE
+    path.unlink(missing_ok=True)
+    runner = _detached(
+        [sys.executable, "-m", "flows.engage_server", str(path)],
+        environment | {"PREFECT_API_URL": api_url},
+        home / "runner.log",
+    )
+    try:
+        if server is not None:
+            _wait(lambda: healthy(str(api_url)), "the Prefect server", server, home / "server.log")
+        _wait(lambda: answers(path), "the engage runner", runner, home / "runner.log")
+    except BaseException:
+        for process in (runner, server):
+            if process is not None:
+                process.kill()
+        raise
+    state = ServerState(
+        str(api_url), server.pid if server else None, runner.pid, str(path), code_fingerprint()
+    )
+    _state_path(home).write_text(json.dumps(asdict(state)))
+    return state
+
+
+def stop(home: Path | None = None) -> ServerState | None:
+    """Stop what `engage server start` started (the runner, then the server)."""
+    home = home or server_home()
+    state = read_state(home)
+    if state is None:
+        return None
+    for pid in (state.runner_pid, state.server_pid):
+        if pid is not None and _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in (state.runner_pid, state.server_pid) if p) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    _state_path(home).unlink(missing_ok=True)
+    Path(state.socket).unlink(missing_ok=True)
+    return state
+
+
+# ------------------------------------------------------------------ the client side
+
+
+def handed_to_runner(argv: list[str]) -> int | None:
+    """Run `engage argv` in the running `engage server`'s runner; its exit status, or None when
+    there is no runner to use (none running, another PREFECT_API_URL, or other code)."""
+    state = running_state()
+    if state is None:
+        return None
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured and configured.rstrip("/") != state.api_url.rstrip("/"):
+        return None
+    if state.fingerprint != code_fingerprint():
+        print(
+            "engage server runs older code: this command runs on its own (restart it: "
+            "engage server stop && engage server start)",
+            file=sys.stderr,
+        )
+        return None
+    request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
+        try:
+            connection.connect(state.socket)
+        except OSError:
+            return None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        socket.send_fds(connection, [json.dumps(request).encode()], [0, 1, 2])
+        return _exit_status(connection)
+
+
+def _exit_status(connection: socket.socket) -> int:
+    """Wait for the runner's child to end, forwarding Ctrl-C and SIGTERM to it."""
+    child: dict[str, int] = {}
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if "pid" in child:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child["pid"], signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while message := connection.recv(4096):
+            answer = json.loads(message)
+            if "pid" in answer:
+                child["pid"] = int(answer["pid"])
+            if "exit" in answer:
+                return int(answer["exit"])
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    print("engage server's runner stopped during the command", file=sys.stderr)
+    return 1
+
+
+# ------------------------------------------------------------------ the runner
+
+
+def _run_in_child(request: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: become the caller's command, then exit with its status (never
+    return into the runner's loop)."""
+    status = 1
+    try:
+        os.setsid()  # its own process group: the caller's Ctrl-C reaches it and its children
+        for target, fd in zip((0, 1, 2), fds, strict=True):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        prefect = {k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}
+        os.environ.clear()
+        os.environ.update(request["env"] | prefect)
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        import flows.cli
+
+        flows.cli.use_this_terminal()
+        flows.cli.app(args=request["argv"], prog_name="engage")
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()  # Prefect sends the run's last logs to the API here
+        os._exit(status)
+
+
+def _started(
+    connection: socket.socket, listener: socket.socket, callers: dict[int, socket.socket]
+) -> int | None:
+    """Fork the child that runs the request read from `connection` (its pid, sent to the
+    caller too), or answer a ping (None)."""
+    message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
+    request = json.loads(message)
+    if request.get("ping") or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        connection.send(json.dumps({"pong": os.getpid()}).encode())
+        return None
+    pid = os.fork()
+    if pid == 0:
+        listener.close()
+        for caller in callers.values():
+            caller.close()
+        _run_in_child(request, fds)
+    for fd in fds:
+        os.close(fd)
+    connection.send(json.dumps({"pid": pid}).encode())
+    return pid
+
+
+def serve(path: Path) -> None:
+    """The runner: import everything once, then fork a child per command received on the
+    Unix socket at `path`, and send each caller its child's pid and exit status."""
+    import importlib
+
+    import flows.cli  # noqa: F401  (first: it sets Prefect's settings before Prefect's import)
+    from tasks.pages import render_page
+    from tasks.quality.data_docs import warm_context
+
+    for module in WARM_MODULES:
+        importlib.import_module(module)
+    warm_context()
+    render_page("data_docs_index.html", run_date="", suites=[], verdict=str)
+    if threading.active_count() > 1:  # a fork copies only the forking thread
+        raise RuntimeError("the engage runner must not fork with threads running")
+    selector = selectors.DefaultSelector()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(path))
+    listener.listen(16)
+    selector.register(listener, selectors.EVENT_READ)
+    callers: dict[int, socket.socket] = {}
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    print(f"engage runner ready on {path} (pid {os.getpid()})", flush=True)
+    while True:
+        for _ in selector.select(timeout=0.2):
+            connection, _ = listener.accept()
+            pid = None
+            with contextlib.suppress(OSError, ValueError):  # a caller gone, or not a request
+                pid = _started(connection, listener, callers)
+            if pid is None:
+                connection.close()
+            else:
+                callers[pid] = connection
+        _report_ended(callers)
+
+
+def _report_ended(callers: dict[int, socket.socket]) -> None:
+    """Send each caller whose child ended its exit status (128 + signal if killed)."""
+    while callers:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            return
+        code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        with contextlib.suppress(OSError):
+            callers[pid].send(json.dumps({"exit": code}).encode())
+        callers.pop(pid).close()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]))
