@@ -264,8 +264,45 @@ class ServeProcess:
             _stop(self.process, signal.SIGINT, 60)
 
 
+class OutputFiles:
+    """`python -m http.server` over the output directory: the run artifacts link the run
+    reports there (ENGAGE_OUTPUT_URL), since a browser opens no file:// link from a page."""
+
+    def __init__(self, directory: Path, port: int, log: Path) -> None:
+        self.directory, self.port, self.log = directory, port, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serving(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url, timeout=2) as response:
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def start(self) -> Self:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                   str(self.directory), str(self.port)]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        wait_until(self.serving, 60, f"the output files on {self.url}", self.log)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process, signal.SIGTERM, 10)
+
+
 class LocalStack:
-    """PostgreSQL (optional), a Prefect server and a serve process; stopped in reverse order."""
+    """PostgreSQL (optional), a Prefect server, the output files over http and a serve
+    process; stopped in reverse order."""
 
     def __init__(
         self,
@@ -281,8 +318,14 @@ class LocalStack:
             LocalPostgres(self.home / "postgres", free_port(), bin_dir) if bin_dir else None
         )
         self.server = PrefectServer(self.home, port, self.postgres.url if self.postgres else None)
+        environment = serve_environment or {}
+        output = Path(environment.get("ENGAGE_OUTPUT") or os.environ.get("ENGAGE_OUTPUT", "output"))
+        self.files = OutputFiles(PROJECT_ROOT / output, free_port(), self.home / "files.log")
         self.serve = ServeProcess(
-            self.server.api_url, self.home / "serve.log", serve_environment, inactive_schedules
+            self.server.api_url,
+            self.home / "serve.log",
+            {"ENGAGE_OUTPUT_URL": self.files.url} | environment,
+            inactive_schedules,
         )
         self._stack = ExitStack()
 
@@ -295,6 +338,7 @@ class LocalStack:
             if self.postgres:
                 starting.callback(self.postgres.start().stop)
             starting.callback(self.server.start().stop)
+            starting.callback(self.files.start().stop)
             starting.callback(self.serve.start().stop)
             self._stack = starting.pop_all()
         return self
@@ -324,8 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     with stack:
         print(
             f"Prefect UI: {stack.server.url}  (deployments: daily, backfill; logs in "
-            f"{stack.home})\nset PREFECT_API_URL={stack.server.api_url} to use it from a "
-            "shell; Ctrl-C stops everything",
+            f"{stack.home})\nrun reports and outputs: {stack.files.url}\n"
+            f"set PREFECT_API_URL={stack.server.api_url} to use it from a shell; Ctrl-C stops "
+            "everything",
             flush=True,
         )
         try:

@@ -9,6 +9,7 @@ from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -262,6 +263,19 @@ def validation_counts(validation: ValidationReport) -> dict[str, int]:
     }
 
 
+def served_url(path: str, output: str) -> str | None:
+    """The http URL of an output file when the output directory is served (ENGAGE_OUTPUT_URL,
+    for ENGAGE_OUTPUT: `make server` serves it), else None."""
+    environment = settings()
+    if environment.output_url is None:
+        return None
+    root = environment.output.resolve()
+    if Path(output).resolve() != root:
+        return None
+    relative = Path(path).resolve().relative_to(root).as_posix()
+    return f"{environment.output_url.rstrip('/')}/{quote(relative)}"
+
+
 def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
     """Write the run report and manifest, publish the staged outputs, then announce the run
     (artifacts, data-quality events, the run event)."""
@@ -277,7 +291,9 @@ def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
     )
     write_manifest(manifest, run.staging, run.run_date)
     files = publish_outputs(run.staging, run.output, run.run_date)
-    publish_run_artifacts(run.run_date, run.output, validation, scoring, files, report)
+    publish_run_artifacts(
+        run.run_date, run.output, validation, scoring, files, report, served_url(report, run.output)
+    )
     mode.published()
     report_data_quality(
         validation.expectations + summary.output_expectations,

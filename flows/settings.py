@@ -22,6 +22,9 @@ class EngageSettings(BaseSettings):
     config: Path | None = None
     source: str | None = None
     """a source named in the configuration's `sources` section (used when `events` is unset)"""
+    output_url: str | None = None
+    """the http URL at which the output directory (`output`) is served, e.g. by `make server`:
+    the run's artifacts link its report there (a browser opens no file:// link from a page)"""
     run_date_lock: bool = True
     """hold the run date's global concurrency limit while running (flows/locks.py); off, only
     the publish step's file lock serializes writers of a date (one host), and a killed run does

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import polars as pl
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 
 from scoring.changes import score_changes, tier_shift, top_movers
@@ -17,6 +21,7 @@ from tasks.score.scores import ScoreReport
 
 SUMMARY_KEY = "engage-run-summary"
 TIERS_KEY = "engage-tier-shift"
+REPORT_KEY = "engage-run-report"
 TOP_MOVERS = 10
 
 
@@ -46,8 +51,10 @@ def run_summary_markdown(
     previous_date: date | None,
     published: list[str],
     report: str | None,
+    report_url: str | None = None,
 ) -> str:
-    """The markdown summary of one run (pure: everything it shows is passed in)."""
+    """The markdown summary of one run (pure: everything it shows is passed in). The report
+    is linked when it is served over http (`report_url`): browsers open no file:// link."""
     previous = previous_date.isoformat() if previous_date else "none"
     counts = pl.DataFrame(
         {
@@ -71,8 +78,10 @@ def run_summary_markdown(
         "change",
     )
     lines = [f"# engage run {run_date.isoformat()}", ""]
-    if report:
-        lines += [f"Run report: [{Path(report).name}]({Path(report).as_uri()}) (`{report}`)", ""]
+    if report_url:
+        lines += [f"Run report: [{Path(str(report)).name}]({report_url}) (`{report}`)", ""]
+    elif report:
+        lines += [f"Run report: `{report}` (set ENGAGE_OUTPUT_URL to link it here)", ""]
     lines += ["## Counts", "", markdown_table(counts), ""]
     lines += [f"## Tiers vs the previous run ({previous})", "", markdown_table(shares), ""]
     lines += [f"## Top movers since the previous run ({previous})", ""]
@@ -114,9 +123,11 @@ def publish_run_artifacts(
     scoring: ScoreReport,
     published: list[str],
     report: str | None,
+    report_url: str | None = None,
 ) -> str:
     """Compare the published run with the previous one; create the summary and tier
-    artifacts. Returns the markdown."""
+    artifacts (and a link artifact to the report when it is served at `report_url`). Returns
+    the markdown."""
     scores = pl.scan_parquet(partition_dir(output, "scores", run_date) / PART_FILE)
     previous_date = previous_run_date(output, run_date)
     if previous_date is None:
@@ -133,8 +144,15 @@ def publish_run_artifacts(
     ).collect()
     movers = top_movers(score_changes(scores, previous_scores), TOP_MOVERS).collect()
     markdown = run_summary_markdown(
-        run_date, validation, scoring, shift, movers, previous_date, published, report
+        run_date, validation, scoring, shift, movers, previous_date, published, report, report_url
     )
+    if report_url:
+        create_link_artifact(
+            report_url,
+            link_text=f"run report {run_date.isoformat()}",
+            key=REPORT_KEY,
+            description=f"engage run report for {run_date.isoformat()}",
+        )
     create_markdown_artifact(
         markdown, key=SUMMARY_KEY, description=f"engage run {run_date.isoformat()}"
     )

@@ -42,9 +42,12 @@ def test_summary_has_counts_tiers_movers_validation_outputs_and_report_link() ->
         date(2026, 3, 30),
         ["/out/scores/run_date=2026-03-31"],
         "/out/reports/run_date=2026-03-31/report.html",
+        "http://127.0.0.1:4201/reports/run_date%3D2026-03-31/report.html",
     )
     assert text.startswith("# engage run 2026-03-31\n")
-    assert "[report.html](file:///out/reports/run_date%3D2026-03-31/report.html)" in text
+    # served over http: a browser opens the link from the Prefect UI (never a file:// link)
+    assert "[report.html](http://127.0.0.1:4201/reports/run_date%3D2026-03-31/report.html)" in text
+    assert "file://" not in text
     assert "| 10 | 7 | 2 | 1 | 3 | 4 |" in text
     assert "## Tiers vs the previous run (2026-03-30)" in text
     assert "| churn_risk | 1 | 33.3 | 0 | 0 | 1 |" in text
@@ -54,6 +57,15 @@ def test_summary_has_counts_tiers_movers_validation_outputs_and_report_link() ->
     assert "| customer_id is missing | 2 |" in text
     assert "Unweighted event types (counted 0): page_view (1)" in text
     assert "- `/out/scores/run_date=2026-03-31`" in text
+
+
+def test_a_report_not_served_is_named_by_its_path_with_how_to_serve_it() -> None:
+    report = "/out/reports/run_date=2026-03-31/report.html"
+    text = run_summary_markdown(
+        date(2026, 3, 31), VALIDATION, SCORING, SHIFT, MOVERS, None, [], report
+    )
+    assert f"Run report: `{report}` (set ENGAGE_OUTPUT_URL to link it here)" in text
+    assert "file://" not in text
 
 
 def test_first_run_has_no_previous_run_and_tables_escape_pipes() -> None:
