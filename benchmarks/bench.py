@@ -223,6 +223,26 @@ def measure_flow_overhead(history: Path, window_days: int, work: Path) -> dict[s
     return {"seconds": min(r["wall"] for r in runs[1:]), "runs": runs}
 
 
+def measure_cli_cold(history: Path, window_days: int, work: Path) -> dict[str, Any]:
+    """`engage run` on a 3-row CSV from the command line, no Prefect server running
+    (benchmarks/fixed_cost.py: the step-by-step table)."""
+    from benchmarks.fixed_cost import measure_cli_cold as cold
+
+    return cold(work)
+
+
+def measure_cli_engage_server(history: Path, window_days: int, work: Path) -> dict[str, Any]:
+    """`engage run` on a 3-row CSV with `engage server` running (started before, not timed):
+    the fastest of 3."""
+    from benchmarks.fixed_cost import engage_server, measure_cli_engage_server
+
+    with engage_server(work / "engage-server") as home:
+        if home is None:
+            raise RuntimeError("engage server did not start")
+        runs = [measure_cli_engage_server(work / f"run{i}", home)["seconds"] for i in range(3)]
+    return {"seconds": min(runs), "runs": runs}
+
+
 MEASUREMENTS = {
     "project": measure_project,
     "duckdb": measure_duckdb,
@@ -232,6 +252,8 @@ MEASUREMENTS = {
     "validate": measure_validate,
     "score_rows": measure_score_rows,
     "flow_overhead": measure_flow_overhead,
+    "cli_cold": measure_cli_cold,
+    "cli_engage_server": measure_cli_engage_server,
     "backtest_labels": lambda history, _, work: measure_backtest(history, True, work),
     "backtest_silence": lambda history, _, work: measure_backtest(history, False, work),
 }
@@ -369,6 +391,8 @@ def main(arguments: argparse.Namespace) -> dict[str, Any]:
     main_results["validate_n_days"] = run_child("validate", history, validate_days)
     main_results["score_n_days"] = run_child("score_rows", history, validate_days)
     main_results["flow_overhead"] = run_child("flow_overhead", history, 30)
+    main_results["cli_cold"] = run_child("cli_cold", history, 30, arguments.repeat)
+    main_results["cli_engage_server"] = run_child("cli_engage_server", history, 30)
     results["main"] = main_results
 
     print("scaling (project and DuckDB, per size and window):")
@@ -445,9 +469,18 @@ def report(results: dict[str, Any]) -> str:
         "validate_n_days": f"validation (GX) of {main['validate_n_days']['rows']:,} rows",
         "score_n_days": f"scoring + write of the same {main['validate_n_days']['rows']:,} rows",
         "flow_overhead": "daily flow on a 3-row input (Prefect, steady state)",
+        "cli_cold": "`engage run` on a 3-row input, command line, cold (no server running)",
+        "cli_engage_server": "`engage run` on a 3-row input, `engage server` running",
     }
     for kind, label in labels.items():
-        lines.append(f"| {label} | {main[kind]['seconds']:.2f} | {main[kind]['peak_rss_mb']:.0f} |")
+        if kind in main:  # results from before a row existed lack it
+            lines.append(
+                f"| {label} | {main[kind]['seconds']:.2f} | {main[kind]['peak_rss_mb']:.0f} |"
+            )
+    overhead = min(r["overhead"] for r in main["flow_overhead"]["runs"][1:])
+    lines.append(
+        f"| Prefect's overhead per flow run, steady state (wall - steps) | {overhead:.2f} | |"
+    )
     steps = main["incremental"]["steps"]
     lines += [
         "",

@@ -19,6 +19,7 @@ and sizes) and runs in its own process instead, saying so.
 import atexit
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import selectors
@@ -42,19 +43,18 @@ SOURCES = ("flows", "tasks", "scoring", "demo")
 STATE_FILE = "state.json"
 SOCKET_FILE = "runner.sock"
 STARTUP_SECONDS = 180.0
-WARM_MODULES = (
+RUN_MODULES = (
     "great_expectations",
     "matplotlib.figure",
     "matplotlib.backends.backend_agg",
-    "flows.daily",
-    "flows.backfill",
-    "flows.backtest",
     "prefect.flow_engine",
     "prefect.task_engine",
     "prefect.concurrency.sync",
 )
-"""What the runner imports once: the flows, and what their first run would import (forked
-children start with them)."""
+"""What a flow's first run imports (lazily: not every command needs them)."""
+WARM_MODULES = ("flows.daily", "flows.backfill", "flows.backtest", *RUN_MODULES)
+"""What the runner imports once: the flows and what their first run imports (each forked
+child starts with them)."""
 """How long a server or runner may take to start on a busy two-core machine."""
 
 
@@ -122,7 +122,10 @@ class TemporaryServer:
         atexit.register(self.stop)
 
     def wait(self) -> None:
-        """Block until the server answers (it was started with the command)."""
+        """Import what the flow's run will import anyway (RUN_MODULES), then wait until the
+        server answers: both while it starts."""
+        for module in RUN_MODULES:
+            importlib.import_module(module)
         deadline = time.monotonic() + float(
             os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
         )
@@ -144,19 +147,23 @@ class TemporaryServer:
 @contextlib.contextmanager
 def prefect_api() -> Iterator[TemporaryServer | None]:
     """A Prefect API for the flows run inside: the one configured (PREFECT_API_URL or a
-    profile), the running `engage server`'s, or a temporary server started now (yielded: wait
-    for it before running a flow; it starts while the flows are imported, and stops on
-    leaving)."""
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
-
+    profile), the running `engage server`'s, or a temporary server (yielded: wait for it
+    before running a flow; stopped on leaving). The temporary server is started before Prefect
+    is even imported (its import takes a second) and stopped at once if a profile names an
+    API; it starts while the command imports its flows."""
     state = running_state()
-    if get_current_settings().api.url:
-        yield None
-        return
-    server = None if state is not None else TemporaryServer()
-    api_url = state.api_url if state is not None else server.api_url  # type: ignore[union-attr]
-    os.environ["PREFECT_API_URL"] = api_url  # for processes the flows start (Dask workers)
+    configured = os.environ.get("PREFECT_API_URL")
+    server = TemporaryServer() if state is None and not configured else None
     try:
+        from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+        if get_current_settings().api.url:
+            if server is not None:
+                server.stop()
+            yield None
+            return
+        api_url = state.api_url if server is None else server.api_url  # type: ignore[union-attr]
+        os.environ["PREFECT_API_URL"] = api_url  # for processes the flows start (Dask workers)
         with temporary_settings({PREFECT_API_URL: api_url}):
             yield server
     finally:
@@ -407,8 +414,6 @@ def _started(
 def serve(path: Path) -> None:
     """The runner: import everything once, then fork a child per command received on the
     Unix socket at `path`, and send each caller its child's pid and exit status."""
-    import importlib
-
     import flows.cli  # noqa: F401  (first: it sets Prefect's settings before Prefect's import)
     from tasks.pages import render_page
     from tasks.quality.data_docs import warm_context

@@ -40,5 +40,6 @@ def new_figure(width: float = 8, height: float = 3.6) -> "Figure":
 def png_data_uri(figure: "Figure") -> str:
     """The figure as a `data:image/png;base64,…` URI (no timestamp: same data, same bytes)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight", metadata={"Software": None})
+    # constrained layout fits every element: no "tight" bounding box (a second draw)
+    figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
