@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tasks.pages import render_page
 from tasks.quality.expectations import Rule, expectation_label
+
+if TYPE_CHECKING:
+    import pandas as pd  # GX validates pandas frames: imported with GX, when a suite runs
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -141,7 +142,7 @@ def shown_in_data_docs(result: Any) -> Any:
 @serialized
 def run_suite(
     suite_name: str,
-    frame: pd.DataFrame,
+    frame: "pd.DataFrame",
     rules: list[Rule],
     run_date: date,
     staging: str | Path | None = None,
@@ -191,7 +192,7 @@ def run_suite(
 
 @serialized
 def failing_row_ids(
-    suspects: pd.DataFrame, rules: dict[int, Rule], index_column: str
+    suspects: "pd.DataFrame", rules: dict[int, Rule], index_column: str
 ) -> dict[int, list[Any]]:
     """Per rule index, the `index_column` values GX reports as failing (COMPLETE format).
 

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import polars as pl
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -291,7 +290,7 @@ def table_gate(
         "quarantined_share": share,
         "repeated_event_ids": repeated_event_ids,
     }
-    frame = pd.DataFrame({name: [value] for name, value in aggregates.items()})
+    frame = pl.DataFrame({name: [value] for name, value in aggregates.items()}).to_pandas()
     suite = table_rules(rules, band, rows_quarantined)
     outcomes, _ = run_suite(TABLE_SUITE, frame, suite, run_date, staging)
     shown = {

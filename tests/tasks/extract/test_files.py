@@ -352,3 +352,46 @@ def test_errors_in_later_pieces_name_the_right_line(
         _read(ragged)
     with pytest.raises(EventInputError, match=r"c\.ndjson: line 2: no record ends within 200 "):
         _read(long_line)
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [
+        ("event_id,customer_id,event_type,occurred_at", ","),
+        ("event_id;customer_id;event_type;occurred_at", ";"),
+        ("event_id\tcustomer_id\tevent_type\toccurred_at", "\t"),
+        ("event_id|customer_id|event_type|occurred_at", "|"),
+        ('"event_id";"customer_id";"note, with a comma";event_type;occurred_at', ";"),
+        ("a;b;c", ";"),  # no wanted name: the delimiter giving the most fields
+        ("single", ","),
+    ],
+)
+def test_the_delimiter_is_the_one_that_names_the_columns(header: str, delimiter: str) -> None:
+    assert files.csv_delimiter(header) == delimiter
+
+
+def test_a_spreadsheet_csv_with_bom_semicolons_and_decimal_commas_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    text = "event_id;customer_id;event_type;occurred_at;amount\r\n1;a;purchase;2026-03-30;1,5\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    frame = _read(path)
+    assert frame.select("event_id", "customer_id", "amount").rows() == [("1", "a", "1,5")]
+    assert files.header_columns(EventFile.of(str(path)))[:2] == ["event_id", "customer_id"]
+    # the decimal comma is not a number: that row is quarantined, saying so
+    assert validate(frame).quarantine["reason"].to_list() == ["amount is not a number"]
+
+
+def test_header_columns_read_no_rows_and_name_what_is_wrong(tmp_path: Path) -> None:
+    empty, ndjson = tmp_path / "empty.csv", tmp_path / "e.ndjson"
+    empty.write_text("")
+    ndjson.write_text('{"event_id": 1}\n')
+    assert files.header_columns(EventFile.of(str(empty))) is None
+    assert files.header_columns(EventFile.of(str(ndjson))) is None  # each line names its keys
+    parquet = tmp_path / "e.parquet"
+    pl.DataFrame({"event_id": ["1"], "occurred_at": ["x"]}).write_parquet(parquet)
+    assert files.header_columns(EventFile.of(str(parquet))) == ["event_id", "occurred_at"]
+    message = files.missing_columns_message(
+        "e.csv", ["event_id", "customer", "event_type", "occurred_at"], files.EVENT_COLUMN_NAMES
+    )
+    assert message is not None and "rename the header's columns" in message
+    assert "run it with --source" in message  # a mapping --events can use: a sources entry
