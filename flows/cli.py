@@ -1,6 +1,7 @@
 """`engage`: the command line. Checks its arguments and inputs first (flows/preflight.py,
-before Prefect is even imported), then runs the Prefect flows (an ephemeral Prefect server is
-started when no PREFECT_API_URL is set) and prints a summary of what they did.
+before Prefect is even imported), then runs the Prefect flows and prints a summary of what
+they did: handed to `engage server`'s warm runner when one runs, else against PREFECT_API_URL
+or a temporary Prefect server started while the flows are imported (flows/engage_server.py).
 
 Exit status: 0 done; 2 a bad argument, input or configuration; 3 stopped by the data-quality
 gate; 4 the output cannot be written (full, read-only, not a directory). Each error is one line
