@@ -39,9 +39,8 @@ def _arguments(dataset: dict, config: Path, output: Path, *extra: str) -> list[s
     ]
 
 
-@pytest.mark.e2e
 def test_backtest_cli_writes_report_tables_and_suggested_config(
-    dataset: dict, tmp_path: Path
+    prefect_api: str, dataset: dict, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.yaml"
     shutil.copy(bundled_config_path(), config)
@@ -122,8 +121,7 @@ def test_backtest_cli_errors_exit_2_with_the_fix(dataset: dict, tmp_path: Path) 
     assert "would overwrite it" in refused.output
 
 
-@pytest.mark.e2e
-def test_backtest_cli_range_too_short(dataset: dict, tmp_path: Path) -> None:
+def test_backtest_cli_range_too_short(prefect_api: str, dataset: dict, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     shutil.copy(bundled_config_path(), config)
     result = runner.invoke(

@@ -14,6 +14,8 @@ from flows.daily import daily_scoring
 from scoring.config import ScoringConfig, ValidationRules
 from scoring.schema import CONTRIBUTIONS, SCORES, polars_schema
 
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
 RUN_DATE = date(2026, 3, 31)
 # 2 bad rows of 10 on purpose: a budget of 50 % lets the run through
 CONFIG = ScoringConfig(

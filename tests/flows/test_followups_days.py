@@ -12,7 +12,7 @@ from flows.daily import daily_scoring
 from scoring.config import ScoringConfig
 from scoring.schema import ACTIONS, FLAGS, SCORE_HISTORY, polars_schema
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 DAY_1 = date(2026, 3, 1)
 CONFIG = ScoringConfig.model_validate(

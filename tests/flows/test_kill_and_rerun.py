@@ -41,7 +41,7 @@ n3,dave,login,not-a-time
 """
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def _partition(output: Path, table: str) -> Path:

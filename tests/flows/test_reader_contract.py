@@ -44,8 +44,6 @@ READER_TYPES = {
 }
 RAW_QUARANTINE_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "campaign")
 
-pytestmark = pytest.mark.e2e
-
 
 def expected_types(table: str) -> dict[str, str]:
     """column -> contract Arrow type name, quarantine's raw text columns included."""
@@ -56,7 +54,7 @@ def expected_types(table: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def output(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("contract")
     (root / "events.csv").write_text(EVENTS)
     config = ScoringConfig(weights={"login": 1, "invite_sent": 10})
