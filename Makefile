@@ -43,7 +43,7 @@ system-deps-chromium:
 test: $(VENV)/.dev-installed $(SPARK_VENV)/.installed system-deps-postgresql system-deps-chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy scoring
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
