@@ -116,7 +116,7 @@ def test_bad_config_exits_2_naming_the_file_and_key(
     assert message in result.output.replace("\n", " ")
 
 
-def test_missing_events_exits_2_with_what_to_check(tmp_path: Path) -> None:
+def test_missing_events_exits_2_with_what_to_check(prefect_api: str, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         [
