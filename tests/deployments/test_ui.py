@@ -5,16 +5,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from uuid import UUID
 
 from playwright.sync_api import Browser, Page
 from prefect import get_client
+from typer.testing import CliRunner
 
 from deployments.local_stack import api_post
+from flows.cli import app
 from tests.deployments.conftest import Stack
 from tests.deployments.flow_runs import DAILY, completed
 
@@ -66,13 +66,12 @@ def test_custom_run_from_the_ui_matches_a_cli_run(
         shutil.copyfile(tmp_path / "ui.png", SCREENSHOT)
 
     cli_output = tmp_path / "cli-output"
-    subprocess.run(
-        [str(Path(sys.executable).parent / "engage"), "run", "--events", str(stack.events),
-         "--config", str(stack.config), "--run-date", RUN_DATE.isoformat(),
-         "--output", str(cli_output)],
-        check=True, capture_output=True, timeout=600,
-        env=os.environ | {"PREFECT_API_URL": stack.api_url},
+    result = CliRunner().invoke(
+        app,
+        ["run", "--events", str(stack.events), "--config", str(stack.config),
+         "--run-date", RUN_DATE.isoformat(), "--output", str(cli_output)],
     )  # fmt: skip
+    assert result.exit_code == 0, result.output
 
     partition = f"run_date={RUN_DATE}"
     for table in DATA_TABLES:

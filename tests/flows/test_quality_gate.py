@@ -1,6 +1,7 @@
 """The data-quality gate in the daily flow: Data Docs, manifest, artifact, error budget."""
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -125,14 +126,11 @@ def test_data_docs_render_in_headless_chromium_with_the_suite_names(
 
 
 def test_over_budget_fails_before_publishing_and_leaves_earlier_outputs(
-    prefect_api: str, tmp_path: Path
+    good_run: RunSummary, tmp_path: Path
 ) -> None:
     output = tmp_path / "out"
-    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    shutil.copytree(good_run.output, output)  # an earlier run of the same date
     (tmp_path / "bad.csv").write_text(BAD_CSV)
-    daily_scoring(
-        events=str(tmp_path / "good.csv"), config=CONFIG, run_date=RUN_DATE, output=str(output)
-    )
     before = _files(output)
 
     with pytest.raises(QualityGateError) as failure:
