@@ -165,7 +165,10 @@ class LocalPostgres:
                 "--auth=scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8", "--no-sync",
             )  # fmt: skip
         elif not password_file.exists():
-            raise RuntimeError(f"{self.data}: a cluster without its password file; delete it")
+            raise RuntimeError(
+                f"{self.data}: a cluster without its password file (an older `make server` made "
+                f"it): delete {self.directory}"
+            )
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"
