@@ -39,7 +39,7 @@ def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_run_matches_the_independent_oracle_column_by_column(
-    demo_dataset: dict, tmp_path: Path
+    prefect_api: str, demo_dataset: dict, tmp_path: Path
 ) -> None:
     config_path = tmp_path / "config.yaml"
     weights = {"login": 1.5, "invite_sent": 10, "feature_used": 0.3, "app_uninstalled": -20}
@@ -83,7 +83,7 @@ def test_run_matches_the_independent_oracle_column_by_column(
         assert row["contribution"] == pytest.approx(expected["contribution"], abs=1e-9)
 
 
-def test_demo_command_generates_data_and_scores_it(tmp_path: Path) -> None:
+def test_demo_command_generates_data_and_scores_it(prefect_api: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--output", str(tmp_path), "--customers", "150"])
     assert result.exit_code == 0, result.output
     scores = pl.read_parquet(tmp_path / "scores")
@@ -116,7 +116,7 @@ def test_bad_config_exits_2_naming_the_file_and_key(
     assert message in result.output.replace("\n", " ")
 
 
-def test_missing_events_exits_2_with_what_to_check(tmp_path: Path) -> None:
+def test_missing_events_exits_2_with_what_to_check(prefect_api: str, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         [

@@ -44,6 +44,8 @@ from tasks.secrets import (
 )
 from tests.flows.webhook_receiver import webhook_receiver
 
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
 DB_PASSWORD = "pw-Qx7!r9#LkT2/zz"  # URL-special characters: also checked URL-encoded
 API_TOKEN = "tok-9f8e7d6c5b4a3921"
 BLOCK = "engage-test-db-password"
