@@ -179,10 +179,18 @@ class LocalPostgres:
         )  # fmt: skip
         return self
 
+    def query(self, database: str, sql: str) -> str:
+        """One SQL statement's result through psql, unaligned (`|`-separated, no header)."""
+        return self._client("psql", "-d", database, "-tAc", sql)
+
+    def dump(self, database: str) -> str:
+        """Every row of `database` as SQL text (pg_dump --data-only)."""
+        return self._client("pg_dump", "--data-only", database)
+
     def create_database(self, name: str) -> str:
         """Create `name` unless it exists; its name."""
         query = f"select 1 from pg_database where datname = '{name}'"
-        if self._client("psql", "-d", "postgres", "-tAc", query).strip() != "1":
+        if self.query("postgres", query).strip() != "1":
             self._client("createdb", name)
         return name
 

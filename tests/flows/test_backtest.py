@@ -208,8 +208,7 @@ def refunds(dataset: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_validation_section_is_honoured_and_the_gate_exits_3(
-    prefect_api: str,
-    refunds: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    prefect_api: str, refunds: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # the bundled validation section keeps the default ranges: refunds fail the gate
     bundled = tmp_path / "config.yaml"
