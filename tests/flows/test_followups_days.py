@@ -1,6 +1,8 @@
-"""Follow-ups over consecutive simulated days through the daily flow: a fading customer is
-flagged the day its rule fires, not re-flagged the next day, resolved when it recovers and
-re-flagged after the cool-down; a highly engaged trial customer is flagged upsell-ready."""
+"""Follow-ups over consecutive simulated days through the daily flow: the first run is a
+baseline (its flags queued, nothing delivered); a fading customer is flagged the day its rule
+fires, not re-flagged the next day, resolved when it recovers and re-flagged after the
+cool-down; a highly engaged trial customer is flagged upsell-ready, delivered after the
+baseline."""
 
 from datetime import date, timedelta
 from pathlib import Path
@@ -87,9 +89,12 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
         run(inputs, output, n)
 
     pql = ("upsell_ready", "trial customer scoring highly_engaged (80)")
-    assert actions_of(output, 1) == [("new", "trial", *pql)]  # pro scores the same: no flag
+    assert actions_of(output, 1) == []  # a baseline: its flags wait
+    flags_1 = pl.read_parquet(output / "flags" / f"run_date={day(1)}")
+    assert flags_1.select("customer_id", "status").rows() == [("trial", "queued")]  # not pro
     assert actions_of(output, 2) == [
-        ("new", "fade", "at_risk", "score dropped 20 points to 30"),  # the day it fires
+        ("new", "fade", "at_risk", "score dropped 20 points to 30"),  # the day it fires: first
+        ("new", "trial", *pql),  # from the queue
     ]
     assert actions_of(output, 3) == []  # still dropping: not flagged again
     assert actions_of(output, 4) == [("resolved", "fade", "at_risk", "no longer holds: score_drop")]
@@ -102,6 +107,8 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
     assert flags_3.select(
         "customer_id",
         "kind",
+        "status",
+        "priority",
         "flagged_on",
         "rules",
         "reasons",
@@ -113,6 +120,8 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
         (
             "fade",
             "at_risk",
+            "open",
+            1,
             day(2),
             "score_drop",
             "score dropped 20 points to 10",
@@ -124,6 +133,8 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
         (
             "trial",
             "upsell_ready",
+            "open",
+            2,
             day(1),
             "pql",
             "trial customer scoring highly_engaged (80)",
@@ -135,7 +146,7 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
     ]
     message = pl.read_parquet(output / "actions" / f"run_date={day(2)}")["message"][0]
     assert message == (
-        ":warning: *At risk* · new flag · customer `fade` · score 30 (very_disengaged)"
+        ":warning: *At risk* · new flag · #1 · customer `fade` · score 30 (very_disengaged)"
         " · change -20: 2 fewer login (-20)\n• score dropped 20 points to 30"
     )
 
@@ -157,4 +168,7 @@ def test_a_rerun_replaces_the_date_and_gives_the_same_actions(
         (day(2), 3),
         (day(3), 3),
     ]
-    assert actions_of(output, 2) == [("new", "fade", "at_risk", "score dropped 20 points to 30")]
+    assert actions_of(output, 2) == [
+        ("new", "fade", "at_risk", "score dropped 20 points to 30"),
+        ("new", "trial", "upsell_ready", "trial customer scoring highly_engaged (80)"),
+    ]
