@@ -7,9 +7,10 @@
 - value_factor = sqrt(value / median positive value of the customers table), clamped to
   [VALUE_FACTOR_MIN, VALUE_FACTOR_MAX]; exactly 1 when the customer's value is unknown or no
   customer has a positive value;
-- freshness = 1 + 1 / (1 + age_days), age_days = run date - raised_on (the newest open rule's
-  enrolment): 2 the day a flag (or a new reason) is raised, 1.5 a day later, towards 1. A flag
-  raised on the output's first run (the baseline) is of unknown age: freshness 1.
+- freshness = 1 + 2 / (1 + age_days), age_days = run date - raised_on (the newest open rule's
+  enrolment): 3 the day a flag (or a new reason) is raised, 2 a day later, 1.5 after three
+  days, towards 1. A flag raised on the output's first run (the baseline) is of unknown age:
+  freshness 1.
 
 priority: 1 = act first, dense and unique: priority_score descending, then customer_id.
 """
@@ -32,11 +33,11 @@ def value_factor(value: pl.Expr, median: pl.Expr) -> pl.Expr:
 
 
 def freshness(raised_on: pl.Expr, run_date: date, baseline_date: date | None) -> pl.Expr:
-    """1 + 1 / (1 + run_date - raised_on in days): 2 on the day a flag is raised, decaying
+    """1 + 2 / (1 + run_date - raised_on in days): 3 on the day a flag is raised, decaying
     towards 1; 1 for a flag raised on `baseline_date` (the first run: its age is unknown)."""
     age_days = (pl.lit(run_date) - raised_on).dt.total_days().clip(lower_bound=0)
     unknown_age = raised_on <= baseline_date if baseline_date is not None else pl.lit(False)
-    return pl.when(unknown_age).then(pl.lit(1.0)).otherwise(1 + 1 / (1 + age_days))
+    return pl.when(unknown_age).then(pl.lit(1.0)).otherwise(1 + 2 / (1 + age_days))
 
 
 def prioritized_flags(

@@ -66,7 +66,7 @@ FLAGS: tuple[Column, ...] = (
     Column(
         "freshness",
         pl.Float64(),
-        "1 + 1 / (1 + days since raised_on): 2 the day it is raised; 1 if raised on the first run",
+        "1 + 2 / (1 + days since raised_on): 3 the day it is raised; 1 if raised on the first run",
     ),
     Column("flagged_on", pl.Date(), "run date the earliest open rule flagged the customer"),
     Column("raised_on", pl.Date(), "run date the newest open rule flagged the customer"),

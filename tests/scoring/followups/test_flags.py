@@ -78,9 +78,9 @@ def test_strength_sums_the_margins_and_a_new_reason_raises_the_flag_again() -> N
     ]
     flags, _ = followups.run(steady, day(2))
     assert flags.select("strength", "raised_on", "freshness").rows() == [
-        (1.8475, day(1), 1.5)  # a day old
+        (1.8475, day(1), 2.0)  # a day old
     ]
     flags, _ = followups.run(both_kinds(), day(3))  # dropped 34 >= 20 points: margin 1.7
     assert flags.select("strength", "flagged_on", "raised_on", "freshness").rows() == [
-        (3.5475, day(1), day(3), 2.0)
+        (3.5475, day(1), day(3), 3.0)
     ]

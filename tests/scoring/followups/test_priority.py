@@ -47,10 +47,10 @@ def test_the_worked_example_of_the_docs() -> None:
     assert ranked.select(
         "priority", "customer_id", "value_factor", "freshness", "priority_score"
     ).rows() == [
-        (1, "b", 1.0, 2.0, 6.2),  # 3.1 x sqrt(10,000 / 10,000) x (1 + 1 / 1)
-        (2, "a", 2.0, 1.5, 4.5),  # 1.5 x sqrt(4) x (1 + 1 / 2)
-        (3, "d", 1.0, 1.25, 1.875),  # 1.5 x 1 (unknown value) x (1 + 1 / 4)
-        (4, "e", 0.5, 2.0, 1.5),  # 1.5 x sqrt(0), clamped to 0.5, x 2
+        (1, "b", 1.0, 3.0, 9.3),  # 3.1 x sqrt(10,000 / 10,000) x (1 + 2 / 1)
+        (2, "a", 2.0, 2.0, 6.0),  # 1.5 x sqrt(4) x (1 + 2 / 2)
+        (3, "d", 1.0, 1.5, 2.25),  # 1.5 x 1 (unknown value) x (1 + 2 / 4)
+        (4, "e", 0.5, 3.0, 2.25),  # 1.5 x sqrt(0), clamped to 0.5, x 3: tied with d, d first
         (5, "c", 0.5, 1.0, 1.0),  # 2 x sqrt(0.25) x 1 (raised on the baseline: age unknown)
     ]
 
