@@ -4,7 +4,7 @@ when no PREFECT_API_URL is set) and prints a summary of what they did."""
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -137,9 +137,7 @@ def print_summary(summary: "RunSummary") -> None:
         unweighted = ", ".join(scoring.unweighted_event_types)
         console.print(f"unweighted event types (counted 0): {unweighted}")
     if summary.followups is not None:
-        console.print(
-            f"follow-ups: flags {summary.followups.flags}, actions {summary.followups.actions}"
-        )
+        print_call_list(summary)
     if validation.unknown_event_types:
         unknown = ", ".join(f"{t} ({n:,})" for t, n in validation.unknown_event_types.items())
         console.print(f"event types not in the catalogue (kept): {unknown}")
@@ -152,6 +150,48 @@ def print_summary(summary: "RunSummary") -> None:
         console.print(f"  {path}")
 
 
+CALL_LIST_SHOWN = 10
+
+
+def print_call_list(summary: "RunSummary") -> None:
+    """The size of the call list and the queue, and the top of the call list."""
+    import polars as pl
+
+    followups = summary.followups
+    assert followups is not None
+    statuses = followups.statuses
+    calls = statuses.get("new", 0) + statuses.get("open", 0)
+    console.print(
+        f"call list: {calls:,} ({statuses.get('new', 0):,} new, {statuses.get('open', 0):,} "
+        f"open); queue: {statuses.get('queued', 0):,} over capacity; "
+        f"{followups.deliveries:,} action(s) to deliver"
+        + (" (baseline run: flags queued, see --deliver-baseline)" if followups.baseline else "")
+    )
+    flags_file = Path(summary.output) / "flags" / f"run_date={summary.run_date}" / "part-0.parquet"
+    top = (
+        pl.read_parquet(flags_file)
+        .filter(pl.col("status").is_in(["new", "open"]))
+        .sort("priority")
+        .head(CALL_LIST_SHOWN)
+    )
+    if top.is_empty():
+        return
+    table = Table(title=f"call list, top {top.height} by priority (all: {flags_file})")
+    for name in ("#", "status", "kind", "customer", "owner", "value", "first reason"):
+        table.add_column(name, justify="right" if name in ("#", "value") else "left")
+    for row in top.iter_rows(named=True):
+        table.add_row(
+            str(row["priority"]),
+            row["status"],
+            row["kind"],
+            row["customer_name"] or row["customer_id"],
+            row["account_owner"] or "—",
+            "—" if row["value"] is None else f"{row['value']:,.0f}",
+            row["reasons"].split("; ")[0],
+        )
+    console.print(table)
+
+
 def _run(
     events: str | None,
     config_path: Path,
@@ -161,6 +201,7 @@ def _run(
     *,
     source: str | None = None,
     incremental: bool = False,
+    deliver_baseline: bool = False,
 ) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_source
@@ -179,6 +220,7 @@ def _run(
             run_date=run_date,
             source=source_config,
             incremental=incremental,
+            deliver_baseline=deliver_baseline,
             **_flow_inputs(events, config, output, customers),
         )
     print_summary(summary)
@@ -202,6 +244,13 @@ def run(
             "<output>/_state/daily_aggregates/ (same results as a full read)."
         ),
     ] = False,
+    deliver_baseline: Annotated[
+        bool,
+        typer.Option(
+            help="A first run (no earlier history under --output) delivers its flags up to the "
+            "follow-up capacity instead of queueing them all."
+        ),
+    ] = False,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
     _run(
@@ -212,6 +261,7 @@ def run(
         customers,
         source=source,
         incremental=incremental,
+        deliver_baseline=deliver_baseline,
     )
 
 
@@ -225,7 +275,9 @@ def demo(
     ),
     customers: Annotated[int, typer.Option(help="Customers in the generated data.")] = 2000,
 ) -> None:
-    """Generate the seeded demo data and run the daily flow on it."""
+    """Generate the seeded demo data and run the daily flow on it for two consecutive days:
+    the day before RUN_DATE (a baseline: its flags are queued) and RUN_DATE (fresh drops on
+    top of the call list, the queue offered within capacity)."""
     from demo.data import write_demo_dataset
     from flows.settings import bundled_config_path
 
@@ -233,7 +285,8 @@ def demo(
     console.print(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
-    _run(str(dataset["events"]), bundled_config_path(), day, output, dataset["customers"])
+    for run_day in (day - timedelta(days=1), day):
+        _run(str(dataset["events"]), bundled_config_path(), run_day, output, dataset["customers"])
 
 
 def _auc_table(report: "BacktestReport") -> Table:

@@ -66,7 +66,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return events, customers
 
 
-def run(inputs: tuple[Path, Path], output: Path, n: int) -> None:
+def run(inputs: tuple[Path, Path], output: Path, n: int, deliver_baseline: bool = False) -> None:
     events, customers = inputs
     daily_scoring(
         events=str(events),
@@ -74,6 +74,7 @@ def run(inputs: tuple[Path, Path], output: Path, n: int) -> None:
         run_date=day(n),
         output=str(output),
         customers=str(customers),
+        deliver_baseline=deliver_baseline,
     )
 
 
@@ -161,14 +162,15 @@ def test_a_rerun_replaces_the_date_and_gives_the_same_actions(
 ) -> None:
     output = tmp_path / "out"
     for n in (1, 2, 3, 2):
-        run(inputs, output, n)
+        run(inputs, output, n, deliver_baseline=n == 1)
     history = pl.read_parquet(output / "score_history")
     assert history.group_by("run_date").len().sort("run_date").rows() == [
         (day(1), 3),
         (day(2), 3),
         (day(3), 3),
     ]
-    assert actions_of(output, 2) == [
-        ("new", "fade", "at_risk", "score dropped 20 points to 30"),
-        ("new", "trial", "upsell_ready", "trial customer scoring highly_engaged (80)"),
+    # the baseline was told to deliver: the trial customer's flag went out on day 1
+    assert actions_of(output, 1) == [
+        ("new", "trial", "upsell_ready", "trial customer scoring highly_engaged (80)")
     ]
+    assert actions_of(output, 2) == [("new", "fade", "at_risk", "score dropped 20 points to 30")]
