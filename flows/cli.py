@@ -177,7 +177,7 @@ def print_call_list(summary: "RunSummary") -> None:
     if top.is_empty():
         return
     table = Table(title=f"call list, top {top.height} by priority (all: {flags_file})")
-    for name in ("#", "status", "kind", "customer", "owner", "value", "first reason"):
+    for name in ("#", "status", "kind", "customer", "owner", "value", "rules"):
         table.add_column(name, justify="right" if name in ("#", "value") else "left")
     for row in top.iter_rows(named=True):
         table.add_row(
@@ -187,7 +187,7 @@ def print_call_list(summary: "RunSummary") -> None:
             row["customer_name"] or row["customer_id"],
             row["account_owner"] or "—",
             "—" if row["value"] is None else f"{row['value']:,.0f}",
-            row["reasons"].split("; ")[0],
+            row["rules"],
         )
     console.print(table)
 
@@ -277,7 +277,8 @@ def demo(
 ) -> None:
     """Generate the seeded demo data and run the daily flow on it for two consecutive days:
     the day before RUN_DATE (a baseline: its flags are queued) and RUN_DATE (fresh drops on
-    top of the call list, the queue offered within capacity)."""
+    top of the call list, the queue offered within capacity); after each, write the CRM drop
+    as the follow-up flow does (no webhook)."""
     from demo.data import write_demo_dataset
     from flows.settings import bundled_config_path
 
@@ -287,6 +288,32 @@ def demo(
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
     for run_day in (day - timedelta(days=1), day):
         _run(str(dataset["events"]), bundled_config_path(), run_day, output, dataset["customers"])
+        _demo_delivery(run_day, output)
+
+
+@contextmanager
+def _without_environment_variable(name: str) -> Iterator[None]:
+    """The block runs with `name` unset; its value (if any) is restored after."""
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
+
+
+def _demo_delivery(run_date: date, output: Path) -> None:
+    """Deliver a demo day as the follow-up deployment would: the CRM drop, whole and per owner
+    (never a webhook: the demo's customers are made up)."""
+    from flows.followups import deliver_followups
+
+    with _without_environment_variable("ENGAGE_WEBHOOK_URL"):
+        report = deliver_followups(run_date=run_date, output=str(output))
+    owners = [f for f in report.drop_files if "by_owner" in Path(f).parts]
+    console.print(
+        f"CRM drop: {report.actions:,} action(s) -> {Path(report.drop_files[0]).parent} "
+        f"({len(owners)} file(s) per owner)"
+    )
 
 
 def _auc_table(report: "BacktestReport") -> Table:

@@ -101,6 +101,12 @@ def test_demo_command_scores_a_baseline_day_then_the_run_date(tmp_path: Path) ->
     assert "call list, top 10 by priority" in second and "baseline run" not in second
     assert new["account_owner"].null_count() == 0 and new["value"].null_count() == 0
     assert re.search(r"│\s+1 │ new\s+│", result.output)  # priority 1 first
+    drop = pl.read_csv(tmp_path / "crm_drop" / "run_date=2026-03-31" / "actions.csv")
+    assert drop.height == new.height and drop["delivered"].all()
+    assert {"priority", "account_owner", "customer_name", "value"} <= set(drop.columns)
+    owner_files = list((tmp_path / "crm_drop" / "run_date=2026-03-31" / "by_owner").glob("*.csv"))
+    assert sum(pl.read_csv(f).height for f in owner_files) == new.height
+    assert "CRM drop: 0 action(s)" in first
 
 
 @pytest.mark.parametrize(
