@@ -102,6 +102,29 @@ def with_baseline_delivery(config: ScoringConfig) -> ScoringConfig:
     return config.model_copy(update={"followups": followups})
 
 
+def changes_since(
+    output: str, before: date | None, scores: pl.LazyFrame, contributions: pl.LazyFrame
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The score deltas against the previous run's history, and why (their exact
+    decomposition by event type, as text)."""
+    previous_contributions = published(
+        output, "contributions", before, pl.LazyFrame(schema=polars_schema(CONTRIBUTIONS))
+    )
+    deltas = score_deltas(scores, published(output, "score_history", before, None))
+    decomposition = delta_by_event_type(contributions, previous_contributions)
+    return deltas, change_explanations(decomposition, deltas)
+
+
+def snapshots_days_ago(
+    output: str, run_date: date, followups: FollowupsConfig
+) -> dict[int, pl.LazyFrame | None]:
+    """The score history of the runs the rules compare with `days_ago` (None: no such run)."""
+    return {
+        days: published(output, "score_history", run_date - timedelta(days=days), None)
+        for days in comparison_days(followups)
+    }
+
+
 @task(name="track-followups", cache_policy=NO_CACHE, persist_result=False)
 def track_followups(
     scores_file: str,
@@ -124,20 +147,14 @@ def track_followups(
     customers_frame = read_customers(customers).lazy() if customers else None
 
     before = previous_run_date(output, run_date)
-    previous_contributions = published(
-        output, "contributions", before, pl.LazyFrame(schema=polars_schema(CONTRIBUTIONS))
-    )
-    deltas = score_deltas(scores, published(output, "score_history", before, None))
+    deltas, explanations = changes_since(output, before, scores, contributed)
     evidence = followup_evidence(deltas, scores, run_date, metrics, customers_frame)
-    explanations = change_explanations(
-        delta_by_event_type(contributed, previous_contributions), deltas
-    )
-    snapshots_days_ago = {
-        days: published(output, "score_history", run_date - timedelta(days=days), None)
-        for days in comparison_days(followups)
-    }
     matches = rule_matches(
-        evidence, contributed, followups, snapshots_days_ago, config.tier_boundaries
+        evidence,
+        contributed,
+        followups,
+        snapshots_days_ago(output, run_date, followups),
+        config.tier_boundaries,
     )
     enrolments = rule_enrolments(
         matches,
@@ -159,16 +176,26 @@ def track_followups(
     history, enrolled, flagged, acted = pl.collect_all(
         [score_snapshot(scores, metrics), enrolments, flags, actions]
     )
-    write_partition(history, "score_history", SCORE_HISTORY, staging, run_date)
-    write_partition(enrolled, "flag_enrolments", FLAG_ENROLMENTS, staging, run_date)
-    write_partition(flagged, "flags", FLAGS, staging, run_date)
-    write_partition(acted, "actions", ACTIONS, staging, run_date)
+    for frame, table, contract in (
+        (history, "score_history", SCORE_HISTORY),
+        (enrolled, "flag_enrolments", FLAG_ENROLMENTS),
+        (flagged, "flags", FLAGS),
+        (acted, "actions", ACTIONS),
+    ):
+        write_partition(frame, table, contract, staging, run_date)
+    return followup_report(before, flagged, acted)
+
+
+def followup_report(
+    before: date | None, flags: pl.DataFrame, actions: pl.DataFrame
+) -> FollowupReport:
+    """The counts of a run's flags (per kind and status) and delivered actions."""
     return FollowupReport(
         previous_run_date=before,
-        flags=counts_by(flagged, "kind", FLAG_KINDS),
-        actions=counts_by(acted.filter(pl.col("delivered")), "action", ACTION_KINDS),
-        statuses=counts_by(flagged, "status", FLAG_STATUSES),
-        deliveries=int(acted["delivered"].sum()),
+        flags=counts_by(flags, "kind", FLAG_KINDS),
+        actions=counts_by(actions.filter(pl.col("delivered")), "action", ACTION_KINDS),
+        statuses=counts_by(flags, "status", FLAG_STATUSES),
+        deliveries=int(actions["delivered"].sum()),
         baseline=before is None,
     )
 

@@ -62,6 +62,27 @@ def call_list_markdown(flags: pl.DataFrame) -> list[str]:
     return lines + ([markdown_table(calls), ""] if calls.height else [])
 
 
+def validation_markdown(validation: ValidationReport) -> list[str]:
+    """The validation balance and the quarantine reasons."""
+    lines = [
+        "## Validation",
+        "",
+        f"rows read = valid + quarantined + duplicates removed: {validation.rows_read:,} = "
+        f"{validation.rows_valid:,} + {validation.rows_quarantined:,} + "
+        f"{validation.duplicates_removed:,}",
+        "",
+    ]
+    if validation.quarantine_reasons:
+        reasons = pl.DataFrame(
+            {
+                "reason": list(validation.quarantine_reasons),
+                "rows": list(validation.quarantine_reasons.values()),
+            }
+        )
+        lines += [markdown_table(reasons), ""]
+    return lines
+
+
 def run_summary_markdown(
     run_date: date,
     validation: ValidationReport,
@@ -112,22 +133,7 @@ def run_summary_markdown(
     else:
         renamed = movers.rename({"previous_score": "previous score", "previous_tier": "was"})
         lines += [markdown_table(renamed), ""]
-    lines += [
-        "## Validation",
-        "",
-        f"rows read = valid + quarantined + duplicates removed: {validation.rows_read:,} = "
-        f"{validation.rows_valid:,} + {validation.rows_quarantined:,} + "
-        f"{validation.duplicates_removed:,}",
-        "",
-    ]
-    if validation.quarantine_reasons:
-        reasons = pl.DataFrame(
-            {
-                "reason": list(validation.quarantine_reasons),
-                "rows": list(validation.quarantine_reasons.values()),
-            }
-        )
-        lines += [markdown_table(reasons), ""]
+    lines += validation_markdown(validation)
     if scoring.unweighted_event_types:
         unweighted = ", ".join(f"{t} ({n:,})" for t, n in scoring.unweighted_event_types.items())
         lines += [f"Unweighted event types (counted 0): {unweighted}", ""]
