@@ -16,8 +16,8 @@ The steps of a run, each a module:
 Imported as `scoring.followups`: the names below are its public API.
 """
 
-from scoring.followups.actions import action_message, flag_actions
-from scoring.followups.capacity import DELIVERED_STATUSES, empty_flags, flag_statuses
+from scoring.followups.actions import flag_actions
+from scoring.followups.capacity import empty_flags, flag_statuses
 from scoring.followups.evidence import (
     EVIDENCE,
     ROUTING,
@@ -25,29 +25,14 @@ from scoring.followups.evidence import (
     customer_routing,
     followup_evidence,
 )
-from scoring.followups.flags import FLAG_KEYS, current_flags, kind_flags
-from scoring.followups.priority import freshness, prioritized_flags, value_factor
-from scoring.followups.rules import (
-    ENROLMENT,
-    MARGIN_CAP,
-    condition_holds,
-    condition_margin,
-    empty_enrolments,
-    rule_enrolments,
-    rule_matches,
-)
+from scoring.followups.flags import current_flags
+from scoring.followups.priority import prioritized_flags
+from scoring.followups.rules import empty_enrolments, rule_enrolments, rule_matches
 
 __all__ = [
-    "DELIVERED_STATUSES",
-    "ENROLMENT",
     "EVIDENCE",
-    "FLAG_KEYS",
-    "MARGIN_CAP",
     "ROUTING",
-    "action_message",
     "comparison_days",
-    "condition_holds",
-    "condition_margin",
     "current_flags",
     "customer_routing",
     "empty_enrolments",
@@ -55,10 +40,7 @@ __all__ = [
     "flag_actions",
     "flag_statuses",
     "followup_evidence",
-    "freshness",
-    "kind_flags",
     "prioritized_flags",
     "rule_enrolments",
     "rule_matches",
-    "value_factor",
 ]

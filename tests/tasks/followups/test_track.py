@@ -7,9 +7,10 @@ import polars as pl
 
 from scoring.config import ScoringConfig
 from scoring.history import score_snapshot
-from scoring.schema import CONTRIBUTIONS, SCORE_HISTORY, SCORES
+from scoring.schema import CONTRIBUTIONS, FLAGS, SCORE_HISTORY, SCORES
 from tasks.followups.track import (
     FollowupReport,
+    previous_flags,
     previous_run_date,
     track_followups,
     with_baseline_delivery,
@@ -136,3 +137,12 @@ def test_a_baseline_run_queues_its_flags_with_owner_name_and_value(tmp_path: Pat
     assert pl.read_parquet(staging / "actions" / "run_date=2026-03-20").is_empty()
     delivering = track(with_baseline_delivery(config))
     assert (delivering.statuses["new"], delivering.deliveries) == (2, 2)
+
+
+def test_flags_published_before_statuses_existed_count_as_delivered(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    legacy = pl.DataFrame({"customer_id": ["a"], "kind": ["at_risk"], "rules": ["low"]})
+    write_partition(legacy, "flags", None, output, date(2026, 3, 19))
+    flags = previous_flags(output, date(2026, 3, 19)).collect()
+    assert flags.select("customer_id", "status").rows() == [("a", "open")]  # not re-sent
+    assert previous_flags(output, None).collect().columns == [c.name for c in FLAGS]
