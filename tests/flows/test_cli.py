@@ -151,6 +151,20 @@ def test_missing_events_exits_2_with_what_to_check(tmp_path: Path) -> None:
     assert "no event files match" in result.output
 
 
+def test_a_customers_table_without_the_plan_a_rule_needs_exits_2(tmp_path: Path) -> None:
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,account_owner\nc1,Ada\n")
+    arguments = ["--config", str(bundled_config_path()), "--run-date", "2026-03-31"]
+    result = runner.invoke(
+        app,
+        ["run", "--events", str(tmp_path / "e.csv"), *arguments, "--customers", str(customers)],
+    )
+    assert result.exit_code == 2
+    assert f"{customers}: no column 'plan', needed by the follow-up rule(s) " in " ".join(
+        result.output.split()
+    )
+
+
 def test_bad_run_date_is_rejected() -> None:
     result = runner.invoke(
         app, ["run", "--events", "x", "--config", "c.yaml", "--run-date", "31/03/2026"]
