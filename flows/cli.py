@@ -5,7 +5,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -196,9 +196,7 @@ def print_summary(summary: "RunSummary") -> None:
         # event types are data: `[/x]` is not rich markup
         console.print(f"unweighted event types (counted 0): {unweighted}", markup=False)
     if summary.followups is not None:
-        console.print(
-            f"follow-ups: flags {summary.followups.flags}, actions {summary.followups.actions}"
-        )
+        print_call_list(summary)
     if validation.unknown_event_types:
         unknown = escaped_counts(validation.unknown_event_types)
         console.print(f"event types not in the catalogue (kept): {unknown}", markup=False)
@@ -211,6 +209,48 @@ def print_summary(summary: "RunSummary") -> None:
         console.print(f"  {path}")
 
 
+CALL_LIST_SHOWN = 10
+
+
+def print_call_list(summary: "RunSummary") -> None:
+    """The size of the call list and the queue, and the top of the call list."""
+    import polars as pl
+
+    followups = summary.followups
+    assert followups is not None
+    statuses = followups.statuses
+    calls = statuses.get("new", 0) + statuses.get("open", 0)
+    console.print(
+        f"call list: {calls:,} ({statuses.get('new', 0):,} new, {statuses.get('open', 0):,} "
+        f"open); queue: {statuses.get('queued', 0):,} over capacity; "
+        f"{followups.deliveries:,} action(s) to deliver"
+        + (" (baseline run: flags queued, see --deliver-baseline)" if followups.baseline else "")
+    )
+    flags_file = Path(summary.output) / "flags" / f"run_date={summary.run_date}" / "part-0.parquet"
+    top = (
+        pl.read_parquet(flags_file)
+        .filter(pl.col("status").is_in(["new", "open"]))
+        .sort("priority")
+        .head(CALL_LIST_SHOWN)
+    )
+    if top.is_empty():
+        return
+    table = Table(title=f"call list, top {top.height} by priority (all: {flags_file})")
+    for name in ("#", "status", "kind", "customer", "owner", "value", "rules"):
+        table.add_column(name, justify="right" if name in ("#", "value") else "left")
+    for row in top.iter_rows(named=True):
+        table.add_row(
+            str(row["priority"]),
+            row["status"],
+            row["kind"],
+            row["customer_name"] or row["customer_id"],
+            row["account_owner"] or "—",
+            "—" if row["value"] is None else f"{row['value']:,.0f}",
+            row["rules"],
+        )
+    console.print(table)
+
+
 def _run(
     events: str | None,
     config_path: Path,
@@ -220,6 +260,7 @@ def _run(
     *,
     source: str | None = None,
     incremental: bool = False,
+    deliver_baseline: bool = False,
 ) -> None:
     from flows.daily import daily_scoring
     from flows.settings import ConfigFileError, load_source
@@ -238,6 +279,7 @@ def _run(
             run_date=run_date,
             source=source_config,
             incremental=incremental,
+            deliver_baseline=deliver_baseline,
             **_flow_inputs(events, config, output, customers),
         )
     print_summary(summary)
@@ -261,6 +303,13 @@ def run(
             "<output>/_state/daily_aggregates/ (same results as a full read)."
         ),
     ] = False,
+    deliver_baseline: Annotated[
+        bool,
+        typer.Option(
+            help="A first run (no earlier history under --output) delivers its flags up to the "
+            "follow-up capacity instead of queueing them all."
+        ),
+    ] = False,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
     _run(
@@ -271,6 +320,7 @@ def run(
         customers,
         source=source,
         incremental=incremental,
+        deliver_baseline=deliver_baseline,
     )
 
 
@@ -284,7 +334,10 @@ def demo(
     ),
     customers: Annotated[int, typer.Option(help="Customers in the generated data.")] = 2000,
 ) -> None:
-    """Generate the seeded demo data and run the daily flow on it."""
+    """Generate the seeded demo data and run the daily flow on it for two consecutive days:
+    the day before RUN_DATE (a baseline: its flags are queued) and RUN_DATE (fresh drops on
+    top of the call list, the queue offered within capacity); after each, write the CRM drop
+    as the follow-up flow does (no webhook)."""
     from demo.data import write_demo_dataset
     from flows.settings import bundled_config_path
 
@@ -292,7 +345,34 @@ def demo(
     console.print(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
-    _run(str(dataset["events"]), bundled_config_path(), day, output, dataset["customers"])
+    for run_day in (day - timedelta(days=1), day):
+        _run(str(dataset["events"]), bundled_config_path(), run_day, output, dataset["customers"])
+        _demo_delivery(run_day, output)
+
+
+@contextmanager
+def _without_environment_variable(name: str) -> Iterator[None]:
+    """The block runs with `name` unset; its value (if any) is restored after."""
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
+
+
+def _demo_delivery(run_date: date, output: Path) -> None:
+    """Deliver a demo day as the follow-up deployment would: the CRM drop, whole and per owner
+    (never a webhook: the demo's customers are made up)."""
+    from flows.followups import deliver_followups
+
+    with _without_environment_variable("ENGAGE_WEBHOOK_URL"):
+        report = deliver_followups(run_date=run_date, output=str(output))
+    owners = [f for f in report.drop_files if "by_owner" in Path(f).parts]
+    console.print(
+        f"CRM drop: {report.actions:,} action(s) -> {Path(report.drop_files[0]).parent} "
+        f"({len(owners)} file(s) per owner)"
+    )
 
 
 def _auc(value: float | None) -> str:

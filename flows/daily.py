@@ -17,7 +17,12 @@ from flows.run_dates import scheduled_run_date
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract.sources import SourceConfig
-from tasks.followups.track import FollowupReport, emit_run_event, track_followups
+from tasks.followups.track import (
+    FollowupReport,
+    emit_run_event,
+    track_followups,
+    with_baseline_delivery,
+)
 from tasks.publish.write import publish_outputs, write_manifest
 from tasks.quality.validate import (
     QualityGateError,
@@ -130,33 +135,38 @@ def daily_scoring(
     source: SourceConfig | None = None,
     incremental: bool = False,
     buckets: int = 1,
+    deliver_baseline: bool = False,
 ) -> RunSummary:
-    """Score every customer for `run_date` (default: the day before the scheduled time in the
-    deployment's time zone) from the events at `events` (a file, directory or glob) and
-    publish the Parquet outputs under `output`. One run per run date at a time: a second run
-    of the same date waits for the first (a global concurrency limit per date).
+    """Score every customer for `run_date` and publish the Parquet outputs under `output`.
+    One run per run date at a time: a second run of the same date waits for the first (a
+    global concurrency limit per date). Unset parameters come from the environment
+    (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG, ENGAGE_OUTPUT, ENGAGE_CUSTOMERS).
 
-    `customers` is an optional customers table (CSV/NDJSON/Parquet with customer_id and
-    attributes such as plan, region): segments of the metric panel, plan-based follow-up rules.
-
-    With `source` (a configured source: files, S3, PostgreSQL, HTTP API) instead of `events`,
-    the run reads only what is new since the source's watermark (plus the late-data lookback),
-    adds the valid events to the event store under `output/_state/` and scores from the store.
-
-    With `incremental`, only new or changed input files are read: their daily aggregates
-    replace the old ones in `output/_state/daily_aggregates/` and the window is scored from
-    the aggregates (same outputs as a full read; see tasks/score/daily_aggregates.py).
-
-    With `buckets` > 1, scoring runs as one task per customer hash bucket on the flow's task
-    runner (e.g. `daily_scoring.with_options(task_runner=DaskTaskRunner(address=...))`); the
-    outputs are the same bytes as with one bucket.
-
-    Unset parameters come from the environment (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG,
-    ENGAGE_OUTPUT); the configuration defaults to the bundled one.
+    Args:
+        run_date: The day to score; default: the day before the scheduled time in the
+            deployment's time zone.
+        events: Event file, directory or glob (CSV/NDJSON/Parquet); default: ENGAGE_EVENTS.
+        config: The scoring configuration; default: ENGAGE_CONFIG, else the bundled one.
+        output: Directory of the Parquet outputs; default: ENGAGE_OUTPUT, else `output`.
+        customers: Customers table (CSV/NDJSON/Parquet path) with customer_id and attributes
+            such as plan, account_owner, name, arr: segments, plan-based follow-up rules, the
+            owner, name and value of every flag. Default: the source's `customers`, else
+            ENGAGE_CUSTOMERS; without one, plan rules never fire and flags carry no owner.
+        source: A configured source (files, S3, PostgreSQL, HTTP API) instead of `events`:
+            only what is new since its watermark (plus the late-data lookback) is read, added
+            to the event store under `output/_state/` and scored from the store.
+        incremental: Read only new or changed input files; score from their daily aggregates
+            in `output/_state/daily_aggregates/` (same outputs as a full read).
+        buckets: Above 1, score as one task per customer hash bucket on the flow's task
+            runner (e.g. a DaskTaskRunner); the outputs are the same bytes.
+        deliver_baseline: A first run (no earlier history under `output`) delivers its flags
+            up to the follow-up capacity instead of queueing them all.
     """
     run_date = run_date or default_run_date()
     with run_date_lock(run_date):
         run = daily_run(run_date, events, config, output, customers, source)
+        if deliver_baseline:
+            run = replace(run, config=with_baseline_delivery(run.config))
         return score_run_date(daily_mode(run, incremental, buckets))
 
 
@@ -201,7 +211,12 @@ def tracked_followups(run: DailyRun, scoring: ScoreReport) -> FollowupReport:
         run.output,
         run.customers,
     )
-    get_run_logger().info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
+    get_run_logger().info(
+        "follow-ups: flags %s, statuses %s, delivered actions %s",
+        followups.flags,
+        followups.statuses,
+        followups.actions,
+    )
     return followups
 
 
@@ -246,6 +261,7 @@ def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
             "tiers": scoring.tiers,
             "flags": followups.flags,
             "actions": followups.actions,
+            "statuses": followups.statuses,
         },
     )
     return replace(summary, published=files, run_report=report)

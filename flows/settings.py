@@ -22,6 +22,8 @@ class EngageSettings(BaseSettings):
     config: Path | None = None
     source: str | None = None
     """a source named in the configuration's `sources` section (used when `events` is unset)"""
+    customers: str | None = None
+    """the customers table (plans, owners, names, values) when a run names none"""
     run_date_lock: bool = True
     """hold the run date's global concurrency limit while running (flows/locks.py); off, only
     the publish step's file lock serializes writers of a date (one host), and a killed run does

@@ -3,6 +3,7 @@
 
 import polars as pl
 
+from scoring.followup_config import FollowupsConfig
 from tasks.extract.files import EventFile, EventInputError
 
 
@@ -41,3 +42,38 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
             f"{', '.join(map(str, duplicated.unique().sort().head(5).to_list()))}"
         )
     return frame
+
+
+def check_customers(path: str | None, followups: FollowupsConfig | None) -> list[str]:
+    """Refuse a customers table the follow-up rules cannot use (CustomersInputError: unreadable,
+    or without a column a configured rule needs, e.g. plan for product_qualified_lead and
+    usage_near_limit rules); return what the follow-ups will miss, as warnings: plan rules
+    without a table, owner, name or value columns the table lacks (null in the flags)."""
+    rules = followups or FollowupsConfig()
+    needed = rules.customer_columns_needed()
+    if path is None:
+        if not needed:
+            return []
+        plan_rules = ", ".join(rule for names in needed.values() for rule in names)
+        return [
+            f"no customers table (--customers, ENGAGE_CUSTOMERS): rules {plan_rules} never "
+            "fire; flags carry no owner, name or value"
+        ]
+    table = read_customers(path)
+    for column, rule_names in needed.items():
+        if column not in table.columns:
+            raise CustomersInputError(
+                f"{path}: no column {column!r}, needed by the follow-up rule(s) "
+                f"{', '.join(rule_names)} (found: {', '.join(table.columns)})"
+            )
+    if followups is None:
+        return []
+    wanted = {
+        rules.routing.owner_column: "routing.owner_column",
+        rules.routing.name_column: "routing.name_column",
+        **({rules.value.column: "value.column"} if rules.value.column else {}),
+    }
+    missing = [f"{column} ({key})" for column, key in wanted.items() if column not in table]
+    if not missing:
+        return []
+    return [f"{path}: no column {', '.join(missing)}: null in the flags (value factor 1)"]

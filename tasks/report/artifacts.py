@@ -1,5 +1,6 @@
-"""Prefect artifacts of a daily run: a markdown summary (counts, tiers vs the previous run,
-top movers, validation, outputs, link to the run report) and a table of the tier shift."""
+"""Prefect artifacts of a daily run: a markdown summary (counts, the top of the call list,
+tiers vs the previous run, top movers, validation, outputs, link to the run report) and a
+table of the tier shift."""
 
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from tasks.score.scores import ScoreReport
 SUMMARY_KEY = "engage-run-summary"
 TIERS_KEY = "engage-tier-shift"
 TOP_MOVERS = 10
+CALLS_SHOWN = 10
 
 
 def markdown_table(frame: pl.DataFrame) -> str:
@@ -37,6 +39,50 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def call_list_markdown(flags: pl.DataFrame) -> list[str]:
+    """The call list's size, the queue and its first CALLS_SHOWN rows, by priority."""
+    statuses = dict(flags["status"].value_counts().iter_rows()) if flags.height else {}
+    new, still_open, queued = (int(statuses.get(s, 0)) for s in ("new", "open", "queued"))
+    calls = (
+        flags.filter(pl.col("status").is_in(["new", "open"]))
+        .sort("priority")
+        .head(CALLS_SHOWN)
+        .select(
+            "priority", "status", "kind", "customer_id", "customer_name", "account_owner",
+            "value", "reasons",
+        )
+    )  # fmt: skip
+    lines = [
+        "## Call list",
+        "",
+        f"{new + still_open:,} flags to work ({new:,} new today, {still_open:,} open); "
+        f"{queued:,} queued over capacity.",
+        "",
+    ]
+    return lines + ([markdown_table(calls), ""] if calls.height else [])
+
+
+def validation_markdown(validation: ValidationReport) -> list[str]:
+    """The validation balance and the quarantine reasons."""
+    lines = [
+        "## Validation",
+        "",
+        f"rows read = valid + quarantined + duplicates removed: {validation.rows_read:,} = "
+        f"{validation.rows_valid:,} + {validation.rows_quarantined:,} + "
+        f"{validation.duplicates_removed:,}",
+        "",
+    ]
+    if validation.quarantine_reasons:
+        reasons = pl.DataFrame(
+            {
+                "reason": list(validation.quarantine_reasons),
+                "rows": list(validation.quarantine_reasons.values()),
+            }
+        )
+        lines += [markdown_table(reasons), ""]
+    return lines
+
+
 def run_summary_markdown(
     run_date: date,
     validation: ValidationReport,
@@ -46,8 +92,10 @@ def run_summary_markdown(
     previous_date: date | None,
     published: list[str],
     report: str | None,
+    flags: pl.DataFrame | None = None,
 ) -> str:
-    """The markdown summary of one run (pure: everything it shows is passed in)."""
+    """The markdown summary of one run (pure: everything it shows is passed in); `flags`: the
+    run's follow-up flags, when it has follow-up rules."""
     previous = previous_date.isoformat() if previous_date else "none"
     counts = pl.DataFrame(
         {
@@ -74,6 +122,8 @@ def run_summary_markdown(
     if report:
         lines += [f"Run report: [{Path(report).name}]({Path(report).as_uri()}) (`{report}`)", ""]
     lines += ["## Counts", "", markdown_table(counts), ""]
+    if flags is not None:
+        lines += call_list_markdown(flags)
     lines += [f"## Tiers vs the previous run ({previous})", "", markdown_table(shares), ""]
     lines += [f"## Top movers since the previous run ({previous})", ""]
     if previous_date is None:
@@ -83,22 +133,7 @@ def run_summary_markdown(
     else:
         renamed = movers.rename({"previous_score": "previous score", "previous_tier": "was"})
         lines += [markdown_table(renamed), ""]
-    lines += [
-        "## Validation",
-        "",
-        f"rows read = valid + quarantined + duplicates removed: {validation.rows_read:,} = "
-        f"{validation.rows_valid:,} + {validation.rows_quarantined:,} + "
-        f"{validation.duplicates_removed:,}",
-        "",
-    ]
-    if validation.quarantine_reasons:
-        reasons = pl.DataFrame(
-            {
-                "reason": list(validation.quarantine_reasons),
-                "rows": list(validation.quarantine_reasons.values()),
-            }
-        )
-        lines += [markdown_table(reasons), ""]
+    lines += validation_markdown(validation)
     if scoring.unweighted_event_types:
         unweighted = ", ".join(f"{t} ({n:,})" for t, n in scoring.unweighted_event_types.items())
         lines += [f"Unweighted event types (counted 0): {unweighted}", ""]
@@ -132,8 +167,11 @@ def publish_run_artifacts(
         pl.LazyFrame(list(previous_tiers.items()), schema=tier_frame, orient="row"),
     ).collect()
     movers = top_movers(score_changes(scores, previous_scores), TOP_MOVERS).collect()
+    flags_file = partition_dir(output, "flags", run_date) / PART_FILE
+    has_rules = ((read_manifest(output, run_date) or {}).get("config") or {}).get("followups")
+    flags = pl.read_parquet(flags_file) if has_rules and flags_file.is_file() else None
     markdown = run_summary_markdown(
-        run_date, validation, scoring, shift, movers, previous_date, published, report
+        run_date, validation, scoring, shift, movers, previous_date, published, report, flags
     )
     create_markdown_artifact(
         markdown, key=SUMMARY_KEY, description=f"engage run {run_date.isoformat()}"

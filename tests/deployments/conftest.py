@@ -15,6 +15,19 @@ from tests.daily_events import CONFIG_YAML, write_daily_events
 
 FIRST_EVENT_DAY = date(2026, 3, 1)
 EVENT_DAYS = 45
+CUSTOMERS_CSV = "customer_id,plan,account_owner,name,arr\n" + "".join(
+    f"c{i:02d},{'trial' if i % 2 else 'pro'},Owner {i % 3},Customer {i},{1000 * i}\n"
+    for i in range(1, 9)
+)
+TRIAL_RULE_YAML = """followups:
+  rules:
+    - name: trial_customer
+      kind: upsell_ready
+      when: {condition: product_qualified_lead, plans: [trial], tiers: [churn_risk,
+             very_disengaged, somewhat_engaged, highly_engaged, power_user]}
+      reason: "{plan} customer ({tier})"
+"""
+"""A plan-based rule: it fires only when the run reads the customers table."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class Stack:
     home: Path
     automations: tuple[UUID, ...]
     """the follow-up trigger's automations, paused unless a test resumes them"""
+    customers: Path
 
 
 @pytest.fixture(scope="session")
@@ -38,12 +52,15 @@ def stack(
     home = tmp_path_factory.mktemp("served")
     events = write_daily_events(home / "events.csv", FIRST_EVENT_DAY, EVENT_DAYS)
     config = home / "config.yaml"
-    config.write_text(CONFIG_YAML)
+    config.write_text(CONFIG_YAML + TRIAL_RULE_YAML)
+    customers = home / "customers.csv"
+    customers.write_text(CUSTOMERS_CSV)
     output = home / "served-output"
     environment = {
         "ENGAGE_EVENTS": str(events),
         "ENGAGE_CONFIG": str(config),
         "ENGAGE_OUTPUT": str(output),
+        "ENGAGE_CUSTOMERS": str(customers),
     }
     # schedules registered but off: the tests start every run themselves
     serve = ServeProcess(prefect_api, home / "serve.log", environment, inactive_schedules=True)
@@ -70,6 +87,7 @@ def stack(
             output=output,
             home=home,
             automations=automation_ids,
+            customers=customers,
         )
     finally:
         serve.stop()

@@ -107,6 +107,7 @@ def test_daily_run_event_starts_delivery_exactly_once(
     def daily_run() -> None:
         arguments = ["run", "--events", str(events), "--config", str(config)]
         arguments += ["--run-date", RUN_DATE, "--output", str(output)]
+        arguments += ["--deliver-baseline"]  # the output's first run: deliver, do not queue
         result = CliRunner().invoke(app, arguments)
         assert result.exit_code == 0, result.output
 
@@ -129,10 +130,13 @@ def test_daily_run_event_starts_delivery_exactly_once(
     assert len(state.requests) == len(expected) + 2  # the two failures were retried
     assert state.requests[0][1] == state.requests[2][1]  # a retry keeps its key
     bodies = {key: body for key, body in accepted}
+    flags = pl.read_parquet(output / "flags" / f"run_date={RUN_DATE}")
+    cleo = flags.filter(pl.col("customer_id") == "cleo").row(0, named=True)
     assert bodies["2026-03-31:upsell_ready:cleo:new"]["text"] == (
-        ":rocket: *Upsell ready* · new flag · customer `cleo` · score 120 (power_user)"
-        "\n• power user (120)"
+        f":rocket: *Upsell ready* · new flag · #{cleo['priority']} · customer `cleo`"
+        " · score 120 (power_user)\n• power user (120)"
     )
+    assert bodies["2026-03-31:upsell_ready:cleo:new"]["action"]["priority"] == cleo["priority"]
     assert bodies["2026-03-31:at_risk:ben:new"]["action"]["score"] == -20.0
     drop = pl.read_csv(output / "crm_drop" / f"run_date={RUN_DATE}" / "actions.csv")
     assert sorted(drop["action_id"]) == expected

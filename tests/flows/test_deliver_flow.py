@@ -25,6 +25,8 @@ def actions(ids: list[str]) -> pl.DataFrame:
     columns.update(
         action_id=ids,
         action=["new"] * height,
+        delivered=[True] * height,
+        status=["new"] * height,
         customer_id=[i.split(":")[2] for i in ids],
         kind=["at_risk"] * height,
         flagged_on=[RUN_DATE] * height,
@@ -42,7 +44,12 @@ def test_failed_actions_stay_undelivered_and_a_rerun_sends_only_them(
 ) -> None:
     output = tmp_path / "out"
     ids = [f"2026-03-31:at_risk:{c}:new" for c in ("a", "b", "c")]
-    write_partition(actions(ids), "actions", ACTIONS, output, RUN_DATE)
+    never_delivered = actions(["2026-03-31:at_risk:q:resolved"]).with_columns(
+        action=pl.lit("resolved"), delivered=pl.lit(False), status=pl.lit("resolved")
+    )  # a queued flag resolved before delivery: recorded, never sent
+    write_partition(
+        pl.concat([actions(ids), never_delivered]), "actions", ACTIONS, output, RUN_DATE
+    )
     config = ScoringConfig.model_validate(
         {
             "followups": {
@@ -68,7 +75,10 @@ def test_failed_actions_stay_undelivered_and_a_rerun_sends_only_them(
     )
     assert sorted(key for key, _ in receiver.accepted()) == ids
     assert receiver.accepted()[-1][1]["text"] == f"msg {ids[1]}"
-    assert report.drop_files == [str(output / "crm_drop" / "run_date=2026-03-31" / "actions.csv")]
+    drop = output / "crm_drop" / "run_date=2026-03-31"
+    assert report.drop_files == [str(drop / "actions.csv"), str(drop / "by_owner/unassigned.csv")]
+    assert report.actions == 3
+    assert ":q:" not in (drop / "actions.csv").read_text()
 
 
 def test_without_a_run_the_flow_says_which_manifest_is_missing(tmp_path: Path) -> None:
