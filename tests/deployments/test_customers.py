@@ -5,19 +5,14 @@ plan-based rules, owners, names and values."""
 from datetime import UTC, datetime
 
 import polars as pl
-import pytest
 from prefect import get_client
 from prefect.states import Scheduled
 
 from tests.deployments.conftest import Stack
 from tests.deployments.flow_runs import DAILY, completed, start_daily
 
-pytestmark = pytest.mark.real_server
 
-
-def test_a_scheduled_run_routes_its_flags_with_the_deployments_customers(
-    api: str, stack: Stack
-) -> None:
+def test_a_scheduled_run_routes_its_flags_with_the_deployments_customers(stack: Stack) -> None:
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(DAILY)
     assert deployment.parameters["customers"] == str(stack.customers)
