@@ -21,12 +21,13 @@ from typing import Any
 
 import polars as pl
 
+from deployments.local_stack import LocalPostgres
 from tasks.extract.sources.base import ExtractWindow
 from tasks.extract.sources.config import FileSourceConfig, HttpSourceConfig, PostgresSourceConfig
 from tasks.extract.sources.files import FileSource
 from tasks.extract.sources.http_api import HttpSource
 from tasks.extract.sources.postgres import PostgresSource, select_statement
-from tests.servers import EventsApi, postgres_server, s3_server
+from tests.servers import EventsApi, s3_server
 
 MAPPING = {"id": "event_id", "user_id": "customer_id", "name": "event_type", "ts": "occurred_at"}
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -190,8 +191,8 @@ def measure_all(
 
 @contextlib.contextmanager
 def servers() -> Iterator[tuple[str, str]]:
-    with postgres_server() as postgres_uri, s3_server() as s3_endpoint:
-        yield postgres_uri, s3_endpoint
+    with LocalPostgres() as postgres, s3_server() as s3_endpoint:
+        yield postgres.uri(), s3_endpoint
 
 
 def main() -> None:

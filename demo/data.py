@@ -92,6 +92,31 @@ ACCOUNT_OWNERS: tuple[str, ...] = (
     "Emeka Obi",
     "Farah Haddad",
 )
+NAME_WORDS: tuple[tuple[str, ...], ...] = (
+    (
+        "Blue",
+        "Northern",
+        "Bright",
+        "Silver",
+        "Granite",
+        "Cedar",
+        "Coral",
+        "Amber",
+        "Swift",
+        "Quiet",
+    ),
+    ("Harbor", "Ridge", "Falcon", "Meadow", "Summit", "River", "Lantern", "Orbit", "Forge", "Pine"),
+    ("Labs", "Systems", "Foods", "Logistics", "Health", "Studio", "Partners", "Retail", "Energy"),
+)
+"""Demo company names: one word of each tuple (900 combinations)."""
+ARR_BY_PLAN: dict[str, tuple[float, float]] = {
+    "free": (0.0, 0.0),
+    "trial": (0.0, 0.0),
+    "starter": (3_000.0, 0.4),
+    "pro": (15_000.0, 0.5),
+    "enterprise": (80_000.0, 0.6),
+}
+"""Annual recurring revenue per plan: (median, lognormal sigma); free and trial pay nothing."""
 PAGES: tuple[str, ...] = ("/home", "/reports", "/docs", "/settings", "/pricing", "/integrations")
 FEATURES: tuple[str, ...] = ("reports", "dashboards", "api", "automations", "exports")
 
@@ -119,6 +144,8 @@ CUSTOMER_COLUMNS = pl.Schema(
         "region": pl.String(),
         "account_owner": pl.String(),
         "signup_date": pl.Date(),
+        "name": pl.String(),
+        "arr": pl.Float64(),
     }
 )
 
@@ -534,15 +561,23 @@ def _customers_table(
         population.persona == "new_trial", population.active_from // DAY_S, -days_before
     ).astype(np.int64)
     first = pl.lit(window_start.date())
+    region = rng.choice(np.array(REGIONS), size=size, p=[0.4, 0.35, 0.15, 0.1])
+    account_owner = rng.choice(np.array(ACCOUNT_OWNERS), size=size)
+    # drawn last: the columns above (and every event) stay what they were before names existed
+    words = [rng.choice(np.array(choices), size=size) for choices in NAME_WORDS]
+    median, sigma = (np.array([ARR_BY_PLAN[p][i] for p in plan.astype(str)]) for i in range(2))
+    arr = np.round(median * np.exp(sigma * rng.standard_normal(size)), -2)
     return (
         pl.DataFrame(
             {
                 "customer_id": customer_ids,
                 "plan": plan.astype(str),
                 "persona": population.persona,
-                "region": rng.choice(np.array(REGIONS), size=size, p=[0.4, 0.35, 0.15, 0.1]),
-                "account_owner": rng.choice(np.array(ACCOUNT_OWNERS), size=size),
+                "region": region,
+                "account_owner": account_owner,
                 "signup_offset_days": signup_offset_days,
+                "name": [" ".join(parts) for parts in zip(*words, strict=True)],
+                "arr": arr,
             }
         )
         .with_columns((first + pl.duration(days=pl.col("signup_offset_days"))).alias("signup_date"))

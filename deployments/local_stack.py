@@ -1,13 +1,18 @@
-"""A local Prefect stack: PostgreSQL (when its binaries are installed, else SQLite), a Prefect
-server, and a serve process with the deployments. `make server` runs it until Ctrl-C; the
-end-to-end tests start the same stack on free ports.
+"""The local Prefect stack, one harness for `make server` and the tests: a free port, a
+throw-away PostgreSQL cluster, a Prefect server and a serve process with the deployments.
 
     python -m deployments.local_stack [--port 4200] [--home .prefect-server] [--sqlite]
+
+Facts it follows (HOUSE_STYLE.md): PostgreSQL runs from Debian's binaries and initdb refuses
+root, so as root the cluster belongs to (and runs as) the `postgres` user; a Prefect server
+takes 8-16 s to start on two cores; the serve process is stopped (SIGINT) before the server,
+or it hangs, and runs from the project root (entrypoints are relative to it).
 """
 
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,13 +26,13 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Children run in their own sessions: Ctrl-C reaches only this process, which then stops them
-# in order (serve, server, database).
 POSTGRES_BINARIES = Path("/usr/lib/postgresql")
 DEFAULT_PORT = 4200
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -37,7 +42,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def postgres_bin_dir() -> Path | None:
+def postgres_binaries() -> Path | None:
     """The newest installed PostgreSQL server binaries (Debian layout), if any."""
     candidates = sorted(
         POSTGRES_BINARIES.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
@@ -45,14 +50,18 @@ def postgres_bin_dir() -> Path | None:
     return candidates[-1].parent if candidates else None
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path | None) -> None:
-    """Poll `check` every 0.5 s until it is true; fail after `timeout` s naming `what`."""
+def wait_until(
+    check: Callable[[], T], timeout: float, what: str, log: Path | None = None, every: float = 0.5
+) -> T:
+    """Poll `check` until it returns something truthy (returned); fail after `timeout` s naming
+    `what` and showing the end of `log`."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while not (result := check()):
         if time.monotonic() > deadline:
             tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             raise TimeoutError(f"{what} not ready after {timeout:.0f} s; log {log}:\n{tail}")
-        time.sleep(0.5)
+        time.sleep(every)
+    return result
 
 
 def _default_sigint() -> None:
@@ -61,7 +70,8 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _stop(process: subprocess.Popen[bytes], first: signal.Signals, timeout: float) -> None:
+def stop_process(process: subprocess.Popen[bytes], first: signal.Signals, timeout: float) -> None:
+    """Send `first`, then kill after `timeout` s."""
     if process.poll() is not None:
         return
     process.send_signal(first)
@@ -73,25 +83,46 @@ def _stop(process: subprocess.Popen[bytes], first: signal.Signals, timeout: floa
 
 
 class LocalPostgres:
-    """A throwaway PostgreSQL cluster in `directory` on 127.0.0.1:`port`, trust auth.
+    """A PostgreSQL cluster on 127.0.0.1:`port` (a free one by default) in `directory` (a fresh
+    temporary one, removed on stop, by default): user `engage` with a password, no fsync.
 
-    initdb refuses to run as root: as root the cluster belongs to (and runs as) `postgres`.
+    A cluster in a kept directory (`make server`'s) keeps its password there and is reused.
     """
 
-    def __init__(self, directory: Path, port: int, bin_dir: Path) -> None:
-        self.directory, self.port, self.bin_dir = directory, port, bin_dir
-        self.data = directory / "data"
-        self.log = directory / "postgres.log"
-        self.temporary = False
+    USER = "engage"
+
+    def __init__(self, directory: Path | None = None, port: int | None = None) -> None:
+        binaries = postgres_binaries()
+        if binaries is None:
+            raise RuntimeError(
+                "PostgreSQL server binaries not found: run `make system-deps-postgresql`"
+            )
+        self.binaries = binaries
+        self.port = port or free_port()
+        self.temporary = directory is None
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="engage-postgres-"))
 
     @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/prefect"
+    def data(self) -> Path:
+        return self.directory / "data"
 
-    def _run(self, *command: str) -> None:
-        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    @property
+    def log(self) -> Path:
+        return self.directory / "postgres.log"
+
+    @property
+    def password(self) -> str:
+        return (self.directory / "password").read_text().strip()
+
+    def uri(self, database: str = "postgres", driver: str = "postgresql") -> str:
+        """The connection URI of `database`, password included."""
+        return f"{driver}://{self.USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _as_owner(self, *command: str) -> None:
+        """Run a server command (initdb, pg_ctl) as the cluster's owner."""
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         result = subprocess.run(
-            [*as_user, *command], capture_output=True, text=True, timeout=120,
+            [*as_postgres, *command], capture_output=True, text=True, timeout=120,
             start_new_session=True,
         )  # fmt: skip
         if result.returncode != 0:
@@ -99,9 +130,19 @@ class LocalPostgres:
                 f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}"
             )
 
-    def _usable_directory(self) -> None:
-        """As root, the cluster directory must be reachable by `postgres`; a private parent
-        (pytest's tmp dirs are 0700) moves the cluster to a fresh directory under /tmp."""
+    def _client(self, program: str, *arguments: str) -> str:
+        """Run a client program (psql, createdb) over TCP as `engage`; its output."""
+        result = subprocess.run(
+            [str(self.binaries / program), "-h", "127.0.0.1", "-p", str(self.port),
+             "-U", self.USER, *arguments],
+            capture_output=True, text=True, check=True, timeout=60,
+            env=os.environ | {"PGPASSWORD": self.password},
+        )  # fmt: skip
+        return result.stdout
+
+    def _owned_directory(self) -> None:
+        """As root the directory must belong to `postgres`; a directory it cannot reach (under
+        a private parent: pytest's tmp dirs are 0700) moves the cluster to a fresh one."""
         self.directory.mkdir(parents=True, exist_ok=True)
         if os.geteuid() != 0:
             return
@@ -111,43 +152,66 @@ class LocalPostgres:
             self.directory = Path(tempfile.mkdtemp(prefix="engage-postgres-"))
             self.temporary = True
             shutil.chown(self.directory, "postgres", "postgres")
-            self.data = self.directory / "data"
-            self.log = self.directory / "postgres.log"
 
     def start(self) -> Self:
-        self._usable_directory()
+        self._owned_directory()
+        password_file = self.directory / "password"
         if not (self.data / "PG_VERSION").exists():
-            self._run(
-                str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                "--auth=trust", "-E", "UTF8", "--no-sync",
+            password_file.write_text(secrets.token_urlsafe(18))
+            if os.geteuid() == 0:
+                shutil.chown(password_file, "postgres", "postgres")
+            self._as_owner(
+                str(self.binaries / "initdb"), "-D", str(self.data), "-U", self.USER,
+                "--auth=scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8", "--no-sync",
             )  # fmt: skip
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+        elif not password_file.exists():
+            raise RuntimeError(
+                f"{self.data}: a cluster without its password file (an older `make server` made "
+                f"it): delete {self.directory}"
+            )
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._as_owner(
+            str(self.binaries / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
             "-o", options, "-w", "-t", "60", "start",
         )  # fmt: skip
-        probe = subprocess.run(
-            [str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-             "postgres", "-tAc", "select 1 from pg_database where datname = 'prefect'"],
-            capture_output=True, text=True, check=True, timeout=60,
-        )  # fmt: skip
-        if probe.stdout.strip() != "1":
-            subprocess.run(
-                [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                 "-U", "postgres", "prefect"],
-                check=True, capture_output=True, timeout=60,
-            )  # fmt: skip
         return self
+
+    def query(self, database: str, sql: str) -> str:
+        """One SQL statement's result through psql, unaligned (`|`-separated, no header)."""
+        return self._client("psql", "-d", database, "-tAc", sql)
+
+    def dump(self, database: str) -> str:
+        """Every row of `database` as SQL text (pg_dump --data-only)."""
+        return self._client("pg_dump", "--data-only", database)
+
+    def create_database(self, name: str) -> str:
+        """Create `name` unless it exists; its name."""
+        query = f"select 1 from pg_database where datname = '{name}'"
+        if self.query("postgres", query).strip() != "1":
+            self._client("createdb", name)
+        return name
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+            self._as_owner(
+                str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"
+            )
         if self.temporary:
             shutil.rmtree(self.directory, ignore_errors=True)
 
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
 
 class PrefectServer:
-    """`prefect server start` on 127.0.0.1:`port`, its state under `home`."""
+    """`prefect server start` on 127.0.0.1:`port`, its state under `home`; on the database at
+    `database_url` (SQLite under `home` when None)."""
 
     def __init__(self, home: Path, port: int, database_url: str | None) -> None:
         self.home, self.port, self.database_url = home, port, database_url
@@ -198,11 +262,17 @@ class PrefectServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process, signal.SIGTERM, 30)
+            stop_process(self.process, signal.SIGTERM, 30)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def api_get(api_url: str, path: str) -> Any:
-    with urllib.request.urlopen(f"{api_url}{path}", timeout=10) as response:
+    with urllib.request.urlopen(f"{api_url}{path}", timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -213,8 +283,9 @@ def api_post(api_url: str, path: str, body: dict[str, Any]) -> Any:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        content = response.read()
+        return json.loads(content) if content else None
 
 
 class ServeProcess:
@@ -261,7 +332,13 @@ class ServeProcess:
     def stop(self) -> None:
         # SIGINT first: the runner shuts down cleanly (a server stopped first makes it hang)
         if self.process is not None:
-            _stop(self.process, signal.SIGINT, 60)
+            stop_process(self.process, signal.SIGINT, 60)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 class OutputFiles:
@@ -297,7 +374,7 @@ class OutputFiles:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process, signal.SIGTERM, 10)
+            stop_process(self.process, signal.SIGTERM, 10)
 
 
 class LocalStack:
@@ -313,20 +390,14 @@ class LocalStack:
         inactive_schedules: bool = False,
     ) -> None:
         self.home = home.resolve()
-        bin_dir = postgres_bin_dir() if use_postgres else None
-        self.postgres = (
-            LocalPostgres(self.home / "postgres", free_port(), bin_dir) if bin_dir else None
-        )
-        self.server = PrefectServer(self.home, port, self.postgres.url if self.postgres else None)
+        use_postgres = use_postgres and postgres_binaries() is not None
+        self.postgres = LocalPostgres(self.home / "postgres") if use_postgres else None
+        self.port = port
         environment = serve_environment or {}
         output = Path(environment.get("ENGAGE_OUTPUT") or os.environ.get("ENGAGE_OUTPUT", "output"))
         self.files = OutputFiles(PROJECT_ROOT / output, free_port(), self.home / "files.log")
-        self.serve = ServeProcess(
-            self.server.api_url,
-            self.home / "serve.log",
-            {"ENGAGE_OUTPUT_URL": self.files.url} | environment,
-            inactive_schedules,
-        )
+        self.serve_environment = {"ENGAGE_OUTPUT_URL": self.files.url} | environment
+        self.inactive_schedules = inactive_schedules
         self._stack = ExitStack()
 
     @property
@@ -335,11 +406,21 @@ class LocalStack:
 
     def __enter__(self) -> Self:
         with ExitStack() as starting:
+            database_url = None
             if self.postgres:
-                starting.callback(self.postgres.start().stop)
-            starting.callback(self.server.start().stop)
+                starting.enter_context(self.postgres)
+                database = self.postgres.create_database("prefect")
+                database_url = self.postgres.uri(database, driver="postgresql+asyncpg")
+            self.server = starting.enter_context(PrefectServer(self.home, self.port, database_url))
             starting.callback(self.files.start().stop)
-            starting.callback(self.serve.start().stop)
+            self.serve = starting.enter_context(
+                ServeProcess(
+                    self.server.api_url,
+                    self.home / "serve.log",
+                    self.serve_environment,
+                    self.inactive_schedules,
+                )
+            )
             self._stack = starting.pop_all()
         return self
 

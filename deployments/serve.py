@@ -18,6 +18,7 @@ from prefect import Flow, serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
+from prefect.utilities.templating import apply_values
 
 PREFECT_YAML = Path(__file__).resolve().parent / "prefect.yaml"
 PROJECT_ROOT = PREFECT_YAML.parent.parent
@@ -57,6 +58,14 @@ def triggers_of(declared: dict[str, Any]) -> list[DeploymentEventTrigger]:
     return triggers
 
 
+def parameters_of(declared: dict[str, Any]) -> dict[str, Any]:
+    """The default parameters a declared deployment lists, `{{ $VAR }}` placeholders read from
+    the environment as `prefect deploy` reads them; one whose variables are unset is left out
+    (the flow then reads its ENGAGE_ setting when it runs)."""
+    resolved = apply_values(declared.get("parameters") or {}, {}, remove_notset=True)
+    return {name: value for name, value in resolved.items() if value not in ("", None)}
+
+
 def runner_deployments(active_schedules: bool = True) -> list[RunnerDeployment]:
     """One runner deployment per declared deployment whose flow exists, with its schedules
     and event triggers."""
@@ -77,7 +86,7 @@ def runner_deployments(active_schedules: bool = True) -> list[RunnerDeployment]:
                 tags=declared.get("tags"),
                 schedules=schedules,
                 triggers=triggers_of(declared),
-                parameters=declared.get("parameters") or {},
+                parameters=parameters_of(declared),
                 enforce_parameter_schema=declared.get("enforce_parameter_schema", True),
             )
         )

@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -298,8 +298,7 @@ def print_summary(summary: "RunSummary") -> None:
         # event types are data: `[/x]` is not rich markup
         console.print(f"unweighted event types (counted 0): {unweighted}", markup=False)
     if summary.followups is not None:
-        flags, actions = summary.followups.flags, summary.followups.actions
-        console.print(f"follow-ups: flags {counted(flags)}; actions {counted(actions)}")
+        print_call_list(summary)
     if validation.unknown_event_types:
         unknown = escaped_counts(validation.unknown_event_types)
         console.print(f"event types not in the catalogue (kept): {unknown}", markup=False)
@@ -312,6 +311,48 @@ def print_summary(summary: "RunSummary") -> None:
         console.print(f"  {path}")
 
 
+CALL_LIST_SHOWN = 10
+
+
+def print_call_list(summary: "RunSummary") -> None:
+    """The size of the call list and the queue, and the top of the call list."""
+    import polars as pl
+
+    followups = summary.followups
+    assert followups is not None
+    statuses = followups.statuses
+    calls = statuses.get("new", 0) + statuses.get("open", 0)
+    console.print(
+        f"call list: {calls:,} ({statuses.get('new', 0):,} new, {statuses.get('open', 0):,} "
+        f"open); queue: {statuses.get('queued', 0):,} over capacity; "
+        f"{followups.deliveries:,} action(s) to deliver"
+        + (" (baseline run: flags queued, see --deliver-baseline)" if followups.baseline else "")
+    )
+    flags_file = Path(summary.output) / "flags" / f"run_date={summary.run_date}" / "part-0.parquet"
+    top = (
+        pl.read_parquet(flags_file)
+        .filter(pl.col("status").is_in(["new", "open"]))
+        .sort("priority")
+        .head(CALL_LIST_SHOWN)
+    )
+    if top.is_empty():
+        return
+    table = Table(title=f"call list, top {top.height} by priority (all: {flags_file})")
+    for name in ("#", "status", "kind", "customer", "owner", "value", "rules"):
+        table.add_column(name, justify="right" if name in ("#", "value") else "left")
+    for row in top.iter_rows(named=True):
+        table.add_row(
+            str(row["priority"]),
+            row["status"],
+            row["kind"],
+            row["customer_name"] or row["customer_id"],
+            row["account_owner"] or "—",
+            "—" if row["value"] is None else f"{row['value']:,.0f}",
+            row["rules"],
+        )
+    console.print(table)
+
+
 def _run(
     events: str | None,
     config_path: Path,
@@ -322,6 +363,7 @@ def _run(
     source: str | None = None,
     incremental: bool = False,
     allow_future: bool = False,
+    deliver_baseline: bool = False,
     debug: bool = False,
     context: typer.Context | None = None,
 ) -> None:
@@ -337,7 +379,8 @@ def _run(
     if context is not None:
         _hand_over(context)
     console.print(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
-    print_summary(_scored(inputs, events, output, customers, incremental, debug))
+    options = {"incremental": incremental, "deliver_baseline": deliver_baseline}
+    print_summary(_scored(inputs, events, output, customers, options, debug))
 
 
 def _scored(
@@ -345,10 +388,11 @@ def _scored(
     events: str | None,
     output: Path,
     customers: Path | str | None,
-    incremental: bool,
+    options: dict[str, bool],
     debug: bool,
 ) -> "RunSummary":
-    """The daily flow's summary; its expected errors end the command with their exit status."""
+    """The daily flow's summary (`options`: its boolean parameters); its expected errors end the
+    command with their exit status."""
     from flows.engage_server import prefect_api
 
     with prefect_api() as server:  # a temporary server starts while the flows are imported
@@ -368,7 +412,7 @@ def _scored(
             return daily_scoring(
                 run_date=inputs.run_date,
                 source=inputs.source,
-                incremental=incremental,
+                **options,
                 allow_future=True,  # checked by the pre-flight, against the same clock
                 **_flow_inputs(events, inputs.config, output, customers),
             )
@@ -395,6 +439,13 @@ def run(
     ] = False,
     allow_future: AllowFuture = False,
     debug: Debug = False,
+    deliver_baseline: Annotated[
+        bool,
+        typer.Option(
+            help="A first run (no earlier history under --output) delivers its flags up to the "
+            "follow-up capacity instead of queueing them all."
+        ),
+    ] = False,
 ) -> None:
     """Score every customer for one run date and write the Parquet outputs."""
     from flows.preflight import parsed_date
@@ -410,6 +461,7 @@ def run(
         source=source,
         incremental=incremental,
         allow_future=allow_future,
+        deliver_baseline=deliver_baseline,
         debug=debug,
         context=context,
     )
@@ -427,7 +479,10 @@ def demo(
     customers: Annotated[int, typer.Option(help="Customers in the generated data.")] = 2000,
     debug: Debug = False,
 ) -> None:
-    """Generate the seeded demo data and run the daily flow on it."""
+    """Generate the seeded demo data and run the daily flow on it for two consecutive days:
+    the day before RUN_DATE (a baseline: its flags are queued) and RUN_DATE (fresh drops on
+    top of the call list, the queue offered within capacity); after each, write the CRM drop
+    as the follow-up flow does (no webhook)."""
     from demo.data import write_demo_dataset
     from flows.preflight import parsed_date
     from flows.settings import bundled_config_path
@@ -440,15 +495,48 @@ def demo(
     console.print(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
     console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
-    # the demo's events are generated up to its run date, whatever today is
-    _run(
-        str(dataset["events"]),
-        bundled_config_path(),
-        day,
-        output,
-        dataset["customers"],
-        allow_future=True,
-        debug=debug,
+    from flows.engage_server import prefect_api
+
+    # one Prefect API for both days and their deliveries; the demo's events are generated up to
+    # its run date, whatever today is
+    with prefect_api() as server:
+        if server is not None:
+            server.wait()
+        for run_day in (day - timedelta(days=1), day):
+            _run(
+                str(dataset["events"]),
+                bundled_config_path(),
+                run_day,
+                output,
+                dataset["customers"],
+                allow_future=True,
+                debug=debug,
+            )
+            _demo_delivery(run_day, output)
+
+
+@contextmanager
+def _without_environment_variable(name: str) -> Iterator[None]:
+    """The block runs with `name` unset; its value (if any) is restored after."""
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
+
+
+def _demo_delivery(run_date: date, output: Path) -> None:
+    """Deliver a demo day as the follow-up deployment would: the CRM drop, whole and per owner
+    (never a webhook: the demo's customers are made up)."""
+    from flows.followups import deliver_followups
+
+    with _without_environment_variable("ENGAGE_WEBHOOK_URL"):
+        report = deliver_followups(run_date=run_date, output=str(output))
+    owners = [f for f in report.drop_files if "by_owner" in Path(f).parts]
+    console.print(
+        f"CRM drop: {report.actions:,} action(s) -> {Path(report.drop_files[0]).parent} "
+        f"({len(owners)} file(s) per owner)"
     )
 
 
@@ -650,7 +738,7 @@ def backfill(
         preflight.refuse_future_run_date(last, False, "end the backfill on a date that has begun")
         scoring_config = preflight.checked_config(config)
         preflight.checked_events(events)
-        preflight.checked_customers(customers)
+        preflight.checked_customers(customers, scoring_config)
         preflight.check_output_writable(output)
     _hand_over(context)
     console.print(f"backfilling {first} to {last} from {events} into {output} ...")

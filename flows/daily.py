@@ -22,7 +22,12 @@ from flows.settings import load_config, settings
 from scoring.config import ScoringConfig
 from scoring.schema import OUTPUT_SCHEMA_VERSION
 from tasks.extract.sources import SourceConfig
-from tasks.followups.track import FollowupReport, emit_run_event, track_followups
+from tasks.followups.track import (
+    FollowupReport,
+    emit_run_event,
+    track_followups,
+    with_baseline_delivery,
+)
 from tasks.publish.atomic import abandon, not_writable, output_write_problem
 from tasks.publish.write import publish_outputs, write_manifest
 from tasks.quality.validate import (
@@ -139,12 +144,14 @@ def daily_scoring(
     incremental: bool = False,
     buckets: int = 1,
     allow_future: bool = False,
+    deliver_baseline: bool = False,
 ) -> RunSummary:
     """Score every customer for one run date and publish the Parquet outputs.
 
     One run per run date at a time: a second run of the same date waits for the first (a
     global concurrency limit per date). Unset parameters come from the environment of the
-    process running the flow (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG, ENGAGE_OUTPUT).
+    process running the flow (ENGAGE_EVENTS or ENGAGE_SOURCE, ENGAGE_CONFIG, ENGAGE_OUTPUT,
+    ENGAGE_CUSTOMERS).
 
     Args:
         run_date: The UTC day to score (YYYY-MM-DD); its window ends on it. Empty: the day
@@ -156,8 +163,11 @@ def daily_scoring(
             itself. Empty: ENGAGE_CONFIG, else the bundled scoring/default_config.yaml.
         output: Directory of the outputs (Parquet tables, manifest, reports). Empty:
             ENGAGE_OUTPUT, else `output`.
-        customers: Optional customers table (CSV, NDJSON or Parquet) with customer_id, plan and
-            attributes such as region: the metric panel's segments, plan-based follow-ups.
+        customers: Optional customers table (CSV, NDJSON or Parquet) with customer_id and
+            attributes such as plan, account_owner, name, arr, region: the metric panel's
+            segments, plan-based follow-up rules, the owner, name and value of every flag.
+            Empty: the source's `customers`, else ENGAGE_CUSTOMERS; without one, plan rules
+            never fire and flags carry no owner.
         source: A configured source (files, S3, PostgreSQL, HTTP API) to read instead of
             `events`: only what is new since its watermark is read, into the event store under
             output/_state/. Empty: ENGAGE_SOURCE, else `events`.
@@ -168,12 +178,16 @@ def daily_scoring(
             Dask cluster); the outputs are the same bytes as with 1.
         allow_future: Score a run date no time zone has reached yet (it has no events:
             everyone would be published as inactive).
+        deliver_baseline: A first run (no earlier history under `output`) delivers its flags
+            up to the follow-up capacity instead of queueing them all.
     """
     run_date = run_date or default_run_date()
     refuse_future_run_date(run_date, allow_future, "set allow_future to score it anyway")
     output = output or str(settings().output)
     with run_date_lock(run_date), written_to(output):
         run = daily_run(run_date, events, scoring_config(config), output, customers, source)
+        if deliver_baseline:
+            run = replace(run, config=with_baseline_delivery(run.config))
         with abandoned_on_error(run.staging):
             return score_run_date(daily_mode(run, incremental, buckets))
 
@@ -249,7 +263,12 @@ def tracked_followups(run: DailyRun, scoring: ScoreReport) -> FollowupReport:
         run.output,
         run.customers,
     )
-    get_run_logger().info("follow-ups: flags %s, actions %s", followups.flags, followups.actions)
+    get_run_logger().info(
+        "follow-ups: flags %s, statuses %s, delivered actions %s",
+        followups.flags,
+        followups.statuses,
+        followups.actions,
+    )
     return followups
 
 
@@ -309,6 +328,7 @@ def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
             "tiers": scoring.tiers,
             "flags": followups.flags,
             "actions": followups.actions,
+            "statuses": followups.statuses,
         },
     )
     return replace(summary, published=files, run_report=report)

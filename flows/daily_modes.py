@@ -12,6 +12,7 @@ from prefect import get_run_logger
 
 from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
+from tasks.extract.customers import check_customers
 from tasks.extract.events import extract_events, find_event_files
 from tasks.extract.incremental import (
     SourceExtraction,
@@ -66,7 +67,8 @@ def daily_run(
     source: SourceConfig | None,
 ) -> DailyRun:
     """The run's settings: unset parameters from the environment (ENGAGE_EVENTS or
-    ENGAGE_SOURCE, ENGAGE_CONFIG, ENGAGE_OUTPUT), and a new staging directory."""
+    ENGAGE_SOURCE, ENGAGE_CONFIG, ENGAGE_OUTPUT; customers: the source's, else
+    ENGAGE_CUSTOMERS), and a new staging directory."""
     environment = settings()
     events = events or environment.events
     config_file = environment.config or bundled_config_path()
@@ -75,6 +77,10 @@ def daily_run(
     if not events and source is None:
         raise ValueError("no events to score: pass `events` or `source`, or set ENGAGE_EVENTS")
     config = config or load_config(config_file)
+    customers = customers or (source.customers if source else None) or environment.customers
+    # a table the rules cannot use stops the run before anything is read
+    for note in check_customers(customers, config.followups):
+        get_run_logger().warning(note)
     output = output or str(environment.output)
     staging = str(new_staging_dir(output, run_date))
     return DailyRun(run_date, events, source, config, output, customers, staging)

@@ -153,6 +153,7 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
     API; it starts while the command imports its flows."""
     state = running_state()
     configured = os.environ.get("PREFECT_API_URL")
+    previous_environment = configured
     server = TemporaryServer() if state is None and not configured else None
     try:
         from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
@@ -169,6 +170,10 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
     finally:
         if server is not None:
             server.stop()
+        if previous_environment is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous_environment
 
 
 # ------------------------------------------------------------------ `engage server` (warm)

@@ -10,13 +10,18 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import polars as pl
 from prefect import flow, get_run_logger
 from pydantic import SecretStr
 
 from scoring.config import ScoringConfig
 from scoring.followup_config import DeliveryConfig, FollowupsConfig
-from tasks.followups.deliver import DROP_DIR, WebhookReport, deliver_to_webhook, drop_for_crm
+from tasks.followups.deliver import (
+    DROP_DIR,
+    WebhookReport,
+    deliver_to_webhook,
+    drop_for_crm,
+    read_actions,
+)
 from tasks.publish.runs import manifest_path
 from tasks.publish.write import PART_FILE, partition_dir
 from tasks.secrets import SecretNotFoundError, SecretRef, as_secret, resolve_secret
@@ -63,7 +68,9 @@ def deliver_followups(
     run_date: date, output: str, webhook_url: SecretStr | SecretRef | None = None
 ) -> DeliveryReport:
     """Deliver the actions (new / changed / resolved flags) of the run `run_date` under
-    `output`: a CSV/Parquet drop for CRM import, and one JSON POST per action to the webhook.
+    `output`: a CSV/Parquet drop for CRM import (also one file per account owner), and one
+    JSON POST per action to the webhook. Only the actions the scoring run marked delivered
+    are sent: capacity and queueing were decided there.
 
     `webhook_url` is the webhook's URL (a secret: pass a SecretStr) or where it is kept
     (`{env: NAME}` or `{block: NAME}`, a Prefect Secret block); default: the run's delivery
@@ -85,5 +92,4 @@ def deliver_followups(
         webhook = deliver_to_webhook(str(actions_file), url, delivery, output)
     else:
         logger.info("no webhook configured (%s unset): CRM drop only", delivery.webhook_url_env)
-    actions = pl.scan_parquet(actions_file).select(pl.len()).collect().item()
-    return DeliveryReport(run_date, actions, drop_files, webhook)
+    return DeliveryReport(run_date, read_actions(actions_file).height, drop_files, webhook)

@@ -81,13 +81,15 @@ def checked_events(pattern: str) -> list[str]:
     return [file.path for file in files]
 
 
-def checked_customers(path: Path | str | None) -> None:
-    """A customers table that exists and declares customer_id and plan."""
+def checked_customers(path: Path | str | None, config: ScoringConfig | None = None) -> None:
+    """A customers table that exists and declares customer_id and the columns the configured
+    follow-up rules read (plan for plan-based rules)."""
     if path is None:
         return
     if not Path(path).is_file():
         raise CustomersInputError(f"{path}: customers table not found; check --customers")
-    customers_header(str(path))
+    needed = config.followups.customer_columns_needed() if config and config.followups else {}
+    customers_header(str(path), ("customer_id", *needed))
 
 
 def checked_file(path: Path | None, what: str, option: str) -> None:
@@ -123,6 +125,6 @@ def daily_inputs(
     source_config = load_source(config, source) if source else None
     if events is not None:
         checked_events(events)
-    checked_customers(customers)
+    checked_customers(customers, scoring_config)
     check_output_writable(output)
     return DailyInputs(run_date, scoring_config, source_config)

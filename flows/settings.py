@@ -22,6 +22,8 @@ class EngageSettings(BaseSettings):
     config: Path | None = None
     source: str | None = None
     """a source named in the configuration's `sources` section (used when `events` is unset)"""
+    customers: str | None = None
+    """the customers table (plans, owners, names, values) when a run names none"""
     output_url: str | None = None
     """the http URL at which the output directory (`output`) is served, e.g. by `make server`:
     the run's artifacts link its report there (a browser opens no file:// link from a page)"""

@@ -1,4 +1,5 @@
-"""Follow-up configuration: named at-risk / upsell-ready rules, cool-down and delivery.
+"""Follow-up configuration: named at-risk / upsell-ready rules, cool-down, precedence, priority
+(customer value), capacity, routing and delivery.
 
 Each rule has a name, a kind, one condition (`when`, chosen by its `condition` field) and a
 human reason text. The reason may quote evidence numbers with `{placeholders}` (see
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scoring.schema import TIERS
 
 FlagKind = Literal["at_risk", "upsell_ready"]
+FLAG_KINDS: tuple[FlagKind, ...] = ("at_risk", "upsell_ready")
 
 REASON_FIELDS: frozenset[str] = frozenset(
     {
@@ -205,17 +207,81 @@ class DeliveryConfig(_Frozen):
     drop_formats: tuple[Literal["csv", "parquet"], ...] = ("csv", "parquet")
 
 
+class Capacity(_Frozen):
+    """The most NEW flags delivered per kind and run: overall and per account owner (null:
+    unlimited). Flags over capacity wait as `queued` and are offered again, in priority order,
+    at every later run until delivered or resolved. Flags without an owner count against
+    `per_run` only."""
+
+    per_run: int | None = Field(40, ge=0, description="new flags per kind per run; null = all")
+    per_owner: int | None = Field(
+        8, ge=0, description="new flags per kind per run and account owner; null = all"
+    )
+
+
+class CustomerValue(_Frozen):
+    """Where a customer's value (for the priority) comes from: a numeric column of the
+    customers table, else a value per plan; a customer with neither counts 1 (neutral)."""
+
+    column: str | None = Field("arr", description="numeric customers column, e.g. arr or mrr")
+    plan_values: dict[str, float] = Field(
+        default_factory=dict, description="plan -> value, used where the column has none"
+    )
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> Self:
+        if any(not value >= 0 for value in self.plan_values.values()):
+            raise ValueError("plan_values must be numbers >= 0")
+        return self
+
+
+class Routing(_Frozen):
+    """Customers-table columns that route a flag to a person (null where the table lacks them)."""
+
+    owner_column: str = Field("account_owner", min_length=1)
+    name_column: str = Field("name", min_length=1)
+
+
 class FollowupsConfig(_Frozen):
-    """The follow-up rules, the re-enrolment cool-down and the delivery settings.
+    """The follow-up rules, one flag per customer, priority, capacity and delivery.
 
     A customer flagged for a rule stays flagged (not re-flagged) while the rule holds; the
     flag resolves on the first run it does not hold. The rule flags the customer again only
-    once it has not held for more than `cooldown_days` days.
+    once it has not held for more than `cooldown_days` days. A customer whose rules of several
+    kinds hold gets one flag, of the first kind in `precedence`; the others are its context.
     """
 
+    precedence: tuple[FlagKind, ...] = Field(
+        ("at_risk", "upsell_ready"), description="one flag per customer: the first kind that holds"
+    )
+    capacity: Capacity = Capacity()
+    deliver_baseline: bool = Field(
+        False, description="a run with no previous history delivers up to the capacity (else none)"
+    )
+    value: CustomerValue = CustomerValue()
+    routing: Routing = Routing()
+    call_list_size: int = Field(25, ge=1, le=500, description="rows of the run report's call list")
     cooldown_days: int = Field(7, ge=0)
     rules: tuple[FollowupRule, ...] = ()
     delivery: DeliveryConfig = DeliveryConfig()
+
+    @model_validator(mode="after")
+    def _every_kind_once(self) -> Self:
+        if sorted(self.precedence) != sorted(FLAG_KINDS):
+            raise ValueError(
+                f"precedence must list each of {list(FLAG_KINDS)} once, got {list(self.precedence)}"
+            )
+        return self
+
+    def customer_columns_needed(self) -> dict[str, list[str]]:
+        """Columns of the customers table the rules read -> the rules that need them (plan:
+        product_qualified_lead and usage_near_limit rules)."""
+        plan_rules = [
+            rule.name
+            for rule in self.rules
+            if isinstance(rule.when, ProductQualifiedLead | UsageNearLimit)
+        ]
+        return {"plan": plan_rules} if plan_rules else {}
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:

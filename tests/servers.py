@@ -1,80 +1,19 @@
-"""Real servers for the source tests and the benchmark, started and stopped by the caller:
-PostgreSQL (Debian binaries, run as the `postgres` user when we are root), moto's S3 server
-and a small paginated events API that throttles and fails on purpose."""
+"""Test-only servers, started and stopped by the caller: moto's S3 server, a small paginated
+events API that throttles and fails on purpose, and a webhook receiver. (PostgreSQL and Prefect
+come from deployments/local_stack.py, the harness `make server` uses too.)"""
 
 import contextlib
-import glob
 import json
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-# ---------------------------------------------------------------- PostgreSQL
-
-
-def postgres_bin() -> Path | None:
-    """The newest installed PostgreSQL server binaries (Debian layout), if any."""
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
-    )
-    return Path(found[-1]).parent if found else None
-
-
-@contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throw-away PostgreSQL server on 127.0.0.1 and a free port; yields its URI."""
-    binaries = postgres_bin()
-    if binaries is None:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found: run `make system-deps-postgresql`"
-        )
-    as_root = os.geteuid() == 0
-    runner = ["runuser", "-u", "postgres", "--"] if as_root else []
-    directory = Path(tempfile.mkdtemp(prefix="engage-pg-"))
-    if as_root:
-        shutil.chown(directory, "postgres", "postgres")
-    data, port = directory / "data", free_port()
-    password = "s3cret-pw"
-    (directory / "pw").write_text(password)
-    if as_root:
-        shutil.chown(directory / "pw", "postgres", "postgres")
-    subprocess.run(
-        [*runner, str(binaries / "initdb"), "-D", str(data), "-U", "engage", "-A", "scram-sha-256",
-         f"--pwfile={directory / 'pw'}", "--no-sync", "-E", "UTF8"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [*runner, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-         str(directory / "server.log"), "-w", "-t", "60", "start"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield f"postgresql://engage:{password}@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*runner, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(directory, ignore_errors=True)
-
+from deployments.local_stack import free_port
 
 # ---------------------------------------------------------------- moto S3
 
@@ -108,6 +47,24 @@ def s3_server() -> Iterator[str]:
                 os.environ[key] = value
 
 
+# ---------------------------------------------------------------- HTTP
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1 from a daemon thread; yields the base URL. The port is the
+    kernel's pick, bound at once (no window in which another process takes it)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 # ---------------------------------------------------------------- events API
 
 
@@ -139,14 +96,14 @@ class EventsApi:
         self.behaviour = ApiBehaviour()
         self.requests: list[dict[str, list[str]]] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._base_url: str | None = None
         self._moments: list[datetime | None] | None = None
         self._matching: dict[tuple[str | None, str | None, int], list[dict[str, Any]]] = {}
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/events"
+        assert self._base_url is not None, "not running"
+        return f"{self._base_url}/events"
 
     @staticmethod
     def _moment(value: Any) -> datetime | None:
@@ -220,12 +177,58 @@ class EventsApi:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
+        with http_server(Handler) as self._base_url:
             yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join()
+
+
+# ---------------------------------------------------------------- webhook receiver
+
+
+@dataclass
+class Receiver:
+    """What the webhook receiver got: (status answered, Idempotency-Key, JSON body) per request.
+    It answers 500 to its first `failures` requests and `reject_status` to the keys in
+    `rejected`."""
+
+    failures: int = 0
+    rejected: set[str] = field(default_factory=set)
+    reject_status: int = 400
+    requests: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def answer(self, key: str, body: dict[str, Any]) -> int:
+        with self.lock:
+            if len(self.requests) < self.failures:
+                status = 500
+            elif key in self.rejected:
+                status = self.reject_status
+            else:
+                status = 200
+            self.requests.append((status, key, body))
+            return status
+
+    def accepted(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.lock:
+            return [(key, body) for status, key, body in self.requests if status == 200]
+
+
+@contextlib.contextmanager
+def webhook_server() -> Iterator[Receiver]:
+    """A receiver recording every POST to `<url>`; yields it with its `url` set."""
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            status = state.answer(self.headers["Idempotency-Key"], body)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:  # keep the test output clean
+            pass
+
+    with http_server(Handler) as base_url:
+        state.url = f"{base_url}/hook"
+        yield state

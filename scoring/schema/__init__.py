@@ -79,6 +79,8 @@ OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
     "contributions": ("customer_id", "event_type"),
     "customer_metrics": ("customer_id",),
     "score_history": ("customer_id",),
+    "flags": ("customer_id",),
+    "actions": ("action_id",),
 }
 """Columns whose values identify a row of an output table (unique together)."""
 

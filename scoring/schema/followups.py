@@ -19,12 +19,67 @@ _EVIDENCE: tuple[Column, ...] = (
     Column("plan", pl.String(), "plan from the customers table (trial, free, ...)", True),
 )
 
+FLAG_KINDS: tuple[str, ...] = ("at_risk", "upsell_ready")
+FLAG_STATUSES: tuple[str, ...] = ("new", "open", "queued")
+ACTION_KINDS: tuple[str, ...] = ("new", "changed", "resolved")
+ACTION_STATUSES: tuple[str, ...] = ("new", "open", "resolved")
+
+_ROUTING: tuple[Column, ...] = (
+    Column(
+        "account_owner", pl.String(), "owner from the customers table (routing.owner_column)", True
+    ),
+    Column(
+        "customer_name", pl.String(), "name from the customers table (routing.name_column)", True
+    ),
+    Column(
+        "value", pl.Float64(), "customer value: value.column, else value.plan_values[plan]", True
+    ),
+)
+
 FLAGS: tuple[Column, ...] = (
-    Column("customer_id", pl.String(), "customer id"),
-    Column("kind", pl.String(), "at_risk / upsell_ready"),
+    Column("customer_id", pl.String(), "customer id (one flag per customer)"),
+    Column(
+        "kind",
+        pl.String(),
+        "at_risk / upsell_ready: the first kind of `precedence` that holds",
+        allowed=FLAG_KINDS,
+    ),
+    Column(
+        "status",
+        pl.String(),
+        "new (delivered by this run) / open (delivered before) / queued (over capacity, "
+        "not delivered yet)",
+        allowed=FLAG_STATUSES,
+    ),
+    Column("priority", pl.Int64(), "1 = act first: priority_score descending, then customer_id"),
+    Column("priority_score", pl.Float64(), "strength x value_factor x freshness"),
+    Column(
+        "strength",
+        pl.Float64(),
+        "sum over the open rules of their margin past the threshold (each 1-2)",
+    ),
+    Column(
+        "value_factor",
+        pl.Float64(),
+        "sqrt(value / median positive value) clamped to 0.5-2; 1 when unknown",
+    ),
+    Column(
+        "freshness",
+        pl.Float64(),
+        "1 + 2 / (1 + days since raised_on): 3 the day it is raised; 1 if raised on the first run",
+    ),
     Column("flagged_on", pl.Date(), "run date the earliest open rule flagged the customer"),
-    Column("rules", pl.String(), "every open rule, ', '-separated"),
+    Column("raised_on", pl.Date(), "run date the newest open rule flagged the customer"),
+    Column("rules", pl.String(), "every open rule of the kind, ', '-separated"),
     Column("reasons", pl.String(), "their reason texts with evidence, '; '-separated"),
+    Column(
+        "context",
+        pl.String(),
+        "rules of the other kind that hold too (not a flag), e.g. "
+        "'also upsell_ready (power_user): ...'",
+        True,
+    ),
+    *_ROUTING,
     *_EVIDENCE,
     Column(
         "explanation",
@@ -33,7 +88,7 @@ FLAGS: tuple[Column, ...] = (
         True,
     ),
 )
-"""The full current flag table: one row per flagged customer x kind."""
+"""The flags of a run: one row per flagged customer, ranked, with its delivery status."""
 
 FLAG_ENROLMENTS: tuple[Column, ...] = (
     Column("customer_id", pl.String(), "customer id"),
@@ -47,15 +102,32 @@ FLAG_ENROLMENTS: tuple[Column, ...] = (
 
 ACTIONS: tuple[Column, ...] = (
     Column("action_id", pl.String(), "idempotency key: <run_date>:<kind>:<customer_id>:<action>"),
-    Column("action", pl.String(), "new / changed / resolved"),
+    Column("action", pl.String(), "new / changed / resolved", allowed=ACTION_KINDS),
+    Column(
+        "delivered",
+        pl.Boolean(),
+        "sent to the CRM drop and webhook; false: a queued flag resolved before delivery "
+        "(recorded only)",
+    ),
+    Column(
+        "status",
+        pl.String(),
+        "the flag after this run: new / open / resolved",
+        allowed=ACTION_STATUSES,
+    ),
     Column("customer_id", pl.String(), "customer id"),
-    Column("kind", pl.String(), "at_risk / upsell_ready"),
+    Column("kind", pl.String(), "at_risk / upsell_ready", allowed=FLAG_KINDS),
+    Column("priority", pl.Int64(), "the flag's priority this run (null when resolved)", True),
+    Column("priority_score", pl.Float64(), "the flag's priority_score (null when resolved)", True),
     Column("flagged_on", pl.Date(), "run date the flag started"),
     Column("rules", pl.String(), "open rules now (null when resolved)", True),
     Column("previous_rules", pl.String(), "open rules at the previous run (null when new)", True),
     Column("reasons", pl.String(), "reason texts with evidence, '; '-separated"),
+    Column("context", pl.String(), "rules of the other kind that hold too", True),
     Column("message", pl.String(), "Slack-style text of the action"),
+    *_ROUTING,
     *_EVIDENCE,
     Column("explanation", pl.String(), "score change by event type", True),
 )
-"""Only what changed since the previous run: what downstream CRMs consume."""
+"""What changed since the previous run, what downstream CRMs consume: the delivered rows, and
+queued flags resolved before delivery (delivered = false)."""

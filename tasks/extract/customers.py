@@ -3,12 +3,8 @@
 
 import polars as pl
 
-from tasks.extract.files import (
-    EventFile,
-    EventInputError,
-    delimiter_of,
-    header_columns,
-)
+from scoring.followup_config import FollowupsConfig
+from tasks.extract.files import EventFile, EventInputError, delimiter_of, header_columns
 
 
 class CustomersInputError(EventInputError):
@@ -17,8 +13,8 @@ class CustomersInputError(EventInputError):
 
 
 CUSTOMER_COLUMNS = ("customer_id", "plan")
-"""The columns a daily run needs of a customers table: the key, and the plan that plan-based
-follow-up rules and paying-customer metrics read."""
+"""The columns a customers table is recognised by (its CSV delimiter is found from them): the
+key, and the plan that plan-based follow-up rules read."""
 
 
 def check_customer_columns(path: str, found: list[str], required: tuple[str, ...] = ()) -> None:
@@ -32,7 +28,7 @@ def check_customer_columns(path: str, found: list[str], required: tuple[str, ...
         )
 
 
-def customers_header(path: str, required: tuple[str, ...] = CUSTOMER_COLUMNS) -> None:
+def customers_header(path: str, required: tuple[str, ...] = ("customer_id",)) -> None:
     """Check a customers table's file type and declared columns without reading its rows
     (the command line's pre-flight); NDJSON is checked when read."""
     try:
@@ -68,3 +64,38 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
             f"{', '.join(map(str, duplicated.unique().sort().head(5).to_list()))}"
         )
     return frame
+
+
+def check_customers(path: str | None, followups: FollowupsConfig | None) -> list[str]:
+    """Refuse a customers table the follow-up rules cannot use (CustomersInputError: unreadable,
+    or without a column a configured rule needs, e.g. plan for product_qualified_lead and
+    usage_near_limit rules); return what the follow-ups will miss, as warnings: plan rules
+    without a table, owner, name or value columns the table lacks (null in the flags)."""
+    rules = followups or FollowupsConfig()
+    needed = rules.customer_columns_needed()
+    if path is None:
+        if not needed:
+            return []
+        plan_rules = ", ".join(rule for names in needed.values() for rule in names)
+        return [
+            f"no customers table (--customers, ENGAGE_CUSTOMERS): rules {plan_rules} never "
+            "fire; flags carry no owner, name or value"
+        ]
+    table = read_customers(path)
+    for column, rule_names in needed.items():
+        if column not in table.columns:
+            raise CustomersInputError(
+                f"{path}: no column {column!r}, needed by the follow-up rule(s) "
+                f"{', '.join(rule_names)} (found: {', '.join(table.columns)})"
+            )
+    if followups is None:
+        return []
+    wanted = {
+        rules.routing.owner_column: "routing.owner_column",
+        rules.routing.name_column: "routing.name_column",
+        **({rules.value.column: "value.column"} if rules.value.column else {}),
+    }
+    missing = [f"{column} ({key})" for column, key in wanted.items() if column not in table]
+    if not missing:
+        return []
+    return [f"{path}: no column {', '.join(missing)}: null in the flags (value factor 1)"]

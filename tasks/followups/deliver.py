@@ -6,8 +6,12 @@ The webhook URL is a secret (credentials or a secret path in it): the ledger nam
 fingerprint, messages by its scheme and host only (`tasks.secrets`)."""
 
 import fcntl
+import hashlib
 import json
+import re
+import shutil
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +34,9 @@ from tasks.secrets import as_secret, redact, redacted_url, scrubbed_errors, secr
 DELIVERIES_DIR = "deliveries"
 WEBHOOK_LEDGER = "webhook_ledger.jsonl"
 DROP_DIR = "crm_drop"
+BY_OWNER_DIR = "by_owner"
+UNASSIGNED = "unassigned"
+"""The per-owner drop file of actions whose customer has no account owner."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 FORMULA_START = r"^[=+\-@\t\r]"
 """A CSV cell starting so is a formula to spreadsheets (OWASP CSV injection)."""
@@ -164,9 +171,46 @@ def spreadsheet_safe(actions: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def read_actions(actions_file: str | Path) -> list[dict[str, Any]]:
-    """The actions of a run, as rows."""
-    return pl.read_parquet(actions_file).to_dicts()
+def read_actions(actions_file: str | Path) -> pl.DataFrame:
+    """The actions of a run the delivery sends: the rows with delivered = true (the follow-up
+    step decided them; queued flags resolved before delivery are only recorded)."""
+    return pl.read_parquet(actions_file).filter(pl.col("delivered"))
+
+
+def owner_file_stem(owner: str | None) -> str:
+    """A file name for an account owner's drop: the name as lowercase ASCII words joined by
+    `-` (at most 40 characters), then `-` and the first 8 hex digits of the sha256 of the
+    exact name ("Ada Moreau" -> "ada-moreau-<8 hex>"); `unassigned` without an owner."""
+    if owner is None:
+        return UNASSIGNED
+    ascii_name = unicodedata.normalize("NFKD", owner).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40].strip("-")
+    digest = hashlib.sha256(owner.encode("utf-8")).hexdigest()[:8]
+    return f"{slug}-{digest}" if slug else digest
+
+
+def actions_by_owner(actions: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The actions split per account owner, by file stem (owner_file_stem); two owners that
+    would share a file are an error, never a merged file."""
+    parts: dict[str, pl.DataFrame] = {}
+    owners: dict[str, str | None] = {}
+    for (owner,), part in actions.group_by("account_owner", maintain_order=True):
+        stem = owner_file_stem(owner)
+        if stem in owners:
+            raise ValueError(f"owners {owners[stem]!r} and {owner!r} map to one file {stem}")
+        owners[stem] = owner
+        parts[stem] = part
+    return dict(sorted(parts.items()))
+
+
+def write_drop_file(actions: pl.DataFrame, target: Path, file_format: str) -> None:
+    """One drop file, swapped in whole: CSV with formula cells escaped, or Parquet as is."""
+    partial = target.with_suffix(target.suffix + ".partial")
+    if file_format == "csv":  # for spreadsheets and CRM imports: no formula runs
+        spreadsheet_safe(actions).write_csv(partial)
+    else:
+        pq.write_table(to_arrow(actions, None, "actions"), partial, compression="zstd")
+    partial.replace(target)
 
 
 @task(name="deliver-webhook", cache_policy=NO_CACHE, persist_result=False)
@@ -183,7 +227,7 @@ def deliver_to_webhook(
     with scrubbed_errors():  # what fails here (the run's state) must not quote the URL
         with ledger_lock(ledger), httpx.Client(timeout=delivery.timeout_seconds) as client:
             done = delivered_action_ids(ledger, url)
-            for action in read_actions(actions_file):
+            for action in read_actions(actions_file).to_dicts():
                 action_id = action["action_id"]
                 if action_id in done:
                     skipped.append(action_id)
@@ -211,19 +255,24 @@ def deliver_to_webhook(
 def drop_for_crm(
     actions_file: str, drop_dir: str, run_date: date, formats: tuple[str, ...]
 ) -> list[str]:
-    """Write the run's actions as `<drop_dir>/run_date=…/actions.csv|parquet` for CRM import
-    (a re-run replaces them). The CSV escapes formula cells; the Parquet keeps every text."""
-    actions = pl.read_parquet(actions_file)
+    """Write the run's delivered actions as `<drop_dir>/run_date=…/actions.csv|parquet` for
+    CRM import, and one file per account owner under `by_owner/` (owner_file_stem); a re-run
+    replaces them all. The CSV escapes formula cells; the Parquet keeps every text."""
+    actions = read_actions(actions_file)
     directory = Path(drop_dir) / f"run_date={run_date.isoformat()}"
     directory.mkdir(parents=True, exist_ok=True)
+    by_owner = actions_by_owner(actions)
+    owners_partial = directory / f"{BY_OWNER_DIR}.partial"
+    shutil.rmtree(owners_partial, ignore_errors=True)
+    owners_partial.mkdir()
     written = []
     for file_format in formats:
         target = directory / f"actions.{file_format}"
-        partial = target.with_suffix(target.suffix + ".partial")
-        if file_format == "csv":  # for spreadsheets and CRM imports: no formula runs
-            spreadsheet_safe(actions).write_csv(partial)
-        else:
-            pq.write_table(to_arrow(actions, None, "actions"), partial, compression="zstd")
-        partial.replace(target)
+        write_drop_file(actions, target, file_format)
         written.append(str(target))
+        for stem, part in by_owner.items():
+            write_drop_file(part, owners_partial / f"{stem}.{file_format}", file_format)
+    shutil.rmtree(directory / BY_OWNER_DIR, ignore_errors=True)  # owners of an earlier run go
+    owners_partial.rename(directory / BY_OWNER_DIR)
+    written += [str(path) for path in sorted((directory / BY_OWNER_DIR).iterdir())]
     return written

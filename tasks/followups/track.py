@@ -16,10 +16,13 @@ from scoring.followup_config import FollowupsConfig
 from scoring.followups import (
     comparison_days,
     current_flags,
+    customer_routing,
     empty_enrolments,
     empty_flags,
     flag_actions,
+    flag_statuses,
     followup_evidence,
+    prioritized_flags,
     rule_enrolments,
     rule_matches,
 )
@@ -32,8 +35,9 @@ from scoring.schema import (
     SCORE_HISTORY,
     polars_schema,
 )
+from scoring.schema.followups import ACTION_KINDS, FLAG_KINDS, FLAG_STATUSES
 from tasks.extract.customers import read_customers
-from tasks.publish.runs import latest_run_date_before
+from tasks.publish.runs import latest_run_date_before, published_run_dates
 from tasks.publish.write import PART_FILE, partition_dir, write_partition
 
 RUN_EVENT = "engage.scoring.completed"
@@ -47,11 +51,23 @@ class FollowupReport:
     previous_run_date: date | None
     flags: dict[str, int] = field(default_factory=dict)
     actions: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    """Flags per status: new (delivered by this run), open (delivered before), queued."""
+    deliveries: int = 0
+    """Actions the delivery flow sends (new, changed and resolved of delivered flags)."""
+    baseline: bool = False
+    """No previous history under the output: flags queued unless deliver_baseline."""
 
 
 def previous_run_date(output: str | Path, run_date: date) -> date | None:
     """The latest run date before `run_date` with a published score history, if any."""
     return latest_run_date_before(output, run_date, "score_history")
+
+
+def first_run_date(output: str | Path, run_date: date) -> date:
+    """The output's baseline: its earliest run date with a score history (or this run's)."""
+    earlier = published_run_dates(output, "score_history", PART_FILE)
+    return min([*earlier, run_date])
 
 
 def published(output: str | Path, table: str, run_date: date | None, otherwise: Any) -> Any:
@@ -62,10 +78,51 @@ def published(output: str | Path, table: str, run_date: date | None, otherwise: 
     return pl.scan_parquet(path) if path.exists() else otherwise
 
 
+def previous_flags(output: str | Path, run_date: date | None) -> pl.LazyFrame:
+    """The flags of the previous run; a partition written before flags had a status counts
+    every flag as delivered (`open`): they were."""
+    flags: pl.LazyFrame = published(output, "flags", run_date, empty_flags())
+    if "status" not in flags.collect_schema().names():
+        flags = flags.with_columns(pl.lit("open").alias("status"))
+    return flags
+
+
 def counts_by(frame: pl.DataFrame, column: str, values: tuple[str, ...]) -> dict[str, int]:
     """How many rows have each value (every value listed, 0 where none)."""
     found = dict(frame[column].value_counts().iter_rows()) if frame.height else {}
     return {value: int(found.get(value, 0)) for value in values}
+
+
+def with_baseline_delivery(config: ScoringConfig) -> ScoringConfig:
+    """The configuration with `followups.deliver_baseline` on (a run's parameter overriding
+    it; the manifest then records what the run did). Without follow-ups: unchanged."""
+    if config.followups is None:
+        return config
+    followups = config.followups.model_copy(update={"deliver_baseline": True})
+    return config.model_copy(update={"followups": followups})
+
+
+def changes_since(
+    output: str, before: date | None, scores: pl.LazyFrame, contributions: pl.LazyFrame
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The score deltas against the previous run's history, and why (their exact
+    decomposition by event type, as text)."""
+    previous_contributions = published(
+        output, "contributions", before, pl.LazyFrame(schema=polars_schema(CONTRIBUTIONS))
+    )
+    deltas = score_deltas(scores, published(output, "score_history", before, None))
+    decomposition = delta_by_event_type(contributions, previous_contributions)
+    return deltas, change_explanations(decomposition, deltas)
+
+
+def snapshots_days_ago(
+    output: str, run_date: date, followups: FollowupsConfig
+) -> dict[int, pl.LazyFrame | None]:
+    """The score history of the runs the rules compare with `days_ago` (None: no such run)."""
+    return {
+        days: published(output, "score_history", run_date - timedelta(days=days), None)
+        for days in comparison_days(followups)
+    }
 
 
 @task(name="track-followups", cache_policy=NO_CACHE, persist_result=False)
@@ -80,53 +137,66 @@ def track_followups(
 ) -> FollowupReport:
     """Stage score_history, flags, flag_enrolments and actions for the run date, compared
     with the latest earlier run published under `output`. Customer metrics (NPS, effort,
-    feature adoption) are used when this run staged a customer_metrics table."""
+    feature adoption) are used when this run staged a customer_metrics table; the customers
+    table gives plans, owners, names and values."""
     followups = config.followups or FollowupsConfig()
     scores = pl.scan_parquet(scores_file)
     contributed = pl.scan_parquet(contributions_file)
     metrics_file = partition_dir(staging, "customer_metrics", run_date) / PART_FILE
     metrics = pl.scan_parquet(metrics_file) if metrics_file.exists() else None
-    plans = read_customers(customers, required=("plan",)).lazy() if customers else None
+    customers_frame = read_customers(customers).lazy() if customers else None
 
     before = previous_run_date(output, run_date)
-    previous_contributions = published(
-        output, "contributions", before, pl.LazyFrame(schema=polars_schema(CONTRIBUTIONS))
+    deltas, explanations = changes_since(output, before, scores, contributed)
+    evidence = followup_evidence(deltas, scores, run_date, metrics, customers_frame)
+    matches = rule_matches(
+        evidence,
+        contributed,
+        followups,
+        snapshots_days_ago(output, run_date, followups),
+        config.tier_boundaries,
     )
-    deltas = score_deltas(scores, published(output, "score_history", before, None))
-    evidence = followup_evidence(deltas, scores, run_date, metrics, plans)
-    explanations = change_explanations(
-        delta_by_event_type(contributed, previous_contributions), deltas
-    )
-    snapshots_days_ago = {
-        days: published(output, "score_history", run_date - timedelta(days=days), None)
-        for days in comparison_days(followups)
-    }
-    matches = rule_matches(evidence, contributed, followups, snapshots_days_ago)
     enrolments = rule_enrolments(
         matches,
         published(output, "flag_enrolments", before, empty_enrolments()),
         run_date,
         followups.cooldown_days,
     )
-    flags = current_flags(enrolments, matches, evidence, explanations)
+    routing = customer_routing(customers_frame, followups)
+    candidates = current_flags(enrolments, matches, evidence, explanations, followups.precedence)
+    flags = flag_statuses(
+        prioritized_flags(candidates, routing, run_date, first_run_date(output, run_date)),
+        previous_flags(output, before),
+        followups.capacity,
+        deliver=before is not None or followups.deliver_baseline,
+    )
     actions = flag_actions(
-        flags,
-        published(output, "flags", before, empty_flags()),
-        evidence,
-        explanations,
-        run_date,
+        flags, previous_flags(output, before), evidence, explanations, routing, run_date
     )
     history, enrolled, flagged, acted = pl.collect_all(
         [score_snapshot(scores, metrics), enrolments, flags, actions]
     )
-    write_partition(history, "score_history", SCORE_HISTORY, staging, run_date)
-    write_partition(enrolled, "flag_enrolments", FLAG_ENROLMENTS, staging, run_date)
-    write_partition(flagged, "flags", FLAGS, staging, run_date)
-    write_partition(acted, "actions", ACTIONS, staging, run_date)
+    for frame, table, contract in (
+        (history, "score_history", SCORE_HISTORY),
+        (enrolled, "flag_enrolments", FLAG_ENROLMENTS),
+        (flagged, "flags", FLAGS),
+        (acted, "actions", ACTIONS),
+    ):
+        write_partition(frame, table, contract, staging, run_date)
+    return followup_report(before, flagged, acted)
+
+
+def followup_report(
+    before: date | None, flags: pl.DataFrame, actions: pl.DataFrame
+) -> FollowupReport:
+    """The counts of a run's flags (per kind and status) and delivered actions."""
     return FollowupReport(
         previous_run_date=before,
-        flags=counts_by(flagged, "kind", ("at_risk", "upsell_ready")),
-        actions=counts_by(acted, "action", ("new", "changed", "resolved")),
+        flags=counts_by(flags, "kind", FLAG_KINDS),
+        actions=counts_by(actions.filter(pl.col("delivered")), "action", ACTION_KINDS),
+        statuses=counts_by(flags, "status", FLAG_STATUSES),
+        deliveries=int(actions["delivered"].sum()),
+        baseline=before is None,
     )
 
 

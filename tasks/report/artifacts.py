@@ -1,5 +1,6 @@
-"""Prefect artifacts of a daily run: a markdown summary (counts, tiers vs the previous run,
-top movers, validation, outputs, link to the run report) and a table of the tier shift."""
+"""Prefect artifacts of a daily run: a markdown summary (counts, the top of the call list,
+tiers vs the previous run, top movers, validation, outputs, link to the run report) and a
+table of the tier shift."""
 
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,7 @@ SUMMARY_KEY = "engage-run-summary"
 TIERS_KEY = "engage-tier-shift"
 REPORT_KEY = "engage-run-report"
 TOP_MOVERS = 10
+CALLS_SHOWN = 10
 
 
 def markdown_table(frame: pl.DataFrame) -> str:
@@ -42,6 +44,50 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def call_list_markdown(flags: pl.DataFrame) -> list[str]:
+    """The call list's size, the queue and its first CALLS_SHOWN rows, by priority."""
+    statuses = dict(flags["status"].value_counts().iter_rows()) if flags.height else {}
+    new, still_open, queued = (int(statuses.get(s, 0)) for s in ("new", "open", "queued"))
+    calls = (
+        flags.filter(pl.col("status").is_in(["new", "open"]))
+        .sort("priority")
+        .head(CALLS_SHOWN)
+        .select(
+            "priority", "status", "kind", "customer_id", "customer_name", "account_owner",
+            "value", "reasons",
+        )
+    )  # fmt: skip
+    lines = [
+        "## Call list",
+        "",
+        f"{new + still_open:,} flags to work ({new:,} new today, {still_open:,} open); "
+        f"{queued:,} queued over capacity.",
+        "",
+    ]
+    return lines + ([markdown_table(calls), ""] if calls.height else [])
+
+
+def validation_markdown(validation: ValidationReport) -> list[str]:
+    """The validation balance and the quarantine reasons."""
+    lines = [
+        "## Validation",
+        "",
+        f"rows read = valid + quarantined + duplicates removed: {validation.rows_read:,} = "
+        f"{validation.rows_valid:,} + {validation.rows_quarantined:,} + "
+        f"{validation.duplicates_removed:,}",
+        "",
+    ]
+    if validation.quarantine_reasons:
+        reasons = pl.DataFrame(
+            {
+                "reason": list(validation.quarantine_reasons),
+                "rows": list(validation.quarantine_reasons.values()),
+            }
+        )
+        lines += [markdown_table(reasons), ""]
+    return lines
+
+
 def run_summary_markdown(
     run_date: date,
     validation: ValidationReport,
@@ -52,9 +98,11 @@ def run_summary_markdown(
     published: list[str],
     report: str | None,
     report_url: str | None = None,
+    flags: pl.DataFrame | None = None,
 ) -> str:
     """The markdown summary of one run (pure: everything it shows is passed in). The report
-    is linked when it is served over http (`report_url`): browsers open no file:// link."""
+    is linked when it is served over http (`report_url`): browsers open no file:// link.
+    `flags`: the run's follow-up flags, when it has follow-up rules."""
     previous = previous_date.isoformat() if previous_date else "none"
     counts = pl.DataFrame(
         {
@@ -83,6 +131,8 @@ def run_summary_markdown(
     elif report:
         lines += [f"Run report: `{report}` (set ENGAGE_OUTPUT_URL to link it here)", ""]
     lines += ["## Counts", "", markdown_table(counts), ""]
+    if flags is not None:
+        lines += call_list_markdown(flags)
     lines += [f"## Tiers vs the previous run ({previous})", "", markdown_table(shares), ""]
     lines += [f"## Top movers since the previous run ({previous})", ""]
     if previous_date is None:
@@ -92,22 +142,7 @@ def run_summary_markdown(
     else:
         renamed = movers.rename({"previous_score": "previous score", "previous_tier": "was"})
         lines += [markdown_table(renamed), ""]
-    lines += [
-        "## Validation",
-        "",
-        f"rows read = valid + quarantined + duplicates removed: {validation.rows_read:,} = "
-        f"{validation.rows_valid:,} + {validation.rows_quarantined:,} + "
-        f"{validation.duplicates_removed:,}",
-        "",
-    ]
-    if validation.quarantine_reasons:
-        reasons = pl.DataFrame(
-            {
-                "reason": list(validation.quarantine_reasons),
-                "rows": list(validation.quarantine_reasons.values()),
-            }
-        )
-        lines += [markdown_table(reasons), ""]
+    lines += validation_markdown(validation)
     if scoring.unweighted_event_types:
         unweighted = ", ".join(f"{t} ({n:,})" for t, n in scoring.unweighted_event_types.items())
         lines += [f"Unweighted event types (counted 0): {unweighted}", ""]
@@ -143,8 +178,20 @@ def publish_run_artifacts(
         pl.LazyFrame(list(previous_tiers.items()), schema=tier_frame, orient="row"),
     ).collect()
     movers = top_movers(score_changes(scores, previous_scores), TOP_MOVERS).collect()
+    flags_file = partition_dir(output, "flags", run_date) / PART_FILE
+    has_rules = ((read_manifest(output, run_date) or {}).get("config") or {}).get("followups")
+    flags = pl.read_parquet(flags_file) if has_rules and flags_file.is_file() else None
     markdown = run_summary_markdown(
-        run_date, validation, scoring, shift, movers, previous_date, published, report, report_url
+        run_date,
+        validation,
+        scoring,
+        shift,
+        movers,
+        previous_date,
+        published,
+        report,
+        report_url,
+        flags,
     )
     if report_url:
         create_link_artifact(

@@ -1,8 +1,10 @@
 """The run report: one self-contained HTML page per run date (figures embedded as PNG).
 
-Score histogram, tier shares over time, segment comparison (when the scores carry a segment
-column), top at-risk and upsell-ready customers (from the follow-up flags when a run wrote
-them, else from tiers and score changes). Written into the run's staging directory, so it is
+It opens with the call list (the flags to work today by priority, with owner, value, reasons,
+why the score changed and a score trend), the queue and the biggest movers down and up; then
+counts, score histogram, tier shares over time, segment comparison (when the scores carry a
+segment column). Without follow-up rules, at-risk and upsell-ready lists derived from tiers and
+score changes replace the call list. Written into the run's staging directory, so it is
 published with the run's other partitions.
 """
 
@@ -20,6 +22,14 @@ from scoring.schema import TIERS
 from tasks.pages import new_figure, png_data_uri, render_page
 from tasks.publish.runs import previous_run_date, tier_history
 from tasks.publish.write import PART_FILE, partition_dir
+from tasks.report.call_list import (
+    biggest_movers,
+    call_list_rows,
+    flags_link,
+    mover_explanations,
+    queue_rows,
+    score_trends,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -121,35 +131,9 @@ def segment_figure(scores: pl.DataFrame, segment: str) -> "Figure":
     return figure
 
 
-def flagged_customers(flags: pl.DataFrame, kind: str) -> pl.DataFrame | None:
-    """The flags of one kind ("at_risk" or "upsell") from a follow-up flags table: the rows
-    whose flag/kind column mentions it, with customer_id and any reason columns."""
-    kind_column = next(
-        (c for c in ("flag", "flag_type", "kind", "category", "list") if c in flags.columns), None
-    )
-    if kind_column is None or "customer_id" not in flags.columns:
-        return None
-    needle = kind.replace("_", "")
-    matching = flags.filter(
-        pl.col(kind_column)
-        .cast(pl.String)
-        .str.to_lowercase()
-        .str.replace_all(r"[^a-z]", "")
-        .str.contains(needle, literal=True)
-    )
-    keep = ["customer_id", kind_column, *[c for c in flags.columns if "reason" in c.lower()]]
-    keep += [c for c in ("score", "tier") if c in flags.columns]
-    if "score" in flags.columns:  # the most urgent first: lowest at-risk, highest upsell scores
-        highest_first = kind != "at_risk"
-        matching = matching.sort(
-            "score", "customer_id", descending=[highest_first, False], nulls_last=True
-        )
-    return matching.select(list(dict.fromkeys(keep))).head(TOP_CUSTOMERS)
-
-
 def derived_lists(changes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Without flags: at-risk = churn_risk tier or a falling score, lowest score first;
-    upsell-ready = power users, highest score first."""
+    """Without follow-up rules: at-risk = churn_risk tier or a falling score, lowest score
+    first; upsell-ready = power users, highest score first."""
     at_risk = (
         changes.filter((pl.col("tier") == "churn_risk") | (pl.col("delta") < 0))
         .sort("score", "customer_id")
@@ -200,6 +184,39 @@ def read_flags(roots: list[Path], run_date: date) -> pl.DataFrame | None:
     return None
 
 
+def call_list_size(manifest: dict[str, Any]) -> int | None:
+    """Rows of the call list: `followups.call_list_size` of the run's configuration; None when
+    it has no `followups` section (no rules: no call list)."""
+    followups = (manifest.get("config") or {}).get("followups")
+    return None if followups is None else int(followups["call_list_size"])
+
+
+def followups_section(
+    run_date: date,
+    manifest: dict[str, Any],
+    flags: pl.DataFrame | None,
+    trends: pl.DataFrame | None,
+    changes: pl.DataFrame,
+) -> dict[str, Any]:
+    """What the report shows of the follow-ups: with configured rules (the manifest's config
+    has a `followups` section) the call list, the queue and the flags file; else the at-risk
+    and upsell-ready lists derived from tiers and score changes, labelled so."""
+    size = call_list_size(manifest)
+    if size is None or flags is None:
+        at_risk, upsell = derived_lists(changes)
+        return {"call_list": None, "at_risk": at_risk, "upsell": upsell}
+    statuses = flags["status"].value_counts() if flags.height else None
+    counts = dict(statuses.iter_rows()) if statuses is not None else {}
+    return {
+        "call_list": call_list_rows(flags, trends, size),
+        "call_list_size": size,
+        "queue": queue_rows(flags),
+        "statuses": {status: int(counts.get(status, 0)) for status in ("new", "open", "queued")},
+        "baseline": (manifest.get("followups") or {}).get("baseline", False),
+        "flags_link": flags_link(run_date),
+    }
+
+
 def render_report(
     run_date: date,
     scores: pl.DataFrame,
@@ -209,20 +226,18 @@ def render_report(
     previous_date: date | None,
     flags: pl.DataFrame | None,
     boundaries: TierBoundaries,
+    trends: pl.DataFrame | None = None,
+    explanations: pl.DataFrame | None = None,
 ) -> str:
-    """The report page (pure: everything it shows is passed in)."""
+    """The report page (pure: everything it shows is passed in). `trends` (customer_id,
+    run_date, score) draws the call list's sparklines, `explanations` (customer_id,
+    explanation) says why the movers moved."""
     counts = manifest.get("counts") or {}
     scored = not scores.is_empty()
     segment = segment_column(scores) if scored else None
     previous_scores = previous if previous is not None else scores.clear()
     changes = score_changes(scores.lazy(), previous_scores.lazy()).collect()
-    at_risk = flagged_customers(flags, "at_risk") if flags is not None else None
-    upsell = flagged_customers(flags, "upsell") if flags is not None else None
-    if at_risk is None or upsell is None:
-        at_risk, upsell = derived_lists(changes)
-        lists_source = "derived from tiers and score changes (this run wrote no flags)"
-    else:
-        lists_source = "from the follow-up flags of this run"
+    no_explanations = pl.DataFrame(schema={"customer_id": pl.String, "explanation": pl.String})
     return render_page(
         "run_report.html",
         cell=cell,
@@ -239,9 +254,12 @@ def render_report(
         segment_columns=SEGMENT_COLUMNS,
         segments=None if segment is None else segment_summary(scores, segment),
         segment_figure=None if segment is None else png_data_uri(segment_figure(scores, segment)),
-        lists_source=lists_source,
-        at_risk=at_risk,
-        upsell=upsell,
+        movers=biggest_movers(
+            changes, explanations if explanations is not None else no_explanations
+        )
+        if previous_date
+        else None,
+        **followups_section(run_date, manifest, flags, trends, changes),
     )
 
 
@@ -275,8 +293,21 @@ def write_run_report(
         else None
     )
     flags = read_flags([Path(staging), Path(output)], run_date)
+    size = call_list_size(manifest)
+    called = [] if flags is None or size is None else call_list_rows(flags, None, size)
+    trends = score_trends(output, staging, run_date, [row["customer_id"] for row in called])
+    explanations = mover_explanations(staging, output, run_date, previous_date)
     page = render_report(
-        run_date, scores, manifest, history, previous, previous_date, flags, boundaries
+        run_date,
+        scores,
+        manifest,
+        history,
+        previous,
+        previous_date,
+        flags,
+        boundaries,
+        trends,
+        explanations,
     )
     directory = partition_dir(staging, REPORT_TABLE, run_date)
     directory.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,7 @@ generated events. Only counts are checked here; timings belong to the script's o
 
 from datetime import UTC, datetime
 
-import pytest
-
 from benchmarks.sources import generated_events, measure_all
-
-pytestmark = pytest.mark.servers
 
 
 def test_generated_events_are_spread_over_thirty_days() -> None:

@@ -63,8 +63,14 @@ def test_events_follow_the_contract(demo: tuple[pl.DataFrame, pl.DataFrame]) -> 
         "region",
         "account_owner",
         "signup_date",
+        "name",
+        "arr",
     ]
     assert customers.schema["signup_date"] == pl.Date
+    # routing and value for the call list: free and trial customers pay nothing
+    assert customers["name"].null_count() == 0 and customers["arr"].min() == 0.0
+    paying = customers.filter(~pl.col("plan").is_in(["free", "trial"]))
+    assert (paying["arr"] > 0).all()
     assert 150_000 <= events.height <= 300_000
 
 

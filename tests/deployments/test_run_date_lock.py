@@ -3,7 +3,6 @@ for each other, a run of another date goes ahead."""
 
 from datetime import date
 
-import pytest
 from prefect.client.schemas.objects import StateType
 from prefect.concurrency.sync import concurrency
 
@@ -17,14 +16,12 @@ from tests.deployments.flow_runs import (
     wait_for,
 )
 
-pytestmark = pytest.mark.real_server
-
 LOCKED_DATE = date(2026, 3, 24)
 # not the day after: that run's follow-up step would wait for the locked date to publish
 OTHER_DATE = date(2026, 3, 22)
 
 
-def test_same_date_runs_serialize_and_other_dates_run_concurrently(api: str, stack: Stack) -> None:
+def test_same_date_runs_serialize_and_other_dates_run_concurrently(stack: Stack) -> None:
     name = run_date_lock_name(LOCKED_DATE)
     ensure_lock(name)
     # the test holds the date's lock, as a run of that date would

@@ -4,17 +4,14 @@ scheduled run (the day before its scheduled time in the schedule's time zone).""
 import json
 from datetime import UTC, datetime
 
-import pytest
 from prefect import get_client
 from prefect.states import Scheduled
 
 from tests.deployments.conftest import Stack
 from tests.deployments.flow_runs import DAILY, completed, start_daily
 
-pytestmark = pytest.mark.real_server
 
-
-def test_daily_deployment_is_scheduled_in_bucharest_with_a_typed_form(api: str) -> None:
+def test_daily_deployment_is_scheduled_in_bucharest_with_a_typed_form(stack: Stack) -> None:
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(DAILY)
         backfill = client.read_deployment_by_name("engagement-backfill/backfill")
@@ -27,9 +24,7 @@ def test_daily_deployment_is_scheduled_in_bucharest_with_a_typed_form(api: str) 
     assert backfill.parameter_openapi_schema["required"] == ["start", "end"]
 
 
-def test_a_scheduled_run_scores_the_day_before_in_the_schedules_time_zone(
-    api: str, stack: Stack
-) -> None:
+def test_a_scheduled_run_scores_the_day_before_in_the_schedules_time_zone(stack: Stack) -> None:
     # 21:30 UTC on 29 March is 00:30 on 30 March in Bucharest (EEST, UTC+3 since that
     # morning): the day before is 29 March there, while UTC's day before would be 28 March
     scheduled_at = datetime(2026, 3, 29, 21, 30, tzinfo=UTC)

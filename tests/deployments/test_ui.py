@@ -7,23 +7,19 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from uuid import UUID
 
-import pytest
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page
 from prefect import get_client
+from typer.testing import CliRunner
 
 from deployments.local_stack import api_post
+from flows.cli import app
 from tests.deployments.conftest import Stack
 from tests.deployments.flow_runs import DAILY, completed
 
-pytestmark = [pytest.mark.real_server, pytest.mark.browser]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RUN_DATE = date(2026, 3, 26)  # after the lock test's dates: the summary has a previous run
 DATA_TABLES = ("scores", "contributions", "quarantine")
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "prefect-ui-run.png"
@@ -79,39 +75,32 @@ def open_run_report(page: Page) -> str:
     return text
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs chromium: make system-deps-chromium")
-def test_custom_run_from_the_ui_matches_a_cli_run(api: str, stack: Stack, tmp_path: Path) -> None:
+def test_custom_run_from_the_ui_matches_a_cli_run(
+    stack: Stack, chromium: Browser, tmp_path: Path
+) -> None:
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(DAILY)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            run_id = start_custom_run(
-                page, stack.ui_url, str(deployment.id), RUN_DATE, stack.config
-            )
-            run = completed(run_id)
-            assert run.name == f"score-{RUN_DATE}"
-            page.goto(f"{stack.ui_url}/runs/flow-run/{run_id}")
-            page.get_by_text(f"score-{RUN_DATE}").first.wait_for()
-            page.get_by_text("Completed", exact=True).first.wait_for()
-            page.get_by_text("Artifacts", exact=True).click()
-            report_text = open_run_report(page)
-            page.screenshot(path=tmp_path / "ui.png")
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1280, "height": 860})
+    run_id = start_custom_run(page, stack.ui_url, str(deployment.id), RUN_DATE, stack.config)
+    run = completed(run_id)
+    assert run.name == f"score-{RUN_DATE}"
+    page.goto(f"{stack.ui_url}/runs/flow-run/{run_id}")
+    page.get_by_text(f"score-{RUN_DATE}").first.wait_for()
+    page.get_by_text("Completed", exact=True).first.wait_for()
+    page.get_by_text("Artifacts", exact=True).click()
+    report_text = open_run_report(page)
+    page.screenshot(path=tmp_path / "ui.png")
     if os.environ.get("ENGAGE_UPDATE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "ui.png", SCREENSHOT)
 
     cli_output = tmp_path / "cli-output"
-    subprocess.run(
-        [str(Path(sys.executable).parent / "engage"), "run", "--events", str(stack.events),
-         "--config", str(stack.config), "--run-date", RUN_DATE.isoformat(),
-         "--output", str(cli_output)],
-        check=True, capture_output=True, timeout=600,
-        env=os.environ | {"PREFECT_API_URL": api},
+    result = CliRunner().invoke(
+        app,
+        ["run", "--events", str(stack.events), "--config", str(stack.config),
+         "--run-date", RUN_DATE.isoformat(), "--output", str(cli_output)],
     )  # fmt: skip
+    assert result.exit_code == 0, result.output
 
     partition = f"run_date={RUN_DATE}"
     for table in DATA_TABLES:
@@ -129,7 +118,9 @@ def test_custom_run_from_the_ui_matches_a_cli_run(api: str, stack: Stack, tmp_pa
     assert report.is_file()
 
     artifacts = api_post(
-        api, "/artifacts/filter", {"flow_runs": {"id": {"any_": [str(run_id)]}}, "sort": "KEY_ASC"}
+        stack.api_url,
+        "/artifacts/filter",
+        {"flow_runs": {"id": {"any_": [str(run_id)]}}, "sort": "KEY_ASC"},
     )
     assert [(a["key"], a["type"]) for a in artifacts] == [
         ("data-quality", "markdown"),

@@ -1,6 +1,7 @@
 """Read every engage output table with Spark (local mode, one session) and print, as JSON,
 each table's column types and row count. Run by tests/flows/test_reader_contract.py with the
-interpreter of the Spark venv (.venv-spark): `python spark_reader.py <output> <table>...`."""
+interpreter of the Spark venv (.venv-spark): `python spark_reader.py`, then one JSON line on
+stdin, `{"output": <dir>, "tables": [...]}`, once the tables exist (Spark starts meanwhile)."""
 
 import json
 import sys
@@ -9,7 +10,6 @@ from pyspark.sql import SparkSession
 
 
 def main() -> None:
-    output, tables = sys.argv[1], sys.argv[2:]
     spark = (
         SparkSession.builder.master("local[1]")
         .appName("engage-reader-contract")
@@ -19,6 +19,8 @@ def main() -> None:
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
+    request = json.loads(sys.stdin.readline())
+    output, tables = request["output"], request["tables"]
     found = {}
     for table in tables:
         frame = spark.read.parquet(f"{output}/{table}")

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from prefect.settings import PREFECT_API_URL
 
 from deployments.local_stack import api_post
 from flows.backfill import PROGRESS_KEY, backfill_markdown, backfill_scoring, run_dates_between
@@ -18,7 +17,7 @@ from scoring.config import ScoringConfig
 from tests.daily_events import CONFIG, CONFIG_YAML, write_daily_events
 
 START = date(2026, 4, 10)
-DAYS = 14
+DAYS = 7  # interrupted after 3 dates with 2 in flight: at most 5 done, some left to resume
 END = START + timedelta(days=DAYS - 1)
 RUN_SPECIFIC = ("flow_run_id", "timings_s")
 """Manifest fields that differ between two runs of the same inputs by design."""
@@ -66,7 +65,7 @@ def test_run_dates_between_includes_both_ends_and_rejects_reversed_ranges() -> N
 
 
 def test_complete_dates_are_skipped_unless_forced_or_configured_differently(
-    events: Path, tmp_path: Path
+    prefect_api: str, events: Path, tmp_path: Path
 ) -> None:
     output = str(tmp_path / "out")
     first, last = date(2026, 4, 20), date(2026, 4, 22)
@@ -91,7 +90,7 @@ def test_complete_dates_are_skipped_unless_forced_or_configured_differently(
     assert changed.scored == [first]  # complete, but for another configuration
 
     progress = api_post(
-        PREFECT_API_URL.value(),
+        prefect_api,
         "/artifacts/latest/filter",
         {"artifacts": {"key": {"any_": [PROGRESS_KEY]}}, "limit": 1},
     )
@@ -99,9 +98,8 @@ def test_complete_dates_are_skipped_unless_forced_or_configured_differently(
     assert "| 2026-04-20 | scored |" in backfill_markdown(changed)
 
 
-@pytest.mark.e2e
 def test_an_interrupted_backfill_restarted_equals_an_uninterrupted_one(
-    events: Path, tmp_path: Path
+    prefect_api: str, events: Path, tmp_path: Path
 ) -> None:
     uninterrupted = tmp_path / "uninterrupted"
     summary = backfill_scoring(
@@ -118,7 +116,7 @@ def test_an_interrupted_backfill_restarted_equals_an_uninterrupted_one(
         "--end", str(END), "--events", str(events), "--config", str(config),
         "--output", str(resumed), "--max-concurrent", "2",
     ]  # fmt: skip
-    environment = os.environ | {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    environment = os.environ | {"PREFECT_API_URL": prefect_api}
     process = subprocess.Popen(
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

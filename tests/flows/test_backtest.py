@@ -52,9 +52,8 @@ def _everything_printed(result: object, capfd: pytest.CaptureFixture[str]) -> st
     return result.output + captured.out + captured.err  # type: ignore[attr-defined]
 
 
-@pytest.mark.e2e
 def test_backtest_cli_writes_report_tables_and_suggested_config(
-    dataset: dict, tmp_path: Path
+    prefect_api: str, dataset: dict, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.yaml"
     shutil.copy(bundled_config_path(), config)
@@ -177,9 +176,8 @@ def _engage(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.e2e
 def test_expected_errors_print_one_line_and_no_traceback(
-    dataset: dict, refunds: Path, tmp_path: Path
+    prefect_api: str, dataset: dict, refunds: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.yaml"
     shutil.copy(bundled_config_path(), config)
@@ -209,9 +207,8 @@ def refunds(dataset: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.e2e
 def test_the_validation_section_is_honoured_and_the_gate_exits_3(
-    refunds: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    prefect_api: str, refunds: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # the bundled validation section keeps the default ranges: refunds fail the gate
     bundled = tmp_path / "config.yaml"
@@ -241,8 +238,9 @@ def test_the_validation_section_is_honoured_and_the_gate_exits_3(
     assert "cannot split" in passed.output and "data-quality gate" not in passed.output
 
 
-@pytest.mark.e2e
-def test_outside_labels_and_observation_ends_through_the_cli(tmp_path: Path) -> None:
+def test_outside_labels_and_observation_ends_through_the_cli(
+    prefect_api: str, tmp_path: Path
+) -> None:
     data = cohort_dataset(seed=4, cohorts=8, customers_per_cohort=120)
     events, customers, labels = (
         tmp_path / n for n in ("events.csv", "customers.csv", "labels.csv")

@@ -1,6 +1,7 @@
 """The engage CLI end to end, checked against the plain-Python oracle in tests/reference.py."""
 
 import csv
+import re
 from datetime import date
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_run_matches_the_independent_oracle_column_by_column(
-    demo_dataset: dict, tmp_path: Path
+    prefect_api: str, demo_dataset: dict, tmp_path: Path
 ) -> None:
     config_path = tmp_path / "config.yaml"
     weights = {"login": 1.5, "invite_sent": 10, "feature_used": 0.3, "app_uninstalled": -20}
@@ -83,14 +84,31 @@ def test_run_matches_the_independent_oracle_column_by_column(
         assert row["contribution"] == pytest.approx(expected["contribution"], abs=1e-9)
 
 
-def test_demo_command_generates_data_and_scores_it(tmp_path: Path) -> None:
+def test_demo_command_scores_a_baseline_day_then_the_run_date(
+    prefect_api: str, tmp_path: Path
+) -> None:
     result = runner.invoke(app, ["demo", "--output", str(tmp_path), "--customers", "150"])
     assert result.exit_code == 0, result.output
-    scores = pl.read_parquet(tmp_path / "scores")
+    scores = pl.read_parquet(tmp_path / "scores" / "run_date=2026-03-31")
     assert scores.height == 150
     assert set(scores["tier"]) >= {"churn_risk", "very_disengaged", "power_user"}
     assert pl.read_parquet(tmp_path / "quarantine").height > 0
-    assert str(tmp_path / "scores" / "run_date=2026-03-31") in result.output.replace("\n", "")
+    output = " ".join(result.output.split())
+    assert str(tmp_path / "scores" / "run_date=2026-03-31") in output.replace(" ", "")
+    first, second = output.split("scoring 2026-03-30")[1].split("scoring 2026-03-31")
+    assert "call list: 0 (0 new, 0 open); queue:" in first and "baseline run" in first
+    flags = pl.read_parquet(tmp_path / "flags" / "run_date=2026-03-31" / "part-0.parquet")
+    new = flags.filter(pl.col("status") == "new")
+    assert f"call list: {new.height} ({new.height} new, 0 open)" in second
+    assert "call list, top 10 by priority" in second and "baseline run" not in second
+    assert new["account_owner"].null_count() == 0 and new["value"].null_count() == 0
+    assert re.search(r"│\s+1 │ new\s+│", result.output)  # priority 1 first
+    drop = pl.read_csv(tmp_path / "crm_drop" / "run_date=2026-03-31" / "actions.csv")
+    assert drop.height == new.height and drop["delivered"].all()
+    assert {"priority", "account_owner", "customer_name", "value"} <= set(drop.columns)
+    owner_files = list((tmp_path / "crm_drop" / "run_date=2026-03-31" / "by_owner").glob("*.csv"))
+    assert sum(pl.read_csv(f).height for f in owner_files) == new.height
+    assert "CRM drop: 0 action(s)" in first
 
 
 @pytest.mark.parametrize(
@@ -116,7 +134,7 @@ def test_bad_config_exits_2_naming_the_file_and_key(
     assert message in result.output.replace("\n", " ")
 
 
-def test_missing_events_exits_2_with_what_to_check(tmp_path: Path) -> None:
+def test_missing_events_exits_2_with_what_to_check(prefect_api: str, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         [
@@ -133,6 +151,22 @@ def test_missing_events_exits_2_with_what_to_check(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no event files match" in result.output
+
+
+def test_a_customers_table_without_the_plan_a_rule_needs_exits_2(
+    prefect_api: str, tmp_path: Path
+) -> None:
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,account_owner\nc1,Ada\n")
+    arguments = ["--config", str(bundled_config_path()), "--run-date", "2026-03-31"]
+    result = runner.invoke(
+        app,
+        ["run", "--events", str(tmp_path / "e.csv"), *arguments, "--customers", str(customers)],
+    )
+    assert result.exit_code == 2
+    assert f"{customers}: no column 'plan', needed by the follow-up rule(s) " in " ".join(
+        result.output.split()
+    )
 
 
 def test_bad_run_date_is_rejected() -> None:

@@ -1,6 +1,8 @@
 """The daily flow end to end on small files: outputs, counts, readers, reruns."""
 
 import json
+import shutil
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -10,9 +12,11 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 
-from flows.daily import daily_scoring
+from flows.daily import RunSummary, daily_scoring
 from scoring.config import ScoringConfig, ValidationRules
 from scoring.schema import CONTRIBUTIONS, SCORES, polars_schema
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 RUN_DATE = date(2026, 3, 31)
 # 2 bad rows of 10 on purpose: a budget of 50 % lets the run through
@@ -35,19 +39,28 @@ e9,erin,login,yesterday,
 """
 
 
-@pytest.fixture
-def events_file(tmp_path: Path) -> Path:
-    path = tmp_path / "events.csv"
-    path.write_text(EVENTS_CSV)
-    return path
+@dataclass(frozen=True)
+class DailyRun:
+    events_file: Path
+    output: Path
+    summary: RunSummary
 
 
-def test_daily_flow_scores_counts_and_quarantines(events_file: Path, tmp_path: Path) -> None:
-    output = tmp_path / "out"
+@pytest.fixture(scope="module")
+def daily_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> DailyRun:
+    """One run of the events above, shared by the tests that only read what it published."""
+    directory = tmp_path_factory.mktemp("daily")
+    events_file = directory / "events.csv"
+    events_file.write_text(EVENTS_CSV)
+    output = directory / "out"
     summary = daily_scoring(
         events=str(events_file), config=CONFIG, run_date=RUN_DATE, output=str(output)
     )
+    return DailyRun(events_file, output, summary)
 
+
+def test_daily_flow_scores_counts_and_quarantines(daily_run: DailyRun) -> None:
+    events_file, output, summary = daily_run.events_file, daily_run.output, daily_run.summary
     assert summary.validation.rows_read == 10
     assert summary.validation.rows_quarantined == 2
     assert summary.validation.duplicates_removed == 1
@@ -92,12 +105,8 @@ def test_daily_flow_scores_counts_and_quarantines(events_file: Path, tmp_path: P
     assert not (output / "_staging").exists()
 
 
-def test_outputs_are_readable_by_pyarrow_pandas_and_duckdb(
-    events_file: Path, tmp_path: Path
-) -> None:
-    output = tmp_path / "out"
-    daily_scoring(events=str(events_file), config=CONFIG, run_date=RUN_DATE, output=str(output))
-
+def test_outputs_are_readable_by_pyarrow_pandas_and_duckdb(daily_run: DailyRun) -> None:
+    output = daily_run.output
     for table, rows in (("scores", 3), ("contributions", 3), ("quarantine", 2)):
         arrow = ds.dataset(output / table, partitioning="hive").to_table()
         assert arrow.num_rows == rows
@@ -116,10 +125,12 @@ def test_outputs_are_readable_by_pyarrow_pandas_and_duckdb(
 
 
 def test_rerun_replaces_the_partition_and_keeps_other_dates(
-    events_file: Path, tmp_path: Path
+    daily_run: DailyRun, tmp_path: Path
 ) -> None:
     output = tmp_path / "out"
-    for run_date in (RUN_DATE, date(2026, 3, 30), RUN_DATE):
+    shutil.copytree(daily_run.output, output)  # RUN_DATE published; then another date, a rerun
+    events_file = daily_run.events_file
+    for run_date in (date(2026, 3, 30), RUN_DATE):
         daily_scoring(events=str(events_file), config=CONFIG, run_date=run_date, output=str(output))
 
     scores = pl.read_parquet(output / "scores")

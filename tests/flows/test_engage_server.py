@@ -3,20 +3,15 @@ handed to the runner (after their own pre-flight checks) exit as they would on t
 to the caller's terminal and write the same outputs as an in-process run."""
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from flows.daily import daily_scoring
-from flows.engage_server import running_state
 from flows.settings import load_config
-
-pytestmark = pytest.mark.real_server
+from tests.conftest import EngageServer
 
 ENGAGE = str(Path(sys.executable).parent / "engage")
 EVENTS = """event_id,customer_id,event_type,occurred_at
@@ -34,47 +29,37 @@ def _flow_runs(api_url: str) -> int:
         return int(json.loads(response.read()))
 
 
-def test_commands_handed_to_the_runner_exit_and_write_as_on_their_own(tmp_path: Path) -> None:
-    home = tmp_path / "engage-server"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    environment["ENGAGE_SERVER_HOME"] = str(home)
+def test_commands_handed_to_the_runner_exit_and_write_as_on_their_own(
+    engage_server: EngageServer, prefect_api: str, tmp_path: Path
+) -> None:
     (tmp_path / "events.csv").write_text(EVENTS)
     config = tmp_path / "config.yaml"
     config.write_text("weights: {login: 1, invite_sent: 8}\n")
 
-    def engage(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [ENGAGE, *args], env=environment, capture_output=True, text=True, timeout=600
-        )
-
     def run(output: str, *more: str) -> subprocess.CompletedProcess[str]:
         inputs = ["--events", str(tmp_path / "events.csv"), "--config", str(config)]
-        return engage("run", *inputs, "--run-date", "2026-03-31", "--output", output, *more)
+        return engage_server.engage(
+            "run", *inputs, "--run-date", "2026-03-31", "--output", output, *more
+        )
 
-    assert engage("server", "start").returncode == 0
-    try:
-        state = running_state(home)
-        assert state is not None
-        served = run(str(tmp_path / "served"))
-        assert served.returncode == 0, served.stderr
-        assert "customers scored" in served.stdout  # printed to the caller's stdout
-        assert _flow_runs(state.api_url) == 1  # run by the runner, against its server
-        mistake = run(str(tmp_path / "x"), "--customers", str(tmp_path / "none.csv"))
-        assert (mistake.returncode, mistake.stderr.strip()) == (
-            2,
-            f"error: {tmp_path / 'none.csv'}: customers table not found; check --customers",
-        )
-        assert _flow_runs(state.api_url) == 1  # refused by the pre-flight, never handed over
-        config.write_text(
-            "weights: {login: 1}\nvalidation: {error_budget: 0, error_budget_min_rows: 0}\n"
-        )
-        (tmp_path / "events.csv").write_text(EVENTS + "e4,,login,2026-03-31T12:00:00Z\n")
-        gate = run(str(tmp_path / "gated"))
-        assert gate.returncode == 3, gate.stdout + gate.stderr
-        assert gate.stderr.startswith("data-quality gate: data-quality gate failed for 2026-03-31")
-    finally:
-        assert engage("server", "stop").returncode == 0
-    assert running_state(home) is None
+    state = engage_server.state
+    served = run(str(tmp_path / "served"))
+    assert served.returncode == 0, served.stderr
+    assert "customers scored" in served.stdout  # printed to the caller's stdout
+    assert _flow_runs(state.api_url) == 1  # run by the runner, against its server
+    mistake = run(str(tmp_path / "x"), "--customers", str(tmp_path / "none.csv"))
+    assert (mistake.returncode, mistake.stderr.strip()) == (
+        2,
+        f"error: {tmp_path / 'none.csv'}: customers table not found; check --customers",
+    )
+    assert _flow_runs(state.api_url) == 1  # refused by the pre-flight, never handed over
+    config.write_text(
+        "weights: {login: 1}\nvalidation: {error_budget: 0, error_budget_min_rows: 0}\n"
+    )
+    (tmp_path / "events.csv").write_text(EVENTS + "e4,,login,2026-03-31T12:00:00Z\n")
+    gate = run(str(tmp_path / "gated"))
+    assert gate.returncode == 3, gate.stdout + gate.stderr
+    assert gate.stderr.startswith("data-quality gate: data-quality gate failed for 2026-03-31")
 
     (tmp_path / "events.csv").write_text(EVENTS)
     config.write_text("weights: {login: 1, invite_sent: 8}\n")

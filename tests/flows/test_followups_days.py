@@ -1,7 +1,10 @@
-"""Follow-ups over consecutive simulated days through the daily flow: a fading customer is
-flagged the day its rule fires, not re-flagged the next day, resolved when it recovers and
-re-flagged after the cool-down; a highly engaged trial customer is flagged upsell-ready."""
+"""Follow-ups over consecutive simulated days through the daily flow: the first run is a
+baseline (its flags queued, nothing delivered); a fading customer is flagged the day its rule
+fires, not re-flagged the next day, resolved when it recovers and re-flagged after the
+cool-down; a highly engaged trial customer is flagged upsell-ready, delivered after the
+baseline."""
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -11,8 +14,6 @@ import pytest
 from flows.daily import daily_scoring
 from scoring.config import ScoringConfig
 from scoring.schema import ACTIONS, FLAGS, SCORE_HISTORY, polars_schema
-
-pytestmark = pytest.mark.e2e
 
 DAY_1 = date(2026, 3, 1)
 CONFIG = ScoringConfig.model_validate(
@@ -64,7 +65,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return events, customers
 
 
-def run(inputs: tuple[Path, Path], output: Path, n: int) -> None:
+def run(inputs: tuple[Path, Path], output: Path, n: int, deliver_baseline: bool = False) -> None:
     events, customers = inputs
     daily_scoring(
         events=str(events),
@@ -72,7 +73,19 @@ def run(inputs: tuple[Path, Path], output: Path, n: int) -> None:
         run_date=day(n),
         output=str(output),
         customers=str(customers),
+        deliver_baseline=deliver_baseline,
     )
+
+
+@pytest.fixture(scope="module")
+def three_days(
+    prefect_api: str, inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The output after days 1, 2 and 3, run in order: each test continues a copy of it."""
+    output = tmp_path_factory.mktemp("three-days") / "out"
+    for n in (1, 2, 3):
+        run(inputs, output, n)
+    return output
 
 
 def actions_of(output: Path, n: int) -> list[tuple]:
@@ -81,15 +94,21 @@ def actions_of(output: Path, n: int) -> list[tuple]:
     return frame.select("action", "customer_id", "kind", "reasons").rows()
 
 
-def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_five_days_of_flags_and_actions(
+    inputs: tuple[Path, Path], three_days: Path, tmp_path: Path
+) -> None:
     output = tmp_path / "out"
-    for n in range(1, 6):
+    shutil.copytree(three_days, output)
+    for n in (4, 5):
         run(inputs, output, n)
 
     pql = ("upsell_ready", "trial customer scoring highly_engaged (80)")
-    assert actions_of(output, 1) == [("new", "trial", *pql)]  # pro scores the same: no flag
+    assert actions_of(output, 1) == []  # a baseline: its flags wait
+    flags_1 = pl.read_parquet(output / "flags" / f"run_date={day(1)}")
+    assert flags_1.select("customer_id", "status").rows() == [("trial", "queued")]  # not pro
     assert actions_of(output, 2) == [
-        ("new", "fade", "at_risk", "score dropped 20 points to 30"),  # the day it fires
+        ("new", "fade", "at_risk", "score dropped 20 points to 30"),  # the day it fires: first
+        ("new", "trial", *pql),  # from the queue
     ]
     assert actions_of(output, 3) == []  # still dropping: not flagged again
     assert actions_of(output, 4) == [("resolved", "fade", "at_risk", "no longer holds: score_drop")]
@@ -102,6 +121,8 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
     assert flags_3.select(
         "customer_id",
         "kind",
+        "status",
+        "priority",
         "flagged_on",
         "rules",
         "reasons",
@@ -113,6 +134,8 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
         (
             "fade",
             "at_risk",
+            "open",
+            1,
             day(2),
             "score_drop",
             "score dropped 20 points to 10",
@@ -124,6 +147,8 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
         (
             "trial",
             "upsell_ready",
+            "open",
+            2,
             day(1),
             "pql",
             "trial customer scoring highly_engaged (80)",
@@ -135,7 +160,7 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
     ]
     message = pl.read_parquet(output / "actions" / f"run_date={day(2)}")["message"][0]
     assert message == (
-        ":warning: *At risk* · new flag · customer `fade` · score 30 (very_disengaged)"
+        ":warning: *At risk* · new flag · #1 · customer `fade` · score 30 (very_disengaged)"
         " · change -20: 2 fewer login (-20)\n• score dropped 20 points to 30"
     )
 
@@ -146,15 +171,19 @@ def test_five_days_of_flags_and_actions(inputs: tuple[Path, Path], tmp_path: Pat
 
 
 def test_a_rerun_replaces_the_date_and_gives_the_same_actions(
-    inputs: tuple[Path, Path], tmp_path: Path
+    prefect_api: str, inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     output = tmp_path / "out"
     for n in (1, 2, 3, 2):
-        run(inputs, output, n)
+        run(inputs, output, n, deliver_baseline=n == 1)
     history = pl.read_parquet(output / "score_history")
     assert history.group_by("run_date").len().sort("run_date").rows() == [
         (day(1), 3),
         (day(2), 3),
         (day(3), 3),
+    ]
+    # the baseline was told to deliver: the trial customer's flag went out on day 1
+    assert actions_of(output, 1) == [
+        ("new", "trial", "upsell_ready", "trial customer scoring highly_engaged (80)")
     ]
     assert actions_of(output, 2) == [("new", "fade", "at_risk", "score dropped 20 points to 30")]

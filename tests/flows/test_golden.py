@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from tests.golden.run import EXPECTED, golden_run, parquet_outputs
 
 
-def test_seeded_run_publishes_the_golden_tables(tmp_path: Path) -> None:
+def test_seeded_run_publishes_the_golden_tables(prefect_api: str, tmp_path: Path) -> None:
     actual = parquet_outputs(golden_run(tmp_path))
     expected = parquet_outputs(EXPECTED)
 

@@ -19,7 +19,7 @@ from tasks.extract.files import EventInputError
 RUN_DATE = date(2026, 3, 31)
 CONFIG = ScoringConfig(weights={"login": 1, "../../etc/passwd": 5})
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def _files_under(root: Path) -> set[Path]:

@@ -5,6 +5,7 @@ reach the quarantine, Data Docs and the run report, and none of them runs in Chr
 import csv
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -12,9 +13,6 @@ import pytest
 from flows.daily import RunSummary, daily_scoring
 from scoring.config import ScoringConfig
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-CHROMIUM = Path("/usr/bin/chromium")
 RUN_DATE = date(2026, 3, 31)
 COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "page", "feature")
 
@@ -76,7 +74,7 @@ CONFIG = ScoringConfig.model_validate(
 
 
 @pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
+def hostile_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
     root = tmp_path_factory.mktemp("hostile")
     with (root / "events.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, COLUMNS)
@@ -101,11 +99,9 @@ def test_the_payloads_reach_the_quarantine_unchanged(hostile_run: RunSummary) ->
         assert sorted(quarantine[column]) == sorted(payloads(column)), column
 
 
-def test_no_payload_runs_in_any_page_the_run_wrote(hostile_run: RunSummary) -> None:
-    from playwright.sync_api import Route, sync_playwright
+def test_no_payload_runs_in_any_page_the_run_wrote(hostile_run: RunSummary, chromium: Any) -> None:
+    from playwright.sync_api import Route
 
-    if not CHROMIUM.exists():
-        pytest.skip("chromium is not installed: run `make system-deps-chromium`")
     output = Path(hostile_run.output)
     pages = sorted(output.rglob("*.html"))
     report = output / "reports" / f"run_date={RUN_DATE}" / "report.html"
@@ -115,36 +111,25 @@ def test_no_payload_runs_in_any_page_the_run_wrote(hostile_run: RunSummary) -> N
     assert validations / "raw_event_types.html" in pages
     dialogs: list[str] = []
     texts: dict[Path, str] = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
-            def offline(route: Route) -> None:  # GX pages load scripts from CDNs: not here
-                if route.request.url.startswith("file:"):
-                    route.continue_()
-                else:
-                    route.abort()
+        def offline(route: Route) -> None:  # GX pages load scripts from CDNs: not here
+            if route.request.url.startswith("file:"):
+                route.continue_()
+            else:
+                route.abort()
 
-            page.route("**/*", offline)
-            for path in pages:
-                page.goto(path.as_uri(), wait_until="load")
-                page.wait_for_timeout(100)  # let failed images fire their handlers
-                assert page.evaluate("window.__pwned") is None, path
-                texts[path] = page.inner_text("body")
-        finally:
-            browser.close()
+        page.route("**/*", offline)
+        for path in pages:
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_timeout(100)  # let failed images fire their handlers
+            assert page.evaluate("window.__pwned") is None, path
+            texts[path] = page.inner_text("body")
+    finally:
+        context.close()
     assert dialogs == []
     # shown as text, not dropped: the hostile customer in the report, the event type in GX's
     # table of unexpected values, the plan in the segments

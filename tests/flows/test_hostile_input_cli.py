@@ -43,6 +43,9 @@ def _run(tmp_path: Path, events: Path, **validation: object) -> Result:
     return result
 
 
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
 def test_nasty_rows_are_quarantined_and_the_run_succeeds(tmp_path: Path) -> None:
     events = tmp_path / "events"
     events.mkdir()

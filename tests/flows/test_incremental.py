@@ -22,7 +22,9 @@ def published(output: Path, table: str, day: str) -> bytes:
     return (output / table / f"run_date={day}" / "part-0.parquet").read_bytes()
 
 
-@pytest.mark.e2e
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
 def test_incremental_daily_runs_publish_what_full_runs_publish(tmp_path: Path) -> None:
     raw = tmp_path / "events"
     for day, (name, rows) in enumerate(DAYS.items()):
@@ -62,7 +64,6 @@ def test_incremental_daily_runs_publish_what_full_runs_publish(tmp_path: Path) -
     assert summaries["full"].scoring.tiers["very_disengaged"] == 3  # alice 10, bob 1, carol 1
 
 
-@pytest.mark.e2e
 def test_cli_incremental_keeps_the_aggregate_store(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

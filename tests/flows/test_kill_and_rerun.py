@@ -31,7 +31,7 @@ from tasks.publish.atomic import FAILPOINT_ENV, FAILPOINTS, recover
 RUN_DATE = date(2026, 3, 31)
 TABLES = ("scores", "contributions", "quarantine")
 ENGAGE = str(Path(sys.executable).parent / "engage")
-RANDOM_KILLS = int(os.environ.get("ENGAGE_RANDOM_KILLS", "10"))
+RANDOM_KILLS = int(os.environ.get("ENGAGE_RANDOM_KILLS", "5"))  # more: ENGAGE_RANDOM_KILLS=50
 
 OLD_EVENTS = """event_id,customer_id,event_type,occurred_at
 o1,alice,login,2026-03-30T10:00:00Z
@@ -46,7 +46,7 @@ n3,dave,login,not-a-time
 """
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def _partition(output: Path, table: str) -> Path:

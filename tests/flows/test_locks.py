@@ -10,6 +10,8 @@ from prefect.concurrency.sync import concurrency
 
 from flows.locks import ensure_lock, lock_is_held, run_date_lock, run_date_lock_name
 
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
 
 def read_limit(name: str) -> GlobalConcurrencyLimitResponse:
     with get_client(sync_client=True) as client:

@@ -26,7 +26,7 @@ bob,free,EMEA,2026-03-10
 """
 
 
-def test_flow_writes_readable_metric_tables(tmp_path: Path) -> None:
+def test_flow_writes_readable_metric_tables(prefect_api: str, tmp_path: Path) -> None:
     (tmp_path / "events.csv").write_text(EVENTS_CSV)
     (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
     output = tmp_path / "out"

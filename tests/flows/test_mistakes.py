@@ -112,11 +112,16 @@ BEFORE_PREFECT = [
         r"customers\.csv: customers table not found; check --customers",
     ),
     Mistake(
-        "customers table without plan",
+        "customers table without the plan a follow-up rule reads",
         _run("--customers", "{d}/customers.csv"),
         2,
         r"customers\.csv: missing column\(s\) plan; a customers table needs customer_id and plan",
-        {"customers.csv": "customer_id,region\na,eu\n"},
+        {
+            "customers.csv": "customer_id,region\na,eu\n",
+            "config.yaml": "weights: {login: 1}\nfollowups:\n  rules:\n    - name: pql\n"
+            "      kind: upsell_ready\n      when: {condition: product_qualified_lead}\n"
+            "      reason: \"{plan}\"\n",
+        },
     ),
     Mistake(
         "events without customer_id",
@@ -320,7 +325,7 @@ def _published_tables(output: Path, run_date: str) -> dict[str, Any]:
     return tables
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_api")
 @pytest.mark.parametrize(
     ("events", "run_date", "reason"),
     [
@@ -347,7 +352,7 @@ def test_nobody_to_score_publishes_every_table_empty_and_says_why(
     assert not (tmp_path / "out" / "_staging").exists()
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_api")
 def test_every_row_quarantined_stops_at_the_gate_naming_the_value(tmp_path: Path) -> None:
     us_dates = f"{HEADER}\n" + "".join(f"e{i},c{i},login,03/2{i}/2026 10:00\n" for i in range(5))
     result = _engage(tmp_path, events=us_dates)  # 5 rows: under error_budget_min_rows
@@ -362,7 +367,7 @@ def test_every_row_quarantined_stops_at_the_gate_naming_the_value(tmp_path: Path
     assert not (tmp_path / "out" / "scores").exists()
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_api")
 def test_a_spreadsheet_csv_is_read_and_a_catalogue_warning_is_printed_once(
     tmp_path: Path,
 ) -> None:
@@ -373,11 +378,11 @@ def test_a_spreadsheet_csv_is_read_and_a_catalogue_warning_is_printed_once(
     assert "customers scored    │ 3" in result.output
     assert result.output.count("'teleport' (1)") == 2  # unweighted, and not in the catalogue
     assert result.output.count("not in the catalogue") == 1
-    assert "follow-ups: flags at_risk 0, upsell_ready 0; actions new 0" in result.output
+    assert "call list: 0 (0 new, 0 open); queue: 0 over capacity" in result.output
     assert "{" not in result.output  # no Python dicts
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_api")
 @pytest.mark.parametrize(
     ("number", "words"),
     [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")],
@@ -402,7 +407,7 @@ def test_an_output_that_cannot_be_written_exits_4_and_leaves_earlier_outputs(
     assert not (output / "_staging").exists()
 
 
-@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_api")
 def test_the_flow_refuses_a_future_run_date_unless_allowed(tmp_path: Path) -> None:
     """The UI's form starts the flow itself: it checks the date as the command line does."""
     from flows.daily import daily_scoring

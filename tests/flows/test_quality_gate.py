@@ -1,12 +1,14 @@
 """The data-quality gate in the daily flow: Data Docs, manifest, artifact, error budget."""
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 import tasks.quality.validate as validate_module
@@ -47,7 +49,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def good_run(tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
+def good_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
     root = tmp_path_factory.mktemp("good")
     (root / "events.csv").write_text(GOOD_CSV)
     real = validate_module.create_markdown_artifact
@@ -105,53 +107,32 @@ def test_the_markdown_artifact_lists_every_expectation(good_run: RunSummary) -> 
     assert "| scores | `expect_column_values_to_be_in_set(tier)` | critical | pass |" in markdown
 
 
-@pytest.mark.browser
-def test_data_docs_render_in_headless_chromium_with_the_suite_names(good_run: RunSummary) -> None:
-    from playwright.sync_api import sync_playwright
-
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("chromium is not installed: run `make system-deps-chromium`")
-    index = Path(str(good_run.data_docs))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.goto(index.as_uri())
-            text = page.inner_text("body")
-            for suite in ("raw_events", "raw_event_types", "scores", "contributions"):
-                assert suite in text
-            # 3 id columns x 3 rules + 4 occurred_at rules = 13
-            assert "Suite raw_events (13 of 13 passed)" in text
-            # budget, not all quarantined, unique ids
-            assert "Suite raw_events_table (3 of 3 passed)" in text
-            # GX renders the page of a suite with a finding: the unknown event type's warning
-            page.get_by_role("link", name="validation result").click()
-            page.wait_for_load_state()
-            details = page.inner_text("body")
-            assert "Expectation Suite: raw_event_types" in details
-            assert "teleported" in details  # the unexpected value, in GX's table
-        finally:
-            browser.close()
+def test_data_docs_render_in_headless_chromium_with_the_suite_names(
+    good_run: RunSummary, chromium: Browser
+) -> None:
+    page = chromium.new_page()
+    page.goto(Path(str(good_run.data_docs)).as_uri())
+    text = page.inner_text("body")
+    for suite in ("raw_events", "raw_event_types", "scores", "contributions"):
+        assert suite in text
+    # 3 id columns x 3 rules + 4 occurred_at rules = 13
+    assert "Suite raw_events (13 of 13 passed)" in text
+    # budget, not all quarantined, unique ids
+    assert "Suite raw_events_table (3 of 3 passed)" in text
+    # GX renders the page of a suite with a finding: the unknown event type's warning
+    page.get_by_role("link", name="validation result").first.click()
+    page.wait_for_load_state()
+    details = page.inner_text("body")
+    assert "Expectation Suite: raw_event_types" in details
+    assert "teleported" in details  # the unexpected value, in GX's table
 
 
-def test_over_budget_fails_before_publishing_and_leaves_earlier_outputs(tmp_path: Path) -> None:
+def test_over_budget_fails_before_publishing_and_leaves_earlier_outputs(
+    good_run: RunSummary, tmp_path: Path
+) -> None:
     output = tmp_path / "out"
-    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    shutil.copytree(good_run.output, output)  # an earlier run of the same date
     (tmp_path / "bad.csv").write_text(BAD_CSV)
-    daily_scoring(
-        events=str(tmp_path / "good.csv"), config=CONFIG, run_date=RUN_DATE, output=str(output)
-    )
     before = _files(output)
 
     with pytest.raises(QualityGateError) as failure:
@@ -168,7 +149,9 @@ def test_over_budget_fails_before_publishing_and_leaves_earlier_outputs(tmp_path
     assert (output / "data_docs" / "failed" / "run_date=2026-03-31" / "index.html").is_file()
 
 
-def test_cli_over_budget_exits_non_zero_with_the_named_message(tmp_path: Path) -> None:
+def test_cli_over_budget_exits_non_zero_with_the_named_message(
+    prefect_api: str, tmp_path: Path
+) -> None:
     (tmp_path / "bad.csv").write_text(BAD_CSV)
     (tmp_path / "config.yaml").write_text(
         "weights: {login: 1}\nvalidation: {error_budget_min_rows: 0}\n"

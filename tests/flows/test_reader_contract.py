@@ -5,6 +5,8 @@ metadata and the manifest."""
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -44,8 +46,6 @@ READER_TYPES = {
 }
 RAW_QUARANTINE_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "campaign")
 
-pytestmark = pytest.mark.e2e
-
 
 def expected_types(table: str) -> dict[str, str]:
     """column -> contract Arrow type name, quarantine's raw text columns included."""
@@ -55,8 +55,49 @@ def expected_types(table: str) -> dict[str, str]:
     return types
 
 
+@dataclass
+class SparkReader:
+    """tests/flows/spark_reader.py running in the Spark venv, waiting for what to read."""
+
+    process: subprocess.Popen[str]
+    log: Path
+
+    def read(self, output: Path) -> dict:
+        request = {"output": str(output), "tables": list(OUTPUT_TABLES)}
+        stdout, _ = self.process.communicate(json.dumps(request) + "\n", timeout=600)
+        lines = [line for line in stdout.splitlines() if line.startswith("SPARK-RESULT ")]
+        failure = self.log.read_text()[-3000:]
+        assert lines, f"Spark failed ({self.process.returncode}):\n{failure}"
+        return json.loads(lines[0].removeprefix("SPARK-RESULT "))
+
+
 @pytest.fixture(scope="module")
-def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def spark_reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkReader]:
+    """Spark (local mode, one session), started before the flow run: its JVM starts while the
+    flow runs."""
+    if not SPARK_PYTHON.exists():
+        subprocess.run(["make", "-s", ".venv-spark/.installed"], cwd=ROOT, check=True)
+    log = tmp_path_factory.mktemp("spark") / "spark.log"
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            [str(SPARK_PYTHON), str(Path(__file__).with_name("spark_reader.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "PYSPARK_PYTHON": str(SPARK_PYTHON), "TZ": "UTC"},
+        ) as process,
+    ):
+        yield SparkReader(process, log)
+        if process.poll() is None:  # the tests that read with Spark did not run
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def output(
+    spark_reader: SparkReader, prefect_api: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     root = tmp_path_factory.mktemp("contract")
     (root / "events.csv").write_text(EVENTS)
     config = ScoringConfig(weights={"login": 1, "invite_sent": 10})
@@ -67,21 +108,9 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def spark_read(output: Path) -> dict:
-    """All tables read by one Spark session (local mode) in the Spark venv."""
-    if not SPARK_PYTHON.exists():
-        subprocess.run(["make", "-s", ".venv-spark/.installed"], cwd=ROOT, check=True)
-    script = Path(__file__).with_name("spark_reader.py")
-    result = subprocess.run(
-        [str(SPARK_PYTHON), str(script), str(output), *OUTPUT_TABLES],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYSPARK_PYTHON": str(SPARK_PYTHON), "TZ": "UTC"},
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("SPARK-RESULT ")]
-    assert lines, f"Spark failed ({result.returncode}):\n{result.stderr[-3000:]}"
-    return json.loads(lines[0].removeprefix("SPARK-RESULT "))
+def spark_read(spark_reader: SparkReader, output: Path) -> dict:
+    """All tables read by the Spark session."""
+    return spark_reader.read(output)
 
 
 @pytest.mark.parametrize("table", list(OUTPUT_TABLES))

@@ -37,8 +37,9 @@ def events_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.e2e
-def test_dask_buckets_publish_the_single_process_bytes(events_file: Path, tmp_path: Path) -> None:
+def test_dask_buckets_publish_the_single_process_bytes(
+    prefect_api: str, events_file: Path, tmp_path: Path
+) -> None:
     single = daily_scoring(
         events=str(events_file), config=CONFIG, run_date=RUN_DATE, output=str(tmp_path / "one")
     )

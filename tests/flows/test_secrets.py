@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogHandler
 from pydantic import SecretStr
 
+from deployments.local_stack import LocalPostgres, PrefectServer
 from flows.daily import daily_scoring
 from flows.followups import deliver_followups
 from scoring.config import ScoringConfig
@@ -42,7 +42,9 @@ from tasks.secrets import (
     resolve_secret,
     scrubbed_errors,
 )
-from tests.flows.webhook_receiver import webhook_receiver
+from tests.servers import Receiver
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 DB_PASSWORD = "pw-Qx7!r9#LkT2/zz"  # URL-special characters: also checked URL-encoded
 API_TOKEN = "tok-9f8e7d6c5b4a3921"
@@ -228,32 +230,37 @@ WEBHOOK_PASSWORD = "pw-9Hq2LmX7vTzR"
 WEBHOOK_PATH_SECRET = "sp-4f7a9c2e1b3d8a60"
 
 
-def prefect_database_files() -> list[Path]:
-    """The test server's SQLite database, its write-ahead log and shared memory."""
-    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+def prefect_database_dump(server: PrefectServer, postgres: LocalPostgres, directory: Path) -> Path:
+    """Every row the session's Prefect server holds (runs, states, events, logs), dumped as
+    SQL text into a file under `directory`, to be searched like the outputs."""
+    dump = directory / "prefect-database" / "dump.sql"
+    dump.parent.mkdir()
+    dump.write_text(postgres.dump(database_name(server)))
+    return dump
 
-    url = PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
-    assert url and url.startswith("sqlite"), url
-    database = Path(url.split(":///", 1)[1])
-    return sorted(database.parent.glob(f"{database.name}*"))
+
+def database_name(server: PrefectServer) -> str:
+    assert server.database_url and server.database_url.startswith("postgresql"), server
+    return server.database_url.rsplit("/", 1)[1]
 
 
-def wait_until_recorded(flow_run_id: str, timeout_s: float = 60.0) -> None:
+def wait_until_recorded(
+    server: PrefectServer, postgres: LocalPostgres, flow_run_id: str, timeout_s: float = 60.0
+) -> None:
     """Wait until the server stored the Failed events of the flow run and of its failed task
     (events are persisted in batches; task run states arrive as events)."""
     APILogHandler().flush()
     EventsWorker.drain_all()
-    database = prefect_database_files()[0]
     flow_run = f"prefect.flow-run.{flow_run_id}"
     query = (
         "SELECT count(*) FROM events WHERE (event = 'prefect.flow-run.Failed' AND "
-        "resource_id = ?) OR (event = 'prefect.task-run.Failed' AND related_resource_ids LIKE ?)"
+        f"resource_id = '{flow_run}') OR (event = 'prefect.task-run.Failed' AND "
+        f"related_resource_ids::text LIKE '%{flow_run}%')"
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            if db.execute(query, (flow_run, f"%{flow_run}%")).fetchone()[0] >= 2:
-                return
+        if int(postgres.query(database_name(server), query).strip()) >= 2:
+            return
         time.sleep(0.5)
     raise AssertionError(f"the server stored no Failed events of flow run {flow_run_id}")
 
@@ -296,9 +303,11 @@ def api_echoing_the_authorization() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.e2e
 def test_a_token_echoed_by_the_api_reaches_neither_the_server_database_nor_the_outputs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_server: PrefectServer,
+    postgres: LocalPostgres,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ENGAGE_TEST_ECHOED_TOKEN", ECHOED_TOKEN)
     output = tmp_path / "out"
@@ -314,13 +323,17 @@ def test_a_token_echoed_by_the_api_reaches_neither_the_server_database_nor_the_o
     assert state.is_failed()
     assert "answered HTTP 401 Unauthorized" in str(state.message)
     assert "rejected Bearer **********" in str(state.message)  # the body, scrubbed
-    wait_until_recorded(str(state.state_details.flow_run_id))
-    assert files_holding([ECHOED_TOKEN], [*prefect_database_files(), tmp_path]) == {}
+    wait_until_recorded(prefect_server, postgres, str(state.state_details.flow_run_id))
+    prefect_database_dump(prefect_server, postgres, tmp_path)
+    assert files_holding([ECHOED_TOKEN], [tmp_path]) == {}
 
 
-@pytest.mark.e2e
 def test_a_webhook_url_secret_reaches_neither_the_server_database_nor_the_ledger(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_server: PrefectServer,
+    postgres: LocalPostgres,
+    webhook_receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from tests.flows.test_deliver_flow import actions
 
@@ -331,22 +344,21 @@ def test_a_webhook_url_secret_reaches_neither_the_server_database_nor_the_ledger
         {"followups": {"delivery": {"retries": 0, "drop_formats": ["csv"]}}}
     )
     write_manifest({"config": config.model_dump(mode="json")}, output, RUN_DATE)
-    with webhook_receiver() as (receiver, plain_url):
-        address = plain_url.removeprefix("http://").removesuffix("/hook")
-        secret_url = f"http://engage:{WEBHOOK_PASSWORD}@{address}/hook/{WEBHOOK_PATH_SECRET}"
-        monkeypatch.setenv("ENGAGE_WEBHOOK_URL", secret_url)  # the delivery config's default
-        receiver.rejected = {ids[1]}
-        failed = deliver_followups(run_date=RUN_DATE, output=str(output), return_state=True)
-        assert failed.is_failed()
-        assert f"http://{address}/…: action {ids[1]} not delivered (HTTP 400)" in str(
-            failed.message
-        )
-        receiver.rejected = set()
-        report = deliver_followups(run_date=RUN_DATE, output=str(output))
+    receiver, plain_url = webhook_receiver, webhook_receiver.url
+    address = plain_url.removeprefix("http://").removesuffix("/hook")
+    secret_url = f"http://engage:{WEBHOOK_PASSWORD}@{address}/hook/{WEBHOOK_PATH_SECRET}"
+    monkeypatch.setenv("ENGAGE_WEBHOOK_URL", secret_url)  # the delivery config's default
+    receiver.rejected = {ids[1]}
+    failed = deliver_followups(run_date=RUN_DATE, output=str(output), return_state=True)
+    assert failed.is_failed()
+    assert f"http://{address}/…: action {ids[1]} not delivered (HTTP 400)" in str(failed.message)
+    receiver.rejected = set()
+    report = deliver_followups(run_date=RUN_DATE, output=str(output))
     assert report.webhook is not None
     assert (report.webhook.sent, report.webhook.already_delivered) == ([ids[1]], [ids[0]])
     ledger = [json.loads(line) for line in ledger_path(output).read_text().splitlines()]
     assert [entry["endpoint"] for entry in ledger] == [f"http://{address}/…"] * 2
-    wait_until_recorded(str(failed.state_details.flow_run_id))
+    wait_until_recorded(prefect_server, postgres, str(failed.state_details.flow_run_id))
+    prefect_database_dump(prefect_server, postgres, tmp_path)
     secrets = [secret_url, WEBHOOK_PASSWORD, WEBHOOK_PATH_SECRET]
-    assert files_holding(secrets, [*prefect_database_files(), tmp_path]) == {}
+    assert files_holding(secrets, [tmp_path]) == {}

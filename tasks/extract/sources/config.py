@@ -41,6 +41,11 @@ class _SourceBase(BaseModel):
     lookback_days: int = Field(
         3, ge=0, le=366, description="days re-read before the watermark to catch late events"
     )
+    customers: str | None = Field(
+        None,
+        description="the customers table of this source's customers (CSV/NDJSON/Parquet path); "
+        "used when the run names none, before ENGAGE_CUSTOMERS",
+    )
 
     @model_validator(mode="after")
     def _one_source_column_per_event_column(self) -> "_SourceBase":

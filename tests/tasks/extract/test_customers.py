@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 
 from scoring.config import ScoringConfig
+from scoring.followup_config import FollowupsConfig
 from scoring.schema import CONTRIBUTIONS, SCORES, polars_schema
 from tasks.backtest.run import run_backtest
-from tasks.extract.customers import CustomersInputError, read_customers
+from tasks.extract.customers import CustomersInputError, check_customers, read_customers
 from tasks.extract.files import EventInputError
 from tasks.followups.track import track_followups
 
@@ -126,6 +127,50 @@ def test_followups_read_through_the_shared_reader(tmp_path: Path, duplicated: st
     places = (str(tmp_path / "staging"), str(tmp_path / "out"))
     with pytest.raises(CustomersInputError, match=r"customers\.csv: customer_id must be unique"):
         track_followups.fn(*arguments, *places, duplicated)
-    Path(duplicated).write_text("customer_id\n007\n")
-    with pytest.raises(CustomersInputError, match=r"customers\.csv: missing column\(s\) plan"):
-        track_followups.fn(*arguments, *places, duplicated)
+    Path(duplicated).write_text("customer_id\n007\n")  # no plan: no rule needs one here
+    assert track_followups.fn(*arguments, *places, duplicated).flags == {
+        "at_risk": 0,
+        "upsell_ready": 0,
+    }
+
+
+PLAN_RULES = FollowupsConfig.model_validate(
+    {
+        "rules": [
+            {
+                "name": "pql",
+                "kind": "upsell_ready",
+                "when": {"condition": "product_qualified_lead"},
+                "reason": "{plan}",
+            }
+        ]
+    }
+)
+
+
+def test_a_table_without_a_column_a_rule_needs_is_refused_before_scoring(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,account_owner\n007,Ada\n")
+    with pytest.raises(
+        CustomersInputError,
+        match=r"customers\.csv: no column 'plan', needed by the follow-up rule\(s\) pql "
+        r"\(found: customer_id, account_owner\)",
+    ):
+        check_customers(str(path), PLAN_RULES)
+    assert check_customers(str(path), None) == []  # no rules, nothing needed
+
+
+def test_what_the_followups_will_miss_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,plan,name\n007,pro,Acme\n")
+    assert check_customers(str(path), PLAN_RULES) == [
+        f"{path}: no column account_owner (routing.owner_column), arr (value.column): "
+        "null in the flags (value factor 1)"
+    ]
+    assert check_customers(None, PLAN_RULES) == [
+        "no customers table (--customers, ENGAGE_CUSTOMERS): rules pql never fire; "
+        "flags carry no owner, name or value"
+    ]
+    assert check_customers(None, FollowupsConfig()) == []

@@ -1,6 +1,7 @@
 """Webhook delivery: retries with doubling backoff, idempotency keys, the ledger; CRM drop."""
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from tasks.followups.deliver import (
     delivered_action_ids,
     drop_for_crm,
     ledger_path,
+    owner_file_stem,
     post_with_retries,
     record_delivery,
     webhook_payload,
@@ -111,16 +113,29 @@ def test_payload_is_slack_text_plus_the_action_as_json() -> None:
 
 def test_crm_drop_writes_csv_and_parquet_and_replaces_them(tmp_path: Path) -> None:
     actions = tmp_path / "actions.parquet"
-    pl.DataFrame({"action_id": ["a", "b"], "score": [1.5, -2.0]}).write_parquet(actions)
+    pl.DataFrame(
+        {
+            "action_id": ["a", "b", "q"],
+            "delivered": [True, True, False],  # q: a queued flag resolved, never delivered
+            "account_owner": [None, None, None],
+            "score": [1.5, -2.0, 3.0],
+        }
+    ).write_parquet(actions)
     drop = tmp_path / "drop"
     for _ in range(2):
         files = drop_for_crm.fn(str(actions), str(drop), date(2026, 3, 31), ("csv", "parquet"))
-    assert [Path(f).name for f in files] == ["actions.csv", "actions.parquet"]
-    assert pl.read_csv(files[0]).rows() == [("a", 1.5), ("b", -2.0)]
-    assert pl.read_parquet(files[1]).rows() == [("a", 1.5), ("b", -2.0)]
+    assert [Path(f).name for f in files] == [
+        "actions.csv",
+        "actions.parquet",
+        "unassigned.csv",
+        "unassigned.parquet",
+    ]
+    assert pl.read_csv(files[0]).rows() == [("a", True, None, 1.5), ("b", True, None, -2.0)]
+    assert pl.read_parquet(files[1])["action_id"].to_list() == ["a", "b"]
     assert sorted(p.name for p in (drop / "run_date=2026-03-31").iterdir()) == [
         "actions.csv",
         "actions.parquet",
+        "by_owner",
     ]
 
 
@@ -150,8 +165,10 @@ def test_crm_csv_escapes_formula_cells_and_parquet_keeps_the_text(tmp_path: Path
     actions = tmp_path / "actions.parquet"
     pl.DataFrame(
         {"message": hostile, "reasons": ["a=b"] * 7, "score": [-2.0, 1.0, 0, 0, 0, 0, 0]}
-    ).write_parquet(actions)
-    csv, parquet = drop_for_crm.fn(
+    ).with_columns(delivered=pl.lit(True), account_owner=pl.lit("=HYPERLINK(evil)")).write_parquet(
+        actions
+    )
+    csv, parquet, *owner_files = drop_for_crm.fn(
         str(actions), str(tmp_path / "drop"), date(2026, 3, 31), ("csv", "parquet")
     )
     written = pl.read_csv(csv, infer_schema=False)
@@ -159,3 +176,71 @@ def test_crm_csv_escapes_formula_cells_and_parquet_keeps_the_text(tmp_path: Path
     assert written["reasons"].to_list() == ["a=b"] * 7  # a formula sign inside is no formula
     assert written["score"][0] == "-2.0"  # numbers are not text cells
     assert pl.read_parquet(parquet)["message"].to_list() == hostile
+    assert pl.read_csv(owner_files[0], infer_schema=False)["account_owner"][0] == (
+        "'=HYPERLINK(evil)"
+    )
+
+
+def test_owner_file_names_are_safe_readable_and_never_shared() -> None:
+    stem = owner_file_stem("Ada Moreau")
+    assert re.fullmatch(r"ada-moreau-[0-9a-f]{8}", stem)
+    assert owner_file_stem("ada moreau") != stem  # same slug, other owner: other file
+    assert re.fullmatch(r"renee-o-brien-[0-9a-f]{8}", owner_file_stem("Renée O'Brien"))
+    assert re.fullmatch(r"etc-passwd-[0-9a-f]{8}", owner_file_stem("../../etc/passwd"))
+    assert re.fullmatch(r"[0-9a-f]{8}", owner_file_stem("李雷"))  # nothing ASCII: the digest
+    assert owner_file_stem(None) == "unassigned"
+    assert len(owner_file_stem("x" * 300)) <= 49
+
+
+def test_the_drop_writes_one_file_per_owner_with_the_routing_columns(tmp_path: Path) -> None:
+    actions = tmp_path / "actions.parquet"
+    pl.DataFrame(
+        {
+            "action_id": ["a1", "a2", "a3", "a4"],
+            "delivered": [True, True, True, True],
+            "priority": [2, 1, 3, None],
+            "account_owner": ["Ada Moreau", "Bruno Silva", "Ada Moreau", None],
+            "customer_name": ["Acme", "Blue", "Cedar", "Dune"],
+            "plan": ["pro", "free", "pro", None],
+            "value": [12000.0, 0.0, 900.0, None],
+        }
+    ).write_parquet(actions)
+    drop = tmp_path / "drop"
+    files = drop_for_crm.fn(str(actions), str(drop), date(2026, 3, 31), ("csv", "parquet"))
+    by_owner = drop / "run_date=2026-03-31" / "by_owner"
+    ada, bruno = owner_file_stem("Ada Moreau"), owner_file_stem("Bruno Silva")
+    assert sorted(p.name for p in by_owner.iterdir()) == sorted(
+        f"{stem}.{ext}" for stem in (ada, bruno, "unassigned") for ext in ("csv", "parquet")
+    )
+    assert {str(by_owner / f"{ada}.csv"), str(by_owner / f"{ada}.parquet")} <= set(files)
+    for reader, ext in ((pl.read_csv, "csv"), (pl.read_parquet, "parquet")):
+        mine = reader(by_owner / f"{ada}.{ext}")
+        assert mine.select("action_id", "customer_name", "plan", "value").rows() == [
+            ("a1", "Acme", "pro", 12000.0),
+            ("a3", "Cedar", "pro", 900.0),
+        ]
+    whole = pl.read_csv(files[0])
+    assert {"account_owner", "customer_name", "plan", "value", "priority"} <= set(whole.columns)
+    # a rerun without Ada's actions leaves no stale file of hers
+    pl.read_parquet(actions).filter(pl.col("customer_name") != "Acme").filter(
+        pl.col("customer_name") != "Cedar"
+    ).write_parquet(actions)
+    drop_for_crm.fn(str(actions), str(drop), date(2026, 3, 31), ("csv",))
+    assert sorted(p.name for p in by_owner.iterdir()) == sorted([f"{bruno}.csv", "unassigned.csv"])
+
+
+def test_the_webhook_payload_carries_the_routing_columns() -> None:
+    row = {
+        "action_id": "2026-03-31:at_risk:c1:new",
+        "message": "m",
+        "delivered": True,
+        "status": "new",
+        "priority": 1,
+        "priority_score": 6.2,
+        "account_owner": "Ada Moreau",
+        "customer_name": "Acme",
+        "plan": "pro",
+        "value": 12000.0,
+    }
+    payload = webhook_payload(row)
+    assert json.loads(json.dumps(payload))["action"] == row

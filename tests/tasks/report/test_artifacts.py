@@ -78,3 +78,30 @@ def test_first_run_has_no_previous_run_and_tables_escape_pipes() -> None:
         markdown_table(pl.DataFrame({"a": ["x|y"], "b": [None]}))
         == "| a | b |\n|---|---|\n| x\\|y | — |"
     )
+
+
+def test_the_call_list_comes_after_the_counts() -> None:
+    flags = pl.DataFrame(
+        {
+            "priority": [2, 1, 3],
+            "status": ["open", "new", "queued"],
+            "kind": ["at_risk", "upsell_ready", "at_risk"],
+            "customer_id": ["a", "b", "c"],
+            "customer_name": ["Acme", None, "Cedar"],
+            "account_owner": ["Ada", "Bruno", "Ada"],
+            "value": [12000.0, None, 5.0],
+            "reasons": ["negative", "power user", "quiet"],
+        }
+    )
+    text = run_summary_markdown(
+        date(2026, 3, 31), VALIDATION, SCORING, SHIFT, MOVERS, None, [], None, flags=flags
+    )
+    calls = text[text.index("## Call list") : text.index("## Tiers")]
+    assert "2 flags to work (1 new today, 1 open); 1 queued over capacity." in calls
+    assert calls.index("| 1 | new | upsell_ready | b | — | Bruno | — | power user |") < calls.index(
+        "| 2 | open | at_risk | a | Acme | Ada | 12,000 | negative |"
+    )
+    assert "Cedar" not in calls
+    assert "## Call list" not in run_summary_markdown(
+        date(2026, 3, 31), VALIDATION, SCORING, SHIFT, MOVERS, None, [], None
+    )

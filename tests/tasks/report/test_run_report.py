@@ -7,7 +7,8 @@ from datetime import date
 import polars as pl
 
 from scoring.config import TierBoundaries
-from tasks.report.run_report import derived_lists, flagged_customers, render_report, segment_summary
+from scoring.schema import FLAGS, polars_schema
+from tasks.report.run_report import derived_lists, render_report, segment_summary
 
 RUN_DATE = date(2026, 3, 31)
 SCORES = pl.DataFrame(
@@ -45,7 +46,7 @@ def test_report_without_segments_or_flags_derives_the_lists() -> None:
     assert len(pngs) == 2 and all(p.startswith(b"\x89PNG") for p in pngs)
     assert not re.search(r"(src|href)=[\"']?https?:", page) and "<script" not in page  # offline
     assert "the scores carry no segment column" in page
-    assert "derived from tiers and score changes" in page
+    assert "derived from tiers and score changes: no follow-up rules are configured" in page
     assert "<td>rows_read</td><td>12</td>" in page
     # the same inputs render the same page, byte for byte (no timestamps in the PNGs)
     again = render_report(
@@ -65,37 +66,93 @@ def test_derived_lists_at_risk_falling_or_churn_risk_and_upsell_power_users() ->
     assert upsell["customer_id"].to_list() == ["c"]
 
 
-def test_segments_and_flags_are_used_when_present() -> None:
+def flags_frame(**columns: list[object]) -> pl.DataFrame:
+    """A flags table (the FLAGS contract) with the given columns, others null."""
+    height = len(columns["customer_id"])
+    return pl.DataFrame(
+        {c.name: columns.get(c.name, [None] * height) for c in FLAGS}, schema=polars_schema(FLAGS)
+    )
+
+
+FLAGGED = flags_frame(
+    customer_id=["a", "b", "c", "d"],
+    kind=["at_risk", "upsell_ready", "at_risk", "at_risk"],
+    status=["open", "new", "queued", "new"],
+    priority=[3, 2, 4, 1],
+    customer_name=["Acme <b>Corp</b>", None, "Cedar", "Dune"],
+    account_owner=["Ada", "Bruno", "Ada", None],
+    value=[12000.0, 500.0, 900.0, None],
+    reasons=["negative", "power user", "quiet", "score drop >= 10"],
+    context=[None, None, None, "also upsell_ready (power_user): power"],
+    explanation=["-24: 12 fewer login (-12)", None, None, "-60: 1 more cancel (-60)"],
+    score=[-5.0, 150.0, 20.0, 30.0],
+    tier=["churn_risk", "power_user", "very_disengaged", "very_disengaged"],
+)
+CONFIGURED = MANIFEST | {"config": {"followups": {"call_list_size": 25}}}
+TRENDS = pl.DataFrame(
+    {
+        "customer_id": ["d", "d", "d", "a"],
+        "run_date": [date(2026, 3, 29), date(2026, 3, 30), RUN_DATE, RUN_DATE],
+        "score": [90.0, 90.0, 30.0, -5.0],
+    }
+)
+
+
+def test_the_report_opens_with_the_call_list_by_priority() -> None:
     scores = SCORES.with_columns(pl.Series("plan", ["pro", "free", "pro", "free"]))
-    summary = segment_summary(scores, "plan")
-    assert summary.rows() == [("free", 2, 25.0, 25.0, 0.0), ("pro", 2, 72.5, 72.5, 0.5)]
-    flags = pl.DataFrame(
-        {
-            "customer_id": ["a", "c", "d"],
-            "flag": ["at_risk", "upsell_ready", "at-risk"],
-            "reasons": ["churn_risk tier", "power user", "score drop >= 10"],
-        }
-    )
-    at_risk = flagged_customers(flags, "at_risk")
-    assert at_risk is not None and at_risk["customer_id"].to_list() == ["a", "d"]
-    page = render_report(RUN_DATE, scores, MANIFEST, HISTORY, None, None, flags, TierBoundaries())
+    assert segment_summary(scores, "plan").rows() == [
+        ("free", 2, 25.0, 25.0, 0.0),
+        ("pro", 2, 72.5, 72.5, 0.5),
+    ]
+    page = render_report(
+        RUN_DATE, scores, CONFIGURED, HISTORY, PREVIOUS, date(2026, 3, 30), FLAGGED,
+        TierBoundaries(), TRENDS,
+    )  # fmt: skip
     assert len(images(page)) == 3
-    assert "from the follow-up flags of this run" in page
-    assert "score drop &gt;= 10" in page  # escaped
-    assert flagged_customers(flags.drop("flag"), "upsell") is None
+    call_list = page[page.index('id="call-list"') : page.index('id="queue"')]
+    order = [call_list.index(name) for name in ("Dune", "power user", "Acme")]
+    assert order == sorted(order)  # priority 1, 2, 3; the queued Cedar is not in it
+    assert "Cedar" not in call_list and "Cedar" in page[page.index('id="queue"') :]
+    assert "Acme &lt;b&gt;Corp&lt;/b&gt;" in call_list and "<b>Corp" not in page  # escaped
+    assert "score drop &gt;= 10" in call_list
+    assert "-60: 1 more cancel (-60)" in call_list and "also upsell_ready" in call_list
+    assert call_list.count("<polyline") == 1  # d has three runs of history; a only one
+    assert 'points="2.0,2.0 48.0,2.0 94.0,22.0"' in call_list  # 90, 90, then 30 at the bottom
+    assert '<a href="../../flags/run_date=2026-03-31/part-0.parquet">' in page
+    assert "2 new today, 1 open" in call_list and "1 queued over capacity" in call_list
+    assert page.index('id="call-list"') < page.index('id="movers-down"') < page.index("Counts")
+    assert "Top at-risk customers" not in page
 
 
-def test_flag_lists_put_the_most_urgent_first() -> None:
-    # the follow-up `flags` table: kind at_risk / upsell_ready, with the score
-    flags = pl.DataFrame(
-        {
-            "customer_id": ["a", "b", "c", "d", "e"],
-            "kind": ["at_risk", "at_risk", "upsell_ready", "upsell_ready", "at_risk"],
-            "reasons": ["no activity", "NPS detractor", "power user", "promoter", "negative"],
-            "score": [0.0, 38.5, 120.0, 212.0, -10.0],
-        }
+def test_biggest_movers_down_and_up_with_why() -> None:
+    explanations = pl.DataFrame(
+        {"customer_id": ["a", "c"], "explanation": ["-6: 6 fewer login (-6)", "+10: more"]}
     )
-    at_risk = flagged_customers(flags, "at_risk")
-    upsell = flagged_customers(flags, "upsell")
-    assert at_risk is not None and at_risk["customer_id"].to_list() == ["e", "a", "b"]
-    assert upsell is not None and upsell["customer_id"].to_list() == ["d", "c"]
+    page = render_report(
+        RUN_DATE, SCORES, CONFIGURED, HISTORY, PREVIOUS, date(2026, 3, 30), FLAGGED,
+        TierBoundaries(), None, explanations,
+    )  # fmt: skip
+    down = page[page.index('id="movers-down"') : page.index('id="movers-up"')]
+    up = page[page.index('id="movers-up"') : page.index("Counts")]
+    assert down.index("<td>a</td>") < down.index("<td>b</td>")  # -6 before -5
+    assert "-6: 6 fewer login (-6)" in down and "<td>c</td>" not in down
+    assert "+10: more" in up and "<td>a</td>" not in up
+
+
+def test_without_followup_rules_the_lists_are_derived_and_say_so() -> None:
+    page = render_report(
+        RUN_DATE, SCORES, MANIFEST, HISTORY, PREVIOUS, date(2026, 3, 30), FLAGGED.clear(),
+        TierBoundaries(),
+    )  # fmt: skip
+    assert 'id="call-list"' not in page
+    assert "no follow-up rules are configured" in page
+    at_risk = page[page.index("Top at-risk customers") : page.index("Top upsell-ready")]
+    assert "<td>a</td>" in at_risk and "<td>b</td>" in at_risk  # churn_risk, falling
+
+
+def test_a_baseline_report_says_nothing_was_delivered() -> None:
+    queued = FLAGGED.with_columns(pl.lit("queued").alias("status"))
+    manifest = CONFIGURED | {"followups": {"baseline": True}}
+    page = render_report(RUN_DATE, SCORES, manifest, HISTORY, None, None, queued, TierBoundaries())
+    assert "Baseline run (no earlier history): nothing was delivered" in page
+    assert "no flag to work today" in page and "Biggest movers" not in page

@@ -72,7 +72,6 @@ def test_missing_local_files_name_the_pattern(tmp_path: Path) -> None:
         source.read(EVERYTHING)
 
 
-@pytest.mark.servers
 def test_s3_objects_read_through_the_s3_api(
     s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -109,7 +108,6 @@ def test_s3_objects_read_through_the_s3_api(
     assert source.read(later).collect().height == 0
 
 
-@pytest.mark.servers
 def test_s3_errors_name_the_source_and_what_to_check(s3_endpoint: str) -> None:
     config = FileSourceConfig(
         name="lake", path="s3://no-such-bucket/x/*.csv", endpoint_url=s3_endpoint

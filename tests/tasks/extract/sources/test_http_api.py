@@ -1,6 +1,6 @@
 """HTTP API source against a local server that paginates, throttles and fails on purpose."""
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -26,10 +26,8 @@ MAPPING = {"id": "event_id", "user_id": "customer_id", "name": "event_type", "ts
 
 
 @pytest.fixture
-def api() -> Iterator[EventsApi]:
-    server = EventsApi(RECORDS, time_field="ts")
-    with server.running():
-        yield server
+def api(events_api: Callable[..., EventsApi]) -> EventsApi:
+    return events_api(RECORDS, time_field="ts")
 
 
 def _source(api: EventsApi, sleeps: list[float], **settings: object) -> HttpSource:

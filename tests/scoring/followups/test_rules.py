@@ -1,43 +1,16 @@
-"""Follow-up rules, flags with their reasons, dedupe / cool-down and actions (pure Polars)."""
+"""Follow-up rules: when each condition holds, its reason text and its margin (pure Polars)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from scoring.config import ScoringConfig
+from scoring.config import ScoringConfig, TierBoundaries
 from scoring.followup_config import FollowupRule, FollowupsConfig
-from scoring.followups import (
-    EVIDENCE,
-    comparison_days,
-    current_flags,
-    empty_enrolments,
-    empty_flags,
-    flag_actions,
-    followup_evidence,
-    rule_enrolments,
-    rule_matches,
-)
+from scoring.followups import comparison_days, followup_evidence, rule_matches
 from scoring.history import score_deltas
-
-RUN_DATE = date(2026, 3, 31)
-NO_EXPLANATIONS = pl.LazyFrame(schema={"customer_id": pl.String(), "explanation": pl.String()})
-NO_CONTRIBUTIONS = pl.LazyFrame(
-    schema={"customer_id": pl.String(), "event_type": pl.String(), "count": pl.Int64()}
-)
-
-
-def rule(name: str, kind: str, when: dict[str, object], reason: str) -> FollowupRule:
-    return FollowupRule.model_validate({"name": name, "kind": kind, "when": when, "reason": reason})
-
-
-def evidence(**columns: list[object]) -> pl.LazyFrame:
-    """An evidence frame with the given columns, others null."""
-    height = len(columns["customer_id"])
-    return pl.LazyFrame(
-        {name: columns.get(name, [None] * height) for name in EVIDENCE}, schema=EVIDENCE
-    )
+from tests.scoring.followups.frames import NO_CONTRIBUTIONS, RUN_DATE, evidence, rule
 
 
 def fired(frame: pl.LazyFrame, *rules: FollowupRule, contributions=NO_CONTRIBUTIONS) -> list:
@@ -239,97 +212,6 @@ def test_score_drop_and_tier_fall_against_the_run_n_days_ago() -> None:
     assert rule_matches(frame, NO_CONTRIBUTIONS, config, {7: None}).collect().height == 0
 
 
-def day(n: int) -> date:
-    return date(2026, 3, 1) + timedelta(days=n - 1)
-
-
-def test_enrolment_dedupes_resolves_suppresses_in_cool_down_and_re_enrols() -> None:
-    """One rule, cool-down 2 days; the rule holds on days 1, 2, 4, 7 and 8 only."""
-    holds_on = {1, 2, 4, 7, 8}
-    drop = rule(
-        "drop", "at_risk", {"condition": "score_drop", "points": 10}, "dropped {score_drop}"
-    )
-    config = FollowupsConfig(cooldown_days=2, rules=(drop,))
-    state, flags = empty_enrolments(), empty_flags()
-    seen = []
-    for n in range(1, 12):
-        frame = evidence(
-            customer_id=["fading"],
-            score=[5.0],
-            tier=["very_disengaged"],
-            score_delta=[-12.0 if n in holds_on else 0.0],
-            days_inactive=[0],
-        )
-        matches = rule_matches(frame, NO_CONTRIBUTIONS, config)
-        state = rule_enrolments(matches, state, day(n), config.cooldown_days).collect().lazy()
-        today = current_flags(state, matches, frame, NO_EXPLANATIONS).collect()
-        actions = flag_actions(today.lazy(), flags, frame, NO_EXPLANATIONS, day(n)).collect()
-        flags = today.lazy()
-        enrolment = state.collect().rows()
-        seen.append(
-            (
-                n,
-                enrolment[0][3:] if enrolment else None,
-                actions.select("action", "flagged_on").rows(),
-            )
-        )
-    assert seen == [
-        (1, ("open", day(1), day(1)), [("new", day(1))]),  # flagged the day it fires
-        (2, ("open", day(1), day(2)), []),  # not flagged again
-        (3, ("cooling", day(1), day(2)), [("resolved", day(1))]),  # recovered
-        (4, ("cooling", day(1), day(4)), []),  # holds within the cool-down: suppressed
-        (5, ("cooling", day(1), day(4)), []),
-        (6, ("cooling", day(1), day(4)), []),
-        (7, ("open", day(7), day(7)), [("new", day(7))]),  # 3 days since it held > 2
-        (8, ("open", day(7), day(8)), []),
-        (9, ("cooling", day(7), day(8)), [("resolved", day(7))]),
-        (10, ("cooling", day(7), day(8)), []),
-        (11, None, []),  # past the cool-down: the state is forgotten
-    ]
-
-
-def test_flag_carries_every_open_reason_and_changes_when_a_rule_joins() -> None:
-    rules = (
-        rule("churn", "at_risk", {"condition": "tier", "tiers": ["churn_risk"]}, "negative"),
-        rule(
-            "quiet", "at_risk", {"condition": "inactive", "days": 7}, "quiet {days_inactive} days"
-        ),
-        rule("power", "upsell_ready", {"condition": "tier", "tiers": ["power_user"]}, "power"),
-    )
-    config = FollowupsConfig(rules=rules)
-    explanations = pl.LazyFrame({"customer_id": ["a"], "explanation": ["-30: 1 more x (-30)"]})
-
-    def run(days_inactive: int, n: int, state, flags):
-        frame = evidence(
-            customer_id=["a"],
-            score=[-10.0],
-            tier=["churn_risk"],
-            score_delta=[-30.0],
-            days_inactive=[days_inactive],
-        )
-        matches = rule_matches(frame, NO_CONTRIBUTIONS, config)
-        state = rule_enrolments(matches, state, day(n), 7).collect().lazy()
-        today = current_flags(state, matches, frame, explanations).collect()
-        actions = flag_actions(today.lazy(), flags, frame, explanations, day(n)).collect()
-        return state, today, actions
-
-    state, today, actions = run(3, 1, empty_enrolments(), empty_flags())
-    assert today.select("customer_id", "kind", "rules", "reasons").rows() == [
-        ("a", "at_risk", "churn", "negative")
-    ]
-    state, today, actions = run(8, 2, state, today.lazy())
-    assert today.select("flagged_on", "rules", "reasons", "score_delta", "explanation").rows() == [
-        (day(1), "churn, quiet", "negative; quiet 8 days", -30.0, "-30: 1 more x (-30)")
-    ]
-    assert actions.select("action_id", "action", "rules", "previous_rules").rows() == [
-        ("2026-03-02:at_risk:a:changed", "changed", "churn, quiet", "churn")
-    ]
-    assert actions["message"][0] == (
-        ":warning: *At risk* · reasons changed · customer `a` · score -10 (churn_risk)"
-        " · change -30: 1 more x (-30)\n• negative\n• quiet 8 days"
-    )
-
-
 def test_config_sections_are_optional_and_checked() -> None:
     assert ScoringConfig().followups is None
     assert ScoringConfig.model_validate({"followups": {}}).followups == FollowupsConfig()
@@ -343,3 +225,104 @@ def test_config_sections_are_optional_and_checked() -> None:
         rule("x", "at_risk", {"condition": "moon_phase"}, "r")
     with pytest.raises(ValidationError, match="must be unique"):
         FollowupsConfig(rules=(rule("x", "at_risk", {"condition": "tier_fell"}, "r"),) * 2)
+
+
+def test_each_condition_has_a_documented_margin_past_its_threshold() -> None:
+    frame = evidence(
+        customer_id=["deep", "shallow", "power"],
+        score=[-20.0, 45.0, 130.0],
+        tier=["churn_risk", "somewhat_engaged", "power_user"],
+        previous_score=[40.0, 95.0, 150.0],
+        previous_tier=["very_disengaged", "highly_engaged", "power_user"],
+        score_delta=[-60.0, -50.0, -20.0],
+        score_delta_pct=[-150.0, -52.631579, -13.333333],
+        days_inactive=[21, 14, 0],
+        nps_response=[0.0, 6.0, 10.0],
+        effort_score=[6.0, 5.0, 1.0],
+        features_used=[1, 2, 5],
+        feature_adoption_pct=[10.0, 20.0, 100.0],
+        plan=["free", "free", "free"],
+    )
+    rules = (
+        rule("tier", "at_risk", {"condition": "tier", "tiers": ["churn_risk", "power_user"]}),
+        rule("drop", "at_risk", {"condition": "score_drop", "points": 40, "percent": 100}),
+        rule("quiet", "at_risk", {"condition": "inactive", "days": 14}),
+        rule("fell", "at_risk", {"condition": "tier_fell"}),
+        rule("detractor", "at_risk", {"condition": "nps_detractor", "max_nps": 6}),
+        rule("effort", "at_risk", {"condition": "poor_effort", "min_effort_score": 4}),
+        rule("pql", "upsell_ready", {"condition": "product_qualified_lead", "plans": ["free"]}),
+        rule(
+            "promoter",
+            "upsell_ready",
+            {"condition": "promoter_adoption", "min_nps": 9, "min_features_used": 5},
+        ),
+    )
+    matches = rule_matches(frame, NO_CONTRIBUTIONS, FollowupsConfig(rules=rules))
+    margins = {
+        (c, r): m for c, r, m in matches.select("customer_id", "rule", "margin").collect().rows()
+    }
+    assert margins == {
+        ("deep", "tier"): 1.5,  # 1 + (0 - -20) / 40
+        ("deep", "drop"): 1.5,  # max(60 / 40, 150 % / 100 %)
+        ("deep", "quiet"): 1.5,  # 21 / 14
+        ("deep", "fell"): 1.0,  # one tier / 1 step
+        ("deep", "detractor"): 2.0,  # 1 + (6 - 0) / 3 = 3, capped at 2
+        ("deep", "effort"): 1.5,  # 6 / 4
+        ("shallow", "drop"): 1.25,  # 50 / 40 (52.6 % < 100 %)
+        ("shallow", "quiet"): 1.0,  # exactly 14 days
+        ("shallow", "fell"): 1.0,
+        ("shallow", "detractor"): 1.0,  # answered 6 = max_nps
+        ("shallow", "effort"): 1.25,
+        ("power", "tier"): 1.75,  # 1 + (130 - 100) / 40
+        ("power", "pql"): 2.0,  # 1 + (130 - 70) / 40, capped
+        ("power", "promoter"): 1.5,  # 1 + (10 - 9) / 2
+    }
+    lower = TierBoundaries(highly_engaged_max=120)
+    again = rule_matches(frame, NO_CONTRIBUTIONS, FollowupsConfig(rules=rules[:1]), None, lower)
+    assert again.filter(pl.col("customer_id") == "power").collect()["margin"].to_list() == [1.25]
+
+
+def test_usage_margin_is_usage_over_the_threshold() -> None:
+    frame = evidence(customer_id=["a"], score=[10.0], tier=["very_disengaged"], plan=["free"])
+    contributions = pl.LazyFrame(
+        {"customer_id": ["a"], "event_type": ["report_exported"], "count": [12]}
+    )
+    near = rule(
+        "near",
+        "upsell_ready",
+        {"condition": "usage_near_limit", "event_type": "report_exported", "limits": {"free": 10}},
+    )
+    matches = rule_matches(frame, contributions, FollowupsConfig(rules=(near,)))
+    assert matches.select("margin").collect().item() == 1.5  # 12 / (0.8 x 10)
+
+
+def test_precedence_capacity_and_value_settings_are_checked() -> None:
+    config = FollowupsConfig()
+    assert config.precedence == ("at_risk", "upsell_ready")
+    assert (config.capacity.per_run, config.capacity.per_owner) == (40, 8)
+    assert (config.value.column, config.routing.owner_column) == ("arr", "account_owner")
+    assert FollowupsConfig.model_validate({"precedence": ["upsell_ready", "at_risk"]})
+    with pytest.raises(ValidationError, match="precedence must list each of"):
+        FollowupsConfig.model_validate({"precedence": ["at_risk", "at_risk"]})
+    with pytest.raises(ValidationError, match="precedence must list each of"):
+        FollowupsConfig.model_validate({"precedence": ["at_risk"]})
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        FollowupsConfig.model_validate({"capacity": {"per_run": -1}})
+    with pytest.raises(ValidationError, match="plan_values must be numbers >= 0"):
+        FollowupsConfig.model_validate({"value": {"plan_values": {"pro": -5}}})
+    unlimited = FollowupsConfig.model_validate({"capacity": {"per_run": None, "per_owner": None}})
+    assert unlimited.capacity.per_run is None
+
+
+def test_the_customers_columns_each_rule_needs() -> None:
+    rules = (
+        rule("pql", "upsell_ready", {"condition": "product_qualified_lead"}),
+        rule(
+            "limit",
+            "upsell_ready",
+            {"condition": "usage_near_limit", "event_type": "x", "limits": {"free": 1}},
+        ),
+        rule("quiet", "at_risk", {"condition": "inactive", "days": 3}),
+    )
+    assert FollowupsConfig(rules=rules).customer_columns_needed() == {"plan": ["pql", "limit"]}
+    assert FollowupsConfig(rules=rules[2:]).customer_columns_needed() == {}
