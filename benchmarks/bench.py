@@ -51,24 +51,14 @@ def config_for(window_days: int) -> Any:
 
 
 def measure_project(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The project's scoring (tasks.score.scores) on the raw Parquet, outputs kept in memory."""
-    from scoring.aggregates import (
-        contributions_from_totals,
-        customer_scores_from_totals,
-        unweighted_event_types_from_totals,
-        window_totals,
-    )
+    """The project's scoring (tasks.score.scores.score_tables) on the raw Parquet, outputs
+    kept in memory."""
+    from tasks.score.scores import score_tables
 
     config = config_for(window_days)
     started = time.perf_counter()
-    events = pl.scan_parquet(history_files(history))
-    totals = window_totals(events, config, RUN_DATE).collect().lazy()
-    scores, contributions, _ = pl.collect_all(
-        [
-            customer_scores_from_totals(totals, config),
-            contributions_from_totals(totals, config),
-            unweighted_event_types_from_totals(totals, config),
-        ]
+    scores, contributions, _ = score_tables(
+        pl.scan_parquet(history_files(history)), config, RUN_DATE
     )
     seconds = time.perf_counter() - started
     scores.write_parquet(work / "project_scores.parquet")

@@ -17,6 +17,20 @@ from scoring.aggregates import (
 )
 from scoring.config import ScoringConfig
 from scoring.engagement import tier_distribution
+from scoring.keyed import (
+    customer_order,
+    customers_before_window,
+    keyed_contributions,
+    keyed_scores,
+    keyed_unweighted,
+    keys_told_apart,
+    pairs_told_apart,
+    ranked_pairs,
+    restored_pairs,
+    window_customers,
+    window_events,
+    window_pairs,
+)
 from scoring.metrics.panel_inputs import customer_totals
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
@@ -66,10 +80,7 @@ def score_totals(
             unweighted_event_types_from_totals(window, config),
         ]
     )
-    unweighted_counts = dict(
-        zip(unweighted["event_type"].to_list(), unweighted["count"].to_list(), strict=True)
-    )
-    report = stage_scores(customers, contributed, unweighted_counts, staging, run_date)
+    report = stage_scores(customers, contributed, type_counts(unweighted), staging, run_date)
     if panel_totals is None:
         return report
     totals_file = Path(staging) / TOTALS_FILE
@@ -100,6 +111,58 @@ def stage_scores(
     )
 
 
+ScoreTables = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+"""scores, contributions and the unweighted event types' counts."""
+
+
+def keyed_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables | None:
+    """The score tables by 64-bit keys (scoring.keyed): the window's events read once into
+    memory and grouped by key, the customers seen only before it found by an anti-join. None
+    when a key did not tell two ids apart (then score by text: window_totals)."""
+    in_window = window_events(events, config, run_date).collect()
+    pairs = restored_pairs(window_pairs(in_window.lazy(), config, run_date).collect(), in_window)
+    del in_window  # the window's events are no longer needed: free them before the history
+    if not pairs.select(pairs_told_apart()).item():
+        return None
+    known = window_customers(pairs.lazy()).collect()
+    before = customers_before_window(events, known, config, run_date).collect()
+    customer_ids = pl.concat([known.get_column("customer_id"), before["customer_id"]]).sort()
+    order = customer_order(customer_ids)
+    if not keys_told_apart(pl.LazyFrame({"customer_id": customer_ids})).collect().item():
+        return None
+    event_types = pairs.get_column("event_type").unique().sort().to_list()
+    ranked = ranked_pairs(pairs.lazy(), order, event_types, config).collect().lazy()
+    scores, contributed, unweighted = pl.collect_all(
+        [
+            keyed_scores(ranked, before.lazy(), order, customer_ids, config),
+            keyed_contributions(ranked, customer_ids, event_types),
+            keyed_unweighted(pairs.lazy(), config),
+        ]
+    )
+    return scores, contributed, unweighted
+
+
+def score_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables:
+    """The score tables of the events: by 64-bit keys (keyed_tables), else by text ids."""
+    tables = keyed_tables(events, config, run_date)
+    if tables is not None:
+        return tables
+    totals = window_totals(events, config, run_date).collect().lazy()
+    scores, contributed, unweighted = pl.collect_all(
+        [
+            customer_scores_from_totals(totals, config),
+            contributions_from_totals(totals, config),
+            unweighted_event_types_from_totals(totals, config),
+        ]
+    )
+    return scores, contributed, unweighted
+
+
+def type_counts(counts: pl.DataFrame) -> dict[str, int]:
+    """event_type -> count of a frame with those two columns."""
+    return dict(zip(counts["event_type"].to_list(), counts["count"].to_list(), strict=True))
+
+
 def score_events(
     events: pl.LazyFrame,
     config: ScoringConfig,
@@ -113,8 +176,8 @@ def score_events(
     (scoring.aggregates.event_type_totals), the scores' group-by also the panel's per-customer
     totals (scoring.metrics.panel_inputs.customer_totals), staged as TOTALS_FILE (`totals_file`)."""
     if not keep_totals:
-        totals = window_totals(events, config, run_date).collect()
-        return score_totals(totals, None, config, run_date, staging)
+        scores, contributed, unweighted = score_tables(events, config, run_date)
+        return stage_scores(scores, contributed, type_counts(unweighted), staging, run_date)
     totals = event_type_totals(events, config, run_date).collect()
     # the metric vocabulary's types that never occurred are constants, not conditional sums
     present = totals["event_type"].unique().to_list()
