@@ -31,7 +31,7 @@ from tasks.score.daily_aggregates import (
     plan_aggregates,
     refresh_daily_aggregates,
 )
-from tasks.score.metrics import MetricsReport, compute_metrics
+from tasks.score.metrics import MetricsReport, compute_metrics, compute_metrics_from_aggregates
 from tasks.score.scores import ScoreReport, score_customers, score_from_aggregates
 
 
@@ -134,26 +134,38 @@ class FileEvents:
 
 class IncrementalFileEvents(FileEvents):
     """`incremental` on event files: only new or changed files read, their daily aggregates
-    refreshed and the window scored from the aggregates; no metric panel."""
+    (event counts and the metric panel's tables) refreshed, and the window scored and the
+    metric panel computed from the aggregates."""
 
     plan: AggregatePlan
 
     def files_to_read(self) -> list[str]:
-        self.plan = plan_aggregates(find_event_files(self.run.events), self.run.output)
+        run = self.run
+        self.plan = plan_aggregates(find_event_files(run.events), run.output, run.config)
         return self.plan.read
 
     def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
         run = self.run
-        refreshed = refresh_daily_aggregates(validation.valid_path, self.plan, run.output)
+        refreshed = refresh_daily_aggregates(
+            validation.valid_path, self.plan, run.output, run.config
+        )
         get_run_logger().info("daily aggregates: %s", refreshed)
-        return score_from_aggregates(run.output, run.config, run.run_date, run.staging)
+        return score_from_aggregates(
+            run.output, run.config, run.run_date, run.staging, keep_totals=True
+        )
 
     def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
-        # the daily aggregates hold counts, not the window's events the panel needs
-        get_run_logger().warning(
-            "incremental run: the metric panel is not computed (run without --incremental)"
-        )
-        return None
+        run = self.run
+        assert scoring.totals_file is not None  # score() keeps the totals
+        with run.timed("metrics"):
+            return compute_metrics_from_aggregates(
+                run.output,
+                run.config,
+                run.run_date,
+                run.staging,
+                scoring.totals_file,
+                run.customers,
+            )
 
 
 class SourceEvents(FileEvents):

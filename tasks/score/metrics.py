@@ -15,6 +15,7 @@ from scoring.metrics.panel import (
     MetricPanel,
     customer_metrics,
     metric_panel,
+    metric_panel_of_days,
     segment_metrics,
     window_sessions,
 )
@@ -30,6 +31,7 @@ from scoring.metrics.web import valued_properties
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
 from tasks.extract.customers import read_customers
 from tasks.publish.write import write_partition
+from tasks.score.daily_aggregates import panel_days_from_store
 
 
 @dataclass(frozen=True)
@@ -158,3 +160,24 @@ def compute_metrics(
     return staged_tables(
         panel_of(events, table, totals, config, run_date), config, staging, run_date
     )
+
+
+@task(name="compute-metrics-from-aggregates", cache_policy=NO_CACHE, persist_result=False)
+def compute_metrics_from_aggregates(
+    output: str,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    totals_path: str,
+    customers: str | None = None,
+) -> MetricsReport:
+    """Compute the metric panel for the run date from the daily aggregate store (an
+    incremental run: scoring.metrics.panel_days) and stage customer_metrics, segment_metrics:
+    the tables compute_metrics stages from the events. `totals_path`: the scoring step's
+    per-customer totals of the days (score_from_aggregates with keep_totals)."""
+    table = read_customers(customers).lazy() if customers else None
+    totals = pl.read_ipc(totals_path).lazy()
+    key = HASHED_CUSTOMER_ID if customer_key(totals).collect().item() else CUSTOMER_ID
+    days = panel_days_from_store(output, config, run_date)
+    panel = metric_panel_of_days(days, config, run_date, table, totals, key)
+    return staged_tables(materialized(panel), config, staging, run_date)

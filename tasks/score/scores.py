@@ -14,6 +14,7 @@ from scoring.aggregates import (
     event_type_totals,
     unweighted_event_types_from_totals,
     window_totals,
+    window_totals_from_daily,
 )
 from scoring.config import ScoringConfig
 from scoring.engagement import tier_distribution
@@ -31,10 +32,11 @@ from scoring.keyed import (
     window_events,
     window_pairs,
 )
+from scoring.metrics.panel_days import customer_totals_of_days
 from scoring.metrics.panel_inputs import customer_totals
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
-from tasks.score.daily_aggregates import window_totals_from_store
+from tasks.score.daily_aggregates import panel_days_from_store, window_totals_from_store
 
 
 @dataclass(frozen=True)
@@ -200,8 +202,16 @@ def score_customers(
 
 @task(name="score-from-aggregates", cache_policy=NO_CACHE, persist_result=False)
 def score_from_aggregates(
-    output: str, config: ScoringConfig, run_date: date, staging: str
+    output: str, config: ScoringConfig, run_date: date, staging: str, keep_totals: bool = False
 ) -> ScoreReport:
-    """Score every customer for the run date from the daily aggregate store only."""
-    totals, last_events = window_totals_from_store(output, config, run_date)
-    return score_totals(totals, last_events, config, run_date, staging)
+    """Score every customer for the run date from the daily aggregate store only. With
+    keep_totals (a store holding the metric panel's tables), the scores come from the panel's
+    per-customer totals of the days (scoring.metrics.panel_days.customer_totals_of_days),
+    staged as TOTALS_FILE as score_events stages them."""
+    if not keep_totals:
+        totals, last_events = window_totals_from_store(output, config, run_date)
+        return score_totals(totals, last_events, config, run_date, staging)
+    days = panel_days_from_store(output, config, run_date)
+    totals = window_totals_from_daily(days.event_counts, config, run_date).collect()
+    panel_totals = customer_totals_of_days(days, config, run_date)
+    return score_totals(totals, None, config, run_date, staging, panel_totals)
