@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -95,60 +97,116 @@ def measure_floor(history: Path, window_days: int, work: Path) -> dict[str, Any]
     return {"seconds": time.perf_counter() - started}
 
 
-def measure_full_recompute(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The daily job's full recompute: score every customer from all raw events, write the
-    outputs (tasks.score.scores.score_events)."""
-    from tasks.score.scores import score_events
+class Steps:
+    """Wall seconds per named step; the output writes (tasks.publish.write.write_partition,
+    wherever a step calls it) counted apart as `write`."""
 
-    started = time.perf_counter()
-    report = score_events(
-        pl.scan_parquet(history_files(history)), config_for(window_days), RUN_DATE, str(work)
-    )
-    return {"seconds": time.perf_counter() - started, "customers": report.customers}
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"write": 0.0}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started, writing = time.perf_counter(), self.seconds["write"]
+        yield
+        spent = time.perf_counter() - started - (self.seconds["write"] - writing)
+        self.seconds[name] = self.seconds.get(name, 0.0) + spent
+
+    def timed_writes(self) -> None:
+        """Count every staged output write of the scoring and metric steps under `write`."""
+        import tasks.score.metrics as metrics_module
+        import tasks.score.scores as scores_module
+
+        original = scores_module.write_partition
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds["write"] += time.perf_counter() - started
+
+        scores_module.write_partition = timed  # type: ignore[assignment]
+        metrics_module.write_partition = timed  # type: ignore[assignment]
+
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def measure_full_daily(history: Path, window_days: int, work: Path) -> dict[str, Any]:
+    """The daily job on every raw file, as the flow runs its steps (task bodies, no Prefect):
+    extract, validate (the GX gate), score with the panel's totals, the metric panel; the
+    writes of the staged outputs (scores, contributions, customer_metrics, segment_metrics)
+    timed apart."""
+    import great_expectations  # noqa: F401  (its import is a once-per-process cost)
+
+    from tasks.extract.files import extract_events
+    from tasks.quality.validate import validate_events
+    from tasks.score.metrics import compute_metrics
+    from tasks.score.scores import score_customers
+
+    config, staging = config_for(window_days), str(work / "staging")
+    steps = Steps()
+    steps.timed_writes()
+    with steps.step("extract"):
+        raw = extract_events.fn(history_files(history), staging)
+    with steps.step("validate"):
+        validation = validate_events.fn(raw, staging, RUN_DATE, config, str(work / "out"))
+    with steps.step("score"):
+        scored = score_customers.fn(
+            validation.valid_path, config, RUN_DATE, staging, keep_totals=True
+        )
+    with steps.step("metrics"):
+        panel = compute_metrics.fn(
+            validation.valid_path, config, RUN_DATE, staging, None, scored.totals_file
+        )
+    return {
+        "seconds": steps.total(),
+        "steps": steps.seconds,
+        "rows_read": validation.rows_read,
+        "customers": scored.customers,
+        "panel_customers": panel.customers,
+    }
 
 
 def measure_incremental(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The incremental daily run for the last day, on a store that holds the days before:
-    read the new file, validate it (GX), refresh the aggregates, score from the store, write."""
+    """The incremental daily job for the last day, on a store that holds the days before
+    (prepare_store): the steps of measure_full_daily on the new file only, the store refreshed
+    (event counts and the panel's daily tables), scores and the metric panel from the store."""
     import great_expectations  # noqa: F401  (its import is a once-per-process cost)
 
-    from tasks.extract.files import EventFile, read_events
-    from tasks.quality.validate import validate
-    from tasks.score.daily_aggregates import (
-        StoreState,
-        plan_refresh,
-        refresh_aggregates,
-        window_totals_from_store,
-    )
-    from tasks.score.scores import score_totals
+    from scoring.metrics.panel_days import panel_vocabulary
+    from tasks.extract.files import extract_events
+    from tasks.quality.validate import validate_events
+    from tasks.score.daily_aggregates import StoreState, plan_refresh, refresh_aggregates
+    from tasks.score.metrics import compute_metrics_from_aggregates
+    from tasks.score.scores import score_from_aggregates
 
     output = work / "output"
-    shutil.copytree(history.parent / f"{history.name}-store", output)
-
-    config = config_for(window_days)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    plan = plan_refresh(history_files(history), StoreState.read(output))
-    raw = read_events([EventFile.of(p) for p in plan.read])
-    timings["extract"] = time.perf_counter() - started
-    step = time.perf_counter()
-    validated = validate(raw)
-    valid_path = work / "valid_events.parquet"
-    validated.valid.write_parquet(valid_path)
-    timings["validate"] = time.perf_counter() - step
-    step = time.perf_counter()
-    refresh_aggregates(str(valid_path), plan, output)
-    timings["aggregate"] = time.perf_counter() - step
-    step = time.perf_counter()
-    totals, last_events = window_totals_from_store(output, config, RUN_DATE)
-    report = score_totals(totals, last_events, config, RUN_DATE, str(work))
-    timings["score_and_write"] = time.perf_counter() - step
+    shutil.copytree(history.parent / f"{history.name}-store-w{window_days}", output)
+    config, staging = config_for(window_days), str(work / "staging")
+    steps = Steps()
+    steps.timed_writes()
+    with steps.step("extract"):
+        state = StoreState.read(output)
+        plan = plan_refresh(history_files(history), state, panel_vocabulary(config))
+        raw = extract_events.fn(plan.read, staging)
+    with steps.step("validate"):
+        validation = validate_events.fn(raw, staging, RUN_DATE, config, str(output))
+    with steps.step("aggregate"):
+        refresh_aggregates(validation.valid_path, plan, output, config)
+    with steps.step("score"):
+        scored = score_from_aggregates.fn(str(output), config, RUN_DATE, staging, True)
+    with steps.step("metrics"):
+        panel = compute_metrics_from_aggregates.fn(
+            str(output), config, RUN_DATE, staging, str(scored.totals_file)
+        )
     return {
-        "seconds": time.perf_counter() - started,
-        "steps": timings,
+        "seconds": steps.total(),
+        "steps": steps.seconds,
         "files_read": len(plan.read),
-        "rows_read": raw.height,
-        "customers": report.customers,
+        "rows_read": validation.rows_read,
+        "customers": scored.customers,
+        "panel_customers": panel.customers,
     }
 
 
@@ -215,7 +273,7 @@ MEASUREMENTS = {
     "project": measure_project,
     "duckdb": measure_duckdb,
     "floor": measure_floor,
-    "full_recompute": measure_full_recompute,
+    "full_daily": measure_full_daily,
     "incremental": measure_incremental,
     "validate": measure_validate,
     "score_rows": measure_score_rows,
@@ -271,20 +329,26 @@ def run_child(kind: str, history: Path, window_days: int, repeat: int = 1) -> di
     return best
 
 
-def prepare_store(history: Path) -> None:
-    """The aggregate store as the daily run of the day before the last left it (untimed)."""
+def prepare_store(history: Path, window_days: int) -> None:
+    """The aggregate store (event counts and the metric panel's tables) as the daily run of
+    the day before the last left it (untimed)."""
     from scoring.schema import SOURCE_FILE
     from tasks.score.daily_aggregates import AggregatePlan, refresh_aggregates
 
-    store = history.parent / f"{history.name}-store"
+    store = history.parent / f"{history.name}-store-w{window_days}"
     if (store / "ready").exists():
         return
     shutil.rmtree(store, ignore_errors=True)
+    config = config_for(window_days)
+    files = history_files(history)[:-1]
     with tempfile.TemporaryDirectory() as work:
-        for path in history_files(history)[:-1]:
+        for first in range(0, len(files), 10):  # ten days a refresh: fewer rewrites of the state
+            batch = files[first : first + 10]
             valid = Path(work) / "valid.parquet"
-            pl.read_parquet(path).with_columns(pl.lit(path).alias(SOURCE_FILE)).write_parquet(valid)
-            refresh_aggregates(str(valid), AggregatePlan([path], [], 0), store)
+            pl.concat(
+                [pl.read_parquet(p).with_columns(pl.lit(p).alias(SOURCE_FILE)) for p in batch]
+            ).write_parquet(valid)
+            refresh_aggregates(str(valid), AggregatePlan(batch, [], 0), store, config)
     (store / "ready").touch()
 
 

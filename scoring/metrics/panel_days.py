@@ -15,8 +15,9 @@ Daily tables (each a pure function of one input file's valid events, rows keyed 
     attribute_days  per customer, day and attribute event column: latest non-null value
 
 `type_days` and `attribute_days` are also merged over the whole store into running tables
-(type_history, attribute_history): first day and latest event of each customer and type, and
-latest attribute values, which a window's days alone do not give.
+(first_days, app_latest, attribute_history): the first day of each customer and type, the
+latest app install and uninstall, the latest attribute values, which a window's days alone do
+not give; the store's last_events gives each customer's latest event.
 
 Metrics that cannot be split by day, and how each is handled:
 
@@ -148,16 +149,20 @@ ATTRIBUTE_DAYS = pl.Schema(
         "value": pl.String(),
     }
 )
-TYPE_HISTORY = pl.Schema(
+FIRST_DAYS = pl.Schema(
+    {"customer_id": pl.String(), "event_type": pl.String(), "first_day": pl.Date()}
+)
+"""type_days merged over days: each customer's first day, of any event (event_type null) and of
+each history type."""
+APP_LATEST = pl.Schema(
     {
         "customer_id": pl.String(),
         "event_type": pl.String(),
-        "first_day": pl.Date(),
         "last_event_at": UTC_TIMESTAMP,
         "last_event_id": pl.String(),
     }
 )
-"""type_days merged over days: first day and latest event per customer and history type."""
+"""type_days of the app install and uninstall types merged over days: the latest of each."""
 ATTRIBUTE_HISTORY = pl.Schema(
     {
         "customer_id": pl.String(),
@@ -401,24 +406,42 @@ def attribute_days(events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
 # ------------------------------------------------------------------ running history tables
 
 
-def type_history(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """TYPE_HISTORY of type_days rows, or of several type_history tables' rows together (their
-    first_day as event_date): per customer and type, first day and latest event."""
-    latest = pl.col("last_event_at").max()
-    return (
-        rows.group_by("customer_id", "event_type")
-        .agg(
-            pl.col(EVENT_DATE).min().alias("first_day"),
-            latest,
-            pl.col("last_event_id").filter(pl.col("last_event_at") == latest).max(),
-        )
-        .select(list(TYPE_HISTORY))
+def first_days(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """FIRST_DAYS of type_days rows: per customer and type (null: any), the first day."""
+    return rows.group_by("customer_id", "event_type").agg(
+        pl.col(EVENT_DATE).min().alias("first_day")
     )
 
 
-def as_type_days(history: pl.LazyFrame) -> pl.LazyFrame:
-    """type_history rows as type_days rows (to be merged again by type_history)."""
-    return history.rename({"first_day": EVENT_DATE}).select(list(TYPE_DAYS))
+def merged_first_days(kept: pl.LazyFrame, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The kept FIRST_DAYS with those of new type_days `rows` (first seen, or earlier than
+    kept: late events), without grouping the kept rows again."""
+    pair = ["customer_id", "event_type"]
+    earlier = (
+        first_days(rows)
+        .join(kept, on=pair, how="left", nulls_equal=True, suffix="_kept")
+        .filter(
+            pl.col("first_day_kept").is_null() | (pl.col("first_day") < pl.col("first_day_kept"))
+        )
+        .select(list(FIRST_DAYS))
+    )
+    return pl.concat([kept.join(earlier, on=pair, how="anti", nulls_equal=True), earlier])
+
+
+def app_latest(rows: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
+    """APP_LATEST of type_days (or APP_LATEST) rows: per customer and app install or uninstall
+    type, the latest event and the largest event_id at its instant."""
+    pair = ["customer_id", "event_type"]
+    app = rows.filter(
+        pl.col("event_type").is_in([config.app_install_event, config.app_uninstall_event])
+    ).select(list(APP_LATEST))
+    latest = app.group_by(pair).agg(pl.col("last_event_at").max())
+    return (
+        app.join(latest, on=[*pair, "last_event_at"], how="semi")
+        .group_by(*pair, "last_event_at")
+        .agg(pl.col("last_event_id").max())
+        .select(list(APP_LATEST))
+    )
 
 
 def attribute_history(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -444,7 +467,9 @@ class PanelDays:
     """The daily tables a run's panel reads, each restricted to the days it needs: the event
     counts (scoring.aggregates.DAILY_EVENT_COUNTS) of the window and of the previous period,
     customer_days, session_days, page_days and feature_days of the window, purchase_days of
-    the CLV lookback, the history tables as of the run date, and the event columns seen."""
+    the CLV lookback, the history tables as of the run date (first_days, app_latest, the
+    customers' latest events: scoring.aggregates.CUSTOMER_LAST_EVENTS, attribute_history) and
+    the event columns seen."""
 
     event_counts: pl.LazyFrame
     previous_counts: pl.LazyFrame
@@ -453,7 +478,9 @@ class PanelDays:
     pages: pl.LazyFrame
     features: pl.LazyFrame
     purchases: pl.LazyFrame
-    types: pl.LazyFrame
+    first_days: pl.LazyFrame
+    app_latest: pl.LazyFrame
+    last_events: pl.LazyFrame
     attributes: pl.LazyFrame
     event_columns: tuple[str, ...]
 
@@ -484,11 +511,12 @@ def totals_of_days(days: PanelDays, config: ScoringConfig, run_date: date) -> pl
     previous = window_totals_from_daily(days.previous_counts, config, previous_run).select(
         "customer_id", "event_type", pl.col("occurrences").alias("previous_occurrences")
     )
-    history = days.types.select(
-        "customer_id",
-        "event_type",
-        _midnight(pl.col("first_day")).alias("first_event_at"),
-        "last_event_at",
+    firsts = days.first_days.select(
+        "customer_id", "event_type", _midnight(pl.col("first_day")).alias("first_event_at")
+    )
+    latest = days.app_latest.select("customer_id", "event_type", "last_event_at")
+    last = days.last_events.select(
+        "customer_id", pl.lit(None, dtype=pl.String).alias("event_type"), "last_event_at"
     )
     purchases = (
         days.purchases.group_by("customer_id")
@@ -512,7 +540,7 @@ def totals_of_days(days: PanelDays, config: ScoringConfig, run_date: date) -> pl
                 for name, dtype in EVENT_TYPE_TOTALS.items()
                 if name not in part.collect_schema()
             ).select(list(EVENT_TYPE_TOTALS))
-            for part in (window, previous, history, purchases)
+            for part in (window, previous, firsts, latest, last, purchases)
         ]
     )
 
@@ -687,13 +715,13 @@ def first_week_of_days(
     )
 
 
-def ties_of_days(types: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
-    """retention.tie_status from the type history: of the customers whose latest install and
+def ties_of_days(latest_app: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """retention.tie_status from app_latest: of the customers whose latest install and
     uninstall share an instant, `kept` when the install has the larger event_id."""
     metrics = config.metric_settings
 
     def latest(event_type: str, prefix: str) -> pl.LazyFrame:
-        return types.filter(pl.col("event_type") == event_type).select(
+        return latest_app.filter(pl.col("event_type") == event_type).select(
             "customer_id",
             pl.col("last_event_at").alias(f"{prefix}_at"),
             pl.col("last_event_id").alias(f"{prefix}_id"),
@@ -773,7 +801,7 @@ def day_frames(inputs: PanelInputs, days: PanelDays) -> WindowFrames:
                 pl.col("feature").n_unique().cast(pl.Int64).alias("feature_catalogue")
             )
         ),
-        ties=ties_of_days(days.types, config),
+        ties=ties_of_days(days.app_latest, config),
         attributes=attributes,
         pages=page_counts_of_days(_keyed(days.pages, key), sessions),
         feature_users=features,

@@ -8,7 +8,8 @@
     <panel table>/<key>.parquet the metric panel's daily tables of one input file
                                (scoring.metrics.panel_days: customer_days, session_days, ...)
     last_events.parquet        each customer's latest event over the whole store
-    type_history.parquet       first day and latest event per customer and history type
+    first_days.parquet         the first day of each customer, of any event and per history type
+    app_latest.parquet         the latest app install and uninstall of each customer
     attribute_history.parquet  each customer's latest value of each attribute event column
 ```
 
@@ -26,8 +27,10 @@ reads the days a window needs.
 
 The panel's tables depend on the metric vocabulary (event types, survey scales, attribute
 columns: panel_days.panel_vocabulary): a run under another vocabulary reads every input file
-again once and rebuilds them. The two history tables are merged with each new file's rows;
+again once and rebuilds them. The history tables are merged with each new file's rows;
 they are rebuilt from every file's rows when a file already aggregated changed or vanished.
+(The first days are merged without grouping the kept ones again: the merge is an anti-join of
+the new or earlier days.)
 
 Exactness: the aggregates equal those of a full read as long as duplicate `event_id`s sit in
 files read in the same run (a re-delivery within a file or a day's partition); duplicates
@@ -59,7 +62,9 @@ from scoring.aggregates import (
     window_totals_from_daily,
 )
 from scoring.config import ScoringConfig
+from scoring.events import typed_properties
 from scoring.metrics.panel_days import (
+    APP_LATEST,
     ATTRIBUTE_DAYS,
     CUSTOMER_DAYS,
     FEATURE_DAYS,
@@ -68,18 +73,19 @@ from scoring.metrics.panel_days import (
     SESSION_DAYS,
     TYPE_DAYS,
     PanelDays,
-    as_type_days,
+    app_latest,
     attribute_days,
     attribute_history,
     customer_days,
     day_ranges,
     feature_days,
+    first_days,
+    merged_first_days,
     page_days,
     panel_vocabulary,
     purchase_days,
     session_days,
     type_days,
-    type_history,
 )
 from scoring.schema import SOURCE_FILE
 
@@ -103,8 +109,12 @@ PANEL_TABLES: dict[str, pl.Schema] = {
     "attribute_days": ATTRIBUTE_DAYS,
 }
 """The metric panel's daily tables kept per input file (built with the configuration)."""
-HISTORY_FILES = {"type_days": "type_history.parquet", "attribute_days": "attribute_history.parquet"}
-"""The running history tables, by the daily table they merge."""
+HISTORY_FILES = {
+    "first_days.parquet": "type_days",
+    "app_latest.parquet": "type_days",
+    "attribute_history.parquet": "attribute_days",
+}
+"""The running history tables and the daily table each merges."""
 
 
 def store_dir(output: str | Path) -> Path:
@@ -279,6 +289,8 @@ def _shrank(old: pl.DataFrame, new: pl.DataFrame) -> bool:
 
 def panel_tables(events: pl.LazyFrame, config: ScoringConfig) -> dict[str, pl.DataFrame]:
     """The metric panel's daily tables (PANEL_TABLES) of one input file's valid events."""
+    # events from an event store may lack properties or carry them as text: type them
+    events = typed_properties(events, only_mistyped=True)
     sessions = session_days(events, config).collect().lazy()
     built = {
         "customer_days": customer_days(events, sessions, config),
@@ -292,26 +304,37 @@ def panel_tables(events: pl.LazyFrame, config: ScoringConfig) -> dict[str, pl.Da
     return dict(zip(built, pl.collect_all(list(built.values())), strict=True))
 
 
-def _history_of(table: str, rows: pl.LazyFrame) -> pl.LazyFrame:
-    """A running history table from its daily table's rows (or its own, merged again)."""
-    return type_history(rows) if table == "type_days" else attribute_history(rows)
+def _history_of(name: str, rows: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """A running history table (HISTORY_FILES) of its daily table's rows."""
+    if name == "first_days.parquet":
+        return first_days(rows)
+    if name == "app_latest.parquet":
+        return app_latest(rows, config.metric_settings)
+    return attribute_history(rows)
 
 
-def _history_rows(table: str, history: pl.LazyFrame) -> pl.LazyFrame:
-    """A running history table's rows as its daily table's, to merge with new days."""
-    if table == "type_days":
-        return as_type_days(history)
-    return history.with_columns(pl.lit(None, dtype=pl.Date).alias(EVENT_DATE)).select(
-        list(ATTRIBUTE_DAYS)
-    )
+def _merged_history(
+    name: str, kept: pl.LazyFrame, rows: pl.LazyFrame, config: ScoringConfig
+) -> pl.LazyFrame:
+    """A kept running history table (HISTORY_FILES) with new daily rows merged in."""
+    if name == "first_days.parquet":
+        return merged_first_days(kept, rows)
+    if name == "app_latest.parquet":
+        return app_latest(pl.concat([kept, rows.select(list(APP_LATEST))]), config.metric_settings)
+    days = kept.with_columns(pl.lit(None, dtype=pl.Date).alias(EVENT_DATE))
+    return attribute_history(pl.concat([days.select(list(ATTRIBUTE_DAYS)), rows]))
 
 
 def refresh_history(
-    output: str | Path, state: StoreState, new_rows: dict[str, list[pl.DataFrame]], rebuild: bool
+    output: str | Path,
+    state: StoreState,
+    new_rows: dict[str, list[pl.DataFrame]],
+    rebuild: bool,
+    config: ScoringConfig,
 ) -> None:
-    """Bring the running history tables (HISTORY_FILES) up to date: the kept table merged with
-    the new files' rows, or, with `rebuild`, every aggregated file's rows merged anew."""
-    for table, name in HISTORY_FILES.items():
+    """Bring the running history tables (HISTORY_FILES) up to date: the kept tables merged
+    with the new files' rows, or, with `rebuild`, every aggregated file's rows merged anew."""
+    for name, table in HISTORY_FILES.items():
         target = store_dir(output) / name
         if rebuild or not target.exists():
             paths = [table_file(output, table, p) for p in state.files]
@@ -320,10 +343,12 @@ def refresh_history(
                 if paths
                 else pl.LazyFrame(schema=PANEL_TABLES[table])
             )
+            history = _history_of(name, rows, config)
         else:
-            kept = _history_rows(table, pl.scan_parquet(target))
-            rows = pl.concat([kept, *[r.lazy() for r in new_rows[table]]])
-        _atomic_write_parquet(_history_of(table, rows).sort(pl.all()).collect(), target)
+            new = [r.lazy() for r in new_rows[table]]
+            rows = pl.concat(new) if new else pl.LazyFrame(schema=PANEL_TABLES[table])
+            history = _merged_history(name, pl.scan_parquet(target), rows, config)
+        _atomic_write_parquet(history.collect().sort("customer_id"), target)
 
 
 @dataclass(frozen=True)
@@ -357,7 +382,7 @@ def refresh_aggregates(
         or any(path in state.files for path in plan.read)
     )
     new_latest: list[pl.LazyFrame] = []
-    new_history: dict[str, list[pl.DataFrame]] = {table: [] for table in HISTORY_FILES}
+    new_history: dict[str, list[pl.DataFrame]] = {t: [] for t in set(HISTORY_FILES.values())}
     rows = 0
     for path in plan.read:
         of_file = valid.filter(pl.col(SOURCE_FILE) == path).collect().lazy()
@@ -400,7 +425,7 @@ def refresh_aggregates(
         latest = latest_events(pl.scan_parquet(last_path), *new_latest).collect()
     _atomic_write_parquet(latest.sort("customer_id"), last_path)
     if config is not None:
-        refresh_history(output, state, new_history, rebuild_history)
+        refresh_history(output, state, new_history, rebuild_history, config)
     last_days = [e["last_day"] for e in files.values() if e["last_day"] is not None]
     StoreState(files, max(last_days, default=None), vocabulary).write(output)
     store_rows = sum(
@@ -442,15 +467,16 @@ def window_totals_from_store(
 
 
 def history_as_of(
-    output: str | Path, table: str, run_date: date, state: StoreState
+    output: str | Path, name: str, run_date: date, state: StoreState, config: ScoringConfig
 ) -> pl.LazyFrame:
-    """A running history table (HISTORY_FILES, by its daily table) as of the run date: the
-    kept one when the store holds nothing later (a daily run), else merged from the daily
-    rows up to the run date (a rerun of an older date)."""
+    """A running history table (HISTORY_FILES) as of the run date: the kept one when the
+    store holds nothing later (a daily run), else merged from the daily rows up to the run
+    date (a rerun of an older date)."""
     through = state.last_events_through
     if through is not None and date.fromisoformat(through) <= run_date:
-        return pl.scan_parquet(store_dir(output) / HISTORY_FILES[table])
-    return _history_of(table, scan_daily(output, table, date.min, run_date, state))
+        return pl.scan_parquet(store_dir(output) / name)
+    rows = scan_daily(output, HISTORY_FILES[name], date.min, run_date, state)
+    return _history_of(name, rows, config)
 
 
 def panel_days_from_store(output: str | Path, config: ScoringConfig, run_date: date) -> PanelDays:
@@ -476,8 +502,10 @@ def panel_days_from_store(output: str | Path, config: ScoringConfig, run_date: d
         pages=days("page_days", "window"),
         features=days("feature_days", "window"),
         purchases=days("purchase_days", "lookback"),
-        types=history_as_of(output, "type_days", run_date, state),
-        attributes=history_as_of(output, "attribute_days", run_date, state),
+        first_days=history_as_of(output, "first_days.parquet", run_date, state, config),
+        app_latest=history_as_of(output, "app_latest.parquet", run_date, state, config),
+        last_events=last_events_at(output, run_date, state),
+        attributes=history_as_of(output, "attribute_history.parquet", run_date, state, config),
         event_columns=state.event_columns(),
     )
 

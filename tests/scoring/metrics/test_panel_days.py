@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from scoring.aggregates import EVENT_DATE, daily_event_counts
+from scoring.aggregates import EVENT_DATE, customer_last_events, daily_event_counts
 from scoring.config import ScoringConfig
 from scoring.metrics.customer_panel import KEY
 from scoring.metrics.panel import (
@@ -21,17 +21,18 @@ from scoring.metrics.panel import (
 )
 from scoring.metrics.panel_days import (
     PanelDays,
+    app_latest,
     attribute_days,
     attribute_history,
     customer_days,
     customer_totals_of_days,
     day_ranges,
     feature_days,
+    first_days,
     page_days,
     purchase_days,
     session_days,
     type_days,
-    type_history,
 )
 from scoring.metrics.panel_inputs import CUSTOMER_ID, HASHED_CUSTOMER_ID
 from tests.scoring.metrics.test_shared_totals import RUN_DATE, world, world_config
@@ -87,7 +88,9 @@ def days_of(files: list[pl.LazyFrame], config: ScoringConfig, run_date: date) ->
         pages=days("pages", "window"),
         features=days("features", "window"),
         purchases=days("purchases", "lookback"),
-        types=type_history(tables["types"].filter(known)),
+        first_days=first_days(tables["types"].filter(known)),
+        app_latest=app_latest(tables["types"].filter(known), config.metric_settings),
+        last_events=customer_last_events(tables["event_counts"], run_date),
         attributes=attribute_history(tables["attributes"].filter(known)),
         event_columns=tuple(files[0].collect_schema().names()),
     )
