@@ -207,9 +207,15 @@ def customer_panel(inputs: PanelInputs, frames: WindowFrames) -> pl.LazyFrame:
     metric values and health score, and its key in the window's frames as KEY.
 
     What needs the history comes from the totals; the rest from the window's frames."""
+    return customer_rows(inputs, customer_counts(inputs, frames))
+
+
+def customer_rows(inputs: PanelInputs, counts: pl.LazyFrame) -> pl.LazyFrame:
+    """customer_counts rows completed: states, segment attributes, metric values, health.
+    The steps over the whole population (score percentiles) are here, so counts computed
+    in parts (scale-out buckets) are completed together."""
     return (
-        customer_counts(inputs, frames)
-        .with_columns(*customer_states(inputs), *segment_attributes(inputs))
+        counts.with_columns(*customer_states(inputs), *segment_attributes(inputs))
         .with_columns(customer_values(inputs))
         .with_columns(health.health_components(inputs.config))
         .with_columns(health.health_score(inputs.config))

@@ -13,7 +13,7 @@ import math
 import os
 import shutil
 import statistics
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -186,24 +186,28 @@ def _row_checks(
         # Polars builds the valid events (it releases the GIL) while GX, in Python, checks
         # the suspects: GX fails exactly the suspects (checked below) or the run stops
         kept = pool.submit(_kept_events, raw, hashes.to_series(), positions, numbers)
-        return _gx_row_checks(raw, config, run_date, staging, suite, positions, type_counts, kept)
+        suspects = raw[positions].with_columns(positions)
+        reasons, outcomes, unknown = gx_suspect_checks(
+            suspects, config, run_date, staging, suite, type_counts
+        )
+        valid, repeated = kept.result()
+        return _RowChecks(reasons, outcomes, unknown, repeated, suspects, valid)
 
 
-def _gx_row_checks(
-    raw: pl.DataFrame,
+def gx_suspect_checks(
+    suspects: pl.DataFrame,
     config: ScoringConfig,
     run_date: date,
     staging: str | Path | None,
     suite: list[Rule],
-    positions: pl.Series,
     type_counts: pl.DataFrame,
-    kept: Future[tuple[pl.DataFrame, int]],
-) -> _RowChecks:
-    """GX on the suspect rows and on the kept rows' event types."""
+) -> tuple[dict[int, list[tuple[str, str]]], list[Outcome], dict[str, int]]:
+    """GX on the suspect rows (the raw rows a row-level rule flags, with their `position`)
+    and on the kept rows' event types (`type_counts`: every row's, by event_type): each
+    failing row's reasons, every expectation's outcome and the unknown event types."""
     rules = config.validation_rules
     row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
     # only the suspects get their check columns: those of valid rows are never stored
-    suspects = raw[positions].with_columns(positions)
     suspect_frame = check_columns(suspects, rules).collect().to_pandas()
     outcomes, _ = run_suite(RAW_SUITE, suspect_frame, suite, run_date, staging)
     failed_rules = {i: r for i, r in row_rules.items() if not outcomes[i].success}
@@ -243,8 +247,7 @@ def _gx_row_checks(
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    valid, repeated = kept.result()
-    return _RowChecks(reasons, outcomes, unknown, repeated, suspects, valid)
+    return reasons, outcomes, unknown
 
 
 def failing_rows(
@@ -357,13 +360,19 @@ def validate(
     now = now or datetime.now(UTC)
     run_date = run_date or now.date()
     checks = _row_checks(raw, config, run_date, now, staging)
-    quarantine = quarantine_rows(checks.suspects.drop(POSITION), checks.reasons, run_id)
+    quarantine, table_outcomes, failures = quarantine_and_gate(
+        raw.height,
+        checks.suspects,
+        checks.reasons,
+        checks.repeated_event_ids,
+        config,
+        run_date,
+        output,
+        staging,
+        run_id,
+    )
     passing = raw.height - quarantine.height
     valid = checks.valid
-    band = row_count_band(output, run_date, config.validation_rules.row_count)
-    table_outcomes, failures = table_gate(
-        raw.height, quarantine.height, checks.repeated_event_ids, config, band, run_date, staging
-    )
     validated = Validated(
         valid=valid,
         quarantine=quarantine,
@@ -379,6 +388,28 @@ def validate(
             f"rows lost in validation: read {validated.rows_read}, accounted for {accounted}"
         )
     return validated
+
+
+def quarantine_and_gate(
+    rows_read: int,
+    suspects: pl.DataFrame,
+    reasons: dict[int, list[tuple[str, str]]],
+    repeated_event_ids: int,
+    config: ScoringConfig,
+    run_date: date,
+    output: str | Path | None,
+    staging: str | Path | None,
+    run_id: str | None,
+) -> tuple[pl.DataFrame, list[Outcome], list[str]]:
+    """The quarantine of the failing `suspects` (raw rows with their `position`) and the table
+    gate (table_gate, with the row-count band of earlier runs): quarantine, outcomes,
+    failures."""
+    quarantine = quarantine_rows(suspects.drop(POSITION), reasons, run_id)
+    band = row_count_band(output, run_date, config.validation_rules.row_count)
+    outcomes, failures = table_gate(
+        rows_read, quarantine.height, repeated_event_ids, config, band, run_date, staging
+    )
+    return quarantine, outcomes, failures
 
 
 def gate_message(validated: Validated, run_date: date, docs: Path | None, samples: int = 5) -> str:
