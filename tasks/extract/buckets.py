@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from scoring.aggregates import customer_bucket
 from tasks.extract.files import EventFile, read_events
+from tasks.publish.write import write_staged
 from tasks.quality.expectations import repeated_hashes
 from tasks.retry import BACKOFF_SECONDS, retry_transient
 
@@ -65,14 +66,14 @@ def extract_to_buckets(paths: list[str], staging: str, buckets: int) -> Bucketed
     directory = Path(staging) / RAW_DIR
     directory.mkdir(parents=True, exist_ok=True)
     repeats = directory / REPEATS_FILE
-    repeated_ids(raw).write_parquet(repeats)
+    write_staged(repeated_ids(raw), repeats)
     by_bucket = raw.with_columns(customer_bucket(buckets).alias("_bucket")).partition_by(
         "_bucket", as_dict=True, include_key=False
     )
     partitions = []
     for bucket in range(buckets):
         target = bucket_file(staging, bucket)
-        by_bucket.get((bucket,), raw.clear()).write_parquet(target)
+        write_staged(by_bucket.get((bucket,), raw.clear()), target)
         partitions.append(str(target))
     return BucketedRaw(
         partitions=partitions,

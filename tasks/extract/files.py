@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from scoring.events import ROW_ID, blank_as_null, timestamp_from_text, timestamp_from_typed
 from scoring.schema import EVENT_COLUMN_NAMES, OPTIONAL_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
+from tasks.publish.write import write_staged
 from tasks.retry import BACKOFF_SECONDS, retry_transient
 
 OCCURRED_AT_TEXT = "_occurred_at_text"
@@ -278,7 +279,7 @@ def extract_events(paths: list[str], staging: str) -> str:
     raw = read_events([EventFile.of(p) for p in paths])
     target = Path(staging) / "raw_events.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_parquet(target)
+    write_staged(raw, target)
     return str(target)
 
 

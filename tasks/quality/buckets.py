@@ -18,7 +18,7 @@ from scoring.config import ScoringConfig
 from scoring.events import ROW_ID, typed_properties
 from tasks.extract.buckets import BucketedRaw
 from tasks.extract.files import OCCURRED_AT_TEXT
-from tasks.publish.write import write_partition
+from tasks.publish.write import write_partition, write_staged
 from tasks.quality.expectations import raw_event_rules, row_flags
 from tasks.quality.validate import (
     POSITION,
@@ -96,7 +96,7 @@ def staged_check(rows: BucketRows, staging: str, bucket: int) -> BucketCheck:
     """Stage a bucket's suspect rows for the gate."""
     target = Path(staging) / "_buckets" / "suspects" / f"bucket={bucket}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows.suspects.write_parquet(target)
+    write_staged(rows.suspects, target)
     return BucketCheck(
         bucket=bucket,
         suspects_file=str(target),

@@ -30,7 +30,13 @@ from scoring.events import ROW_ID, typed_properties
 from scoring.schema import OUTPUT_TABLES, SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT
 from tasks.publish.atomic import discard
-from tasks.publish.write import MANIFEST_TABLE, PART_FILE, partition_dir, write_partition
+from tasks.publish.write import (
+    MANIFEST_TABLE,
+    PART_FILE,
+    partition_dir,
+    write_partition,
+    write_staged,
+)
 from tasks.quality.data_docs import (
     Outcome,
     build_data_docs,
@@ -48,6 +54,7 @@ from tasks.quality.expectations import (
     check_columns,
     event_type_rules,
     output_rules,
+    output_suspects,
     raw_event_rules,
     repeat_candidates,
     repeated_hashes,
@@ -507,7 +514,7 @@ def validate_events(
         docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
         raise QualityGateError(gate_message(validated, run_date, docs))
     valid_path = Path(staging) / "valid_events.parquet"
-    validated.valid.write_parquet(valid_path)
+    write_staged(validated.valid, valid_path)
     quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
     return ValidationReport(
         rows_read=validated.rows_read,
@@ -523,12 +530,13 @@ def validate_events(
 
 
 def validate_output_tables(staging: str | Path, run_date: date) -> list[Outcome]:
-    """Validate every staged output table against the suite generated from its contract."""
+    """Validate every staged output table against the suite generated from its contract: GX
+    on the rows a Polars pass flags and a sample (expectations.output_suspects)."""
     outcomes: list[Outcome] = []
     for table in OUTPUT_TABLES:
         path = partition_dir(staging, table, run_date) / PART_FILE
         if path.exists():
-            frame = pl.read_parquet(path).to_pandas()
+            frame = output_suspects(pl.read_parquet(path), table).to_pandas()
             outcomes += run_suite(table, frame, output_rules(table), run_date, staging)[0]
     return outcomes
 

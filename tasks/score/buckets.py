@@ -30,6 +30,7 @@ from scoring.metrics.segments import typed_customers
 from scoring.metrics.web import valued_properties
 from tasks.extract.buckets import BucketedRaw
 from tasks.extract.customers import read_customers
+from tasks.publish.write import write_staged
 from tasks.quality.buckets import BucketCheck, bucket_rows, staged_check
 from tasks.score.metrics import (
     MetricsReport,
@@ -122,7 +123,7 @@ def process_bucket(
     counts, pages, features, sources = bucket_panel(rows.valid, table, totals, config, run_date)
     paths = {name: directory / f"{name}.parquet" for name in ("counts", "pages", "features")}
     for name, frame in zip(paths, pl.collect_all([counts, pages, features]), strict=True):
-        frame.write_parquet(paths[name])
+        write_staged(frame, paths[name])
     return BucketPart(
         bucket=bucket,
         check=check,
