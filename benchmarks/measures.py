@@ -39,19 +39,27 @@ def store_dir(history: Path, window_days: int) -> Path:
     return history.parent / f"{history.name}-store-w{window_days}"
 
 
+def cpu_seconds() -> float:
+    """This process's CPU seconds (every thread): steadier than wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Steps:
-    """Wall seconds per named step; the output writes (write_partition, wherever the scoring
-    and metric steps call it) counted apart as `write`."""
+    """Wall (and CPU) seconds per named step; the output writes (write_partition, wherever the
+    scoring and metric steps call it) counted apart as `write`."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {"write": 0.0}
+        self.cpu: dict[str, float] = {}
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        started, writing = time.perf_counter(), self.seconds["write"]
+        started, writing, cpu = time.perf_counter(), self.seconds["write"], cpu_seconds()
         yield
         spent = time.perf_counter() - started - (self.seconds["write"] - writing)
         self.seconds[name] = self.seconds.get(name, 0.0) + spent
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu_seconds() - cpu
 
     def timed_writes(self) -> None:
         """Count every staged output write of the scoring and metric steps under `write`."""
@@ -155,6 +163,7 @@ def measure_full_daily(history: Path, window_days: int, work: Path, _: int) -> d
     return {
         "seconds": steps.total(),
         "steps": steps.seconds,
+        "steps_cpu": steps.cpu,
         "rows_read": validation.rows_read,
         "customers": scored.customers,
         "panel_customers": panel.customers,
@@ -196,6 +205,7 @@ def measure_incremental(history: Path, window_days: int, work: Path, _: int) -> 
     return {
         "seconds": steps.total(),
         "steps": steps.seconds,
+        "steps_cpu": steps.cpu,
         "files_read": len(plan.read),
         "rows_read": validation.rows_read,
         "customers": scored.customers,

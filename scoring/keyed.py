@@ -25,6 +25,7 @@ from datetime import date
 
 import polars as pl
 
+from scoring.aggregates import day_weight
 from scoring.config import ScoringConfig
 from scoring.engagement import (
     OCCURRENCE_DECIMALS,
@@ -47,6 +48,8 @@ PAIR_KEY = CUSTOMER_KEY ^ (pl.col("event_type").hash(seed=20260401) * _SPREAD)
 PAIR_CHECK = CUSTOMER_CHECK ^ (pl.col("event_type").hash(seed=20260402) * _SPREAD)
 """An independent 64-bit hash of (customer_id, event_type)."""
 
+ROWS = "_rows"
+"""Rows grouped under a key (events, or daily counts' rows): what CHECK_SUM multiplies."""
 POSITION = "_position"
 """An event's position among the window's events (the group keeps its first one's)."""
 CHECK_SUM = "_check_sum"
@@ -78,6 +81,7 @@ def window_pairs(in_window: pl.LazyFrame, config: ScoringConfig, run_date: date)
         pl.col("occurred_at").max().alias("last_event_at"),
         pl.col(POSITION).min(),
         PAIR_CHECK.sum().alias(CHECK_SUM),
+        pl.len().alias(ROWS),
     ]
     if config.half_life_days is None:
         occurrences = pl.col("count").cast(pl.Float64)
@@ -93,6 +97,30 @@ def window_pairs(in_window: pl.LazyFrame, config: ScoringConfig, run_date: date)
     )
 
 
+def daily_pairs(daily: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+    """Per PAIR_KEY of the window's daily event counts (scoring.aggregates.DAILY_EVENT_COUNTS
+    rows of its days, in memory): count, occurrences, last_event_at, the POSITION of its first
+    row, CHECK_SUM and ROWS: aggregates.window_totals_from_daily by 64-bit keys."""
+    if config.half_life_days is None:
+        occurrences = pl.col("count").sum().cast(pl.Float64)
+    else:
+        # count x the day's weight, exactly: the same sum as window_totals_from_daily's
+        day = day_weight(config, run_date).cast(pl.Decimal(38, OCCURRENCE_DECIMALS))
+        occurrences = (pl.col("count").cast(pl.Decimal(38, 0)) * day).sum().cast(pl.Float64)
+    return (
+        daily.with_row_index(POSITION)
+        .group_by(PAIR_KEY.alias(KEY))
+        .agg(
+            pl.col("count").sum().cast(pl.Int64),
+            occurrences.alias("occurrences"),
+            pl.col("last_event_at").max(),
+            pl.col(POSITION).min(),
+            PAIR_CHECK.sum().alias(CHECK_SUM),
+            pl.len().alias(ROWS),
+        )
+    )
+
+
 def restored_pairs(pairs: pl.DataFrame, in_window: pl.DataFrame) -> pl.DataFrame:
     """The pairs (window_pairs) with the customer_id and event_type of their first event."""
     first = pairs.get_column(POSITION)
@@ -105,8 +133,8 @@ def restored_pairs(pairs: pl.DataFrame, in_window: pl.DataFrame) -> pl.DataFrame
 
 def pairs_told_apart() -> pl.Expr:
     """Over restored pairs: whether every group held one (customer_id, event_type), i.e. the
-    CHECK_SUM of its events is count x the PAIR_CHECK of its ids (mod 2^64)."""
-    return ((PAIR_CHECK * pl.col("count").cast(pl.UInt64)) == pl.col(CHECK_SUM)).all()
+    CHECK_SUM of its rows is ROWS x the PAIR_CHECK of its ids (mod 2^64)."""
+    return ((PAIR_CHECK * pl.col(ROWS).cast(pl.UInt64)) == pl.col(CHECK_SUM)).all()
 
 
 def keys_told_apart(customers: pl.LazyFrame) -> pl.LazyFrame:

@@ -466,10 +466,10 @@ def attribute_history(rows: pl.LazyFrame) -> pl.LazyFrame:
 class PanelDays:
     """The daily tables a run's panel reads, each restricted to the days it needs: the event
     counts (scoring.aggregates.DAILY_EVENT_COUNTS) of the window and of the previous period,
-    customer_days, session_days, page_days and feature_days of the window, purchase_days of
-    the CLV lookback, the history tables as of the run date (first_days, app_latest, the
-    customers' latest events: scoring.aggregates.CUSTOMER_LAST_EVENTS, attribute_history) and
-    the event columns seen."""
+    customer_days, session_days (only the rows of multi_row_sessions matter), page_days and
+    feature_days of the window, purchase_days of the CLV lookback, the history tables as of
+    the run date (first_days, app_latest, the customers' latest events:
+    scoring.aggregates.CUSTOMER_LAST_EVENTS, attribute_history) and the event columns seen."""
 
     event_counts: pl.LazyFrame
     previous_counts: pl.LazyFrame
@@ -501,23 +501,36 @@ def _midnight(day: pl.Expr) -> pl.Expr:
     return day.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
-def totals_of_days(days: PanelDays, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+def totals_of_days(
+    days: PanelDays,
+    config: ScoringConfig,
+    run_date: date,
+    window: pl.LazyFrame | None = None,
+    previous: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
     """EVENT_TYPE_TOTALS rows whose aggregations per customer (panel_inputs.customer_totals)
     equal those of the events' totals (scoring.aggregates.event_type_totals): the window's
-    counts, the previous period's occurrences, the history's first days and latest events and
-    the lookback's purchases, each in rows of their own (the others 0 or null there)."""
-    window = window_totals_from_daily(days.event_counts, config, run_date)
+    counts (`window`: their window_totals_from_daily, when already computed), the previous
+    period's occurrences (of the weighted types: the others add nothing; `previous`: their
+    window totals, when already computed), each customer's
+    first day and latest event, the history types' first days, the latest app events and the
+    lookback's purchases, each in rows of their own (the others 0 or null there)."""
+    if window is None:
+        window = window_totals_from_daily(days.event_counts, config, run_date)
     previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
-    previous = window_totals_from_daily(days.previous_counts, config, previous_run).select(
-        "customer_id", "event_type", pl.col("occurrences").alias("previous_occurrences")
-    )
+    previous = window_totals_from_daily(
+        days.previous_counts.filter(pl.col("event_type").is_in(list(config.weights))),
+        config,
+        previous_run,
+    ).select("customer_id", "event_type", pl.col("occurrences").alias("previous_occurrences"))
     firsts = days.first_days.select(
         "customer_id", "event_type", _midnight(pl.col("first_day")).alias("first_event_at")
     )
+    customers = days.last_events.join(
+        firsts.filter(pl.col("event_type").is_null()).drop("event_type"), on="customer_id"
+    ).with_columns(pl.lit(None, dtype=pl.String).alias("event_type"))
+    typed_firsts = firsts.filter(pl.col("event_type").is_not_null())
     latest = days.app_latest.select("customer_id", "event_type", "last_event_at")
-    last = days.last_events.select(
-        "customer_id", pl.lit(None, dtype=pl.String).alias("event_type"), "last_event_at"
-    )
     purchases = (
         days.purchases.group_by("customer_id")
         .agg(
@@ -540,15 +553,23 @@ def totals_of_days(days: PanelDays, config: ScoringConfig, run_date: date) -> pl
                 for name, dtype in EVENT_TYPE_TOTALS.items()
                 if name not in part.collect_schema()
             ).select(list(EVENT_TYPE_TOTALS))
-            for part in (window, previous, firsts, latest, last, purchases)
+            for part in (window, previous, customers, typed_firsts, latest, purchases)
         ]
     )
 
 
-def customer_totals_of_days(days: PanelDays, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
+def customer_totals_of_days(
+    days: PanelDays,
+    config: ScoringConfig,
+    run_date: date,
+    window: pl.LazyFrame | None = None,
+    previous: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
     """panel_inputs.customer_totals from the days (totals_of_days): scores and the history
     aggregations per customer seen by the end of the run date."""
-    return customer_totals(totals_of_days(days, config, run_date), config, run_date)
+    rows = totals_of_days(days, config, run_date, window, previous).collect()
+    present = rows.get_column("event_type").drop_nulls().unique().to_list()
+    return customer_totals(rows.lazy(), config, run_date, present)
 
 
 def _keyed(frame: pl.LazyFrame, key: pl.Expr) -> pl.LazyFrame:
@@ -569,18 +590,24 @@ def survey_counts_of_days(customers: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def repeated_session_keys(sessions: pl.LazyFrame) -> pl.LazyFrame:
+    """The session_key values of more than one session_days row: the sorted keys compared
+    with their neighbours (several times faster than grouping millions of distinct keys)."""
+    key = pl.col("session_key")
+    return sessions.select(key.sort()).filter(key == key.shift(1)).unique()
+
+
+def multi_row_sessions(sessions: pl.LazyFrame) -> pl.LazyFrame:
+    """The session_days rows of the sessions with more than one row (over several days or
+    input files; or sharing a 64-bit key with another session, merged apart by their ids)."""
+    return sessions.join(repeated_session_keys(sessions), on="session_key", how="semi")
+
+
 def merged_sessions(sessions: pl.LazyFrame) -> pl.LazyFrame:
-    """The window's session_days rows of the sessions with more than one row (a session over
-    several days, or in several input files): candidates by session_key, each merged by its
-    ids (views, timed, interactions summed; the exit page of its latest view), beside the
-    per-row counts it replaces: per customer (by key) the change of each SESSION_COUNTS."""
-    repeated = (
-        sessions.group_by("session_key")
-        .agg(pl.len().alias("_rows"))
-        .filter(pl.col("_rows") > 1)
-        .select("session_key")
-    )
-    candidates = sessions.join(repeated, on="session_key", how="semi")
+    """Per customer (by key): the change of each SESSION_COUNTS when the sessions with more
+    than one row in the window's session_days (multi_row_sessions) are counted once, merged
+    by their ids (views, timed, interactions summed), instead of once per row."""
+    candidates = multi_row_sessions(sessions)
     merged = candidates.group_by("customer_id", "session_id").agg(
         pl.col("views").sum(), pl.col("timed").sum(), pl.col("interactions").sum()
     )
@@ -600,25 +627,17 @@ def merged_sessions(sessions: pl.LazyFrame) -> pl.LazyFrame:
 
 def session_exit_changes(sessions: pl.LazyFrame) -> pl.LazyFrame:
     """Per customer (by key) and page: the change of exits when the sessions with more than
-    one row (see merged_sessions) exit at their latest view instead of each day's."""
-    repeated = (
-        sessions.group_by("session_key")
-        .agg(pl.len().alias("_rows"))
-        .filter(pl.col("_rows") > 1)
-        .select("session_key")
-    )
-    candidates = sessions.join(repeated, on="session_key", how="semi").filter(pl.col("views") > 0)
+    one row (multi_row_sessions) exit at their latest view instead of each row's."""
+    candidates = multi_row_sessions(sessions).filter(pl.col("views") > 0)
     merged = candidates.group_by("customer_id", "session_id").agg(
         pl.col("exit_page").sort_by("last_view_at", "last_view_id").last()
     )
-    per_day = candidates.select("customer_id", "exit_page", pl.lit(-1, dtype=pl.Int64).alias("d"))
+
+    def exits(frame: pl.LazyFrame, change: int) -> pl.LazyFrame:
+        return frame.select("customer_id", "exit_page", pl.lit(change, dtype=pl.Int64).alias("d"))
+
     return (
-        pl.concat(
-            [
-                merged.select("customer_id", "exit_page", pl.lit(1, dtype=pl.Int64).alias("d")),
-                per_day,
-            ]
-        )
+        pl.concat([exits(merged, 1), exits(candidates, -1)])
         .filter(pl.col("exit_page").is_not_null())
         .group_by("customer_id", pl.col("exit_page").alias("page"))
         .agg(pl.col("d").sum().alias("exit_change"))

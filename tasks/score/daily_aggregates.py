@@ -84,6 +84,7 @@ from scoring.metrics.panel_days import (
     page_days,
     panel_vocabulary,
     purchase_days,
+    repeated_session_keys,
     session_days,
     type_days,
 )
@@ -494,11 +495,14 @@ def panel_days_from_store(output: str | Path, config: ScoringConfig, run_date: d
     def days(table: str, period: str) -> pl.LazyFrame:
         return scan_daily(output, table, *ranges[period], state)
 
+    sessions = days("session_days", "window")
+    # only the rows of sessions with more than one row are read whole (their keys first)
+    repeated = repeated_session_keys(sessions.select("session_key")).collect()
     return PanelDays(
         event_counts=days("event_counts", "window"),
         previous_counts=days("event_counts", "previous"),
         customers=days("customer_days", "window"),
-        sessions=days("session_days", "window"),
+        sessions=sessions.join(repeated.lazy(), on="session_key", how="semi"),
         pages=days("page_days", "window"),
         features=days("feature_days", "window"),
         purchases=days("purchase_days", "lookback"),

@@ -1,7 +1,7 @@
 """Score: run the pure scoring rules on the staged valid events and stage the outputs."""
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -9,10 +9,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from scoring.aggregates import (
+    WINDOW_TOTALS,
     contributions_from_totals,
     customer_scores_from_totals,
     event_type_totals,
     unweighted_event_types_from_totals,
+    window_start_date,
     window_totals,
     window_totals_from_daily,
 )
@@ -21,6 +23,7 @@ from scoring.engagement import tier_distribution
 from scoring.keyed import (
     customer_order,
     customers_before_window,
+    daily_pairs,
     keyed_contributions,
     keyed_scores,
     keyed_unweighted,
@@ -144,6 +147,19 @@ def keyed_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) ->
     return scores, contributed, unweighted
 
 
+def window_totals_of_days(
+    daily: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.DataFrame:
+    """The window's totals (scoring.aggregates.WINDOW_TOTALS) of its days' daily event counts
+    (`daily`): by 64-bit keys (scoring.keyed.daily_pairs), else by the text ids when a key
+    did not tell two pairs apart."""
+    rows = daily.collect()
+    pairs = restored_pairs(daily_pairs(rows.lazy(), config, run_date).collect(), rows)
+    if pairs.select(pairs_told_apart()).item():
+        return pairs.select(list(WINDOW_TOTALS))
+    return window_totals_from_daily(rows.lazy(), config, run_date).collect()
+
+
 def score_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables:
     """The score tables of the events: by 64-bit keys (keyed_tables), else by text ids."""
     tables = keyed_tables(events, config, run_date)
@@ -212,6 +228,9 @@ def score_from_aggregates(
         totals, last_events = window_totals_from_store(output, config, run_date)
         return score_totals(totals, last_events, config, run_date, staging)
     days = panel_days_from_store(output, config, run_date)
-    totals = window_totals_from_daily(days.event_counts, config, run_date).collect()
-    panel_totals = customer_totals_of_days(days, config, run_date)
+    totals = window_totals_of_days(days.event_counts, config, run_date)
+    previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
+    weighted = pl.col("event_type").is_in(list(config.weights))  # the others add nothing
+    previous = window_totals_of_days(days.previous_counts.filter(weighted), config, previous_run)
+    panel_totals = customer_totals_of_days(days, config, run_date, totals.lazy(), previous.lazy())
     return score_totals(totals, None, config, run_date, staging, panel_totals)

@@ -14,12 +14,14 @@ import scoring.keyed
 from scoring.aggregates import (
     contributions_from_totals,
     customer_scores_from_totals,
+    daily_event_counts,
     unweighted_event_types_from_totals,
     window_totals,
+    window_totals_from_daily,
 )
 from scoring.config import ScoringConfig
 from scoring.schema import UTC_TIMESTAMP
-from tasks.score.scores import ScoreTables, keyed_tables, score_tables
+from tasks.score.scores import ScoreTables, keyed_tables, score_tables, window_totals_of_days
 
 RUN_DATE = date(2026, 3, 31)
 WEIGHTS = {"login": 1.0, "invite_sent": 10.0, "downgrade": -15.0, "export": 0.3}
@@ -118,3 +120,21 @@ def test_a_customer_seen_only_before_the_window_with_a_window_customers_key_is_c
     assert keyed_tables(events, config, RUN_DATE) is None
     scores = score_tables(events, config, RUN_DATE)[0]
     assert scores["customer_id"].to_list() == ["ann", "bob"]  # bob is not lost
+
+
+@pytest.mark.parametrize("half_life", [None, 3.0])
+@pytest.mark.parametrize("clash", [False, True])
+def test_window_totals_of_daily_counts_by_keys_equal_those_by_text(
+    half_life: float | None, clash: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = ScoringConfig(window_days=7, weights=WEIGHTS, half_life_days=half_life)
+    daily = daily_event_counts(random_events(5, 2000, 80, days=20)).filter(
+        pl.col("event_date").is_between(date(2026, 3, 25), RUN_DATE)
+    )
+    expected = window_totals_from_daily(daily, config, RUN_DATE).collect()
+    if clash:  # every pair on one key: the text ids decide
+        monkeypatch.setattr(scoring.keyed, "PAIR_KEY", pl.lit(7, dtype=pl.UInt64))
+    actual = window_totals_of_days(daily, config, RUN_DATE)
+    assert expected.height > 100
+    order = ["customer_id", "event_type"]
+    assert_frame_equal(actual.sort(order), expected.sort(order), check_exact=True)
