@@ -1,330 +1,92 @@
-"""`make bench`: scoring speed and memory on a synthetic history, against DuckDB.
+"""`make bench`: speed and memory on a synthetic history, against DuckDB, with every ratio of
+docs/performance.md printed beside its target.
 
-Every measurement runs in a fresh subprocess (`python -m benchmarks.bench measure ...`) that
-reports its wall time and its peak RSS (ru_maxrss), so one measurement's memory never
-inflates another's. The main measurements are repeated and the fastest run is kept (the
-machine is shared: the minimum is the least disturbed); the ratios compare measurements of
-the same run.
+Every measurement runs in a fresh subprocess (benchmarks/measures.py) that reports its wall
+time and peak RSS, so one measurement's memory never inflates another's. Compared
+measurements are interleaved (project, DuckDB, project, DuckDB, ...) and the fastest of each
+is kept: the machine is shared, the minimum is the least disturbed, and interleaving exposes
+both to the same load.
 
-    python -m benchmarks.bench                       # 20 M events, scaling 5/20/50 M
-    python -m benchmarks.bench --events 1000000 --scaling 1000000 --repeat 1   # a quick look
+    python -m benchmarks.bench                      # 20 M events; scaling 5/20/50 M
+    python -m benchmarks.bench --large              # and the 200 M-event incremental history
+    python -m benchmarks.bench --events 1000000 --run-events 1000000 --scaling 1000000 \\
+        --repeat 1 --buckets 4                      # a quick look
     python -m benchmarks.bench --backtest-only --repeat 2   # the tuned backtest (4 M events)
 """
 
 import argparse
 import json
 import os
-import resource
-import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from benchmarks.backtest import backtest_report, measure_backtest, write_backtest_history
-from benchmarks.synthetic import BENCH_WEIGHTS, PART_FILE, write_history
+from benchmarks.backtest import backtest_report, write_backtest_history
+from benchmarks.measures import MEASUREMENTS, ROOT, RUN_DATE, child, prepare_store
+from benchmarks.synthetic import write_history
 
-RUN_DATE = date(2026, 3, 31)
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {
-    "score_vs_duckdb": 0.8,
-    "score_vs_floor": 2.0,
-    "incremental_vs_full": 0.10,
-    "peak_rss_gb_at_50m": 4.0,
+TARGETS: dict[str, tuple[str, float]] = {
+    "score_vs_duckdb": ("≤", 0.6),
+    "incremental_vs_full": ("≤", 0.2),
+    "run_vs_duckdb": ("≤", 1.5),
+    "bucket_bytes_read_vs_data": ("≤", 1.0),
+    "large_peak_rss_gb": ("<", 4.0),
 }
+"""Each ratio's target: (comparison, bound)."""
+
+PROJECTION_EVENTS, PROJECTION_CUSTOMERS = 1_000_000_000, 10_000_000
+PROJECTION_WORKERS = (8, 32, 128)
 
 
-def history_files(history: Path) -> list[str]:
-    return sorted(str(p) for p in history.glob(f"event_date=*/{PART_FILE}"))
+def history_dir(data: Path, events: int) -> Path:
+    return data / f"h{events // 1_000_000}m" if events >= 1_000_000 else data / f"h{events}"
 
 
-def config_for(window_days: int) -> Any:
-    from scoring.config import ScoringConfig
-
-    return ScoringConfig(window_days=window_days, weights=BENCH_WEIGHTS)
-
-
-# ------------------------------------------------------------------ measurements (children)
-
-
-def measure_project(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The project's scoring (tasks.score.scores) on the raw Parquet, outputs kept in memory."""
-    from scoring.aggregates import (
-        contributions_from_totals,
-        customer_scores_from_totals,
-        unweighted_event_types_from_totals,
-        window_totals,
+def run_child(kind: str, history: Path, window_days: int, option: int = 0) -> dict[str, Any]:
+    """One measurement in a fresh subprocess."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "measure", kind, str(history)]
+        + ["--window", str(window_days), "--option", str(option)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
-
-    config = config_for(window_days)
-    started = time.perf_counter()
-    events = pl.scan_parquet(history_files(history))
-    totals = window_totals(events, config, RUN_DATE).collect().lazy()
-    scores, contributions, _ = pl.collect_all(
-        [
-            customer_scores_from_totals(totals, config),
-            contributions_from_totals(totals, config),
-            unweighted_event_types_from_totals(totals, config),
-        ]
-    )
-    seconds = time.perf_counter() - started
-    scores.write_parquet(work / "project_scores.parquet")
-    return {"seconds": seconds, "customers": scores.height, "contributions": contributions.height}
-
-
-def measure_duckdb(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The same computation as one DuckDB SQL script (benchmarks/reference_sql.py)."""
-    import pyarrow.parquet as pq
-
-    from benchmarks.reference_sql import duckdb_scores
-
-    started = time.perf_counter()
-    scores, contributions = duckdb_scores(
-        history_files(history), BENCH_WEIGHTS, RUN_DATE, window_days
-    )
-    seconds = time.perf_counter() - started
-    pq.write_table(scores, work / "duckdb_scores.parquet")
-    return {
-        "seconds": seconds,
-        "customers": scores.num_rows,
-        "contributions": contributions.num_rows,
-    }
-
-
-def measure_floor(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """A bare Polars scan of the needed columns (decoded, reduced to nothing): the floor."""
-    started = time.perf_counter()
-    pl.scan_parquet(history_files(history)).select(
-        pl.col("customer_id").str.len_bytes().sum(),
-        pl.col("event_type").str.len_bytes().sum(),
-        pl.col("occurred_at").max(),
-    ).collect()
-    return {"seconds": time.perf_counter() - started}
-
-
-def measure_full_recompute(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The daily job's full recompute: score every customer from all raw events, write the
-    outputs (tasks.score.scores.score_events)."""
-    from tasks.score.scores import score_events
-
-    started = time.perf_counter()
-    report = score_events(
-        pl.scan_parquet(history_files(history)), config_for(window_days), RUN_DATE, str(work)
-    )
-    return {"seconds": time.perf_counter() - started, "customers": report.customers}
-
-
-def measure_incremental(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The incremental daily run for the last day, on a store that holds the days before:
-    read the new file, validate it (GX), refresh the aggregates, score from the store, write."""
-    import great_expectations  # noqa: F401  (its import is a once-per-process cost)
-
-    from tasks.extract.files import EventFile, read_events
-    from tasks.quality.validate import validate
-    from tasks.score.daily_aggregates import (
-        StoreState,
-        plan_refresh,
-        refresh_aggregates,
-        window_totals_from_store,
-    )
-    from tasks.score.scores import score_totals
-
-    output = work / "output"
-    shutil.copytree(history.parent / f"{history.name}-store", output)
-
-    config = config_for(window_days)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    plan = plan_refresh(history_files(history), StoreState.read(output))
-    raw = read_events([EventFile.of(p) for p in plan.read])
-    timings["extract"] = time.perf_counter() - started
-    step = time.perf_counter()
-    validated = validate(raw)
-    valid_path = work / "valid_events.parquet"
-    validated.valid.write_parquet(valid_path)
-    timings["validate"] = time.perf_counter() - step
-    step = time.perf_counter()
-    refresh_aggregates(str(valid_path), plan, output)
-    timings["aggregate"] = time.perf_counter() - step
-    step = time.perf_counter()
-    totals, last_events = window_totals_from_store(output, config, RUN_DATE)
-    report = score_totals(totals, last_events, config, RUN_DATE, str(work))
-    timings["score_and_write"] = time.perf_counter() - step
-    return {
-        "seconds": time.perf_counter() - started,
-        "steps": timings,
-        "files_read": len(plan.read),
-        "rows_read": raw.height,
-        "customers": report.customers,
-    }
-
-
-def measure_validate(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """tasks.quality.validate.validate (Great Expectations on pandas) on the last `window_days`
-    files, and the project's scoring of the same rows."""
-    import great_expectations  # noqa: F401  (its import, ~3-10 s, is a once-per-process cost)
-
-    from tasks.extract.files import EventFile, read_events
-    from tasks.quality.validate import validate
-
-    files = history_files(history)[-window_days:]
-    raw = read_events([EventFile.of(p) for p in files])
-    started = time.perf_counter()
-    validated = validate(raw)
-    seconds = time.perf_counter() - started
-    valid = work / "valid.parquet"
-    validated.valid.write_parquet(valid)
-    return {"seconds": seconds, "rows": raw.height, "files": len(files)}
-
-
-def measure_score_rows(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """Scoring (tasks.score.scores.score_events, writes included) of the last `window_days`
-    files."""
-    from tasks.score.scores import score_events
-
-    files = history_files(history)[-window_days:]
-    started = time.perf_counter()
-    score_events(pl.scan_parquet(files), config_for(window_days), RUN_DATE, str(work))
-    return {"seconds": time.perf_counter() - started}
-
-
-def measure_flow_overhead(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """The daily flow on a 3-row CSV with an ephemeral Prefect server: first run (server
-    start included) and the next runs, against the time spent inside the steps."""
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
-    os.environ["PREFECT_HOME"] = str(work / "prefect-home")
-    from flows.daily import daily_scoring
-
-    events = work / "tiny.csv"
-    events.write_text(
-        "event_id,customer_id,event_type,occurred_at\n"
-        "e1,a,login,2026-03-31T10:00:00Z\ne2,b,invite_sent,2026-03-30T10:00:00Z\n"
-        "e3,a,login,2026-03-29T10:00:00Z\n"
-    )
-    runs = []
-    for attempt in range(3):
-        started = time.perf_counter()
-        summary = daily_scoring(
-            events=str(events),
-            config=config_for(30),
-            run_date=RUN_DATE,
-            output=str(work / f"out{attempt}"),
-        )
-        wall = time.perf_counter() - started
-        inside = sum(summary.timings_s.values())
-        runs.append({"wall": wall, "steps": inside, "overhead": wall - inside})
-    return {"seconds": min(r["wall"] for r in runs[1:]), "runs": runs}
-
-
-def measure_cli_cold(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """`engage run` on a 3-row CSV from the command line, no Prefect server running
-    (benchmarks/fixed_cost.py: the step-by-step table)."""
-    from benchmarks.fixed_cost import measure_cli_cold as cold
-
-    return cold(work)
-
-
-def measure_cli_engage_server(history: Path, window_days: int, work: Path) -> dict[str, Any]:
-    """`engage run` on a 3-row CSV with `engage server` running (started before, not timed):
-    the fastest of 3."""
-    from benchmarks.fixed_cost import engage_server, measure_cli_engage_server
-
-    with engage_server(work / "engage-server") as home:
-        if home is None:
-            raise RuntimeError("engage server did not start")
-        runs = [measure_cli_engage_server(work / f"run{i}", home)["seconds"] for i in range(3)]
-    return {"seconds": min(runs), "runs": runs}
-
-
-MEASUREMENTS = {
-    "project": measure_project,
-    "duckdb": measure_duckdb,
-    "floor": measure_floor,
-    "full_recompute": measure_full_recompute,
-    "incremental": measure_incremental,
-    "validate": measure_validate,
-    "score_rows": measure_score_rows,
-    "flow_overhead": measure_flow_overhead,
-    "cli_cold": measure_cli_cold,
-    "cli_engage_server": measure_cli_engage_server,
-    "backtest_labels": lambda history, _, work: measure_backtest(history, True, work),
-    "backtest_silence": lambda history, _, work: measure_backtest(history, False, work),
-}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size (VmHWM: unlike ru_maxrss, not inherited from
-    the parent across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def child(kind: str, history: Path, window_days: int) -> None:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as work:
-        result = MEASUREMENTS[kind](history, window_days, Path(work))
-        if kind in ("project", "duckdb"):
-            keep = history.parent / f"{kind}-{history.name}-w{window_days}.parquet"
-            shutil.copy(Path(work) / f"{kind}_scores.parquet", keep)
-    result["peak_rss_mb"] = peak_rss_mb()
-    print(json.dumps(result))
-
-
-# ------------------------------------------------------------------ orchestration (parent)
-
-
-def run_child(kind: str, history: Path, window_days: int, repeat: int = 1) -> dict[str, Any]:
-    """Fastest of `repeat` fresh subprocesses (peak RSS: the largest seen)."""
-    results = []
-    for _ in range(repeat):
-        completed = subprocess.run(
-            [sys.executable, "-m", "benchmarks.bench", "measure", kind, str(history)]
-            + ["--window", str(window_days)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(f"measurement {kind} failed:\n{completed.stderr[-3000:]}")
-        results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
-    best = min(results, key=lambda r: r["seconds"])
-    best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
-    best["all_seconds"] = [round(r["seconds"], 3) for r in results]
+    if completed.returncode != 0:
+        raise RuntimeError(f"measurement {kind} failed:\n{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     print(
-        f"  {kind:<15} w={window_days:<3} {best['seconds']:8.2f} s  "
-        f"{best['peak_rss_mb']:8.0f} MB  {history.name}",
+        f"  {kind:<12} w={window_days:<3} {result['seconds']:8.2f} s "
+        f"{result['peak_rss_mb']:8.0f} MB  {history.name}",
         flush=True,
     )
+    return result
+
+
+def interleaved(
+    kinds: list[str], history: Path, window_days: int, repeat: int
+) -> dict[str, dict[str, Any]]:
+    """Each kind `repeat` times, interleaved; per kind its fastest run, with every run's
+    seconds (`all_seconds`) and the largest peak RSS."""
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    for _ in range(repeat):
+        for kind in kinds:
+            runs[kind].append(run_child(kind, history, window_days))
+    best = {}
+    for kind, results in runs.items():
+        fastest = dict(min(results, key=lambda r: r["seconds"]))
+        fastest["all_seconds"] = [round(r["seconds"], 3) for r in results]
+        fastest["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
+        best[kind] = fastest
     return best
 
 
-def prepare_store(history: Path) -> None:
-    """The aggregate store as the daily run of the day before the last left it (untimed)."""
-    from scoring.schema import SOURCE_FILE
-    from tasks.score.daily_aggregates import AggregatePlan, refresh_aggregates
-
-    store = history.parent / f"{history.name}-store"
-    if (store / "ready").exists():
-        return
-    shutil.rmtree(store, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as work:
-        for path in history_files(history)[:-1]:
-            valid = Path(work) / "valid.parquet"
-            pl.read_parquet(path).with_columns(pl.lit(path).alias(SOURCE_FILE)).write_parquet(valid)
-            refresh_aggregates(str(valid), AggregatePlan([path], [], 0), store)
-    (store / "ready").touch()
-
-
-def check_same_scores(data: Path, history: Path, window_days: int) -> bool:
+def same_scores(data: Path, history: Path, window_days: int) -> bool:
     """The project's and DuckDB's scores agree (ids, counts, last events; scores to 1e-9)."""
     project = pl.read_parquet(data / f"project-{history.name}-w{window_days}.parquet")
     reference = pl.read_parquet(data / f"duckdb-{history.name}-w{window_days}.parquet")
@@ -337,8 +99,30 @@ def check_same_scores(data: Path, history: Path, window_days: int) -> bool:
     )
 
 
-def history_dir(data: Path, events: int) -> Path:
-    return data / f"h{events // 1_000_000}m" if events >= 1_000_000 else data / f"h{events}"
+def projection(buckets: dict[str, Any], workers: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Estimated wall seconds of a full bucketed run of PROJECTION_EVENTS events and
+    PROJECTION_CUSTOMERS customers on `workers` Dask workers, from the measured run: buckets
+    sized like the measured ones (events per bucket), each costing the measured median per
+    event; the extraction and merges (one process each) scaled by events and customers."""
+    per_bucket = statistics.median(buckets["per_bucket_seconds"])
+    events_per_bucket = buckets["events"] / buckets["buckets"]
+    count = max(1, round(PROJECTION_EVENTS / events_per_bucket))
+    extract = buckets["steps"]["extract"] * PROJECTION_EVENTS / buckets["events"]
+    merge = buckets["steps"]["merge"] * PROJECTION_CUSTOMERS / buckets["customers"]
+    rows = []
+    for n in workers:
+        waves = -(-count // n)
+        rows.append(
+            {
+                "workers": n,
+                "buckets": count,
+                "extract_s": extract,
+                "buckets_s": waves * per_bucket,
+                "merge_s": merge,
+                "total_s": extract + waves * per_bucket + merge,
+            }
+        )
+    return rows
 
 
 def backtest_results(data: Path, repeat: int) -> dict[str, Any]:
@@ -347,13 +131,8 @@ def backtest_results(data: Path, repeat: int) -> dict[str, Any]:
     print(f"generating the cohort-shaped history in {history} ...")
     summary = write_backtest_history(history)
     print("backtest (4 M events, 40 observation dates):")
-    return {
-        "backtest_history": summary,
-        "main": {
-            kind: run_child(kind, history, 30, repeat)
-            for kind in ("backtest_labels", "backtest_silence")
-        },
-    }
+    kinds = ["backtest_labels", "backtest_silence"]
+    return {"backtest_history": summary, "main": interleaved(kinds, history, 30, repeat)}
 
 
 def main(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -363,49 +142,65 @@ def main(arguments: argparse.Namespace) -> dict[str, Any]:
         return {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()} | (
             backtest_results(data, arguments.repeat)
         )
-    sizes = sorted({arguments.events, *arguments.scaling})
-    end = RUN_DATE
+    sizes = sorted({arguments.events, arguments.run_events, *arguments.scaling})
     print(f"generating histories ({', '.join(f'{s:,}' for s in sizes)} events) in {data} ...")
     for size in sizes:
-        write_history(history_dir(data, size), size, arguments.customers, arguments.days, end)
-    history = history_dir(data, arguments.events)
+        write_history(history_dir(data, size), size, arguments.customers, arguments.days, RUN_DATE)
+    history, window = history_dir(data, arguments.events), 30
     results: dict[str, Any] = {
         "events": arguments.events,
+        "run_events": arguments.run_events,
         "customers": arguments.customers,
         "days": arguments.days,
         "cpus": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "polars": pl.__version__,
     }
-    print("main measurements (30-day window):")
-    main_results = {
-        kind: run_child(kind, history, 30, arguments.repeat)
-        for kind in ("floor", "project", "duckdb", "full_recompute")
-    }
-    results["same_scores_as_duckdb"] = check_same_scores(data, history, 30)
-    prepare_store(history)
-    main_results["incremental"] = run_child("incremental", history, 30, arguments.repeat)
-    main_results["validate_1_day"] = run_child("validate", history, 1)
-    main_results["score_1_day"] = run_child("score_rows", history, 1)
-    validate_days = max(1, round(arguments.validate_rows / (arguments.events / arguments.days)))
-    main_results["validate_n_days"] = run_child("validate", history, validate_days)
-    main_results["score_n_days"] = run_child("score_rows", history, validate_days)
-    main_results["flow_overhead"] = run_child("flow_overhead", history, 30)
-    main_results["cli_cold"] = run_child("cli_cold", history, 30, arguments.repeat)
-    main_results["cli_engage_server"] = run_child("cli_engage_server", history, 30)
+    print("scoring against DuckDB (30-day window):")
+    main_results = interleaved(["floor", "project", "duckdb"], history, window, arguments.repeat)
+    results["same_scores_as_duckdb"] = same_scores(data, history, window)
+    print("the daily job, full and incremental:")
+    prepare_store(history, window)
+    main_results |= interleaved(["full_daily", "incremental"], history, window, arguments.repeat)
+    print(f"end to end: engage run on {arguments.run_events:,} events against DuckDB:")
+    run_history = history_dir(data, arguments.run_events)
+    main_results |= interleaved(
+        ["tiny_run", "run", "duckdb_run"], run_history, window, arguments.repeat
+    )
+    main_results["cli_engage_server"] = run_child("cli_engage_server", run_history, window)
+    print(f"scale-out: {arguments.buckets} buckets:")
+    main_results["buckets"] = run_child("buckets", history, window, arguments.buckets)
     results["main"] = main_results
+    results["projection"] = projection(main_results["buckets"], PROJECTION_WORKERS)
 
-    print("scaling (project and DuckDB, per size and window):")
+    print("scaling (project and DuckDB, per size and window, interleaved):")
     scaling = []
     for size in arguments.scaling:
-        for window in arguments.windows:
-            row = {"events": size, "window_days": window}
-            for kind in ("project", "duckdb"):
-                measured = run_child(kind, history_dir(data, size), window)
-                row[f"{kind}_s"] = measured["seconds"]
-                row[f"{kind}_rss_mb"] = measured["peak_rss_mb"]
+        for days in arguments.windows:
+            measured = interleaved(
+                ["project", "duckdb"], history_dir(data, size), days, arguments.scaling_repeat
+            )
+            row: dict[str, Any] = {"events": size, "window_days": days}
+            for kind, result in measured.items():
+                row[f"{kind}_s"] = result["seconds"]
+                row[f"{kind}_all_s"] = result["all_seconds"]
+                row[f"{kind}_rss_mb"] = result["peak_rss_mb"]
             scaling.append(row)
     results["scaling"] = scaling
+    if arguments.large:
+        large = history_dir(data, arguments.large_events)
+        print(f"large history: {arguments.large_events:,} events, incremental:")
+        write_history(
+            large, arguments.large_events, arguments.large_customers, arguments.large_days,
+            RUN_DATE,
+        )  # fmt: skip
+        prepare_store(large, window)
+        results["large"] = {
+            "events": arguments.large_events,
+            "customers": arguments.large_customers,
+            "days": arguments.large_days,
+            **interleaved(["incremental"], large, window, arguments.repeat)["incremental"],
+        }
     if arguments.backtest:
         measured = backtest_results(data, arguments.repeat)
         results["backtest_history"] = measured["backtest_history"]
@@ -416,103 +211,149 @@ def main(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def ratios(results: dict[str, Any]) -> dict[str, float]:
     main = results["main"]
-    return {
+    marginal = main["run"]["seconds"] - main["tiny_run"]["seconds"]
+    buckets = main["buckets"]
+    measured = {
         "score_vs_duckdb": main["project"]["seconds"] / main["duckdb"]["seconds"],
-        "score_vs_floor": main["project"]["seconds"] / main["floor"]["seconds"],
-        "incremental_vs_full": main["incremental"]["seconds"] / main["full_recompute"]["seconds"],
-        "peak_rss_gb_at_50m": max(
-            (r["project_rss_mb"] for r in results["scaling"] if r["events"] >= 50_000_000),
-            default=float("nan"),
+        "incremental_vs_full": main["incremental"]["seconds"] / main["full_daily"]["seconds"],
+        "run_vs_duckdb": marginal / main["duckdb_run"]["seconds"],
+        # the partitions read, against the data staged once (the repeats' few rows apart)
+        "bucket_bytes_read_vs_data": (
+            buckets["bytes_read"] - buckets["buckets"] * buckets["repeats_bytes"]
         )
-        / 1024,
+        / buckets["partition_bytes"],
     }
+    if "large" in results:
+        measured["large_peak_rss_gb"] = results["large"]["peak_rss_mb"] / 1024
+    return measured
 
 
-def scaling_lines(results: dict[str, Any]) -> list[str]:
-    """The scaling table as Markdown lines."""
-    lines = [
-        "| events | window (days) | project (s) | DuckDB (s) | ratio | project RSS (MB) "
-        "| DuckDB RSS (MB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in results["scaling"]:
-        lines.append(
-            f"| {row['events']:,} | {row['window_days']} | {row['project_s']:.2f} "
-            f"| {row['duckdb_s']:.2f} | {row['project_s'] / row['duckdb_s']:.2f} "
-            f"| {row['project_rss_mb']:.0f} | {row['duckdb_rss_mb']:.0f} |"
-        )
-    return lines
+def met(name: str, value: float) -> bool:
+    comparison, bound = TARGETS[name]
+    return value <= bound if comparison == "≤" else value < bound
+
+
+def _spread(result: dict[str, Any]) -> str:
+    seconds = result.get("all_seconds") or result.get("runs") or [result["seconds"]]
+    return f"{min(seconds):.2f}-{max(seconds):.2f}"
 
 
 def report(results: dict[str, Any]) -> str:
-    """The results as Markdown: main table with ratios and targets, then the scaling table
-    (and the backtest's table when it was measured)."""
+    """The results as Markdown: measurements, steps, ratios and targets, scale-out and its
+    projection, the large history, the scaling rows (and the backtest's table when it was
+    measured; only that with --backtest-only)."""
     if "scaling" not in results:
         return "\n".join(backtest_report(results)).strip()
     main = results["main"]
     lines = [
         f"Synthetic history: {results['events']:,} events, {results['customers']:,} customers, "
-        f"{results['days']} days; {results['cpus']} CPUs (shared; load average "
-        f"{results['load_average_at_start'][0]:.1f} at start); Polars {results['polars']}.",
+        f"{results['days']} days; {results['cpus']} CPUs (load average "
+        f"{results['load_average_at_start'][0]:.1f} at start, "
+        f"{results['load_average_at_end'][0]:.1f} at end); Polars {results['polars']}. "
+        "Fastest of the interleaved runs; their range beside it.",
         "",
-        "| measurement | time (s) | peak RSS (MB) |",
-        "|---|---:|---:|",
+        "| measurement | time (s) | range (s) | peak RSS (MB) |",
+        "|---|---:|---:|---:|",
     ]
     labels = {
         "floor": "bare Polars scan of the needed columns (floor)",
-        "project": "project scoring, 30-day window (tasks.score.scores)",
+        "project": "project scoring, 30-day window (tasks.score.scores.score_tables)",
         "duckdb": "same computation in DuckDB SQL (reference)",
-        "full_recompute": "daily job, full recompute: score all raw events + write",
-        "incremental": "daily job, incremental: read+validate new day, aggregates, score, write",
-        "validate_1_day": "validation (GX, tasks.quality.validate) of one day",
-        "score_1_day": "scoring + write of one day's events",
-        "validate_n_days": f"validation (GX) of {main['validate_n_days']['rows']:,} rows",
-        "score_n_days": f"scoring + write of the same {main['validate_n_days']['rows']:,} rows",
-        "flow_overhead": "daily flow on a 3-row input (Prefect, steady state)",
-        "cli_cold": "`engage run` on a 3-row input, command line, cold (no server running)",
-        "cli_engage_server": "`engage run` on a 3-row input, `engage server` running",
+        "full_daily": "daily job, full: extract, validate, score, panel, write",
+        "incremental": "daily job, incremental: the new day, aggregates, score, panel, write",
+        "tiny_run": "`engage run` on a 3-row file (process, Prefect server, flow)",
+        "cli_engage_server": "`engage run` on a 3-row file, `engage server` running",
+        "run": f"`engage run` on {results['run_events']:,} events",
+        "duckdb_run": f"DuckDB: dedup, score, write Parquet ({results['run_events']:,} events)",
     }
     for kind, label in labels.items():
-        if kind in main:  # results from before a row existed lack it
-            lines.append(
-                f"| {label} | {main[kind]['seconds']:.2f} | {main[kind]['peak_rss_mb']:.0f} |"
-            )
-    overhead = min(r["overhead"] for r in main["flow_overhead"]["runs"][1:])
-    lines.append(
-        f"| Prefect's overhead per flow run, steady state (wall - steps) | {overhead:.2f} | |"
-    )
-    steps = main["incremental"]["steps"]
+        result = main[kind]
+        lines.append(
+            f"| {label} | {result['seconds']:.2f} | {_spread(result)} "
+            f"| {result['peak_rss_mb']:.0f} |"
+        )
+    full, incremental = main["full_daily"]["steps"], main["incremental"]["steps"]
     lines += [
         "",
-        "Incremental run steps (s): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
-        + f"; {main['incremental']['rows_read']:,} raw rows read "
-        f"({main['incremental']['files_read']} file).",
+        "| daily job step (s) | full | incremental |",
+        "|---|---:|---:|",
+    ]
+    for step in ("extract", "validate", "aggregate", "score", "metrics", "write"):
+        lines.append(f"| {step} | {full.get(step, 0.0):.2f} | {incremental.get(step, 0.0):.2f} |")
+    lines += [
+        "",
+        f"Scores identical to DuckDB's: {results['same_scores_as_duckdb']}. "
+        f"`engage run` marginal cost: {main['run']['seconds'] - main['tiny_run']['seconds']:.2f} s "
+        f"(the {results['run_events']:,}-event run minus the 3-row run).",
         "",
         "| ratio | measured | target | met |",
         "|---|---:|---:|:---:|",
     ]
     for name, value in ratios(results).items():
-        target = TARGETS[name]
-        lines.append(
-            f"| {name} | {value:.2f} | ≤ {target} | {'yes' if value <= target else 'no'} |"
-        )
-    overhead = main["flow_overhead"]["runs"]
+        comparison, bound = TARGETS[name]
+        verdict = "yes" if met(name, value) else "no"
+        lines.append(f"| {name} | {value:.2f} | {comparison} {bound:g} | {verdict} |")
+    buckets = main["buckets"]
+    per_bucket = buckets["per_bucket_seconds"]
     lines += [
         "",
-        f"Scores identical to DuckDB's: {results['same_scores_as_duckdb']}. Flow overhead "
-        "(wall minus time in steps), runs 1-3: "
-        + ", ".join(f"{r['overhead']:.2f} s" for r in overhead)
-        + " (run 1 includes the ephemeral server's start).",
+        f"Scale-out, {buckets['buckets']} buckets (task bodies one after the other): extraction "
+        f"{buckets['steps']['extract']:.2f} s, bucket tasks {min(per_bucket):.2f}-"
+        f"{max(per_bucket):.2f} s each (median {statistics.median(per_bucket):.2f} s, "
+        f"{buckets['events'] / buckets['buckets']:,.0f} events and "
+        f"{buckets['customers'] / buckets['buckets']:,.0f} customers a bucket), merges "
+        f"{buckets['steps']['merge']:.2f} s. Bytes: input files "
+        f"{buckets['input_bytes'] / 1e6:,.0f} MB, bucket partitions written once "
+        f"{buckets['partition_bytes'] / 1e6:,.0f} MB, read by "
+        f"the bucket tasks {buckets['bytes_read'] / 1e6:,.0f} MB: each its partition, and the "
+        f"rows whose id hash repeats ({buckets['repeats_bytes'] / 1e3:,.1f} kB, read by every "
+        "bucket).",
         "",
-        *scaling_lines(results),
+        f"Projection, {PROJECTION_EVENTS:,} events and {PROJECTION_CUSTOMERS:,} customers (full "
+        "read, buckets of the measured size; extraction and merges in one process, scaled "
+        "linearly):",
+        "",
+        "| Dask workers | buckets | extraction (s) | bucket tasks (s) | merges (s) | total (min) |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
+    for row in results["projection"]:
+        lines.append(
+            f"| {row['workers']} | {row['buckets']:,} | {row['extract_s']:,.0f} "
+            f"| {row['buckets_s']:,.0f} | {row['merge_s']:,.0f} | {row['total_s'] / 60:,.1f} |"
+        )
+    if "large" in results:
+        large = results["large"]
+        lines += [
+            "",
+            f"Large history: {large['events']:,} events, {large['customers']:,} customers, "
+            f"{large['days']} days; the incremental daily job of the last day "
+            f"{large['seconds']:.2f} s, peak RSS {large['peak_rss_mb']:.0f} MB (steps: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in large["steps"].items())
+            + ").",
+        ]
+    lines += [
+        "",
+        "| events | window (days) | project (s) | DuckDB (s) | ratio | project RSS (MB) "
+        "| DuckDB RSS (MB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["scaling"]:
+        project, duckdb = row["project_all_s"], row["duckdb_all_s"]
+        lines.append(
+            f"| {row['events']:,} | {row['window_days']} "
+            f"| {row['project_s']:.2f} ({min(project):.2f}-{max(project):.2f}) "
+            f"| {row['duckdb_s']:.2f} ({min(duckdb):.2f}-{max(duckdb):.2f}) "
+            f"| {row['project_s'] / row['duckdb_s']:.2f} "
+            f"| {row['project_rss_mb']:.0f} | {row['duckdb_rss_mb']:.0f} |"
+        )
     if "backtest_history" in results:
         lines += backtest_report(results)
     return "\n".join(lines)
 
 
 def plot(results: dict[str, Any], target: Path) -> None:
+    """Scoring time and peak memory by history size and window (the scaling rows, their
+    range as error bars)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -524,7 +365,9 @@ def plot(results: dict[str, Any], target: Path) -> None:
         millions = [r["events"] / 1e6 for r in rows]
         for kind, style in (("project", "-o"), ("duckdb", "--s")):
             label = f"{'engage' if kind == 'project' else 'DuckDB'} {window} d"
-            times.plot(millions, [r[f"{kind}_s"] for r in rows], style, label=label)
+            best = [r[f"{kind}_s"] for r in rows]
+            spread = [[0.0] * len(rows), [max(r[f"{kind}_all_s"]) - r[f"{kind}_s"] for r in rows]]
+            times.errorbar(millions, best, yerr=spread, fmt=style, capsize=3, label=label)
             memory.plot(millions, [r[f"{kind}_rss_mb"] for r in rows], style, label=label)
     times.set(xlabel="events (millions)", ylabel="seconds", title="scoring time")
     memory.set(xlabel="events (millions)", ylabel="peak RSS (MB)", title="peak memory")
@@ -542,27 +385,30 @@ def parse(argv: list[str]) -> argparse.Namespace:
     measure.add_argument("kind", choices=list(MEASUREMENTS))
     measure.add_argument("history", type=Path)
     measure.add_argument("--window", type=int, default=30)
+    measure.add_argument("--option", type=int, default=0)
+
+    def sizes(text: str) -> list[int]:
+        return [int(x) for x in text.split(",")]
+
     parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--run-events", type=int, default=5_000_000, help="engage run's history")
     parser.add_argument("--customers", type=int, default=500_000)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument(
-        "--scaling",
-        type=lambda s: [int(x) for x in s.split(",")],
-        default=[5_000_000, 20_000_000, 50_000_000],
-    )
-    parser.add_argument(
-        "--windows", type=lambda s: [int(x) for x in s.split(",")], default=[7, 30, 90]
-    )
+    parser.add_argument("--scaling", type=sizes, default=[5_000_000, 20_000_000, 50_000_000])
+    parser.add_argument("--windows", type=sizes, default=[7, 30, 90])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scaling-repeat", type=int, default=2)
+    parser.add_argument("--buckets", type=int, default=16)
+    parser.add_argument("--large", action="store_true", help="the 200 M-event history (opt-in)")
     parser.add_argument(
         "--backtest", action="store_true", help="also the tuned backtest (about 4 M events)"
     )
     parser.add_argument(
         "--backtest-only", action="store_true", help="only the tuned backtest (no scoring)"
     )
-    parser.add_argument(
-        "--validate-rows", type=int, default=2_000_000, help="rows validated by GX (memory)"
-    )
+    parser.add_argument("--large-events", type=int, default=200_000_000)
+    parser.add_argument("--large-customers", type=int, default=1_000_000)
+    parser.add_argument("--large-days", type=int, default=365)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "engage-bench")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench_scaling.png")
@@ -572,16 +418,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
 if __name__ == "__main__":
     options = parse(sys.argv[1:])
     if options.command == "measure":
-        child(options.kind, options.history, options.window)
+        child(options.kind, options.history, options.window, options.option)
         sys.exit(0)
     outcome = main(options)
     options.results.mkdir(parents=True, exist_ok=True)
+    (options.results / "latest.json").write_text(json.dumps(outcome, indent=1, default=str))
     table = report(outcome)
-    name = "backtest" if options.backtest_only else "latest"
-    (options.results / f"{name}.json").write_text(json.dumps(outcome, indent=1, default=str))
-    (options.results / f"{name}.md").write_text(table + "\n")
-    if not options.backtest_only:
+    (options.results / "latest.md").write_text(table + "\n")
+    if "scaling" in outcome:
         plot(outcome, options.plot)
     print()
     print(table)
-    print(f"\nresults: {options.results}/{name}.md")
+    print(f"\nresults: {options.results}/latest.md, plot: {options.plot}")

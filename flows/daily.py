@@ -35,7 +35,6 @@ from tasks.quality.validate import (
     escaped_counts,
     published_docs_index,
     report_data_quality,
-    validate_events,
     validate_outputs,
 )
 from tasks.report.artifacts import publish_run_artifacts
@@ -88,11 +87,14 @@ def run_name() -> str:
     return f"score-{run_date}"
 
 
-def content_run_id(raw_path: str, config: ScoringConfig) -> str:
-    """The run's id in its outputs: a digest of the events read and the configuration, so
-    the same inputs give the same bytes; the manifest maps it to the Prefect flow run."""
-    with Path(raw_path).open("rb") as stream:  # streamed: the raw events may be large
-        digest = hashlib.file_digest(stream, "sha256")
+def content_run_id(paths: list[str], config: ScoringConfig) -> str:
+    """The run's id in its outputs: a digest of the events read (the bytes of the input files,
+    in order) and the configuration, so the same inputs give the same bytes whatever the run
+    stages; the manifest maps it to the Prefect flow run."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with Path(path).open("rb") as stream:  # streamed: the inputs may be large
+            digest.update(hashlib.file_digest(stream, "sha256").digest())
     digest.update(config.config_hash().encode())
     return digest.hexdigest()[:16]
 
@@ -221,14 +223,13 @@ def abandoned_on_error(staging: str) -> Iterator[None]:
         raise
 
 
-def validated(run: DailyRun, raw_path: str) -> tuple[ValidationReport, str]:
-    """Validate the raw events (timed as `validate`): the report and the run's content id."""
+def validated(mode: FileEvents, raw_path: str) -> tuple[ValidationReport, str]:
+    """Validate the raw events as the run's mode says (timed as `validate`): the report and
+    the run's content id."""
     logger = get_run_logger()
-    with run.timed("validate"):
-        run_id = content_run_id(raw_path, run.config)
-        validation = validate_events(
-            raw_path, run.staging, run.run_date, run.config, run.output, run_id
-        )
+    with mode.run.timed("validate"):
+        run_id = content_run_id(mode.events_read(raw_path), mode.run.config)
+        validation = mode.validate(raw_path, run_id)
     logger.info(validated_message(validation))
     if validation.unknown_event_types:
         logger.warning(
@@ -340,7 +341,7 @@ def score_run_date(mode: FileEvents) -> RunSummary:
     run, run_date = mode.run, mode.run.run_date
     with run.timed("extract"):
         raw_path = mode.extract()
-    validation, run_id = validated(run, raw_path)
+    validation, run_id = validated(mode, raw_path)
     scored_path, extraction = mode.stored(validation)
     scoring = scored(mode, scored_path, validation)
     metrics = mode.metrics(scored_path, scoring)

@@ -5,13 +5,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
 
 from flows.settings import bundled_config_path, load_config, load_source, settings
 from scoring.config import ScoringConfig
+from tasks.extract.buckets import BucketedRaw, extract_to_buckets
 from tasks.extract.customers import check_customers
 from tasks.extract.events import extract_events, find_event_files
 from tasks.extract.incremental import (
@@ -25,14 +27,15 @@ from tasks.extract.incremental import (
 )
 from tasks.extract.sources import SourceConfig
 from tasks.publish.write import new_staging_dir
-from tasks.quality.validate import ValidationReport
-from tasks.score.buckets import score_in_buckets
+from tasks.quality.buckets import gate_buckets
+from tasks.quality.validate import ValidationReport, validate_events
+from tasks.score.buckets import BucketPart, merge_panels, merge_scores, process_buckets
 from tasks.score.daily_aggregates import (
     AggregatePlan,
     plan_aggregates,
     refresh_daily_aggregates,
 )
-from tasks.score.metrics import MetricsReport, compute_metrics
+from tasks.score.metrics import MetricsReport, compute_metrics, compute_metrics_from_aggregates
 from tasks.score.scores import ScoreReport, score_customers, score_from_aggregates
 
 
@@ -109,6 +112,15 @@ class FileEvents:
         get_run_logger().info("extracted %d file(s) for %s", len(self.files), self.run.run_date)
         return raw_path
 
+    def events_read(self, raw_path: str) -> list[str]:
+        """What the run read, for its content id: the input files."""
+        return self.files
+
+    def validate(self, raw_path: str, run_id: str) -> ValidationReport:
+        """The data-quality gate on the staged raw events; stage the valid ones."""
+        run = self.run
+        return validate_events(raw_path, run.staging, run.run_date, run.config, run.output, run_id)
+
     def stored(self, validation: ValidationReport) -> tuple[str, dict[str, Any] | None]:
         """The valid events to score, and what the extraction did (None: files)."""
         return validation.valid_path, None
@@ -116,10 +128,6 @@ class FileEvents:
     def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
         """Score the valid events at `scored_path` and stage the scores."""
         run = self.run
-        if self.buckets > 1:
-            return score_in_buckets(
-                scored_path, run.config, run.run_date, run.staging, self.buckets
-            )
         # the panel runs on this path: keep the scoring pass's totals for it
         return score_customers(scored_path, run.config, run.run_date, run.staging, keep_totals=True)
 
@@ -140,28 +148,90 @@ class FileEvents:
         """What to record once the outputs are published: nothing for files."""
 
 
+class BucketedFileEvents(FileEvents):
+    """`buckets` > 1 on event files: the raw events staged once by customer bucket, one task
+    per bucket for every per-customer step (row checks, scores and the panel's totals, the
+    panel's counts: tasks/score/buckets.py), then merges for what spans customers (the
+    quality gate, the outputs in customer order, percentiles, segments). `validate` includes
+    the bucket tasks (timed apart as `buckets`)."""
+
+    raw: BucketedRaw
+    parts: list[BucketPart]
+
+    def __init__(self, run: DailyRun, buckets: int) -> None:
+        super().__init__(run, buckets)
+        self.now = datetime.now(UTC)  # one clock for every bucket's row checks
+
+    def extract(self) -> str:
+        self.files = self.files_to_read()
+        self.raw = extract_to_buckets(
+            self.files,
+            self.run.staging,
+            self.buckets,
+            self.run.config.validation_rules.max_uncompressed_bytes,
+        )
+        get_run_logger().info(
+            "extracted %d file(s) for %s into %d buckets", len(self.files), self.run.run_date,
+            self.buckets,
+        )  # fmt: skip
+        return str(Path(self.raw.partitions[0]).parent)
+
+    def validate(self, raw_path: str, run_id: str) -> ValidationReport:
+        run = self.run
+        with run.timed("buckets"):
+            self.parts = process_buckets(
+                self.raw, run.config, run.run_date, self.now, run.staging, run.customers
+            )
+        checks = [part.check for part in self.parts]
+        return gate_buckets(
+            checks, self.raw, run.staging, run.run_date, self.now, run.config, run.output, run_id
+        )
+
+    def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
+        return merge_scores(
+            self.parts, self.run.staging, self.run.run_date, self.run.config.tier_boundaries
+        )
+
+    def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
+        run = self.run
+        with run.timed("metrics"):
+            return merge_panels(self.parts, run.config, run.run_date, run.staging, run.customers)
+
+
 class IncrementalFileEvents(FileEvents):
     """`incremental` on event files: only new or changed files read, their daily aggregates
-    refreshed and the window scored from the aggregates; no metric panel."""
+    (event counts and the metric panel's tables) refreshed, and the window scored and the
+    metric panel computed from the aggregates."""
 
     plan: AggregatePlan
 
     def files_to_read(self) -> list[str]:
-        self.plan = plan_aggregates(find_event_files(self.run.events), self.run.output)
+        run = self.run
+        self.plan = plan_aggregates(find_event_files(run.events), run.output, run.config)
         return self.plan.read
 
     def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
         run = self.run
-        refreshed = refresh_daily_aggregates(validation.valid_path, self.plan, run.output)
+        refreshed = refresh_daily_aggregates(
+            validation.valid_path, self.plan, run.output, run.config
+        )
         get_run_logger().info("daily aggregates: %s", refreshed)
-        return score_from_aggregates(run.output, run.config, run.run_date, run.staging)
+        return score_from_aggregates(
+            run.output, run.config, run.run_date, run.staging, keep_totals=True
+        )
 
     def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
-        # the daily aggregates hold counts, not the window's events the panel needs
-        get_run_logger().warning(
-            "incremental run: the metric panel is not computed (run without --incremental)"
-        )
-        return None
+        run = self.run
+        assert scoring.totals_file is not None  # score() keeps the totals
+        with run.timed("metrics"):
+            return compute_metrics_from_aggregates(
+                run.output,
+                run.config,
+                run.run_date,
+                run.staging,
+                scoring.totals_file,
+                run.customers,
+            )
 
 
 class SourceEvents(FileEvents):
@@ -173,6 +243,9 @@ class SourceEvents(FileEvents):
     def __init__(self, run: DailyRun, buckets: int, source: SourceConfig) -> None:
         super().__init__(run, buckets)
         self.source = source
+
+    def events_read(self, raw_path: str) -> list[str]:
+        return [raw_path]  # what the source returned, as staged
 
     def extract(self) -> str:
         run = self.run
@@ -193,7 +266,12 @@ class SourceEvents(FileEvents):
 
 
 def daily_mode(run: DailyRun, incremental: bool, buckets: int) -> FileEvents:
-    """The run's mode, chosen once: a source, incremental files, or files."""
+    """The run's mode, chosen once: a source, incremental files, files in buckets, or files.
+    Buckets apply to a full read of event files; the other modes run in one process."""
+    if buckets > 1 and (run.source is not None or incremental):
+        get_run_logger().warning("buckets apply to a full read of event files: ignored")
     if run.source is not None:
         return SourceEvents(run, buckets, run.source)
-    return (IncrementalFileEvents if incremental else FileEvents)(run, buckets)
+    if incremental:
+        return IncrementalFileEvents(run, buckets)
+    return (BucketedFileEvents if buckets > 1 else FileEvents)(run, buckets)

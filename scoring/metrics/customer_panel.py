@@ -1,12 +1,15 @@
 """The customer panel: one row per scored customer with its score, attributes, the additive
 counts of every concept and its metric values, assembled in named steps from the run's
-PanelInputs (scoring.metrics.panel_inputs)."""
+PanelInputs (scoring.metrics.panel_inputs) and its WindowFrames (from the window's events,
+event_frames, or from daily aggregates, scoring.metrics.panel_days)."""
+
+from dataclasses import dataclass
 
 import polars as pl
 
 from scoring.engagement import disengaged, engaged, responding, score_change
 from scoring.metrics import adoption, campaigns, health, retention, surveys, value, web
-from scoring.metrics.panel_inputs import PanelInputs
+from scoring.metrics.panel_inputs import PanelEvents, PanelInputs
 from scoring.metrics.panel_metrics import CUSTOMER_VALUES, panel_metrics
 from scoring.metrics.segments import (
     SIGNUP_COHORT,
@@ -49,47 +52,68 @@ def customer_signups(inputs: PanelInputs, attributes: pl.LazyFrame) -> pl.LazyFr
     )
 
 
-def window_counts(
-    inputs: PanelInputs, attributes: pl.LazyFrame, sessions: pl.LazyFrame
-) -> list[pl.LazyFrame]:
-    """The per-customer frames of the window's events, by the customers' key: survey and web
-    counts (over the window's page `sessions`), active days, features used and first-week
-    engagement."""
-    config, events = inputs.config, inputs.window_events
+@dataclass(frozen=True)
+class WindowFrames:
+    """What the panel reads of the window besides the totals, by the customers' key (a
+    `customer_id` column holding inputs.key) unless said otherwise: the per-customer counts
+    (survey, web, active days, features used, first week: frames of customers with such
+    events), the feature catalogue size (one row), the app status of the customers whose
+    latest install and uninstall tie (retention.tie_status, by text customer_id), the
+    customers' attributes (segments.customer_attributes, by text customer_id), the page views
+    and exits per customer and page (web.page_counts) and the feature users
+    (adoption.feature_users)."""
+
+    counts: tuple[pl.LazyFrame, ...]
+    feature_catalogue: pl.LazyFrame
+    ties: pl.LazyFrame
+    attributes: pl.LazyFrame
+    pages: pl.LazyFrame
+    feature_users: pl.LazyFrame
+
+
+def event_frames(inputs: PanelInputs, events: PanelEvents, sessions: pl.LazyFrame) -> WindowFrames:
+    """The WindowFrames of the window's events (and, for attributes from event columns and app
+    ties, the events known by its end); `sessions`: the window's page sessions
+    (web.page_sessions, by the same key)."""
+    config, window_events = inputs.config, events.window_events
+    attributes = customer_attributes(inputs.customers, events.known, inputs.attribute_sources)
     signups = customer_signups(inputs, attributes)
-    return [
-        surveys.survey_counts(events, config.metric_settings),
-        web.web_counts(events, sessions, config.metric_settings),
-        retention.active_days(events, inputs.window, retention.active_event(config)),
-        adoption.features_used(events, config),
-        adoption.first_week_engagement(events, signups, config, inputs.run_date),
-    ]
+    return WindowFrames(
+        counts=(
+            surveys.survey_counts(window_events, config.metric_settings),
+            web.web_counts(window_events, sessions, config.metric_settings),
+            retention.active_days(window_events, inputs.window, retention.active_event(config)),
+            adoption.features_used(window_events, config),
+            adoption.first_week_engagement(window_events, signups, config, inputs.run_date),
+        ),
+        feature_catalogue=adoption.feature_catalogue(window_events, config),
+        ties=retention.tie_status(events.known, inputs.totals, config),
+        attributes=attributes,
+        pages=web.page_counts(window_events, sessions, config.metric_settings),
+        feature_users=adoption.feature_users(window_events, config),
+    )
 
 
-def window_columns(
-    inputs: PanelInputs, attributes: pl.LazyFrame, sessions: pl.LazyFrame
-) -> pl.LazyFrame:
-    """Per customer of the totals, in their row order: its KEY, the window_counts, the feature
-    catalogue size, the app status of a tie (retention.tie_status) and its attributes."""
+def window_columns(inputs: PanelInputs, frames: WindowFrames) -> pl.LazyFrame:
+    """Per customer of the totals, in their row order: its KEY, the window's counts, the
+    feature catalogue size, the app status of a tie (retention.tie_status) and its
+    attributes."""
     # joined to the customer keys alone and put back in the totals' row order, to be set
     # beside them: a join or a sort copies every column of its frame, so the wide totals
     # take part in neither
     keyed = (
         inputs.totals.select("customer_id", inputs.key.alias(KEY))
         .with_row_index("_row")
-        .join(adoption.feature_catalogue(inputs.window_events, inputs.config), how="cross")
+        .join(frames.feature_catalogue, how="cross")
     )
-    for counts in window_counts(inputs, attributes, sessions):
+    for counts in frames.counts:
         keyed = keyed.join(counts, left_on=KEY, right_on="customer_id", how="left")
-    ties = retention.tie_status(inputs.known, inputs.totals, inputs.config)
-    for frame in (ties, attributes):
+    for frame in (frames.ties, frames.attributes):
         keyed = keyed.join(frame, on="customer_id", how="left")
     return keyed.sort("_row").drop("_row", "customer_id")
 
 
-def customer_counts(
-    inputs: PanelInputs, attributes: pl.LazyFrame, sessions: pl.LazyFrame
-) -> pl.LazyFrame:
+def customer_counts(inputs: PanelInputs, frames: WindowFrames) -> pl.LazyFrame:
     """The customer totals with their window_columns beside them: signup_date, app_status
     (retention.latest_app_status, else the tie's), the derived signup cohort when wanted, and
     every count, sum and condition of a customer without such events set (0, 0.0, false)."""
@@ -101,7 +125,7 @@ def customer_counts(
         else []
     )
     return (
-        pl.concat([totals, window_columns(inputs, attributes, sessions)], how="horizontal")
+        pl.concat([totals, window_columns(inputs, frames)], how="horizontal")
         .with_columns(SIGNUP_DATE, pl.coalesce(latest_status, "tie_status").alias("app_status"))
         .drop("table_signup_date", "tie_status")
         .with_columns(derived)
@@ -177,18 +201,21 @@ def customer_values(inputs: PanelInputs) -> list[pl.Expr]:
     ]
 
 
-def customer_panel(inputs: PanelInputs, sessions: pl.LazyFrame) -> pl.LazyFrame:
+def customer_panel(inputs: PanelInputs, frames: WindowFrames) -> pl.LazyFrame:
     """One row per scored customer, in the totals' order: score and tier, previous-period
     score, attributes, the additive counts and states of every concept, the per-customer
     metric values and health score, and its key in the window's frames as KEY.
 
-    What needs the history comes from the totals; the other queries read the window's events
-    (by the key) and the few others of panel_events. `sessions`: the window's page sessions
-    (web.page_sessions, by the same key)."""
-    attributes = customer_attributes(inputs.customers, inputs.known, inputs.attribute_sources)
+    What needs the history comes from the totals; the rest from the window's frames."""
+    return customer_rows(inputs, customer_counts(inputs, frames))
+
+
+def customer_rows(inputs: PanelInputs, counts: pl.LazyFrame) -> pl.LazyFrame:
+    """customer_counts rows completed: states, segment attributes, metric values, health.
+    The steps over the whole population (score percentiles) are here, so counts computed
+    in parts (scale-out buckets) are completed together."""
     return (
-        customer_counts(inputs, attributes, sessions)
-        .with_columns(*customer_states(inputs), *segment_attributes(inputs))
+        counts.with_columns(*customer_states(inputs), *segment_attributes(inputs))
         .with_columns(customer_values(inputs))
         .with_columns(health.health_components(inputs.config))
         .with_columns(health.health_score(inputs.config))

@@ -52,12 +52,13 @@ def health_components(config: ScoringConfig) -> list[pl.Expr]:
     health = metrics.health
     full_score = health.engagement_full_score or config.tier_boundaries.highly_engaged_max
     scale = metrics.effort_scale
-    effort_ease = (scale - pl.col("effort_score")) * 100.0 / (scale - 1)
+    # times reciprocals, as Polars computes a column / a literal (see retention.stickiness)
+    effort_ease = (scale - pl.col("effort_score")) * 100.0 * (1.0 / (scale - 1))
     support_lost = health.ticket_penalty * pl.col(
         "support_tickets"
     ) + health.escalation_penalty * pl.col("escalations")
     return [
-        (pl.col("score") * 100.0 / full_score).clip(0.0, 100.0).alias("health_engagement"),
+        (pl.col("score") * 100.0 * (1.0 / full_score)).clip(0.0, 100.0).alias("health_engagement"),
         pl.mean_horizontal(pl.col("csat"), pl.col("nps_response") * 10.0, effort_ease).alias(
             "health_satisfaction"
         ),

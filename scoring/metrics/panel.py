@@ -15,8 +15,9 @@ import polars as pl
 from scoring.config import ScoringConfig
 from scoring.engagement import Window
 from scoring.metrics import adoption, web
-from scoring.metrics.customer_panel import KEY, customer_panel
-from scoring.metrics.panel_inputs import CUSTOMER_ID, keyed_window, panel_inputs
+from scoring.metrics.customer_panel import KEY, WindowFrames, customer_panel, event_frames
+from scoring.metrics.panel_days import PanelDays, day_frames, day_panel_inputs
+from scoring.metrics.panel_inputs import CUSTOMER_ID, PanelInputs, keyed_window, panel_inputs
 from scoring.metrics.panel_metrics import ADDITIVE_COUNTS, Metric, panel_metrics
 from scoring.metrics.rates import EXACT_DECIMALS, count_of
 from scoring.metrics.segments import ALL, tier_shares
@@ -68,14 +69,35 @@ def metric_panel(
     derived (signup_cohort). `sessions`: the window's page sessions (window_sessions, by the
     same `key`) when already computed, else computed here. `key`: see
     panel_inputs.customer_key; pages and feature users are by that key."""
-    inputs = panel_inputs(events, config, run_date, customers, totals, key)
+    inputs, events_read = panel_inputs(events, config, run_date, customers, totals, key)
     if sessions is None:
-        sessions = web.page_sessions(inputs.window_events, config.metric_settings)
+        sessions = web.page_sessions(events_read.window_events, config.metric_settings)
+    return panel_of_frames(inputs, event_frames(inputs, events_read, sessions))
+
+
+def metric_panel_of_days(
+    days: PanelDays,
+    config: ScoringConfig,
+    run_date: date,
+    customers: pl.LazyFrame | None,
+    totals: pl.LazyFrame,
+    key: pl.Expr = CUSTOMER_ID,
+) -> MetricPanel:
+    """The panel of a run from its daily aggregates (scoring.metrics.panel_days), equal to
+    metric_panel of its events: `totals` are panel_days.customer_totals_of_days."""
+    inputs = day_panel_inputs(days, config, run_date, customers, totals, key)
+    return panel_of_frames(inputs, day_frames(inputs, days))
+
+
+def panel_of_frames(inputs: PanelInputs, frames: WindowFrames) -> MetricPanel:
+    """The MetricPanel of a run's inputs and window frames: segments are the configured ones
+    found (in the customers table, the event columns or derived)."""
+    segments = inputs.config.metric_settings.segments
     return MetricPanel(
-        customers=customer_panel(inputs, sessions),
-        pages=web.page_counts(inputs.window_events, sessions, config.metric_settings),
-        feature_users=adoption.feature_users(inputs.window_events, config),
-        segments=tuple(s for s in config.metric_settings.segments if s in inputs.attribute_sources),
+        customers=customer_panel(inputs, frames),
+        pages=frames.pages,
+        feature_users=frames.feature_users,
+        segments=tuple(s for s in segments if s in inputs.attribute_sources),
     )
 
 

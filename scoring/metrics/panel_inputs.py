@@ -153,19 +153,26 @@ def keyed_window(events: pl.LazyFrame, window: Window, key: pl.Expr = CUSTOMER_I
 @dataclass(frozen=True)
 class PanelInputs:
     """What every assembly step of one run's panel reads: the run's window, the customer `key`
-    of the window's frames (customer_key), the events known by the window's end, the window's
-    events by that key, the typed customers table, where each wanted attribute comes from
-    (resolved_attributes) and the run's customer totals (customer_totals)."""
+    of the window's frames (customer_key), the typed customers table, where each wanted
+    attribute comes from (resolved_attributes) and the run's customer totals
+    (customer_totals)."""
 
     config: ScoringConfig
     run_date: date
     window: Window
     key: pl.Expr
-    known: pl.LazyFrame
-    window_events: pl.LazyFrame
     customers: pl.LazyFrame | None
     attribute_sources: dict[str, str]
     totals: pl.LazyFrame
+
+
+@dataclass(frozen=True)
+class PanelEvents:
+    """The events a panel from events reads besides its totals: those known by the window's
+    end, and the window's events by the customer key."""
+
+    known: pl.LazyFrame
+    window_events: pl.LazyFrame
 
 
 def panel_inputs(
@@ -175,9 +182,9 @@ def panel_inputs(
     customers: pl.LazyFrame | None = None,
     totals: pl.LazyFrame | None = None,
     key: pl.Expr = CUSTOMER_ID,
-) -> PanelInputs:
-    """The PanelInputs of a run: `events` are valid events with typed properties
-    (scoring.events.typed_properties, applied by validation); `totals` the run's
+) -> tuple[PanelInputs, PanelEvents]:
+    """The PanelInputs of a run and its PanelEvents: `events` are valid events with typed
+    properties (scoring.events.typed_properties, applied by validation); `totals` the run's
     customer_totals (sorted by customer_id, as customer_totals gives them) when already
     computed, else computed from the events."""
     window = Window.ending_on(run_date, config.window_days)
@@ -185,14 +192,13 @@ def panel_inputs(
     table = typed_customers(customers) if customers is not None else None
     if totals is None:
         totals = customer_totals(event_type_totals(known, config, run_date), config, run_date)
-    return PanelInputs(
+    inputs = PanelInputs(
         config=config,
         run_date=run_date,
         window=window,
         key=key,
-        known=known,
-        window_events=keyed_window(events, window, key),
         customers=table,
         attribute_sources=resolved_attributes(events, table, config),
         totals=totals,
     )
+    return inputs, PanelEvents(known=known, window_events=keyed_window(events, window, key))

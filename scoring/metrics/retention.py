@@ -156,7 +156,9 @@ def active(active_days: pl.Expr) -> pl.Expr:
 
 def stickiness(active_days: pl.Expr, active_customers: pl.Expr, window_days: int) -> pl.Expr:
     """DAU / MAU x 100 = (active customer-days / window days) / active customers x 100."""
-    return percent(active_days.cast(pl.Float64) / window_days, active_customers)
+    # times the reciprocal, as Polars computes a column / a literal: a frame held as one
+    # scalar would divide exactly, and the last bit would depend on the frame's layout
+    return percent(active_days.cast(pl.Float64) * (1.0 / window_days), active_customers)
 
 
 def paying(plan: pl.Expr, paying_plans: Collection[str]) -> pl.Expr:

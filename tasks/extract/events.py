@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from scoring.config import MAX_UNCOMPRESSED_BYTES
 from tasks.extract.files import EventFile, event_files, read_events
+from tasks.publish.write import write_staged
 from tasks.retry import BACKOFF_SECONDS, retry_transient
 
 
@@ -40,5 +41,5 @@ def extract_events(
     raw = read_events([EventFile.of(p) for p in paths], max_uncompressed_bytes)
     target = Path(staging) / "raw_events.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_parquet(target)
+    write_staged(raw, target)  # uncompressed: read back once, then deleted
     return str(target)

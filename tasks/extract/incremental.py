@@ -25,6 +25,7 @@ from tasks.extract.sources.state import (
     write_watermark,
 )
 from tasks.publish.runs import published_run_dates
+from tasks.publish.write import write_staged
 from tasks.secrets import scrubbed_errors
 
 
@@ -90,7 +91,7 @@ def extract_from_source(
             reader.close()
     target = Path(staging) / "raw_events.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_parquet(target)
+    write_staged(raw, target)
     return SourceExtraction(plan, str(target), raw.height, f"{source.kind}:{source.name}")
 
 

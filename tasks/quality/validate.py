@@ -13,7 +13,7 @@ import math
 import os
 import shutil
 import statistics
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from scoring.config import RowCountBand, ScoringConfig
 from scoring.events import ROW_ID, later_occurrences, typed_properties
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT
-from tasks.publish.write import MANIFEST_TABLE, write_partition
+from tasks.publish.write import MANIFEST_TABLE, write_partition, write_staged
 from tasks.quality.contracts import staged_table_outcomes
 from tasks.quality.data_docs import (
     Outcome,
@@ -190,24 +190,28 @@ def _row_checks(
         # Polars builds the valid events (it releases the GIL) while GX, in Python, checks
         # the suspects: GX fails exactly the suspects (checked below) or the run stops
         kept = pool.submit(_kept_events, raw, positions, numbers)
-        return _gx_row_checks(raw, config, run_date, staging, suite, positions, type_counts, kept)
+        suspects = raw[positions].with_columns(positions)
+        reasons, outcomes, unknown = gx_suspect_checks(
+            suspects, config, run_date, staging, suite, type_counts
+        )
+        valid, duplicates = kept.result()
+        return _RowChecks(reasons, outcomes, unknown, duplicates, suspects, valid)
 
 
-def _gx_row_checks(
-    raw: pl.DataFrame,
+def gx_suspect_checks(
+    suspects: pl.DataFrame,
     config: ScoringConfig,
     run_date: date,
     staging: str | Path | None,
     suite: list[Rule],
-    positions: pl.Series,
     type_counts: pl.DataFrame,
-    kept: Future[tuple[pl.DataFrame, int]],
-) -> _RowChecks:
-    """GX on the suspect rows and on the kept rows' event types."""
+) -> tuple[dict[int, list[tuple[str, str]]], list[Outcome], dict[str, int]]:
+    """GX on the suspect rows (the raw rows a row-level rule flags, with their `position`)
+    and on the kept rows' event types (`type_counts`: every row's, by event_type): each
+    failing row's reasons, every expectation's outcome and the unknown event types."""
     rules = config.validation_rules
     row_rules = {i: r for i, r in enumerate(suite) if r.quarantines}
     # only the suspects get their check columns: those of valid rows are never stored
-    suspects = raw[positions].with_columns(positions)
     suspect_frame = check_columns(suspects, rules).collect().to_pandas()
     outcomes, _ = run_suite(RAW_SUITE, suspect_frame, suite, run_date, staging)
     failed_rules = {i: r for i, r in row_rules.items() if not outcomes[i].success}
@@ -248,8 +252,7 @@ def _gx_row_checks(
         outcomes += type_outcomes
         unknown_types = set(unexpected.get(0, []))
         unknown = {t: n for t, n in types.iter_rows() if t in unknown_types}
-    valid, duplicates = kept.result()
-    return _RowChecks(reasons, outcomes, unknown, duplicates, suspects, valid)
+    return reasons, outcomes, unknown
 
 
 def failing_rows(
@@ -368,10 +371,16 @@ def validate(
     now = now or datetime.now(UTC)
     run_date = run_date or now.date()
     checks = _row_checks(raw, config, run_date, now, staging)
-    quarantine = quarantine_rows(checks.suspects.drop(POSITION), checks.reasons, run_id)
-    band = row_count_band(output, run_date, config.validation_rules.row_count)
-    table_outcomes, failures = table_gate(
-        raw.height, quarantine.height, checks.duplicates, config, band, run_date, staging
+    quarantine, table_outcomes, failures = quarantine_and_gate(
+        raw.height,
+        checks.suspects,
+        checks.reasons,
+        checks.duplicates,
+        config,
+        run_date,
+        output,
+        staging,
+        run_id,
     )
     validated = Validated(
         valid=checks.valid,
@@ -382,15 +391,46 @@ def validate(
         unknown_event_types=checks.unknown_event_types,
         gate_failures=failures,
     )
-    # each term is counted on its own, so a row lost (or counted twice) breaks the identity
-    accounted = validated.rows_valid + validated.rows_quarantined + validated.duplicates_removed
-    if accounted != validated.rows_read:
-        raise RowsLostError(
-            f"rows lost in validation: read {validated.rows_read:,}, but valid "
-            f"{validated.rows_valid:,} + quarantined {validated.rows_quarantined:,} + duplicates "
-            f"{validated.duplicates_removed:,} = {accounted:,}; nothing was published"
-        )
+    check_accounted(
+        validated.rows_read,
+        validated.rows_valid,
+        validated.rows_quarantined,
+        validated.duplicates_removed,
+    )
     return validated
+
+
+def check_accounted(read: int, valid: int, quarantined: int, duplicates: int) -> None:
+    """Raise RowsLostError unless every row read is valid, quarantined or a dropped duplicate:
+    each term is counted on its own, so a row lost (or counted twice) breaks the identity."""
+    accounted = valid + quarantined + duplicates
+    if accounted != read:
+        raise RowsLostError(
+            f"rows lost in validation: read {read:,}, but valid {valid:,} + quarantined "
+            f"{quarantined:,} + duplicates {duplicates:,} = {accounted:,}; nothing was published"
+        )
+
+
+def quarantine_and_gate(
+    rows_read: int,
+    suspects: pl.DataFrame,
+    reasons: dict[int, list[tuple[str, str]]],
+    duplicates: int,
+    config: ScoringConfig,
+    run_date: date,
+    output: str | Path | None,
+    staging: str | Path | None,
+    run_id: str | None,
+) -> tuple[pl.DataFrame, list[Outcome], list[str]]:
+    """The quarantine of the failing `suspects` (raw rows with their `position`) and the table
+    gate (table_gate, with the row-count band of earlier runs): quarantine, outcomes,
+    failures."""
+    quarantine = quarantine_rows(suspects.drop(POSITION), reasons, run_id)
+    band = row_count_band(output, run_date, config.validation_rules.row_count)
+    outcomes, failures = table_gate(
+        rows_read, quarantine.height, duplicates, config, band, run_date, staging
+    )
+    return quarantine, outcomes, failures
 
 
 def escaped_counts(counts: dict[str, int]) -> str:
@@ -524,7 +564,7 @@ def validate_events(
         docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
         raise QualityGateError(gate_message(validated, run_date, docs))
     valid_path = Path(staging) / "valid_events.parquet"
-    validated.valid.write_parquet(valid_path)
+    write_staged(validated.valid, valid_path)
     quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
     return ValidationReport(
         rows_read=validated.rows_read,

@@ -53,8 +53,9 @@ def score_histogram(scores: pl.DataFrame, boundaries: TierBoundaries) -> "Figure
     """Distribution of the scores, tier boundaries drawn as dashed lines."""
     figure = new_figure()
     axes = figure.subplots()
-    values = scores["score"].to_list()
-    axes.hist(values, bins=min(60, max(10, len(set(values)))), color="#5d6d7e")
+    # an array, not a list: matplotlib reshapes a list of 500 k floats one by one (1.7 s)
+    values = scores["score"].to_numpy()
+    axes.hist(values, bins=min(60, max(10, scores["score"].n_unique())), color="#5d6d7e")
     for bound in (
         boundaries.churn_risk_below,
         boundaries.very_disengaged_max,

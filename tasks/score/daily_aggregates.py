@@ -2,9 +2,15 @@
 
 ```
 <output>/_state/daily_aggregates/
-    state.json                 the input files aggregated: size, mtime, first/last event day
+    state.json                 the input files aggregated: size, mtime, first/last event day,
+                               columns, rows per table; the metric vocabulary of the panel's
     event_counts/<key>.parquet daily counts of one input file (scoring.aggregates)
+    <panel table>/<key>.parquet the metric panel's daily tables of one input file
+                               (scoring.metrics.panel_days: customer_days, session_days, ...)
     last_events.parquet        each customer's latest event over the whole store
+    first_days.parquet         the first day of each customer, of any event and per history type
+    app_latest.parquet         the latest app install and uninstall of each customer
+    attribute_history.parquet  each customer's latest value of each attribute event column
 ```
 
 A run lists its input files (cheap: no reading), re-reads only the files that are new or
@@ -18,6 +24,13 @@ More daily tables (a metric's own daily aggregates) are added to `DAILY_TABLES`:
 function from valid events to rows keyed by an `event_date` column; the store keeps, replaces
 and drops them per input file like `event_counts`, and `scan_daily(output, name, first, last)`
 reads the days a window needs.
+
+The panel's tables depend on the metric vocabulary (event types, survey scales, attribute
+columns: panel_days.panel_vocabulary): a run under another vocabulary reads every input file
+again once and rebuilds them. The history tables are merged with each new file's rows;
+they are rebuilt from every file's rows when a file already aggregated changed or vanished.
+(The first days are merged without grouping the kept ones again: the merge is an anti-join of
+the new or earlier days.)
 
 Exactness: the aggregates equal those of a full read as long as duplicate `event_id`s sit in
 files read in the same run (a re-delivery within a file or a day's partition); duplicates
@@ -49,6 +62,32 @@ from scoring.aggregates import (
     window_totals_from_daily,
 )
 from scoring.config import ScoringConfig
+from scoring.events import typed_properties
+from scoring.metrics.panel_days import (
+    APP_LATEST,
+    ATTRIBUTE_DAYS,
+    CUSTOMER_DAYS,
+    FEATURE_DAYS,
+    PAGE_DAYS,
+    PURCHASE_DAYS,
+    SESSION_DAYS,
+    TYPE_DAYS,
+    PanelDays,
+    app_latest,
+    attribute_days,
+    attribute_history,
+    customer_days,
+    day_ranges,
+    feature_days,
+    first_days,
+    merged_first_days,
+    page_days,
+    panel_vocabulary,
+    purchase_days,
+    repeated_session_keys,
+    session_days,
+    type_days,
+)
 from scoring.schema import SOURCE_FILE
 
 AGGREGATES_DIR = Path("_state") / "daily_aggregates"
@@ -60,6 +99,23 @@ DAILY_TABLES: dict[str, tuple[Callable[[pl.LazyFrame], pl.LazyFrame], pl.Schema]
     "event_counts": (daily_event_counts, DAILY_EVENT_COUNTS),
 }
 """Daily tables kept per input file: name -> (valid events -> daily rows, their schema)."""
+
+PANEL_TABLES: dict[str, pl.Schema] = {
+    "customer_days": CUSTOMER_DAYS,
+    "session_days": SESSION_DAYS,
+    "page_days": PAGE_DAYS,
+    "feature_days": FEATURE_DAYS,
+    "purchase_days": PURCHASE_DAYS,
+    "type_days": TYPE_DAYS,
+    "attribute_days": ATTRIBUTE_DAYS,
+}
+"""The metric panel's daily tables kept per input file (built with the configuration)."""
+HISTORY_FILES = {
+    "first_days.parquet": "type_days",
+    "app_latest.parquet": "type_days",
+    "attribute_history.parquet": "attribute_days",
+}
+"""The running history tables and the daily table each merges."""
 
 
 def store_dir(output: str | Path) -> Path:
@@ -90,6 +146,8 @@ class StoreState:
 
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_events_through: str | None = None
+    panel: dict[str, Any] | None = None
+    """The metric vocabulary the panel's tables were built under (None: not built)."""
 
     @classmethod
     def read(cls, output: str | Path) -> "StoreState":
@@ -105,25 +163,33 @@ class StoreState:
             ) from error
         if document.get("version") != STATE_VERSION:
             return cls()  # an older layout: rebuilt from the raw events
-        return cls(document["files"], document.get("last_events_through"))
+        return cls(document["files"], document.get("last_events_through"), document.get("panel"))
 
     def write(self, output: str | Path) -> None:
         document = {
             "version": STATE_VERSION,
             "files": self.files,
             "last_events_through": self.last_events_through,
+            "panel": self.panel,
         }
         _atomic_write_text(store_dir(output) / STATE_FILE, json.dumps(document, indent=1))
 
-    def days_overlap(self, first: date, last: date) -> list[str]:
-        """Aggregated files with an event day between first and last (inclusive)."""
+    def days_overlap(self, first: date, last: date, table: str | None = None) -> list[str]:
+        """Aggregated files with an event day between first and last (inclusive); with a
+        `table`, only those whose rows of it are known to be some."""
         return sorted(
             path
             for path, entry in self.files.items()
             if entry["first_day"] is not None
             and date.fromisoformat(entry["first_day"]) <= last
             and date.fromisoformat(entry["last_day"]) >= first
+            and (table is None or entry.get("rows", {}).get(table) != 0)
         )
+
+    def event_columns(self) -> tuple[str, ...]:
+        """The columns of the valid events of every aggregated file."""
+        names = {name for entry in self.files.values() for name in entry.get("columns", [])}
+        return tuple(sorted(names))
 
 
 @dataclass(frozen=True)
@@ -137,16 +203,22 @@ class AggregatePlan:
     """Of the files to read, taken before reading: a file changed after that is read again."""
 
 
-def plan_refresh(files: list[str], state: StoreState) -> AggregatePlan:
+def plan_refresh(
+    files: list[str], state: StoreState, vocabulary: dict[str, Any] | None = None
+) -> AggregatePlan:
     """New or changed input files are read; aggregated files no longer listed are dropped.
+    With the metric `vocabulary` of a run that computes the panel (panel_vocabulary): every
+    file when the panel's tables were built under another one (or not at all).
 
     When nothing changed, the newest file is read again (a run always validates something;
     its aggregates come out the same).
     """
+    stale_panel = vocabulary is not None and state.panel != vocabulary
     changed = [
         path
         for path in files
-        if path not in state.files
+        if stale_panel
+        or path not in state.files
         or Fingerprint(**state.files[path]["fingerprint"]) != Fingerprint.of(path)
     ]
     if not changed and files:
@@ -178,14 +250,19 @@ def table_file(output: str | Path, table: str, path: str) -> Path:
     return store_dir(output) / table / f"{file_key(path)}.parquet"
 
 
+def table_schema(table: str) -> pl.Schema:
+    """The schema of a daily table (DAILY_TABLES or PANEL_TABLES)."""
+    return DAILY_TABLES[table][1] if table in DAILY_TABLES else PANEL_TABLES[table]
+
+
 def scan_daily(
     output: str | Path, table: str, first: date, last: date, state: StoreState | None = None
 ) -> pl.LazyFrame:
     """A daily table's rows with first <= event_date <= last, reading only the files of the
-    input files whose days overlap."""
+    input files whose days overlap (and which hold rows of it)."""
     state = state or StoreState.read(output)
-    paths = [table_file(output, table, p) for p in state.days_overlap(first, last)]
-    schema = DAILY_TABLES[table][1]
+    paths = [table_file(output, table, p) for p in state.days_overlap(first, last, table)]
+    schema = table_schema(table)
     if not paths:
         return pl.LazyFrame(schema=schema)
     return pl.scan_parquet(paths, schema=schema).filter(
@@ -211,6 +288,70 @@ def _shrank(old: pl.DataFrame, new: pl.DataFrame) -> bool:
     return lost.height > 0
 
 
+def panel_tables(events: pl.LazyFrame, config: ScoringConfig) -> dict[str, pl.DataFrame]:
+    """The metric panel's daily tables (PANEL_TABLES) of one input file's valid events."""
+    # events from an event store may lack properties or carry them as text: type them
+    events = typed_properties(events, only_mistyped=True)
+    sessions = session_days(events, config).collect().lazy()
+    built = {
+        "customer_days": customer_days(events, sessions, config),
+        "session_days": sessions,
+        "page_days": page_days(events, sessions, config),
+        "feature_days": feature_days(events, config),
+        "purchase_days": purchase_days(events, config),
+        "type_days": type_days(events, config),
+        "attribute_days": attribute_days(events, config),
+    }
+    return dict(zip(built, pl.collect_all(list(built.values())), strict=True))
+
+
+def _history_of(name: str, rows: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """A running history table (HISTORY_FILES) of its daily table's rows."""
+    if name == "first_days.parquet":
+        return first_days(rows)
+    if name == "app_latest.parquet":
+        return app_latest(rows, config.metric_settings)
+    return attribute_history(rows)
+
+
+def _merged_history(
+    name: str, kept: pl.LazyFrame, rows: pl.LazyFrame, config: ScoringConfig
+) -> pl.LazyFrame:
+    """A kept running history table (HISTORY_FILES) with new daily rows merged in."""
+    if name == "first_days.parquet":
+        return merged_first_days(kept, rows)
+    if name == "app_latest.parquet":
+        return app_latest(pl.concat([kept, rows.select(list(APP_LATEST))]), config.metric_settings)
+    days = kept.with_columns(pl.lit(None, dtype=pl.Date).alias(EVENT_DATE))
+    return attribute_history(pl.concat([days.select(list(ATTRIBUTE_DAYS)), rows]))
+
+
+def refresh_history(
+    output: str | Path,
+    state: StoreState,
+    new_rows: dict[str, list[pl.DataFrame]],
+    rebuild: bool,
+    config: ScoringConfig,
+) -> None:
+    """Bring the running history tables (HISTORY_FILES) up to date: the kept tables merged
+    with the new files' rows, or, with `rebuild`, every aggregated file's rows merged anew."""
+    for name, table in HISTORY_FILES.items():
+        target = store_dir(output) / name
+        if rebuild or not target.exists():
+            paths = [table_file(output, table, p) for p in state.files]
+            rows = (
+                pl.scan_parquet(paths, schema=PANEL_TABLES[table])
+                if paths
+                else pl.LazyFrame(schema=PANEL_TABLES[table])
+            )
+            history = _history_of(name, rows, config)
+        else:
+            new = [r.lazy() for r in new_rows[table]]
+            rows = pl.concat(new) if new else pl.LazyFrame(schema=PANEL_TABLES[table])
+            history = _merged_history(name, pl.scan_parquet(target), rows, config)
+        _atomic_write_parquet(history.collect().sort("customer_id"), target)
+
+
 @dataclass(frozen=True)
 class AggregateReport:
     """What refreshing the store did (small: goes into logs and the manifest)."""
@@ -223,22 +364,35 @@ class AggregateReport:
     last_events_rebuilt: bool
 
 
-def refresh_aggregates(valid_path: str, plan: AggregatePlan, output: str | Path) -> AggregateReport:
+def refresh_aggregates(
+    valid_path: str, plan: AggregatePlan, output: str | Path, config: ScoringConfig | None = None
+) -> AggregateReport:
     """Replace the aggregates of the re-read files with those of their valid events, drop
-    those of vanished files, and bring `last_events` up to date."""
+    those of vanished files, and bring `last_events` up to date. With the run's `config`, the
+    metric panel's daily tables and history tables too (under its panel_vocabulary)."""
     state = StoreState.read(output)
     valid = pl.scan_parquet(valid_path)
+    columns = valid.collect_schema().names()
+    vocabulary = panel_vocabulary(config) if config is not None else None
     files = dict(state.files)
     rebuild_last = bool(plan.dropped) or (state.last_events_through is None and bool(files))
+    # appended files only extend the history; a rewritten or vanished one may shorten it
+    rebuild_history = (
+        bool(plan.dropped)
+        or state.panel != vocabulary
+        or any(path in state.files for path in plan.read)
+    )
     new_latest: list[pl.LazyFrame] = []
+    new_history: dict[str, list[pl.DataFrame]] = {t: [] for t in set(HISTORY_FILES.values())}
     rows = 0
     for path in plan.read:
-        of_file = valid.filter(pl.col(SOURCE_FILE) == path)
+        of_file = valid.filter(pl.col(SOURCE_FILE) == path).collect().lazy()
+        frames = {table: daily(of_file).collect() for table, (daily, _) in DAILY_TABLES.items()}
+        if config is not None:
+            frames |= panel_tables(of_file, config)
         frames = {
-            table: daily(of_file)
-            .sort([c for c in (EVENT_DATE, "customer_id") if c in schema])
-            .collect()
-            for table, (daily, schema) in DAILY_TABLES.items()
+            table: frame.sort([c for c in (EVENT_DATE, "customer_id") if c in frame.columns])
+            for table, frame in frames.items()
         }
         counts = frames["event_counts"]
         target = table_file(output, "event_counts", path)
@@ -248,26 +402,33 @@ def refresh_aggregates(valid_path: str, plan: AggregatePlan, output: str | Path)
         rows += counts.height
         for table, frame in frames.items():
             _atomic_write_parquet(frame, table_file(output, table, path))
+        for table in new_history:
+            if table in frames:
+                new_history[table].append(frames[table])
         days = counts[EVENT_DATE]
         files[path] = {
             "key": file_key(path),
             "fingerprint": plan.fingerprints.get(path) or asdict(Fingerprint.of(path)),
             "first_day": days.min().isoformat() if counts.height else None,
             "last_day": days.max().isoformat() if counts.height else None,
+            "columns": columns,
+            "rows": {table: frame.height for table, frame in frames.items()},
         }
     for path in plan.dropped:
         files.pop(path)
-        for table in DAILY_TABLES:
+        for table in (*DAILY_TABLES, *PANEL_TABLES):
             table_file(output, table, path).unlink(missing_ok=True)
-    state = StoreState(files, state.last_events_through)
+    state = StoreState(files, state.last_events_through, state.panel)
     last_path = store_dir(output) / LAST_EVENTS_FILE
     if rebuild_last or not last_path.exists():
         latest = _last_events_of_all(output, state)
     else:
         latest = latest_events(pl.scan_parquet(last_path), *new_latest).collect()
     _atomic_write_parquet(latest.sort("customer_id"), last_path)
+    if config is not None:
+        refresh_history(output, state, new_history, rebuild_history, config)
     last_days = [e["last_day"] for e in files.values() if e["last_day"] is not None]
-    StoreState(files, max(last_days, default=None)).write(output)
+    StoreState(files, max(last_days, default=None), vocabulary).write(output)
     store_rows = sum(
         pl.scan_parquet(table_file(output, "event_counts", p)).select(pl.len()).collect().item()
         for p in files
@@ -306,13 +467,67 @@ def window_totals_from_store(
     return totals, last_events_at(output, run_date, state)
 
 
+def history_as_of(
+    output: str | Path, name: str, run_date: date, state: StoreState, config: ScoringConfig
+) -> pl.LazyFrame:
+    """A running history table (HISTORY_FILES) as of the run date: the kept one when the
+    store holds nothing later (a daily run), else merged from the daily rows up to the run
+    date (a rerun of an older date)."""
+    through = state.last_events_through
+    if through is not None and date.fromisoformat(through) <= run_date:
+        return pl.scan_parquet(store_dir(output) / name)
+    rows = scan_daily(output, HISTORY_FILES[name], date.min, run_date, state)
+    return _history_of(name, rows, config)
+
+
+def panel_days_from_store(output: str | Path, config: ScoringConfig, run_date: date) -> PanelDays:
+    """The daily tables the run's metric panel reads (panel_days.PanelDays), each for the days
+    it needs (panel_days.day_ranges); the store's panel tables must be of the configuration's
+    vocabulary (refresh_aggregates with it)."""
+    state = StoreState.read(output)
+    if state.panel != panel_vocabulary(config):
+        raise ValueError(
+            f"{store_dir(output)}: the metric panel's daily tables are missing or of another "
+            "metric vocabulary; refresh the store with this configuration first"
+        )
+    ranges = day_ranges(config, run_date)
+
+    def days(table: str, period: str) -> pl.LazyFrame:
+        return scan_daily(output, table, *ranges[period], state)
+
+    sessions = days("session_days", "window")
+    # only the rows of sessions with more than one row are read whole (their keys first)
+    repeated = repeated_session_keys(sessions.select("session_key")).collect()
+    return PanelDays(
+        event_counts=days("event_counts", "window"),
+        previous_counts=days("event_counts", "previous"),
+        customers=days("customer_days", "window"),
+        sessions=sessions.join(repeated.lazy(), on="session_key", how="semi"),
+        pages=days("page_days", "window"),
+        features=days("feature_days", "window"),
+        purchases=days("purchase_days", "lookback"),
+        first_days=history_as_of(output, "first_days.parquet", run_date, state, config),
+        app_latest=history_as_of(output, "app_latest.parquet", run_date, state, config),
+        last_events=last_events_at(output, run_date, state),
+        attributes=history_as_of(output, "attribute_history.parquet", run_date, state, config),
+        event_columns=state.event_columns(),
+    )
+
+
 @task(name="plan-aggregates", cache_policy=NO_CACHE, persist_result=False)
-def plan_aggregates(files: list[str], output: str) -> AggregatePlan:
-    """Which input files an incremental run must read (new or changed ones)."""
-    return plan_refresh(files, StoreState.read(output))
+def plan_aggregates(
+    files: list[str], output: str, config: ScoringConfig | None = None
+) -> AggregatePlan:
+    """Which input files an incremental run must read (new or changed ones; all of them when
+    the run's metric panel needs its tables rebuilt, see plan_refresh)."""
+    vocabulary = panel_vocabulary(config) if config is not None else None
+    return plan_refresh(files, StoreState.read(output), vocabulary)
 
 
 @task(name="refresh-aggregates", cache_policy=NO_CACHE, persist_result=False)
-def refresh_daily_aggregates(valid_path: str, plan: AggregatePlan, output: str) -> AggregateReport:
-    """Update the daily aggregate store from the run's valid events."""
-    return refresh_aggregates(valid_path, plan, output)
+def refresh_daily_aggregates(
+    valid_path: str, plan: AggregatePlan, output: str, config: ScoringConfig | None = None
+) -> AggregateReport:
+    """Update the daily aggregate store from the run's valid events (with `config`: the
+    metric panel's tables too)."""
+    return refresh_aggregates(valid_path, plan, output, config)

@@ -15,6 +15,7 @@ from scoring.metrics.panel import (
     MetricPanel,
     customer_metrics,
     metric_panel,
+    metric_panel_of_days,
     segment_metrics,
     window_sessions,
 )
@@ -30,6 +31,7 @@ from scoring.metrics.web import valued_properties
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
 from tasks.extract.customers import read_customers
 from tasks.publish.write import write_partition
+from tasks.score.daily_aggregates import panel_days_from_store
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,20 @@ def read_panel_inputs(
     """The panel's events, customers table and customer totals (see compute_metrics). With the
     totals, the events are those of panel_events, read once into memory."""
     table = read_customers(customers).lazy() if customers else None
-    scan = pl.scan_parquet(valid_path)
+    totals = pl.read_ipc(totals_path).lazy() if totals_path else None
+    events = panel_events_of(pl.scan_parquet(valid_path), config, run_date, table, totals)
+    return events, table, totals
+
+
+def panel_events_of(
+    scan: pl.LazyFrame,
+    config: ScoringConfig,
+    run_date: date,
+    table: pl.LazyFrame | None,
+    totals: pl.LazyFrame | None,
+) -> pl.LazyFrame:
+    """The valid events (`scan`) the panel reads: the columns it needs, properties typed;
+    with the totals, those of panel_events, in memory."""
     columns = panel_columns(
         config,
         scan.collect_schema().names(),
@@ -83,15 +98,21 @@ def read_panel_inputs(
     )
     # events from a source's event store may carry properties as text: type them here too
     events = typed_properties(scan.select(columns), only_mistyped=True)
-    totals = pl.read_ipc(totals_path).lazy() if totals_path else None
-    if totals is not None:
-        # the history comes with the totals: read the window's events (and the few others
-        # panel_events keeps) once, into memory
-        events = panel_events(
-            events, config, run_date, table, ties_before_window(totals, config, run_date)
-        )
-        events = events.collect().lazy()
-    return events, table, totals
+    if totals is None:
+        return events
+    # the history comes with the totals: read the window's events (and the few others
+    # panel_events keeps) once, into memory
+    events = panel_events(
+        events, config, run_date, table, ties_before_window(totals, config, run_date)
+    )
+    return events.collect().lazy()
+
+
+def panel_key(totals: pl.LazyFrame | None) -> pl.Expr:
+    """The customer key of the panel's frames: the hashed id when it tells the totals'
+    customers apart (customer_key), else the text id."""
+    told_apart = totals is not None and customer_key(totals).collect().item()
+    return HASHED_CUSTOMER_ID if told_apart else CUSTOMER_ID
 
 
 def panel_of(
@@ -105,11 +126,7 @@ def panel_of(
     by the hashed customer key when the totals allow it (customer_key). With the totals, the
     events are in memory (read_panel_inputs): the sessions skip the properties without a value
     in them (web.valued_properties)."""
-    key = (
-        HASHED_CUSTOMER_ID
-        if totals is not None and customer_key(totals).collect().item()
-        else CUSTOMER_ID
-    )
+    key = panel_key(totals)
     # computed once: the customers' web counts and the page counts both group them, and a
     # collect_all of both plans does not share the group-by
     valued = valued_properties(events) if totals is not None else None
@@ -158,3 +175,24 @@ def compute_metrics(
     return staged_tables(
         panel_of(events, table, totals, config, run_date), config, staging, run_date
     )
+
+
+@task(name="compute-metrics-from-aggregates", cache_policy=NO_CACHE, persist_result=False)
+def compute_metrics_from_aggregates(
+    output: str,
+    config: ScoringConfig,
+    run_date: date,
+    staging: str,
+    totals_path: str,
+    customers: str | None = None,
+) -> MetricsReport:
+    """Compute the metric panel for the run date from the daily aggregate store (an
+    incremental run: scoring.metrics.panel_days) and stage customer_metrics, segment_metrics:
+    the tables compute_metrics stages from the events. `totals_path`: the scoring step's
+    per-customer totals of the days (score_from_aggregates with keep_totals)."""
+    table = read_customers(customers).lazy() if customers else None
+    totals = pl.read_ipc(totals_path).lazy()
+    key = panel_key(totals)
+    days = panel_days_from_store(output, config, run_date)
+    panel = metric_panel_of_days(days, config, run_date, table, totals, key)
+    return staged_tables(materialized(panel), config, staging, run_date)

@@ -1,7 +1,7 @@
 """Score: run the pure scoring rules on the staged valid events and stage the outputs."""
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -9,18 +9,37 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from scoring.aggregates import (
+    WINDOW_TOTALS,
     contributions_from_totals,
     customer_scores_from_totals,
     event_type_totals,
     unweighted_event_types_from_totals,
+    window_start_date,
     window_totals,
+    window_totals_from_daily,
 )
 from scoring.config import ScoringConfig
 from scoring.engagement import tier_distribution
+from scoring.keyed import (
+    customer_order,
+    customers_before_window,
+    daily_pairs,
+    keyed_contributions,
+    keyed_scores,
+    keyed_unweighted,
+    keys_told_apart,
+    pairs_told_apart,
+    ranked_pairs,
+    restored_pairs,
+    window_customers,
+    window_events,
+    window_pairs,
+)
+from scoring.metrics.panel_days import customer_totals_of_days
 from scoring.metrics.panel_inputs import customer_totals
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
-from tasks.score.daily_aggregates import window_totals_from_store
+from tasks.score.daily_aggregates import panel_days_from_store, window_totals_from_store
 
 
 @dataclass(frozen=True)
@@ -66,10 +85,7 @@ def score_totals(
             unweighted_event_types_from_totals(window, config),
         ]
     )
-    unweighted_counts = dict(
-        zip(unweighted["event_type"].to_list(), unweighted["count"].to_list(), strict=True)
-    )
-    report = stage_scores(customers, contributed, unweighted_counts, staging, run_date)
+    report = stage_scores(customers, contributed, type_counts(unweighted), staging, run_date)
     if panel_totals is None:
         return report
     totals_file = Path(staging) / TOTALS_FILE
@@ -100,6 +116,71 @@ def stage_scores(
     )
 
 
+ScoreTables = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+"""scores, contributions and the unweighted event types' counts."""
+
+
+def keyed_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables | None:
+    """The score tables by 64-bit keys (scoring.keyed): the window's events read once into
+    memory and grouped by key, the customers seen only before it found by an anti-join. None
+    when a key did not tell two ids apart (then score by text: window_totals)."""
+    in_window = window_events(events, config, run_date).collect()
+    pairs = restored_pairs(window_pairs(in_window.lazy(), config, run_date).collect(), in_window)
+    del in_window  # the window's events are no longer needed: free them before the history
+    if not pairs.select(pairs_told_apart()).item():
+        return None
+    known = window_customers(pairs.lazy()).collect()
+    before = customers_before_window(events, known, config, run_date).collect()
+    customer_ids = pl.concat([known.get_column("customer_id"), before["customer_id"]]).sort()
+    order = customer_order(customer_ids)
+    if not keys_told_apart(pl.LazyFrame({"customer_id": customer_ids})).collect().item():
+        return None
+    event_types = pairs.get_column("event_type").unique().sort().to_list()
+    ranked = ranked_pairs(pairs.lazy(), order, event_types, config).collect().lazy()
+    scores, contributed, unweighted = pl.collect_all(
+        [
+            keyed_scores(ranked, before.lazy(), order, customer_ids, config),
+            keyed_contributions(ranked, customer_ids, event_types),
+            keyed_unweighted(pairs.lazy(), config),
+        ]
+    )
+    return scores, contributed, unweighted
+
+
+def window_totals_of_days(
+    daily: pl.LazyFrame, config: ScoringConfig, run_date: date
+) -> pl.DataFrame:
+    """The window's totals (scoring.aggregates.WINDOW_TOTALS) of its days' daily event counts
+    (`daily`): by 64-bit keys (scoring.keyed.daily_pairs), else by the text ids when a key
+    did not tell two pairs apart."""
+    rows = daily.collect()
+    pairs = restored_pairs(daily_pairs(rows.lazy(), config, run_date).collect(), rows)
+    if pairs.select(pairs_told_apart()).item():
+        return pairs.select(list(WINDOW_TOTALS))
+    return window_totals_from_daily(rows.lazy(), config, run_date).collect()
+
+
+def score_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables:
+    """The score tables of the events: by 64-bit keys (keyed_tables), else by text ids."""
+    tables = keyed_tables(events, config, run_date)
+    if tables is not None:
+        return tables
+    totals = window_totals(events, config, run_date).collect().lazy()
+    scores, contributed, unweighted = pl.collect_all(
+        [
+            customer_scores_from_totals(totals, config),
+            contributions_from_totals(totals, config),
+            unweighted_event_types_from_totals(totals, config),
+        ]
+    )
+    return scores, contributed, unweighted
+
+
+def type_counts(counts: pl.DataFrame) -> dict[str, int]:
+    """event_type -> count of a frame with those two columns."""
+    return dict(zip(counts["event_type"].to_list(), counts["count"].to_list(), strict=True))
+
+
 def score_events(
     events: pl.LazyFrame,
     config: ScoringConfig,
@@ -113,8 +194,8 @@ def score_events(
     (scoring.aggregates.event_type_totals), the scores' group-by also the panel's per-customer
     totals (scoring.metrics.panel_inputs.customer_totals), staged as TOTALS_FILE (`totals_file`)."""
     if not keep_totals:
-        totals = window_totals(events, config, run_date).collect()
-        return score_totals(totals, None, config, run_date, staging)
+        scores, contributed, unweighted = score_tables(events, config, run_date)
+        return stage_scores(scores, contributed, type_counts(unweighted), staging, run_date)
     totals = event_type_totals(events, config, run_date).collect()
     # the metric vocabulary's types that never occurred are constants, not conditional sums
     present = totals["event_type"].unique().to_list()
@@ -137,8 +218,19 @@ def score_customers(
 
 @task(name="score-from-aggregates", cache_policy=NO_CACHE, persist_result=False)
 def score_from_aggregates(
-    output: str, config: ScoringConfig, run_date: date, staging: str
+    output: str, config: ScoringConfig, run_date: date, staging: str, keep_totals: bool = False
 ) -> ScoreReport:
-    """Score every customer for the run date from the daily aggregate store only."""
-    totals, last_events = window_totals_from_store(output, config, run_date)
-    return score_totals(totals, last_events, config, run_date, staging)
+    """Score every customer for the run date from the daily aggregate store only. With
+    keep_totals (a store holding the metric panel's tables), the scores come from the panel's
+    per-customer totals of the days (scoring.metrics.panel_days.customer_totals_of_days),
+    staged as TOTALS_FILE as score_events stages them."""
+    if not keep_totals:
+        totals, last_events = window_totals_from_store(output, config, run_date)
+        return score_totals(totals, last_events, config, run_date, staging)
+    days = panel_days_from_store(output, config, run_date)
+    totals = window_totals_of_days(days.event_counts, config, run_date)
+    previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
+    weighted = pl.col("event_type").is_in(list(config.weights))  # the others add nothing
+    previous = window_totals_of_days(days.previous_counts.filter(weighted), config, previous_run)
+    panel_totals = customer_totals_of_days(days, config, run_date, totals.lazy(), previous.lazy())
+    return score_totals(totals, None, config, run_date, staging, panel_totals)

@@ -1,5 +1,6 @@
 """The daily flow with `incremental=True`: day after day, with a late event appended to an old
-file and a re-delivered duplicate, it publishes the same scores as a full run."""
+file and a re-delivered duplicate, it publishes the same scores and metric panel as a full
+run."""
 
 from datetime import date
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_incremental_daily_runs_publish_what_full_runs_publish(tmp_path: Path) -
             )
             for mode in ("full", "incremental")
         }
-        for table in ("scores", "contributions"):
+        for table in ("scores", "contributions", "customer_metrics", "segment_metrics"):
             assert published(tmp_path / "full", table, name) == published(
                 tmp_path / "incremental", table, name
             )

@@ -120,7 +120,7 @@ BEFORE_PREFECT = [
             "customers.csv": "customer_id,region\na,eu\n",
             "config.yaml": "weights: {login: 1}\nfollowups:\n  rules:\n    - name: pql\n"
             "      kind: upsell_ready\n      when: {condition: product_qualified_lead}\n"
-            "      reason: \"{plan}\"\n",
+            '      reason: "{plan}"\n',
         },
     ),
     Mistake(

@@ -1,14 +1,16 @@
 """Scale-out buckets with rank-based tiers: the merged tiers rank every customer, not each
-bucket's own (no Prefect: the tasks' functions)."""
+bucket's own (no Prefect: the merge task's function over buckets scored apart)."""
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
+from scoring.aggregates import customer_bucket
 from scoring.config import ScoringConfig, TierBoundaries, TierQuantiles
 from scoring.engagement import customer_scores
-from tasks.score.buckets import merge_buckets, score_bucket
+from tasks.score.buckets import BucketPart, merge_scores
+from tasks.score.scores import score_events
 
 RUN_DATE = date(2026, 3, 31)
 
@@ -32,10 +34,13 @@ def test_rank_tiers_are_taken_over_all_buckets(tmp_path: Path) -> None:
             "occurred_at": [t for _, t in rows],
         }
     )
-    path = tmp_path / "valid.parquet"
-    events.write_parquet(path)
-    parts = [score_bucket.fn(str(path), config, RUN_DATE, str(tmp_path), b, 3) for b in range(3)]
-    report = merge_buckets.fn(parts, str(tmp_path), RUN_DATE, config.tier_boundaries)
+    parts = []
+    for bucket in range(3):
+        rows = events.filter(customer_bucket(3) == bucket)
+        scored = score_events(rows.lazy(), config, RUN_DATE, str(tmp_path / f"b{bucket}"))
+        files = (scored.scores_file, scored.contributions_file, scored.unweighted_event_types)
+        parts.append(BucketPart(bucket, None, *files, "", "", "", {}, [], 0))  # type: ignore[arg-type]
+    report = merge_scores.fn(parts, str(tmp_path), RUN_DATE, config.tier_boundaries)
     merged = pl.read_parquet(report.scores_file).sort("customer_id")
     expected = customer_scores(events.lazy(), config, RUN_DATE).collect()
     assert merged.select("customer_id", "tier").equals(expected.select("customer_id", "tier"))
