@@ -244,17 +244,21 @@ def event_type_totals(events: pl.LazyFrame, config: ScoringConfig, run_date: dat
     )
 
 
+def occurrences_of_daily_counts(config: ScoringConfig, run_date: date) -> pl.Expr:
+    """Aggregation over daily event counts: the window's occurrences, sum of count_d x f(d)
+    (the day's decay weight, exactly: the same sum as over the day's events one by one)."""
+    if config.half_life_days is None:
+        return pl.col("count").sum().cast(pl.Float64)
+    day = day_weight(config, run_date).cast(pl.Decimal(38, OCCURRENCE_DECIMALS))
+    return (pl.col("count").cast(pl.Decimal(38, 0)) * day).sum().cast(pl.Float64)
+
+
 def window_totals_from_daily(
     daily: pl.LazyFrame, config: ScoringConfig, run_date: date
 ) -> pl.LazyFrame:
     """The same totals as `window_totals`, from daily counts: occurrences = sum of
     count_d x f(d) over the window's days (last_event_at: latest within the window only)."""
-    if config.half_life_days is None:
-        occurrences = pl.col("count").sum().cast(pl.Float64)
-    else:
-        # count x the day's weight, exactly: the same sum as over the day's events one by one
-        day = day_weight(config, run_date).cast(pl.Decimal(38, OCCURRENCE_DECIMALS))
-        occurrences = (pl.col("count").cast(pl.Decimal(38, 0)) * day).sum().cast(pl.Float64)
+    occurrences = occurrences_of_daily_counts(config, run_date)
     return (
         daily_counts_in_window(daily, config, run_date)
         .group_by("customer_id", "event_type")

@@ -25,7 +25,7 @@ from datetime import date
 
 import polars as pl
 
-from scoring.aggregates import day_weight
+from scoring.aggregates import occurrences_of_daily_counts
 from scoring.config import ScoringConfig
 from scoring.engagement import (
     OCCURRENCE_DECIMALS,
@@ -101,12 +101,7 @@ def daily_pairs(daily: pl.LazyFrame, config: ScoringConfig, run_date: date) -> p
     """Per PAIR_KEY of the window's daily event counts (scoring.aggregates.DAILY_EVENT_COUNTS
     rows of its days, in memory): count, occurrences, last_event_at, the POSITION of its first
     row, CHECK_SUM and ROWS: aggregates.window_totals_from_daily by 64-bit keys."""
-    if config.half_life_days is None:
-        occurrences = pl.col("count").sum().cast(pl.Float64)
-    else:
-        # count x the day's weight, exactly: the same sum as window_totals_from_daily's
-        day = day_weight(config, run_date).cast(pl.Decimal(38, OCCURRENCE_DECIMALS))
-        occurrences = (pl.col("count").cast(pl.Decimal(38, 0)) * day).sum().cast(pl.Float64)
+    occurrences = occurrences_of_daily_counts(config, run_date)
     return (
         daily.with_row_index(POSITION)
         .group_by(PAIR_KEY.alias(KEY))

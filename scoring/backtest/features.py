@@ -19,7 +19,8 @@ import polars as pl
 
 from scoring.aggregates import EVENT_DATE
 from scoring.backtest.observations import OBSERVATION_DATE
-from scoring.config import BacktestSettings, ScoringConfig
+from scoring.backtest_config import BacktestSettings
+from scoring.config import ScoringConfig
 from scoring.engagement import SCORE_DECIMALS, contribution
 from scoring.metrics.rates import exact_sum
 

@@ -83,6 +83,12 @@ def first_week_engagement(
             active_event(config).any().alias("first_week_active"),
         )
     )
+    return first_week_rows(in_scope, weighted)
+
+
+def first_week_rows(in_scope: pl.LazyFrame, weighted: pl.LazyFrame) -> pl.LazyFrame:
+    """Every customer in scope with its first-week score, events and activity (`weighted`: the
+    customers with first-week events; the others score 0, with no event, inactive)."""
     return (
         in_scope.join(weighted, on="customer_id", how="left")
         .with_columns(

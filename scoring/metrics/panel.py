@@ -16,9 +16,9 @@ from scoring.config import ScoringConfig
 from scoring.engagement import Window
 from scoring.metrics import adoption, web
 from scoring.metrics.customer_panel import KEY, WindowFrames, customer_panel, event_frames
-from scoring.metrics.panel_days import PanelDays, day_frames, day_panel_inputs
 from scoring.metrics.panel_inputs import CUSTOMER_ID, PanelInputs, keyed_window, panel_inputs
 from scoring.metrics.panel_metrics import ADDITIVE_COUNTS, Metric, panel_metrics
+from scoring.metrics.panel_of_days import PanelDays, day_frames, day_panel_inputs
 from scoring.metrics.rates import EXACT_DECIMALS, count_of
 from scoring.metrics.segments import ALL, tier_shares
 from scoring.schema import CUSTOMER_METRICS, TIERS

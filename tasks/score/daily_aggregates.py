@@ -63,7 +63,7 @@ from scoring.aggregates import (
 )
 from scoring.config import ScoringConfig
 from scoring.events import typed_properties
-from scoring.metrics.panel_days import (
+from scoring.metrics.day_schemas import (
     APP_LATEST,
     ATTRIBUTE_DAYS,
     CUSTOMER_DAYS,
@@ -72,22 +72,23 @@ from scoring.metrics.panel_days import (
     PURCHASE_DAYS,
     SESSION_DAYS,
     TYPE_DAYS,
-    PanelDays,
+)
+from scoring.metrics.day_sessions import repeated_session_keys
+from scoring.metrics.panel_days import (
     app_latest,
     attribute_days,
     attribute_history,
     customer_days,
-    day_ranges,
     feature_days,
     first_days,
     merged_first_days,
     page_days,
     panel_vocabulary,
     purchase_days,
-    repeated_session_keys,
     session_days,
     type_days,
 )
+from scoring.metrics.panel_of_days import PanelDays, day_ranges
 from scoring.schema import SOURCE_FILE
 
 AGGREGATES_DIR = Path("_state") / "daily_aggregates"

@@ -35,8 +35,8 @@ from scoring.keyed import (
     window_events,
     window_pairs,
 )
-from scoring.metrics.panel_days import customer_totals_of_days
 from scoring.metrics.panel_inputs import customer_totals
+from scoring.metrics.panel_of_days import customer_totals_of_days
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
 from tasks.score.daily_aggregates import panel_days_from_store, window_totals_from_store

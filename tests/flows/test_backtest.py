@@ -294,7 +294,7 @@ def test_expected_errors_leave_no_console_record_unexpected_ones_do(
 
     import typer
 
-    from flows.cli import _exit_on
+    from flows.terminal import exit_on as _exit_on
     from tasks.backtest.inputs import BacktestInputError
     from tasks.extract.customers import CustomersInputError
     from tasks.extract.files import EventInputError

@@ -217,7 +217,7 @@ def test_scrubbed_errors_keep_their_type_and_lose_the_secret_and_its_chain(
 def test_cli_error_messages_are_scrubbed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.cli import _fail
+    from flows.terminal import fail as _fail
 
     monkeypatch.setenv(TOKEN_ENV, API_TOKEN)
     resolve_secret(SecretRef(env=TOKEN_ENV))

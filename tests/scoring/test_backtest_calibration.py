@@ -25,7 +25,8 @@ from scoring.backtest.diagnostics import (
     unmatched_labels_warning,
 )
 from scoring.backtest.features import Setting, candidate_settings
-from scoring.config import BacktestSettings, ScoringConfig
+from scoring.backtest_config import BacktestSettings
+from scoring.config import ScoringConfig
 
 CURRENT = Setting(30, None)
 

@@ -5,7 +5,8 @@ import yaml
 from pydantic import ValidationError
 
 from flows.settings import bundled_config_path
-from scoring.config import BacktestSettings, ScoringConfig
+from scoring.backtest_config import BacktestSettings
+from scoring.config import ScoringConfig
 
 
 def test_existing_configs_stay_valid_and_dump_as_before() -> None:

@@ -20,13 +20,10 @@ from scoring.metrics.panel import (
     segment_metrics,
 )
 from scoring.metrics.panel_days import (
-    PanelDays,
     app_latest,
     attribute_days,
     attribute_history,
     customer_days,
-    customer_totals_of_days,
-    day_ranges,
     feature_days,
     first_days,
     page_days,
@@ -35,6 +32,7 @@ from scoring.metrics.panel_days import (
     type_days,
 )
 from scoring.metrics.panel_inputs import CUSTOMER_ID, HASHED_CUSTOMER_ID
+from scoring.metrics.panel_of_days import PanelDays, customer_totals_of_days, day_ranges
 from tests.scoring.metrics.test_shared_totals import RUN_DATE, world, world_config
 
 TABLES = ("event_counts", "customers", "sessions", "pages", "features", "purchases", "types",
