@@ -173,9 +173,9 @@ def daily_scoring(
         source: A configured source (files, S3, PostgreSQL, HTTP API) to read instead of
             `events`: only what is new since its watermark is read, into the event store under
             output/_state/. Empty: ENGAGE_SOURCE, else `events`.
-        incremental: Read only new or changed event files and score from the daily
-            aggregates kept under output/_state/daily_aggregates/ (same outputs; no metric
-            panel).
+        incremental: Read only new or changed event files; the scores and the metric panel
+            come from the daily aggregates kept under output/_state/daily_aggregates/ (the
+            same outputs as a full read).
         buckets: Score in this many tasks by customer hash on the flow's task runner (e.g. a
             Dask cluster); the outputs are the same bytes as with 1.
         allow_future: Score a run date no time zone has reached yet (it has no events:

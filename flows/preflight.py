@@ -89,7 +89,7 @@ def checked_customers(path: Path | str | None, config: ScoringConfig | None = No
     if not Path(path).is_file():
         raise CustomersInputError(f"{path}: customers table not found; check --customers")
     needed = config.followups.customer_columns_needed() if config and config.followups else {}
-    customers_header(str(path), ("customer_id", *needed))
+    customers_header(str(path), needed)
 
 
 def checked_file(path: Path | None, what: str, option: str) -> None:

@@ -28,15 +28,17 @@ def check_customer_columns(path: str, found: list[str], required: tuple[str, ...
         )
 
 
-def customers_header(path: str, required: tuple[str, ...] = ("customer_id",)) -> None:
+def customers_header(path: str, needed: dict[str, list[str]] | None = None) -> None:
     """Check a customers table's file type and declared columns without reading its rows
-    (the command line's pre-flight); NDJSON is checked when read."""
+    (the command line's pre-flight): customer_id, and the columns configured follow-up rules
+    read (`needed`: column -> rules); NDJSON is checked when read."""
     try:
-        columns = header_columns(EventFile.of(path), required)
+        columns = header_columns(EventFile.of(path), CUSTOMER_COLUMNS)
     except EventInputError as error:
         raise CustomersInputError(str(error)) from error
     if columns is not None:
-        check_customer_columns(path, columns, required)
+        check_customer_columns(path, columns)
+        check_rule_columns(path, columns, needed or {})
 
 
 def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
@@ -66,6 +68,17 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
     return frame
 
 
+def check_rule_columns(path: str, found: list[str], needed: dict[str, list[str]]) -> None:
+    """Raise CustomersInputError naming the first column a configured follow-up rule reads
+    (`needed`: column -> rules, FollowupsConfig.customer_columns_needed) that `found` lacks."""
+    for column, rule_names in needed.items():
+        if column not in found:
+            raise CustomersInputError(
+                f"{path}: no column {column!r}, needed by the follow-up rule(s) "
+                f"{', '.join(rule_names)} (found: {', '.join(found)})"
+            )
+
+
 def check_customers(path: str | None, followups: FollowupsConfig | None) -> list[str]:
     """Refuse a customers table the follow-up rules cannot use (CustomersInputError: unreadable,
     or without a column a configured rule needs, e.g. plan for product_qualified_lead and
@@ -82,12 +95,7 @@ def check_customers(path: str | None, followups: FollowupsConfig | None) -> list
             "fire; flags carry no owner, name or value"
         ]
     table = read_customers(path)
-    for column, rule_names in needed.items():
-        if column not in table.columns:
-            raise CustomersInputError(
-                f"{path}: no column {column!r}, needed by the follow-up rule(s) "
-                f"{', '.join(rule_names)} (found: {', '.join(table.columns)})"
-            )
+    check_rule_columns(path, table.columns, needed)
     if followups is None:
         return []
     wanted = {

@@ -1,5 +1,6 @@
 """The served stack for the session, as `make server` starts it: the serve process with every
-deployment of prefect.yaml, on the session's Prefect server and PostgreSQL."""
+deployment of prefect.yaml, on the session's Prefect server and PostgreSQL, and the output
+directory served over http (the run artifacts link the run reports there)."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,7 +11,14 @@ from uuid import UUID
 import pytest
 from prefect import get_client
 
-from deployments.local_stack import PrefectServer, ServeProcess, api_post, wait_until
+from deployments.local_stack import (
+    OutputFiles,
+    PrefectServer,
+    ServeProcess,
+    api_post,
+    free_port,
+    wait_until,
+)
 from tests.daily_events import CONFIG_YAML, write_daily_events
 
 FIRST_EVENT_DAY = date(2026, 3, 1)
@@ -56,7 +64,9 @@ def stack(
     customers = home / "customers.csv"
     customers.write_text(CUSTOMERS_CSV)
     output = home / "served-output"
+    files = OutputFiles(output, free_port(), home / "files.log").start()
     environment = {
+        "ENGAGE_OUTPUT_URL": files.url,
         "ENGAGE_EVENTS": str(events),
         "ENGAGE_CONFIG": str(config),
         "ENGAGE_OUTPUT": str(output),
@@ -91,3 +101,4 @@ def stack(
         )
     finally:
         serve.stop()
+        files.stop()

@@ -153,9 +153,8 @@ def test_missing_events_exits_2_with_what_to_check(prefect_api: str, tmp_path: P
     assert "no event files match" in result.output
 
 
-def test_a_customers_table_without_the_plan_a_rule_needs_exits_2(
-    prefect_api: str, tmp_path: Path
-) -> None:
+def test_a_customers_table_without_the_plan_a_rule_needs_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text("event_id,customer_id,event_type,occurred_at\n")
     customers = tmp_path / "customers.csv"
     customers.write_text("customer_id,account_owner\nc1,Ada\n")
     arguments = ["--config", str(bundled_config_path()), "--run-date", "2026-03-31"]

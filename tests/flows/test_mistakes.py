@@ -115,7 +115,8 @@ BEFORE_PREFECT = [
         "customers table without the plan a follow-up rule reads",
         _run("--customers", "{d}/customers.csv"),
         2,
-        r"customers\.csv: missing column\(s\) plan; a customers table needs customer_id and plan",
+        r"customers\.csv: no column 'plan', needed by the follow-up rule\(s\) pql "
+        r"\(found: customer_id, region\)",
         {
             "customers.csv": "customer_id,region\na,eu\n",
             "config.yaml": "weights: {login: 1}\nfollowups:\n  rules:\n    - name: pql\n"
