@@ -64,24 +64,44 @@ def first_week_engagement(
     first_week_active (an active-type event in the first week). Such a first week lies in the
     window, so the window's events are enough."""
     days = config.metric_settings.first_week_days
-    window = Window.ending_on(run_date, config.window_days)
     signup_start = pl.col("signup_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     first_week = (pl.col("occurred_at") >= signup_start) & (
         pl.col("occurred_at") < signup_start + timedelta(days=days)
     )
+    return first_week_totals(
+        events,
+        signups,
+        first_week,
+        config,
+        run_date,
+        exact_sum(pl.col("weight")).alias("first_week_score"),
+        pl.len().cast(pl.Int64).alias("first_week_events"),
+    )
+
+
+def first_week_totals(
+    rows: pl.LazyFrame,
+    signups: pl.LazyFrame,
+    first_week: pl.Expr,
+    config: ScoringConfig,
+    run_date: date,
+    score: pl.Expr,
+    events: pl.Expr,
+) -> pl.LazyFrame:
+    """first_week_engagement's rows from `rows` (events, or daily event counts) of the
+    customers in scope (signed up in the window, first week over by the run date): the rows
+    `first_week` keeps, weighted, aggregated to `score` and `events` and the activity."""
+    days = config.metric_settings.first_week_days
+    window = Window.ending_on(run_date, config.window_days)
     in_scope = signups.filter(
         pl.col("signup_date").is_between(window.start.date(), run_date - timedelta(days=days - 1))
     )
     weighted = (
-        events.join(in_scope, on="customer_id", how="inner")
+        rows.join(in_scope, on="customer_id", how="inner")
         .filter(first_week)
         .join(weights_frame(config), on="event_type", how="left")
         .group_by("customer_id")
-        .agg(
-            exact_sum(pl.col("weight")).alias("first_week_score"),
-            pl.len().cast(pl.Int64).alias("first_week_events"),
-            active_event(config).any().alias("first_week_active"),
-        )
+        .agg(score, events, active_event(config).any().alias("first_week_active"))
     )
     return first_week_rows(in_scope, weighted)
 

@@ -14,9 +14,9 @@ from scoring.aggregates import (
     window_totals_from_daily,
 )
 from scoring.config import ScoringConfig
-from scoring.engagement import Window, weights_frame
+from scoring.engagement import Window
 from scoring.metrics import retention
-from scoring.metrics.adoption import first_week_rows
+from scoring.metrics.adoption import first_week_totals
 from scoring.metrics.customer_panel import WindowFrames, customer_signups
 from scoring.metrics.day_schemas import (
     DECIMAL,
@@ -223,26 +223,19 @@ def first_week_of_days(
     """adoption.first_week_engagement from the window's daily event counts (by the customer
     key): the first week is whole days from the signup date, all in the window."""
     days = config.metric_settings.first_week_days
-    window = Window.ending_on(run_date, config.window_days)
-    in_scope = signups.filter(
-        pl.col("signup_date").is_between(window.start.date(), run_date - timedelta(days=days - 1))
-    )
     first_week = pl.col(EVENT_DATE).is_between(
         pl.col("signup_date"), pl.col("signup_date") + timedelta(days=days - 1)
     )
-    weighted = (
-        counts.join(in_scope, on="customer_id", how="inner")
-        .filter(first_week)
-        .join(weights_frame(config), on="event_type", how="left")
-        .group_by("customer_id")
-        .agg(
-            (pl.col("weight").cast(DECIMAL) * pl.col("count")).sum().cast(pl.Float64)
-            .alias("first_week_score"),
-            pl.col("count").sum().cast(pl.Int64).alias("first_week_events"),
-            retention.active_event(config).any().alias("first_week_active"),
-        )
-    )  # fmt: skip
-    return first_week_rows(in_scope, weighted)
+    score = (pl.col("weight").cast(DECIMAL) * pl.col("count")).sum().cast(pl.Float64)
+    return first_week_totals(
+        counts,
+        signups,
+        first_week,
+        config,
+        run_date,
+        score.alias("first_week_score"),
+        pl.col("count").sum().cast(pl.Int64).alias("first_week_events"),
+    )
 
 
 def ties_of_days(latest_app: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
