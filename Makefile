@@ -44,7 +44,7 @@ test: $(VENV)/.dev-installed $(SPARK_VENV)/.installed system-deps-postgresql sys
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy scoring
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile --durations=25
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ Each measurement runs in a fresh subprocess; the rows are the best of `--repeat`
 interleaved (one of each kind per round) so that load on the shared machine hits every kind
 alike.
 
-    python -m benchmarks.fixed_cost [--repeat 3] [--json out.json]
+    python -m benchmarks.fixed_cost [--repeat 3]   # writes benchmarks/results/fixed_cost.md
 
 Kinds:
 - `startup`: python start, then each import (Polars + pyarrow, pandas, Prefect, Great
@@ -430,9 +430,12 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     options = parser.parse_args()
     outcome = measure(options.repeat)
-    if options.json:
-        options.json.write_text(json.dumps(outcome, indent=1))
-    print(report(outcome))
+    options.results.mkdir(parents=True, exist_ok=True)
+    (options.results / "fixed_cost.json").write_text(json.dumps(outcome, indent=1) + "\n")
+    table = report(outcome)
+    (options.results / "fixed_cost.md").write_text(table + "\n")
+    print(table)
+    print(f"\nresults: {options.results}/fixed_cost.md (docs/performance.md shows it)")

@@ -198,6 +198,14 @@ def test_the_benchmark_tables_are_the_latest_results() -> None:
     )
 
 
+def test_the_fixed_cost_table_is_the_latest_result() -> None:
+    latest = (ROOT / "benchmarks" / "results" / "fixed_cost.md").read_text(encoding="utf-8")
+    assert marked_block(DOCS / "performance.md", "fixed-cost") == latest.strip(), (
+        "copy benchmarks/results/fixed_cost.md between the fixed-cost markers of "
+        "docs/performance.md"
+    )
+
+
 @pytest.mark.parametrize(
     ("heading", "anchor"),
     [

@@ -38,7 +38,7 @@ def wait_for(run_id: UUID, states: set[StateType], timeout: float = 300) -> Flow
             raise AssertionError(f"flow run {run.name} ended {run.state_type}: {run.state}")
         if time.monotonic() > deadline:
             raise AssertionError(f"flow run {run.name} still {run.state_type} after {timeout} s")
-        time.sleep(1)
+        time.sleep(0.25)
 
 
 def completed(run_id: UUID, timeout: float = 300) -> FlowRun:
