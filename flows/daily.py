@@ -227,6 +227,9 @@ def validated(mode: FileEvents, raw_path: str) -> tuple[ValidationReport, str]:
     """Validate the raw events as the run's mode says (timed as `validate`): the report and
     the run's content id."""
     logger = get_run_logger()
+    if mode.run.config.validation_rules.row_count is not None:
+        # the volume band reads the earlier dates' manifests: a date in flight publishes first
+        wait_for_previous_date(mode.run.run_date, "the volume check reads its row count")
     with mode.run.timed("validate"):
         run_id = content_run_id(mode.events_read(raw_path), mode.run.config)
         validation = mode.validate(raw_path, run_id)
@@ -254,7 +257,7 @@ def scored(mode: FileEvents, scored_path: str, validation: ValidationReport) -> 
 
 def tracked_followups(run: DailyRun, scoring: ScoreReport) -> FollowupReport:
     """The follow-ups of the run's scores, once the previous run date is published."""
-    wait_for_previous_date(run.run_date)
+    wait_for_previous_date(run.run_date, "follow-ups need it")
     followups = track_followups(
         scoring.scores_file,
         scoring.contributions_file,

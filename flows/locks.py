@@ -70,15 +70,17 @@ def lock_is_held(run_date: date) -> bool:
     return limit.active_slots > 0
 
 
-def wait_for_previous_date(run_date: date) -> None:
-    """Wait while a run of the day before holds its lock. The follow-ups of a date compare it
-    with the previous published run, so when a backfill scores consecutive dates at once, each
-    date's follow-up step waits for the date before it to be published (that run started
-    first and never waits for this one, so the chain cannot deadlock)."""
+def wait_for_previous_date(run_date: date, why: str) -> None:
+    """Wait while a run of the day before holds its lock. The volume check of a date reads the
+    earlier dates' row counts and its follow-ups compare it with the previous published run,
+    so when a backfill scores consecutive dates at once, each date waits before those steps
+    for the date before it to be published (that run started first and never waits for this
+    one, so the chain cannot deadlock): the outputs do not depend on which run finished
+    first."""
     previous = run_date - timedelta(days=1)
     if not settings().run_date_lock or not lock_is_held(previous):
         return
-    get_run_logger().info("waiting for the run of %s to publish (follow-ups need it)", previous)
+    get_run_logger().info("waiting for the run of %s to publish (%s)", previous, why)
     with concurrency(
         run_date_lock_name(previous), occupy=1, strict=True, lease_duration=LEASE_SECONDS
     ):
