@@ -90,12 +90,16 @@ def totals_of_days(
     lookback's purchases, each in rows of their own (the others 0 or null there)."""
     if window is None:
         window = window_totals_from_daily(days.event_counts, config, run_date)
-    previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
-    previous = window_totals_from_daily(
-        days.previous_counts.filter(pl.col("event_type").is_in(list(config.weights))),
-        config,
-        previous_run,
-    ).select("customer_id", "event_type", pl.col("occurrences").alias("previous_occurrences"))
+    if previous is None:
+        previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
+        previous = window_totals_from_daily(
+            days.previous_counts.filter(pl.col("event_type").is_in(list(config.weights))),
+            config,
+            previous_run,
+        )
+    previous = previous.select(
+        "customer_id", "event_type", pl.col("occurrences").alias("previous_occurrences")
+    )
     firsts = days.first_days.select(
         "customer_id", "event_type", _midnight(pl.col("first_day")).alias("first_event_at")
     )
