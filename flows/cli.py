@@ -10,8 +10,6 @@ on stderr; `--debug` adds the traceback.
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -255,23 +253,13 @@ def demo(
             _demo_delivery(run_day, output)
 
 
-@contextmanager
-def _without_environment_variable(name: str) -> Iterator[None]:
-    """The block runs with `name` unset; its value (if any) is restored after."""
-    value = os.environ.pop(name, None)
-    try:
-        yield
-    finally:
-        if value is not None:
-            os.environ[name] = value
-
-
 def _demo_delivery(run_date: date, output: Path) -> None:
     """Deliver a demo day as the follow-up deployment would: the CRM drop, whole and per owner
     (never a webhook: the demo's customers are made up)."""
+    from flows.engage_server import environment_variable
     from flows.followups import deliver_followups
 
-    with _without_environment_variable("ENGAGE_WEBHOOK_URL"):
+    with environment_variable("ENGAGE_WEBHOOK_URL", None):
         report = deliver_followups(run_date=run_date, output=str(output))
     owners = [f for f in report.drop_files if "by_owner" in Path(f).parts]
     terminal.console.print(

@@ -141,6 +141,21 @@ class TemporaryServer:
 
 
 @contextlib.contextmanager
+def environment_variable(name: str, value: str | None) -> Iterator[None]:
+    """The block runs with the environment variable `name` set to `value` (unset if None); its
+    earlier value (or absence) is restored after."""
+    earlier = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if earlier is not None:
+            os.environ[name] = earlier
+
+
+@contextlib.contextmanager
 def prefect_api() -> Iterator[TemporaryServer | None]:
     """A Prefect API for the flows run inside: the one configured (PREFECT_API_URL or a
     profile), the running `engage server`'s, or a temporary server (yielded: wait for it
@@ -149,7 +164,6 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
     API; it starts while the command imports its flows."""
     state = running_state()
     configured = os.environ.get("PREFECT_API_URL")
-    previous_environment = configured
     server = TemporaryServer() if state is None and not configured else None
     try:
         from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
@@ -160,16 +174,15 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
             yield None
             return
         api_url = state.api_url if server is None else server.api_url  # type: ignore[union-attr]
-        os.environ["PREFECT_API_URL"] = api_url  # for processes the flows start (Dask workers)
-        with temporary_settings({PREFECT_API_URL: api_url}):
+        # the environment too: for processes the flows start (Dask workers)
+        with (
+            environment_variable("PREFECT_API_URL", api_url),
+            temporary_settings({PREFECT_API_URL: api_url}),
+        ):
             yield server
     finally:
         if server is not None:
             server.stop()
-        if previous_environment is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = previous_environment
 
 
 # ------------------------------------------------------------------ `engage server` (warm)

@@ -61,6 +61,14 @@ def blank_as_null(column: str) -> pl.Expr:
     )
 
 
+def repeated_values(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """The values of `column` that occur more than once in `frame`, each once: the values
+    sorted and compared with their neighbours (several times faster than a hash table over
+    millions of distinct values)."""
+    value = pl.col(column)
+    return frame.select(value.sort()).filter(value == value.shift(1)).unique()
+
+
 def later_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
     """The events whose `event_id` occurred in an earlier event (by `_row`): the duplicates that
     de-duplication drops, the first occurrence being kept. A null `event_id` never repeats.
@@ -73,13 +81,8 @@ def later_occurrences(events: pl.LazyFrame) -> pl.LazyFrame:
     identified = events.filter(pl.col("event_id").is_not_null()).with_columns(
         pl.col("event_id").hash().alias("_hash")
     )
-    repeated_hashes = (
-        identified.select(pl.col("_hash").sort())
-        .filter(pl.col("_hash") == pl.col("_hash").shift(1))
-        .unique()
-    )
     return (
-        identified.join(repeated_hashes, on="_hash", how="semi")
+        identified.join(repeated_values(identified, "_hash"), on="_hash", how="semi")
         .sort(ROW_ID)
         .filter(~pl.col("event_id").is_first_distinct())
         .drop("_hash")

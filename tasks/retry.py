@@ -121,3 +121,12 @@ def send_with_retries(
         retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
     )
     return retrying(send)
+
+
+TRANSIENT_RETRIES: dict[str, Any] = {
+    "retries": len(BACKOFF_SECONDS),
+    "retry_delay_seconds": BACKOFF_SECONDS,
+    "retry_condition_fn": retry_transient,
+}
+"""A Prefect task's retry options (`@task(**TRANSIENT_RETRIES)`): retried after 1, 4 and 16 s,
+only when it failed transiently (is_transient)."""

@@ -4,6 +4,7 @@ are merged by their ids and replace their per-day counts."""
 
 import polars as pl
 
+from scoring.events import repeated_values
 from scoring.metrics.day_schemas import SESSION_COUNTS
 from scoring.metrics.panel_days import day_sessions
 
@@ -11,8 +12,7 @@ from scoring.metrics.panel_days import day_sessions
 def repeated_session_keys(sessions: pl.LazyFrame) -> pl.LazyFrame:
     """The session_key values of more than one session_days row: the sorted keys compared
     with their neighbours (several times faster than grouping millions of distinct keys)."""
-    key = pl.col("session_key")
-    return sessions.select(key.sort()).filter(key == key.shift(1)).unique()
+    return repeated_values(sessions, "session_key")
 
 
 def multi_row_sessions(sessions: pl.LazyFrame) -> pl.LazyFrame:

@@ -20,9 +20,10 @@ from prefect.cache_policies import NO_CACHE
 
 from scoring.aggregates import customer_bucket
 from scoring.config import MAX_UNCOMPRESSED_BYTES
+from scoring.events import repeated_values
 from tasks.extract.files import EventFile, read_events
 from tasks.publish.write import write_staged
-from tasks.retry import BACKOFF_SECONDS, retry_transient
+from tasks.retry import TRANSIENT_RETRIES
 
 RAW_DIR = Path("_buckets") / "raw"
 REPEATS_FILE = "repeats.parquet"
@@ -46,15 +47,8 @@ def repeated_ids(raw: pl.DataFrame) -> pl.DataFrame:
     """The raw rows whose event_id's 64-bit hash occurs more than once (the only rows a
     duplicate can be among: scoring.events.later_occurrences), every column kept."""
     hashes = pl.col("event_id").hash()
-    repeated = (
-        raw.lazy()
-        .filter(pl.col("event_id").is_not_null())
-        .select(hashes.sort().alias("_hash"))
-        .filter(pl.col("_hash") == pl.col("_hash").shift(1))
-        .unique()
-        .collect()
-        .to_series()
-    )
+    identified = raw.lazy().filter(pl.col("event_id").is_not_null()).select(hashes.alias("_hash"))
+    repeated = repeated_values(identified, "_hash").collect().to_series()
     return raw.filter(pl.col("event_id").is_not_null() & hashes.is_in(repeated.implode()))
 
 
@@ -62,9 +56,7 @@ def repeated_ids(raw: pl.DataFrame) -> pl.DataFrame:
     name="extract-to-buckets",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=3,
-    retry_delay_seconds=BACKOFF_SECONDS,
-    retry_condition_fn=retry_transient,
+    **TRANSIENT_RETRIES,
 )
 def extract_to_buckets(
     paths: list[str],

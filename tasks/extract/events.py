@@ -12,14 +12,12 @@ from prefect.cache_policies import NO_CACHE
 from scoring.config import MAX_UNCOMPRESSED_BYTES
 from tasks.extract.files import EventFile, event_files, read_events
 from tasks.publish.write import write_staged
-from tasks.retry import BACKOFF_SECONDS, retry_transient
+from tasks.retry import TRANSIENT_RETRIES
 
 
 @task(
     name="find-event-files",
-    retries=3,
-    retry_delay_seconds=BACKOFF_SECONDS,
-    retry_condition_fn=retry_transient,
+    **TRANSIENT_RETRIES,
 )
 def find_event_files(events: str) -> list[str]:
     """The input files of a run, resolved once so the manifest can list them."""
@@ -30,9 +28,7 @@ def find_event_files(events: str) -> list[str]:
     name="extract-events",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=3,
-    retry_delay_seconds=BACKOFF_SECONDS,
-    retry_condition_fn=retry_transient,
+    **TRANSIENT_RETRIES,
 )
 def extract_events(
     paths: list[str], staging: str, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES

@@ -163,8 +163,11 @@ def window_totals_of_days(
 def score_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables:
     """The score tables of the events: by 64-bit keys (keyed_tables), else by text ids."""
     tables = keyed_tables(events, config, run_date)
-    if tables is not None:
-        return tables
+    return tables if tables is not None else text_tables(events, config, run_date)
+
+
+def text_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables:
+    """The score tables of the events grouped by their text ids (window_totals)."""
     totals = window_totals(events, config, run_date).collect().lazy()
     scores, contributed, unweighted = pl.collect_all(
         [

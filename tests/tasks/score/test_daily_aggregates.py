@@ -51,7 +51,7 @@ def valid_events(files: list[str], staging: Path) -> str:
     staging.mkdir(parents=True, exist_ok=True)
     frames = [pl.read_parquet(f).with_columns(pl.lit(f).alias(SOURCE_FILE)) for f in files]
     target = staging / "valid_events.parquet"
-    pl.concat(frames).write_parquet(target)
+    pl.concat(frames, how="diagonal_relaxed").write_parquet(target)  # files' columns may differ
     return str(target)
 
 

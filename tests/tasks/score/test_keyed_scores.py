@@ -12,32 +12,21 @@ from polars.testing import assert_frame_equal
 
 import scoring.keyed
 from scoring.aggregates import (
-    contributions_from_totals,
-    customer_scores_from_totals,
     daily_event_counts,
-    unweighted_event_types_from_totals,
-    window_totals,
     window_totals_from_daily,
 )
 from scoring.config import ScoringConfig
 from scoring.schema import UTC_TIMESTAMP
-from tasks.score.scores import ScoreTables, keyed_tables, score_tables, window_totals_of_days
+from tasks.score.scores import (
+    ScoreTables,
+    keyed_tables,
+    score_tables,
+    text_tables,
+    window_totals_of_days,
+)
 
 RUN_DATE = date(2026, 3, 31)
 WEIGHTS = {"login": 1.0, "invite_sent": 10.0, "downgrade": -15.0, "export": 0.3}
-
-
-def text_tables(events: pl.LazyFrame, config: ScoringConfig) -> ScoreTables:
-    """The tables as scoring by the text ids computes them (window_totals)."""
-    totals = window_totals(events, config, RUN_DATE).collect().lazy()
-    scores, contributed, unweighted = pl.collect_all(
-        [
-            customer_scores_from_totals(totals, config),
-            contributions_from_totals(totals, config),
-            unweighted_event_types_from_totals(totals, config),
-        ]
-    )
-    return scores, contributed, unweighted
 
 
 def random_events(seed: int, rows: int, customers: int, days: int) -> pl.LazyFrame:
@@ -76,7 +65,7 @@ def test_keyed_tables_equal_the_text_tables(
     events = random_events(seed, rows, customers, days=45)
     keyed = keyed_tables(events, config, RUN_DATE)
     assert keyed is not None  # 64-bit keys of a few ids do not collide
-    assert_same_tables(keyed, text_tables(events, config))
+    assert_same_tables(keyed, text_tables(events, config, RUN_DATE))
 
 
 CLASHES = {
@@ -94,7 +83,7 @@ def test_a_key_that_does_not_tell_ids_apart_falls_back_to_text(
 ) -> None:
     config = ScoringConfig(window_days=7, weights=WEIGHTS)
     events = random_events(3, 300, 40, days=30)
-    expected = text_tables(events, config)
+    expected = text_tables(events, config, RUN_DATE)
     name, key = CLASHES[clash]
     monkeypatch.setattr(scoring.keyed, name, key)
     assert keyed_tables(events, config, RUN_DATE) is None

@@ -11,29 +11,14 @@ import polars as pl
 
 from scoring.config import MetricsConfig, ScoringConfig
 from scoring.metrics.panel_days import panel_vocabulary
-from scoring.schema import SOURCE_FILE
 from tasks.publish.write import PART_FILE, partition_dir
 from tasks.score.daily_aggregates import StoreState, plan_refresh, refresh_aggregates
 from tasks.score.metrics import compute_metrics, compute_metrics_from_aggregates
 from tasks.score.scores import score_customers, score_from_aggregates
 from tests.scoring.metrics.test_shared_totals import RUN_DATE, world, world_config
+from tests.tasks.score.test_daily_aggregates import valid_events, write
 
 TABLES = ("scores", "contributions", "customer_metrics", "segment_metrics")
-
-
-def write(frame: pl.DataFrame, path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path)
-    return str(path)
-
-
-def valid_events(files: list[str], staging: Path) -> str:
-    """What validation stages for these files: their rows with the source file."""
-    staging.mkdir(parents=True, exist_ok=True)
-    frames = [pl.read_parquet(f).with_columns(pl.lit(f).alias(SOURCE_FILE)) for f in files]
-    target = staging / "valid_events.parquet"
-    pl.concat(frames, how="diagonal_relaxed").write_parquet(target)
-    return str(target)
 
 
 def staged(staging: Path, run_date: date) -> dict[str, bytes]:
