@@ -16,9 +16,9 @@ comparing text in a large hash table. Here:
 A 64-bit hash may give two ids one number. Each step that relies on one is checked: the pairs
 carry a second, independent hash (PAIR_CHECK, pairs_told_apart), and CUSTOMER_KEY must differ
 for every customer scored (keys_told_apart), which the anti-join keeps visible by dropping
-only events whose CUSTOMER_CHECK matches too. When a check fails the caller scores with the
-text ids instead; a clash passing unseen needs both independent hashes to agree (odds about
-2^-128 per pair of ids).
+only events whose CUSTOMER_IDENTITY (KEY and CHECK side by side) is a window customer's.
+When a check fails the caller scores with the text ids instead; a clash passing unseen needs
+both independent hashes to agree (odds about 2^-128 per pair of ids).
 """
 
 from datetime import date
@@ -43,6 +43,10 @@ CUSTOMER_KEY = pl.col("customer_id").hash(seed=20260331)
 CUSTOMER_CHECK = pl.col("customer_id").hash(seed=20261231)
 """An independent 64-bit hash of customer_id: shows whether CUSTOMER_KEY told ids apart."""
 _SPREAD = 0x9E3779B97F4A7C15  # odd: multiplying by it (mod 2^64) maps distinct hashes apart
+CUSTOMER_IDENTITY = CUSTOMER_KEY.cast(pl.UInt128) * pl.lit(1 << 64, dtype=pl.UInt128) + (
+    CUSTOMER_CHECK.cast(pl.UInt128)
+)
+"""CUSTOMER_KEY and CUSTOMER_CHECK side by side in one 128-bit number: one set lookup."""
 PAIR_KEY = CUSTOMER_KEY ^ (pl.col("event_type").hash(seed=20260401) * _SPREAD)
 """The 64-bit key of an event's (customer_id, event_type)."""
 PAIR_CHECK = CUSTOMER_CHECK ^ (pl.col("event_type").hash(seed=20260402) * _SPREAD)
@@ -75,13 +79,12 @@ def window_events(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
 def window_pairs(in_window: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """Per PAIR_KEY of the window's events (window_events, in memory): count, occurrences
     (decayed with a half-life, else the count), last_event_at, the POSITION of its first
-    event and CHECK_SUM."""
+    event, CHECK_SUM and ROWS (the count again: set after the group-by, not counted twice)."""
     aggregations = [
         pl.len().cast(pl.Int64).alias("count"),
         pl.col("occurred_at").max().alias("last_event_at"),
         pl.col(POSITION).min(),
         PAIR_CHECK.sum().alias(CHECK_SUM),
-        pl.len().alias(ROWS),
     ]
     if config.half_life_days is None:
         occurrences = pl.col("count").cast(pl.Float64)
@@ -93,7 +96,7 @@ def window_pairs(in_window: pl.LazyFrame, config: ScoringConfig, run_date: date)
         in_window.with_row_index(POSITION)
         .group_by(PAIR_KEY.alias(KEY))
         .agg(aggregations)
-        .with_columns(occurrences.alias("occurrences"))
+        .with_columns(occurrences.alias("occurrences"), pl.col("count").alias(ROWS))
     )
 
 
@@ -138,9 +141,9 @@ def keys_told_apart(customers: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def window_customers(pairs: pl.LazyFrame) -> pl.LazyFrame:
-    """The distinct customers of the restored pairs with their KEY and CHECK."""
+    """The distinct customers of the restored pairs with their KEY and CUSTOMER_IDENTITY."""
     return pairs.select(pl.col("customer_id").unique()).with_columns(
-        CUSTOMER_KEY.alias(KEY), CUSTOMER_CHECK.alias(CHECK)
+        CUSTOMER_KEY.alias(KEY), CUSTOMER_IDENTITY.alias(CHECK)
     )
 
 
@@ -150,16 +153,14 @@ def customers_before_window(
     """The customers with an event before the window and none in it (`known`: the window's
     customers, window_customers): customer_id, last_event_at.
 
-    An event is a known customer's when both its KEY and its CHECK are a known customer's: a
-    customer whose KEY alone is a known one's is kept, so that keys_told_apart over all the
-    customers finds the clash."""
+    An event is a known customer's when its CUSTOMER_IDENTITY (KEY and CHECK) is a known
+    customer's: a customer whose KEY alone is a known one's is kept, so that keys_told_apart
+    over all the customers finds the clash."""
     start, _ = window_bounds(config, run_date)
-    known_key = CUSTOMER_KEY.is_in(known.get_column(KEY).implode())
-    known_check = CUSTOMER_CHECK.is_in(known.get_column(CHECK).implode())
     return (
         events.filter(pl.col("occurred_at") < start)
         .select("customer_id", "occurred_at")
-        .filter(~(known_key & known_check))
+        .filter(~CUSTOMER_IDENTITY.is_in(known.get_column(CHECK).implode()))
         .group_by("customer_id")
         .agg(pl.col("occurred_at").max().alias("last_event_at"))
     )
@@ -198,7 +199,7 @@ def ranked_pairs(
             "last_event_at",
         )
         .join(order, on=KEY, how="left")
-        .sort(position, multithreaded=False)
+        .sort(position)
         .drop(KEY)
     )
 
@@ -242,7 +243,7 @@ def keyed_scores(
     ).join(order, on=KEY, how="left")
     return (
         pl.concat([per_customer, earlier.drop(KEY)], how="diagonal")
-        .sort(RANK, multithreaded=False)
+        .sort(RANK)
         .with_columns(pl.col("score").round(SCORE_DECIMALS))
         .select(
             pl.lit(customer_ids).gather(pl.col(RANK)).alias("customer_id"),
