@@ -150,7 +150,7 @@ def measure_full_daily(history: Path, window_days: int, work: Path, _: int) -> d
     steps = Steps()
     steps.timed_writes()
     with steps.step("extract"):
-        raw = extract_events.fn(history_files(history), staging)
+        raw = extract_events.fn(history_files(history))
     with steps.step("validate"):
         validation = validate_events.fn(raw, staging, RUN_DATE, config, str(work / "out"))
     with steps.step("score"):
@@ -192,7 +192,7 @@ def measure_incremental(history: Path, window_days: int, work: Path, _: int) -> 
     with steps.step("extract"):
         state = StoreState.read(output)
         plan = plan_refresh(history_files(history), state, panel_vocabulary(config))
-        raw = extract_events.fn(plan.read, staging)
+        raw = extract_events.fn(plan.read)
     with steps.step("validate"):
         validation = validate_events.fn(raw, staging, RUN_DATE, config, str(output))
     with steps.step("aggregate"):

@@ -65,8 +65,7 @@ def backtest(
     staging = new_staging_dir(output, end)
     try:
         files = find_event_files(events)
-        raw_path = extract_events(files, str(staging))
-        validation = validate_events(raw_path, str(staging), end, config, output)
+        validation = validate_events(extract_events(files), str(staging), end, config, output)
         logger.info(validated_message(validation))
         report = run_backtest(
             validation.valid_path,

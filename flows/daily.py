@@ -31,6 +31,7 @@ from tasks.followups.track import (
 from tasks.publish.atomic import abandon, not_writable, output_write_problem
 from tasks.publish.write import publish_outputs, write_manifest
 from tasks.quality.validate import (
+    RawEvents,
     ValidationReport,
     escaped_counts,
     published_docs_index,
@@ -223,7 +224,7 @@ def abandoned_on_error(staging: str) -> Iterator[None]:
         raise
 
 
-def validated(mode: FileEvents, raw_path: str) -> tuple[ValidationReport, str]:
+def validated(mode: FileEvents, raw: RawEvents) -> tuple[ValidationReport, str]:
     """Validate the raw events as the run's mode says (timed as `validate`): the report and
     the run's content id."""
     logger = get_run_logger()
@@ -231,8 +232,8 @@ def validated(mode: FileEvents, raw_path: str) -> tuple[ValidationReport, str]:
         # the volume band reads the earlier dates' manifests: a date in flight publishes first
         wait_for_previous_date(mode.run.run_date, "the volume check reads its row count")
     with mode.run.timed("validate"):
-        run_id = content_run_id(mode.events_read(raw_path), mode.run.config)
-        validation = mode.validate(raw_path, run_id)
+        run_id = content_run_id(mode.events_read(raw), mode.run.config)
+        validation = mode.validate(raw, run_id)
     logger.info(validated_message(validation))
     if validation.unknown_event_types:
         logger.warning(
@@ -343,8 +344,9 @@ def score_run_date(mode: FileEvents) -> RunSummary:
     scoring and measuring as the run's mode (daily_mode) says."""
     run, run_date = mode.run, mode.run.run_date
     with run.timed("extract"):
-        raw_path = mode.extract()
-    validation, run_id = validated(mode, raw_path)
+        raw = mode.extract()
+    validation, run_id = validated(mode, raw)
+    del raw  # the raw events (in memory when read from files) are freed before scoring
     scored_path, extraction = mode.stored(validation)
     scoring = scored(mode, scored_path, validation)
     metrics = mode.metrics(scored_path, scoring)

@@ -28,7 +28,7 @@ from tasks.extract.incremental import (
 from tasks.extract.sources import SourceConfig
 from tasks.publish.write import new_staging_dir
 from tasks.quality.buckets import gate_buckets
-from tasks.quality.validate import ValidationReport, validate_events
+from tasks.quality.validate import RawEvents, ValidationReport, validate_events
 from tasks.score.buckets import BucketPart, merge_panels, merge_scores, process_buckets
 from tasks.score.daily_aggregates import (
     AggregatePlan,
@@ -103,23 +103,21 @@ class FileEvents:
         """The input files of the run."""
         return find_event_files(self.run.events)
 
-    def extract(self) -> str:
-        """Stage the events read as the run's raw events; returns their path."""
+    def extract(self) -> RawEvents:
+        """The run's raw events: its input files read (in memory)."""
         self.files = self.files_to_read()
-        raw_path = extract_events(
-            self.files, self.run.staging, self.run.config.validation_rules.max_uncompressed_bytes
-        )
+        raw = extract_events(self.files, self.run.config.validation_rules.max_uncompressed_bytes)
         get_run_logger().info("extracted %d file(s) for %s", len(self.files), self.run.run_date)
-        return raw_path
+        return raw
 
-    def events_read(self, raw_path: str) -> list[str]:
+    def events_read(self, raw: RawEvents) -> list[str]:
         """What the run read, for its content id: the input files."""
         return self.files
 
-    def validate(self, raw_path: str, run_id: str) -> ValidationReport:
-        """The data-quality gate on the staged raw events; stage the valid ones."""
+    def validate(self, raw: RawEvents, run_id: str) -> ValidationReport:
+        """The data-quality gate on the raw events; stage the valid ones."""
         run = self.run
-        return validate_events(raw_path, run.staging, run.run_date, run.config, run.output, run_id)
+        return validate_events(raw, run.staging, run.run_date, run.config, run.output, run_id)
 
     def stored(self, validation: ValidationReport) -> tuple[str, dict[str, Any] | None]:
         """The valid events to score, and what the extraction did (None: files)."""
@@ -176,7 +174,7 @@ class BucketedFileEvents(FileEvents):
         )  # fmt: skip
         return str(Path(self.raw.partitions[0]).parent)
 
-    def validate(self, raw_path: str, run_id: str) -> ValidationReport:
+    def validate(self, raw: RawEvents, run_id: str) -> ValidationReport:
         run = self.run
         with run.timed("buckets"):
             self.parts = process_buckets(
@@ -244,8 +242,8 @@ class SourceEvents(FileEvents):
         super().__init__(run, buckets)
         self.source = source
 
-    def events_read(self, raw_path: str) -> list[str]:
-        return [raw_path]  # what the source returned, as staged
+    def events_read(self, raw: RawEvents) -> list[str]:
+        return [self.extracted.raw_path]  # what the source returned, as staged
 
     def extract(self) -> str:
         run = self.run

@@ -1,17 +1,15 @@
-"""The extract stage's Prefect tasks: find the run's event files, stage them as raw events.
+"""The extract stage's Prefect tasks: find the run's event files, read them as raw events.
 
 The readers themselves (tasks/extract/files.py) import no Prefect, so the command line's
 pre-flight checks can read a file's header before Prefect is imported.
 """
 
-from pathlib import Path
-
+import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from scoring.config import MAX_UNCOMPRESSED_BYTES
 from tasks.extract.files import EventFile, event_files, read_events
-from tasks.publish.write import write_staged
 from tasks.retry import TRANSIENT_RETRIES
 
 
@@ -31,11 +29,8 @@ def find_event_files(events: str) -> list[str]:
     **TRANSIENT_RETRIES,
 )
 def extract_events(
-    paths: list[str], staging: str, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
-) -> str:
-    """Read the run's input files into one raw event frame, staged as Parquet; returns its path."""
-    raw = read_events([EventFile.of(p) for p in paths], max_uncompressed_bytes)
-    target = Path(staging) / "raw_events.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_staged(raw, target)  # uncompressed: read back once, then deleted
-    return str(target)
+    paths: list[str], max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> pl.DataFrame:
+    """Read the run's input files into one raw event frame, kept in memory for validation
+    (which reads every row anyway: staging it on disk cost as much as reading it)."""
+    return read_events([EventFile.of(p) for p in paths], max_uncompressed_bytes)

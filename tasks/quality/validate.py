@@ -72,6 +72,10 @@ class RowsLostError(RuntimeError):
     stops before anything is published."""
 
 
+RawEvents = pl.DataFrame | str
+"""A run's raw events: read from event files (in memory), or staged as Parquet by a source."""
+
+
 @dataclass(frozen=True)
 class Validated:
     """The outcome of validating one run's raw events."""
@@ -545,21 +549,22 @@ def _keep_failed_docs(
 
 @task(name="validate-events", cache_policy=NO_CACHE, persist_result=False)
 def validate_events(
-    raw_path: str,
+    raw: RawEvents,
     staging: str,
     run_date: date,
     config: ScoringConfig | None = None,
     output: str | None = None,
     run_id: str | None = None,
 ) -> ValidationReport:
-    """Run the GX gate on the staged raw events; stage valid events and the quarantine.
+    """Run the GX gate on the raw events (in memory, or staged as Parquet at a path); stage
+    valid events and the quarantine.
 
     Raises QualityGateError (Data Docs kept under <output>/data_docs/failed/) when the run is
     over the error budget or outside the row-count band.
     """
-    validated = validate(
-        pl.read_parquet(raw_path), config, run_date, output=output, staging=staging, run_id=run_id
-    )
+    frame = pl.read_parquet(raw) if isinstance(raw, str) else raw
+    validated = validate(frame, config, run_date, output=output, staging=staging, run_id=run_id)
+    del frame  # the caller's reference is all that is left of the raw events
     if validated.gate_failures:
         docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
         raise QualityGateError(gate_message(validated, run_date, docs))
