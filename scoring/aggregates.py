@@ -271,6 +271,35 @@ def window_totals_from_daily(
     )
 
 
+def slid_window_totals(
+    kept: pl.LazyFrame, entering: pl.LazyFrame, leaving: pl.LazyFrame
+) -> pl.LazyFrame:
+    """The WINDOW_TOTALS (without decay) of a window one day later than the one `kept` holds:
+    plus the daily counts of the day that enters, minus those of the day that leaves (daily
+    counts of one day each). A pair's latest event stays its kept one while it has events
+    left: they are all later than the day that leaves; a pair left with none drops out unless
+    the entering day has some."""
+    pair = ["customer_id", "event_type"]
+    left = leaving.group_by(pair).agg(pl.col("count").sum().alias("_left"))
+    remaining = (
+        kept.join(left, on=pair, how="left")
+        .with_columns((pl.col("count") - pl.col("_left").fill_null(0)).alias("count"))
+        .filter(pl.col("count") > 0)
+    )
+    return (
+        pl.concat(
+            [
+                remaining.select(*pair, "count", "last_event_at"),
+                entering.select(*pair, pl.col("count").cast(pl.Int64), "last_event_at"),
+            ]
+        )
+        .group_by(pair)
+        .agg(pl.col("count").sum(), pl.col("last_event_at").max())
+        .with_columns(pl.col("count").cast(pl.Float64).alias("occurrences"))
+        .select(list(WINDOW_TOTALS))
+    )
+
+
 def contributions_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
     """Per customer and weighted event type in the window: count, weight, contribution =
     weight x occurrences; the table of `scoring.engagement.contributions`, sorted."""

@@ -11,6 +11,8 @@
     first_days.parquet         the first day of each customer, of any event and per history type
     app_latest.parquet         the latest app install and uninstall of each customer
     attribute_history.parquet  each customer's latest value of each attribute event column
+    running_totals.parquet     the last daily run's window totals, slid by the next day's run
+                               (tasks/score/running_totals.py)
 ```
 
 A run lists its input files (cheap: no reading), re-reads only the files that are new or
@@ -293,7 +295,7 @@ def panel_tables(events: pl.LazyFrame, config: ScoringConfig) -> dict[str, pl.Da
     """The metric panel's daily tables (PANEL_TABLES) of one input file's valid events."""
     # events from an event store may lack properties or carry them as text: type them
     events = typed_properties(events, only_mistyped=True)
-    sessions = session_days(events, config).collect().lazy()
+    sessions = session_days(events, config).collect(engine="in-memory").lazy()
     built = {
         "customer_days": customer_days(events, sessions, config),
         "session_days": sessions,
@@ -303,7 +305,9 @@ def panel_tables(events: pl.LazyFrame, config: ScoringConfig) -> dict[str, pl.Da
         "type_days": type_days(events, config),
         "attribute_days": attribute_days(events, config),
     }
-    return dict(zip(built, pl.collect_all(list(built.values())), strict=True))
+    # one file's rows (a day's): small group-bys, faster in memory than streamed
+    tables = pl.collect_all(list(built.values()), engine="in-memory")
+    return dict(zip(built, tables, strict=True))
 
 
 def _history_of(name: str, rows: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
@@ -363,6 +367,16 @@ class AggregateReport:
     rows_aggregated: int
     store_rows: int
     last_events_rebuilt: bool
+
+
+def _event_count_rows(output: str | Path, path: str, entry: dict[str, Any]) -> int:
+    """The rows of an aggregated file's event counts: as its state entry records them (read
+    from the file for entries written before they did)."""
+    rows = entry.get("rows", {}).get("event_counts")
+    if rows is None:
+        counts = pl.scan_parquet(table_file(output, "event_counts", path))
+        rows = counts.select(pl.len()).collect().item()
+    return int(rows)
 
 
 def refresh_aggregates(
@@ -430,10 +444,7 @@ def refresh_aggregates(
         refresh_history(output, state, new_history, rebuild_history, config)
     last_days = [e["last_day"] for e in files.values() if e["last_day"] is not None]
     StoreState(files, max(last_days, default=None), vocabulary).write(output)
-    store_rows = sum(
-        pl.scan_parquet(table_file(output, "event_counts", p)).select(pl.len()).collect().item()
-        for p in files
-    )
+    store_rows = sum(_event_count_rows(output, path, entry) for path, entry in files.items())
     return AggregateReport(
         files_read=len(plan.read),
         files_unchanged=plan.unchanged,

@@ -36,10 +36,11 @@ from scoring.keyed import (
     window_pairs,
 )
 from scoring.metrics.panel_inputs import customer_totals
-from scoring.metrics.panel_of_days import customer_totals_of_days
+from scoring.metrics.panel_of_days import PanelDays, customer_totals_of_days
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
 from tasks.score.daily_aggregates import panel_days_from_store, window_totals_from_store
+from tasks.score.running_totals import PeriodTotals, period_totals
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,15 @@ def window_totals_of_days(
     return window_totals_from_daily(rows.lazy(), config, run_date).collect()
 
 
+def counted_period_totals(days: PanelDays, config: ScoringConfig, run_date: date) -> PeriodTotals:
+    """The window's totals and the previous period's (of the weighted types: the others add
+    nothing) from the daily counts of their days."""
+    window = window_totals_of_days(days.event_counts, config, run_date)
+    previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
+    weighted = days.previous_counts.filter(pl.col("event_type").is_in(list(config.weights)))
+    return PeriodTotals(window, window_totals_of_days(weighted, config, previous_run))
+
+
 def score_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -> ScoreTables:
     """The score tables of the events: by 64-bit keys (keyed_tables), else by text ids."""
     tables = keyed_tables(events, config, run_date)
@@ -226,14 +236,14 @@ def score_from_aggregates(
     """Score every customer for the run date from the daily aggregate store only. With
     keep_totals (a store holding the metric panel's tables), the scores come from the panel's
     per-customer totals of the days (scoring.metrics.panel_days.customer_totals_of_days),
-    staged as TOTALS_FILE as score_events stages them."""
+    staged as TOTALS_FILE as score_events stages them; the window's and previous period's
+    totals slid from the day before's when they can be (tasks.score.running_totals)."""
     if not keep_totals:
         totals, last_events = window_totals_from_store(output, config, run_date)
         return score_totals(totals, last_events, config, run_date, staging)
     days = panel_days_from_store(output, config, run_date)
-    totals = window_totals_of_days(days.event_counts, config, run_date)
-    previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
-    weighted = pl.col("event_type").is_in(list(config.weights))  # the others add nothing
-    previous = window_totals_of_days(days.previous_counts.filter(weighted), config, previous_run)
-    panel_totals = customer_totals_of_days(days, config, run_date, totals.lazy(), previous.lazy())
-    return score_totals(totals, None, config, run_date, staging, panel_totals)
+    periods = period_totals(output, config, run_date, days, counted_period_totals)
+    panel_totals = customer_totals_of_days(
+        days, config, run_date, periods.window.lazy(), periods.previous.lazy()
+    )
+    return score_totals(periods.window, None, config, run_date, staging, panel_totals)
