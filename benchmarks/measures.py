@@ -138,7 +138,8 @@ def measure_full_daily(history: Path, window_days: int, work: Path, _: int) -> d
     """The daily job on every raw file, as the flow runs its steps (task bodies, no Prefect):
     extract, validate (the GX gate), score with the panel's totals, the metric panel; the
     writes of the staged outputs (scores, contributions, customer_metrics, segment_metrics)
-    timed apart."""
+    timed apart. The raw events are read into memory and handed to validation, as the flow
+    does."""
     import great_expectations  # noqa: F401  (its import is a once-per-process cost)
 
     from tasks.extract.events import extract_events
@@ -153,6 +154,7 @@ def measure_full_daily(history: Path, window_days: int, work: Path, _: int) -> d
         raw = extract_events.fn(history_files(history))
     with steps.step("validate"):
         validation = validate_events.fn(raw, staging, RUN_DATE, config, str(work / "out"))
+    del raw  # as the flow frees the raw events before scoring
     with steps.step("score"):
         scored = score_customers.fn(
             validation.valid_path, config, RUN_DATE, staging, keep_totals=True
@@ -195,6 +197,7 @@ def measure_incremental(history: Path, window_days: int, work: Path, _: int) -> 
         raw = extract_events.fn(plan.read)
     with steps.step("validate"):
         validation = validate_events.fn(raw, staging, RUN_DATE, config, str(output))
+    del raw
     with steps.step("aggregate"):
         refresh_aggregates(validation.valid_path, plan, output, config)
     with steps.step("score"):
