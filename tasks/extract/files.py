@@ -617,9 +617,12 @@ def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
     query); its schema is read now, so a file that is not Parquet fails here, by name."""
     try:
         scan = pl.scan_parquet(file.path)
-        _type_changes(scan.collect_schema(), file)
+        schema = scan.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as error:
         raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+    if not schema:  # no columns at all: read_event_file's empty-file rule
+        return read_event_file(file).lazy()
+    _type_changes(schema, file)
     return _typed(_extras_as_text(scan), file)
 
 

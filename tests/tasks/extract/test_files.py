@@ -19,6 +19,7 @@ from tasks.extract.files import (
     EventInputError,
     event_files,
     glob_files,
+    read_event_file,
     read_events,
 )
 from tasks.quality.validate import validate
@@ -395,3 +396,41 @@ def test_header_columns_read_no_rows_and_name_what_is_wrong(tmp_path: Path) -> N
     )
     assert message is not None and "rename the header's columns" in message
     assert "run it with --source" in message  # a mapping --events can use: a sources entry
+
+
+def _events_parquet(path: Path, first: int, rows: int, **extra: list[object]) -> Path:
+    pl.DataFrame(
+        {
+            "event_id": [f"e{first + i}" for i in range(rows)],
+            "customer_id": [f"c{(first + i) % 7}" for i in range(rows)],
+            "event_type": ["login"] * rows,
+            "occurred_at": [datetime(2026, 3, 30, tzinfo=UTC)] * rows,
+            **extra,
+        }
+    ).write_parquet(path, compression="uncompressed", statistics=False)
+    return path
+
+
+def test_parquet_files_read_by_one_query_equal_the_files_read_one_by_one(tmp_path: Path) -> None:
+    paths = [
+        _events_parquet(tmp_path / "a.parquet", 0, 3),
+        _events_parquet(tmp_path / "b.parquet", 3, 2, page=["/x", None]),
+        _events_parquet(tmp_path / "c.parquet", 5, 4, value=[1, 2, 3, 4]),
+    ]
+    one_by_one = pl.concat(
+        [read_event_file(EventFile.of(str(p))) for p in paths], how="diagonal_relaxed"
+    ).with_row_index("_row")
+    assert _read(*paths).equals(one_by_one)
+    assert _read(*paths)["source_row"].to_list() == [1, 2, 3, 1, 2, 1, 2, 3, 4]
+
+
+def test_a_parquet_file_whose_pages_are_corrupt_is_named_among_others(tmp_path: Path) -> None:
+    """Its footer reads, its data does not: the query over every file fails, and reading them
+    one by one names the file."""
+    good = _events_parquet(tmp_path / "a.parquet", 0, 3)
+    bad = _events_parquet(tmp_path / "b.parquet", 3, 200)
+    data = bytearray(bad.read_bytes())
+    data[8:400] = b"\xff" * 392  # the first column's pages, past the magic bytes
+    bad.write_bytes(bytes(data))
+    with pytest.raises(EventInputError, match=r"b\.parquet: cannot be read as parquet"):
+        _read(good, bad)
