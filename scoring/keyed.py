@@ -34,6 +34,7 @@ from scoring.engagement import (
     contribution,
     occurrence_weight,
     tier_of,
+    weights_frame,
 )
 from scoring.metrics.rates import exact_sum
 from scoring.schema import UTC_TIMESTAMP
@@ -181,21 +182,20 @@ def ranked_pairs(
     TYPE_RANK (in the sorted `event_types`), count, weight (null when unweighted),
     contribution = weight x occurrences (scoring.engagement.contribution) and last_event_at,
     sorted by customer_id and event_type through the two ranks."""
-    types, weights = list(config.weights), list(config.weights.values())
-    weight = pl.col("event_type").replace_strict(
-        types, weights, default=None, return_dtype=pl.Float64
-    )
-    type_rank = pl.col("event_type").replace_strict(
-        event_types, list(range(len(event_types))), return_dtype=pl.UInt32
-    )
+    # one join with a row per event type, not a lookup per pair and column
+    per_type = pl.LazyFrame(
+        {"event_type": event_types, TYPE_RANK: range(len(event_types))},
+        schema={"event_type": pl.String, TYPE_RANK: pl.UInt32},
+    ).join(weights_frame(config), on="event_type", how="left")
     position = pl.col(RANK).cast(pl.UInt64) * len(event_types) + pl.col(TYPE_RANK)
     return (
-        pairs.select(
+        pairs.join(per_type, on="event_type", how="left")
+        .select(
             CUSTOMER_KEY.alias(KEY),
-            type_rank.alias(TYPE_RANK),
+            TYPE_RANK,
             "count",
-            weight.alias("weight"),
-            contribution(weight, pl.col("occurrences")).alias("contribution"),
+            "weight",
+            contribution(pl.col("weight"), pl.col("occurrences")).alias("contribution"),
             "last_event_at",
         )
         .join(order, on=KEY, how="left")
