@@ -44,13 +44,20 @@ def run_day(files: list[str], output: Path, config: ScoringConfig, day: date, wo
     return totals.how
 
 
+DAY = pl.col("occurred_at").dt.date()
+
+
+def events_and_config(seed: int, rows: int, window_days: int) -> tuple[pl.DataFrame, ScoringConfig]:
+    """A world's events and its configuration (no decay) with a short window."""
+    events = world(seed=seed, rows=rows, customers=rows // 240)[0].collect()
+    return events, world_config(None).model_copy(update={"window_days": window_days})
+
+
 def test_daily_runs_slide_the_totals_and_count_them_again_when_an_older_day_changed(
     tmp_path: Path,
 ) -> None:
-    events = world(seed=5, rows=6000, customers=25)[0].collect()
-    config = world_config(None).model_copy(update={"window_days": 5})
-    day = pl.col("occurred_at").dt.date()
-    output, raw = tmp_path / "out", tmp_path / "raw"
+    events, config = events_and_config(seed=5, rows=6000, window_days=5)
+    day, output, raw = DAY, tmp_path / "out", tmp_path / "raw"
 
     def day_file(d: date) -> Path:
         return raw / f"event_date={d}" / "part-0.parquet"
@@ -83,10 +90,8 @@ def test_daily_runs_slide_the_totals_and_count_them_again_when_an_older_day_chan
 def test_a_rerun_of_an_older_date_neither_slides_nor_replaces_the_kept_totals(
     tmp_path: Path,
 ) -> None:
-    events = world(seed=6, rows=3000, customers=15)[0].collect()
-    config = world_config(None).model_copy(update={"window_days": 4})
-    day = pl.col("occurred_at").dt.date()
-    output, raw = tmp_path / "out", tmp_path / "raw"
+    events, config = events_and_config(seed=6, rows=3000, window_days=4)
+    day, output, raw = DAY, tmp_path / "out", tmp_path / "raw"
     files = [write(events.filter(day < RUN_DATE - timedelta(days=1)), raw / "history.parquet")]
     for run_date in (RUN_DATE - timedelta(days=1), RUN_DATE):
         files.append(write(events.filter(day == run_date), raw / f"{run_date}.parquet"))
