@@ -66,13 +66,13 @@ class TotalsOf:
 
     @classmethod
     def read(cls, path: Path) -> "TotalsOf | None":
-        if not path.exists():
+        """What the kept totals at `path` are the totals of; None when there are none or they
+        cannot be read (they are only a shortcut: the run counts its totals and keeps them)."""
+        try:
+            document = json.loads(pl.read_parquet_metadata(path)["engage.running_totals"])
+            return cls(**{**document, "weighted": tuple(document["weighted"])})
+        except (OSError, KeyError, TypeError, ValueError, pl.exceptions.PolarsError):
             return None
-        text = pl.read_parquet_metadata(path).get("engage.running_totals")
-        if text is None:
-            return None
-        document = json.loads(text)
-        return cls(**{**document, "weighted": tuple(document["weighted"])})
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,13 @@ CountTotals = Callable[[PanelDays, ScoringConfig, date], PeriodTotals]
 """How a run counts its period totals from the daily counts of its days."""
 
 
-def kept_totals(path: Path) -> PeriodTotals:
-    """The totals a daily run kept (RUNNING_TOTALS_FILE at `path`)."""
-    rows = pl.read_parquet(path)
+def kept_totals(path: Path) -> PeriodTotals | None:
+    """The totals a daily run kept (RUNNING_TOTALS_FILE at `path`); None when they cannot be
+    read."""
+    try:
+        rows = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError):
+        return None
     window, previous = (
         rows.filter(pl.col(PERIOD) == name).select(list(WINDOW_TOTALS))
         for name in ("window", "previous")
@@ -154,11 +158,13 @@ def period_totals(
     state = StoreState.read(output)
     now = TotalsOf.of(state, config, run_date)
     path = store_dir(output) / RUNNING_TOTALS_FILE
-    kept = TotalsOf.read(path)
-    if kept == now:
-        return kept_totals(path)
-    if kept == TotalsOf.of(state, config, run_date - timedelta(days=1)):
-        totals = slid_totals(output, config, run_date, kept_totals(path))
+    kept_of = TotalsOf.read(path)
+    day_before = TotalsOf.of(state, config, run_date - timedelta(days=1))
+    kept = kept_totals(path) if kept_of in (now, day_before) else None
+    if kept is not None and kept_of == now:
+        return kept
+    if kept is not None:
+        totals = slid_totals(output, config, run_date, kept)
     else:
         totals = counted(days, config, run_date)
     if state.last_events_through == run_date.isoformat():

@@ -100,3 +100,16 @@ def test_a_rerun_of_an_older_date_neither_slides_nor_replaces_the_kept_totals(
     older = RUN_DATE - timedelta(days=2)
     assert run_day(files, output, config, older, tmp_path / "older") == "counted"
     assert (store_dir(output) / RUNNING_TOTALS_FILE).read_bytes() == kept
+
+
+def test_kept_totals_that_cannot_be_read_are_counted_again_and_replaced(tmp_path: Path) -> None:
+    events, config = events_and_config(seed=7, rows=2400, window_days=3)
+    output, raw = tmp_path / "out", tmp_path / "raw"
+    files = [write(events.filter(DAY < RUN_DATE), raw / "history.parquet")]
+    run_day(files, output, config, RUN_DATE - timedelta(days=1), tmp_path / "before")
+    kept = store_dir(output) / RUNNING_TOTALS_FILE
+    kept.write_bytes(b"PAR1 not a parquet file")
+    files.append(write(events.filter(DAY == RUN_DATE), raw / "today.parquet"))
+    assert run_day(files, output, config, RUN_DATE, tmp_path / "today") == "counted"
+    rerun = run_day(files, output, config, RUN_DATE, tmp_path / "rerun")
+    assert rerun == "kept"  # replaced by readable totals
