@@ -59,7 +59,7 @@ POSITION = "_position"
 """An event's position among the window's events (the group keeps its first one's)."""
 CHECK_SUM = "_check_sum"
 """Sum (mod 2^64) of PAIR_CHECK over a group: count x PAIR_CHECK when one pair is in it."""
-KEY, CHECK, RANK, TYPE_RANK = "_key", "_check", "_rank", "_type_rank"
+KEY, IDENTITY, RANK, TYPE_RANK = "_key", "_identity", "_rank", "_type_rank"
 
 
 def window_bounds(config: ScoringConfig, run_date: date) -> tuple[pl.Expr, pl.Expr]:
@@ -142,9 +142,10 @@ def keys_told_apart(customers: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def window_customers(pairs: pl.LazyFrame) -> pl.LazyFrame:
-    """The distinct customers of the restored pairs with their KEY and CUSTOMER_IDENTITY."""
+    """The distinct customers of the restored pairs with their KEY and IDENTITY
+    (CUSTOMER_IDENTITY)."""
     return pairs.select(pl.col("customer_id").unique()).with_columns(
-        CUSTOMER_KEY.alias(KEY), CUSTOMER_IDENTITY.alias(CHECK)
+        CUSTOMER_KEY.alias(KEY), CUSTOMER_IDENTITY.alias(IDENTITY)
     )
 
 
@@ -161,7 +162,7 @@ def customers_before_window(
     return (
         events.filter(pl.col("occurred_at") < start)
         .select("customer_id", "occurred_at")
-        .filter(~CUSTOMER_IDENTITY.is_in(known.get_column(CHECK).implode()))
+        .filter(~CUSTOMER_IDENTITY.is_in(known.get_column(IDENTITY).implode()))
         .group_by("customer_id")
         .agg(pl.col("occurred_at").max().alias("last_event_at"))
     )

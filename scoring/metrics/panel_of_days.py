@@ -70,6 +70,12 @@ def day_ranges(config: ScoringConfig, run_date: date) -> dict[str, tuple[date, d
     }
 
 
+def weighted_counts(counts: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """Daily counts of the weighted event types only: all the previous period's totals need
+    (the other types add nothing to its score)."""
+    return counts.filter(pl.col("event_type").is_in(list(config.weights)))
+
+
 def _midnight(day: pl.Expr) -> pl.Expr:
     return day.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
@@ -91,11 +97,9 @@ def totals_of_days(
     if window is None:
         window = window_totals_from_daily(days.event_counts, config, run_date)
     if previous is None:
-        previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
+        previous_run = day_ranges(config, run_date)["previous"][1]
         previous = window_totals_from_daily(
-            days.previous_counts.filter(pl.col("event_type").is_in(list(config.weights))),
-            config,
-            previous_run,
+            weighted_counts(days.previous_counts, config), config, previous_run
         )
     previous = previous.select(
         "customer_id", "event_type", pl.col("occurrences").alias("previous_occurrences")

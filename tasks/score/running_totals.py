@@ -33,7 +33,7 @@ import polars as pl
 
 from scoring.aggregates import WINDOW_TOTALS, slid_window_totals, window_start_date
 from scoring.config import ScoringConfig
-from scoring.metrics.panel_of_days import PanelDays
+from scoring.metrics.panel_of_days import PanelDays, weighted_counts
 from tasks.score.daily_aggregates import StoreState, scan_daily, store_dir
 
 RUNNING_TOTALS_FILE = "running_totals.parquet"
@@ -120,17 +120,19 @@ def keep_totals(output: str | Path, of: TotalsOf, totals: PeriodTotals) -> None:
 
 
 def slid_totals(
-    output: str | Path, config: ScoringConfig, run_date: date, kept: PeriodTotals
+    output: str | Path,
+    state: StoreState,
+    config: ScoringConfig,
+    run_date: date,
+    kept: PeriodTotals,
 ) -> PeriodTotals:
-    """The kept totals of the day before the run date, slid by one day (no decay)."""
-    state = StoreState.read(output)
+    """The kept totals of the day before the run date, slid by one day (no decay), with the
+    daily counts of the store as `state` lists them."""
     window_days = config.window_days
 
     def day(d: date, weighted_only: bool = False) -> pl.LazyFrame:
         rows = scan_daily(output, "event_counts", d, d, state)
-        return (
-            rows.filter(pl.col("event_type").is_in(list(config.weights))) if weighted_only else rows
-        )
+        return weighted_counts(rows, config) if weighted_only else rows
 
     moving = run_date - timedelta(days=window_days)  # leaves the window, enters the previous
     leaving = moving - timedelta(days=window_days)
@@ -164,7 +166,7 @@ def period_totals(
     if kept is not None and kept_of == now:
         return kept
     if kept is not None:
-        totals = slid_totals(output, config, run_date, kept)
+        totals = slid_totals(output, state, config, run_date, kept)
     else:
         totals = counted(days, config, run_date)
     if state.last_events_through == run_date.isoformat():

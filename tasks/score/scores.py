@@ -1,7 +1,7 @@
 """Score: run the pure scoring rules on the staged valid events and stage the outputs."""
 
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +14,6 @@ from scoring.aggregates import (
     customer_scores_from_totals,
     event_type_totals,
     unweighted_event_types_from_totals,
-    window_start_date,
     window_totals,
     window_totals_from_daily,
 )
@@ -36,7 +35,12 @@ from scoring.keyed import (
     window_pairs,
 )
 from scoring.metrics.panel_inputs import customer_totals
-from scoring.metrics.panel_of_days import PanelDays, customer_totals_of_days
+from scoring.metrics.panel_of_days import (
+    PanelDays,
+    customer_totals_of_days,
+    day_ranges,
+    weighted_counts,
+)
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
 from tasks.score.daily_aggregates import panel_days_from_store, window_totals_from_store
@@ -165,8 +169,8 @@ def counted_period_totals(days: PanelDays, config: ScoringConfig, run_date: date
     """The window's totals and the previous period's (of the weighted types: the others add
     nothing) from the daily counts of their days."""
     window = window_totals_of_days(days.event_counts, config, run_date)
-    previous_run = window_start_date(run_date, config.window_days) - timedelta(days=1)
-    weighted = days.previous_counts.filter(pl.col("event_type").is_in(list(config.weights)))
+    previous_run = day_ranges(config, run_date)["previous"][1]
+    weighted = weighted_counts(days.previous_counts, config)
     return PeriodTotals(window, window_totals_of_days(weighted, config, previous_run))
 
 
