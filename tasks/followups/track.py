@@ -102,17 +102,27 @@ def with_baseline_delivery(config: ScoringConfig) -> ScoringConfig:
     return config.model_copy(update={"followups": followups})
 
 
-def changes_since(
-    output: str, before: date | None, scores: pl.LazyFrame, contributions: pl.LazyFrame
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The score deltas against the previous run's history, and why (their exact
-    decomposition by event type, as text)."""
+def why_changed(
+    output: str,
+    before: date | None,
+    contributions: pl.LazyFrame,
+    deltas: pl.LazyFrame,
+    customers: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Why the scores of `customers` (customer_id) changed since the previous run: the exact
+    decomposition of their deltas by event type, as text. Only they get one: the text of
+    every customer's change would cost more than the rest of the follow-ups."""
     previous_contributions = published(
         output, "contributions", before, pl.LazyFrame(schema=polars_schema(CONTRIBUTIONS))
     )
-    deltas = score_deltas(scores, published(output, "score_history", before, None))
-    decomposition = delta_by_event_type(contributions, previous_contributions)
-    return deltas, change_explanations(decomposition, deltas)
+
+    def of_customers(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.join(customers, on="customer_id", how="semi")
+
+    decomposition = delta_by_event_type(
+        of_customers(contributions), of_customers(previous_contributions)
+    )
+    return change_explanations(decomposition, of_customers(deltas))
 
 
 def snapshots_days_ago(
@@ -147,7 +157,7 @@ def track_followups(
     customers_frame = read_customers(customers).lazy() if customers else None
 
     before = previous_run_date(output, run_date)
-    deltas, explanations = changes_since(output, before, scores, contributed)
+    deltas = score_deltas(scores, published(output, "score_history", before, None))
     evidence = followup_evidence(deltas, scores, run_date, metrics, customers_frame)
     matches = rule_matches(
         evidence,
@@ -163,16 +173,23 @@ def track_followups(
         followups.cooldown_days,
     )
     routing = customer_routing(customers_frame, followups)
+    flagged_before = previous_flags(output, before)
+    # the customers a flag or an action can name: the open enrolments and the previous flags
+    named = pl.concat(
+        [
+            enrolments.filter(pl.col("status") == "open").select("customer_id"),
+            flagged_before.select("customer_id"),
+        ]
+    )
+    explanations = why_changed(output, before, contributed, deltas, named)
     candidates = current_flags(enrolments, matches, evidence, explanations, followups.precedence)
     flags = flag_statuses(
         prioritized_flags(candidates, routing, run_date, first_run_date(output, run_date)),
-        previous_flags(output, before),
+        flagged_before,
         followups.capacity,
         deliver=before is not None or followups.deliver_baseline,
     )
-    actions = flag_actions(
-        flags, previous_flags(output, before), evidence, explanations, routing, run_date
-    )
+    actions = flag_actions(flags, flagged_before, evidence, explanations, routing, run_date)
     history, enrolled, flagged, acted = pl.collect_all(
         [score_snapshot(scores, metrics), enrolments, flags, actions]
     )

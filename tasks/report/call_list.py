@@ -68,10 +68,10 @@ def score_trends(output: str, staging: str, run_date: date, customers: list[str]
 
 
 def mover_explanations(
-    staging: str, output: str, run_date: date, previous_date: date | None
+    staging: str, output: str, run_date: date, previous_date: date | None, movers: list[str]
 ) -> pl.DataFrame:
-    """customer_id, explanation of every score change since the previous run (the exact
-    decomposition by event type); empty without a previous run."""
+    """customer_id, explanation of the score changes of the `movers` (customer ids) since the
+    previous run (the exact decomposition by event type); empty without a previous run."""
     empty = pl.DataFrame(schema={"customer_id": pl.String, "explanation": pl.String})
     if previous_date is None:
         return empty
@@ -79,13 +79,18 @@ def mover_explanations(
     previous_scores = partition_dir(output, "scores", previous_date) / PART_FILE
     if not before.is_file() or not previous_scores.is_file():
         return empty
+    named = pl.LazyFrame({"customer_id": movers}, schema={"customer_id": pl.String})
+
+    def of_movers(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.join(named, on="customer_id", how="semi")
+
     today = pl.scan_parquet(partition_dir(staging, "contributions", run_date) / PART_FILE)
     deltas = score_deltas(
-        pl.scan_parquet(partition_dir(staging, "scores", run_date) / PART_FILE),
+        of_movers(pl.scan_parquet(partition_dir(staging, "scores", run_date) / PART_FILE)),
         pl.scan_parquet(previous_scores),
     )
     return change_explanations(
-        delta_by_event_type(today, pl.scan_parquet(before)), deltas
+        delta_by_event_type(of_movers(today), of_movers(pl.scan_parquet(before))), deltas
     ).collect()
 
 
@@ -127,6 +132,13 @@ def queue_rows(flags: pl.DataFrame) -> pl.DataFrame:
             "reasons",
         )
     )
+
+
+def mover_ids(changes: pl.DataFrame) -> list[str]:
+    """The customers biggest_movers lists (both directions): the only ones it explains."""
+    no_explanations = pl.DataFrame(schema={"customer_id": pl.String, "explanation": pl.String})
+    movers = biggest_movers(changes, no_explanations).values()
+    return [customer for frame in movers for customer in frame["customer_id"]]
 
 
 def biggest_movers(changes: pl.DataFrame, explanations: pl.DataFrame) -> dict[str, pl.DataFrame]:

@@ -27,6 +27,7 @@ from tasks.report.call_list import (
     call_list_rows,
     flags_link,
     mover_explanations,
+    mover_ids,
     queue_rows,
     score_trends,
 )
@@ -218,6 +219,13 @@ def followups_section(
     }
 
 
+def changes_since_previous(scores: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """The scores' changes (scoring.changes.score_changes) since the previous run's scores
+    (None: every customer new)."""
+    previous_scores = previous if previous is not None else scores.clear()
+    return score_changes(scores.lazy(), previous_scores.lazy()).collect()
+
+
 def render_report(
     run_date: date,
     scores: pl.DataFrame,
@@ -236,8 +244,7 @@ def render_report(
     counts = manifest.get("counts") or {}
     scored = not scores.is_empty()
     segment = segment_column(scores) if scored else None
-    previous_scores = previous if previous is not None else scores.clear()
-    changes = score_changes(scores.lazy(), previous_scores.lazy()).collect()
+    changes = changes_since_previous(scores, previous)
     no_explanations = pl.DataFrame(schema={"customer_id": pl.String, "explanation": pl.String})
     return render_page(
         "run_report.html",
@@ -297,7 +304,8 @@ def write_run_report(
     size = call_list_size(manifest)
     called = [] if flags is None or size is None else call_list_rows(flags, None, size)
     trends = score_trends(output, staging, run_date, [row["customer_id"] for row in called])
-    explanations = mover_explanations(staging, output, run_date, previous_date)
+    movers = mover_ids(changes_since_previous(scores, previous))
+    explanations = mover_explanations(staging, output, run_date, previous_date, movers)
     page = render_report(
         run_date,
         scores,

@@ -7,8 +7,16 @@ from datetime import date
 import polars as pl
 
 from scoring.config import TierBoundaries
-from scoring.schema import FLAGS, polars_schema
-from tasks.report.run_report import derived_lists, render_report, segment_summary
+from scoring.schema import CONTRIBUTIONS, FLAGS, polars_schema
+from scoring.schema import SCORES as SCORES_CONTRACT
+from tasks.publish.write import write_partition
+from tasks.report.call_list import mover_explanations, mover_ids
+from tasks.report.run_report import (
+    changes_since_previous,
+    derived_lists,
+    render_report,
+    segment_summary,
+)
 
 RUN_DATE = date(2026, 3, 31)
 SCORES = pl.DataFrame(
@@ -156,3 +164,43 @@ def test_a_baseline_report_says_nothing_was_delivered() -> None:
     page = render_report(RUN_DATE, SCORES, manifest, HISTORY, None, None, queued, TierBoundaries())
     assert "Baseline run (no earlier history): nothing was delivered" in page
     assert "no flag to work today" in page and "Biggest movers" not in page
+
+
+def test_the_movers_alone_are_explained_from_the_staged_and_published_runs(tmp_path) -> None:
+    before, staging, output = date(2026, 3, 30), tmp_path / "staging", tmp_path / "out"
+
+    def stage(scores: pl.DataFrame, logins: list[int], where, day: date) -> None:
+        contributions = pl.DataFrame(
+            {
+                "customer_id": scores["customer_id"][: len(logins)],
+                "event_type": ["login"] * len(logins),
+                "count": logins,
+                "weight": [1.0] * len(logins),
+                "contribution": [float(n) for n in logins],
+            }
+        )
+        scored = scores.with_columns(
+            pl.lit(0).alias("event_count"), pl.lit(None).alias("last_event_at")
+        )
+        write_partition(scored, "scores", SCORES_CONTRACT, where, day)
+        write_partition(contributions, "contributions", CONTRIBUTIONS, where, day)
+
+    today = pl.DataFrame(
+        {"customer_id": ["a", "b", "c"], "score": [2.0, 7.0, 5.0], "tier": ["t"] * 3}
+    )
+    earlier = pl.DataFrame(
+        {"customer_id": ["a", "b", "c"], "score": [5.0, 7.0, 1.0], "tier": ["t"] * 3}
+    )
+    stage(today, [2, 7, 5], staging, RUN_DATE)
+    stage(earlier, [5, 7, 1], output, before)
+
+    movers = mover_ids(changes_since_previous(today, earlier))
+    explained = mover_explanations(str(staging), str(output), RUN_DATE, before, movers)
+
+    assert sorted(movers) == ["a", "c"]  # b did not move
+    assert explained.sort("customer_id").rows() == [
+        ("a", "-3: 3 fewer login (-3)"),
+        ("c", "+4: 4 more login (+4)"),
+    ]
+    only_a = mover_explanations(str(staging), str(output), RUN_DATE, before, ["a"])
+    assert only_a["customer_id"].to_list() == ["a"]
