@@ -22,6 +22,7 @@ from tasks.backtest.report import render_report
 from tasks.backtest.rules import METRIC_COLUMNS
 from tasks.backtest.suggested import suggested_config_text
 from tasks.extract.customers import read_customers
+from tasks.publish.write import scan_events
 
 BACKTEST_DIR = "backtest"
 SUGGESTED_CONFIG = "suggested_config.yaml"
@@ -153,9 +154,10 @@ def backtest_report(
 
 def read_valid_events(valid_path: str) -> pl.DataFrame:
     """The columns the backtest reads: the scoring ones and the metric snapshot's, when there."""
-    present = pl.scan_parquet(valid_path).collect_schema().names()
+    events = scan_events(valid_path)
+    present = events.collect_schema().names()
     wanted = ["customer_id", "event_type", "occurred_at", *METRIC_COLUMNS]
-    return pl.read_parquet(valid_path, columns=[c for c in wanted if c in present])
+    return events.select([c for c in wanted if c in present]).collect()
 
 
 @task(name="run-backtest", cache_policy=NO_CACHE, persist_result=False)

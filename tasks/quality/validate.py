@@ -28,7 +28,7 @@ from scoring.config import RowCountBand, ScoringConfig
 from scoring.events import ROW_ID, later_occurrences, typed_properties
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT
-from tasks.publish.write import MANIFEST_TABLE, write_partition, write_staged
+from tasks.publish.write import MANIFEST_TABLE, write_partition, write_valid_events
 from tasks.quality.contracts import staged_table_outcomes
 from tasks.quality.data_docs import (
     Outcome,
@@ -568,8 +568,7 @@ def validate_events(
     if validated.gate_failures:
         docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
         raise QualityGateError(gate_message(validated, run_date, docs))
-    valid_path = Path(staging) / "valid_events.parquet"
-    write_staged(validated.valid, valid_path)
+    valid_path = write_valid_events(validated.valid, staging)
     quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
     return ValidationReport(
         rows_read=validated.rows_read,
