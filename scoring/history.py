@@ -176,3 +176,17 @@ def change_explanations(decomposition: pl.LazyFrame, deltas: pl.LazyFrame) -> pl
         )
         .sort("customer_id")
     )
+
+
+def explained_changes(
+    customers: pl.LazyFrame, today: pl.LazyFrame, before: pl.LazyFrame, deltas: pl.LazyFrame
+) -> pl.LazyFrame:
+    """change_explanations of the `customers` (customer_id) alone, from two runs'
+    contributions and the score_deltas: each input restricted to them first, as the text of
+    every customer's change costs far more than the few that are read."""
+
+    def of_customers(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.join(customers, on="customer_id", how="semi")
+
+    decomposition = delta_by_event_type(of_customers(today), of_customers(before))
+    return change_explanations(decomposition, of_customers(deltas))

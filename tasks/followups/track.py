@@ -26,7 +26,7 @@ from scoring.followups import (
     rule_enrolments,
     rule_matches,
 )
-from scoring.history import change_explanations, delta_by_event_type, score_deltas, score_snapshot
+from scoring.history import explained_changes, score_deltas, score_snapshot
 from scoring.schema import (
     ACTIONS,
     CONTRIBUTIONS,
@@ -110,19 +110,11 @@ def why_changed(
     customers: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Why the scores of `customers` (customer_id) changed since the previous run: the exact
-    decomposition of their deltas by event type, as text. Only they get one: the text of
-    every customer's change would cost more than the rest of the follow-ups."""
+    decomposition of their deltas by event type, as text (scoring.history.explained_changes)."""
     previous_contributions = published(
         output, "contributions", before, pl.LazyFrame(schema=polars_schema(CONTRIBUTIONS))
     )
-
-    def of_customers(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return frame.join(customers, on="customer_id", how="semi")
-
-    decomposition = delta_by_event_type(
-        of_customers(contributions), of_customers(previous_contributions)
-    )
-    return change_explanations(decomposition, of_customers(deltas))
+    return explained_changes(customers, contributions, previous_contributions, deltas)
 
 
 def snapshots_days_ago(

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from scoring.history import change_explanations, delta_by_event_type, score_deltas
+from scoring.history import explained_changes, score_deltas
 from tasks.publish.runs import published_run_dates
 from tasks.publish.write import PART_FILE, partition_dir
 
@@ -79,19 +79,13 @@ def mover_explanations(
     previous_scores = partition_dir(output, "scores", previous_date) / PART_FILE
     if not before.is_file() or not previous_scores.is_file():
         return empty
-    named = pl.LazyFrame({"customer_id": movers}, schema={"customer_id": pl.String})
-
-    def of_movers(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return frame.join(named, on="customer_id", how="semi")
-
     today = pl.scan_parquet(partition_dir(staging, "contributions", run_date) / PART_FILE)
     deltas = score_deltas(
-        of_movers(pl.scan_parquet(partition_dir(staging, "scores", run_date) / PART_FILE)),
+        pl.scan_parquet(partition_dir(staging, "scores", run_date) / PART_FILE),
         pl.scan_parquet(previous_scores),
     )
-    return change_explanations(
-        delta_by_event_type(of_movers(today), of_movers(pl.scan_parquet(before))), deltas
-    ).collect()
+    named = pl.LazyFrame({"customer_id": movers}, schema={"customer_id": pl.String})
+    return explained_changes(named, today, pl.scan_parquet(before), deltas).collect()
 
 
 def call_list_rows(

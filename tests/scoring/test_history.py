@@ -12,6 +12,7 @@ from scoring.engagement import contributions, customer_scores
 from scoring.history import (
     change_explanations,
     delta_by_event_type,
+    explained_changes,
     score_deltas,
     score_snapshot,
 )
@@ -82,6 +83,19 @@ def test_decomposition_of_the_issue_example_sums_exactly_to_the_delta() -> None:
         ("ana", "-24: 1 more app_uninstalled (-20), 12 fewer login (-12), 2 more invite_sent (+8)"),
         ("ben", "0: no change"),
     ]
+
+
+def test_the_changes_of_some_customers_are_explained_as_among_all() -> None:
+    today, before = contributions(EVENTS, CONFIG, TODAY), contributions(EVENTS, CONFIG, BEFORE)
+    deltas = score_deltas(
+        customer_scores(EVENTS, CONFIG, TODAY), customer_scores(EVENTS, CONFIG, BEFORE)
+    )
+    everyone = change_explanations(delta_by_event_type(today, before), deltas).collect()
+    for named in (["ana"], ["ben", "cy"], [], ["nobody"]):
+        customers = pl.LazyFrame({"customer_id": named}, schema={"customer_id": pl.String})
+        some = explained_changes(customers, today, before, deltas).collect()
+        assert some.rows() == everyone.filter(pl.col("customer_id").is_in(named)).rows()
+        assert some["customer_id"].to_list() == [c for c in ("ana", "ben") if c in named]
 
 
 def test_delta_percentage_is_null_when_the_previous_score_is_zero() -> None:
