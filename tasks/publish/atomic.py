@@ -5,7 +5,7 @@ Protocol (every step a rename, an fsync'd small file or a lock; nothing is copie
 1. A run stages its tables under `<output>/_staging/<run>/` while holding an exclusive
    `flock` on `<output>/_staging/<run>.lock` (released by the kernel if the process dies).
 2. Before publishing, every staged file is validated (Parquet footer and contract schema,
-   manifest JSON, and the sha256 the manifest lists for each file).
+   manifest JSON, and the sha256 the manifest lists for each file) and fsync'd.
 3. The commit point: the journal `<output>/_staging/<run>.commit.json` (the tables and the
    inode of each staged partition directory) is written to a temporary name, fsync'd and
    renamed into place. Before it exists a crash rolls back (the staging is discarded); once it
@@ -440,13 +440,23 @@ def _sync_tree(directory: Path) -> None:
     fsync_path(directory)
 
 
+def _sync_partitions(staging: Path, partitions: dict[str, Path]) -> None:
+    """fsync what the commit publishes: each staged partition, its table's directory and the
+    staging's. The run's work files beside them (the valid events: GBs on a large run) are
+    never published, so never flushed to disk."""
+    for directory in partitions.values():
+        _sync_tree(directory)
+        fsync_path(directory.parent)
+    fsync_path(staging)
+
+
 def publish(staging: str | Path, output: str | Path, run_date: date) -> list[Path]:
     """Validate the staged run date, then swap all its partitions into place (all or nothing
     across a crash: the next run finishes a committed publish or discards an uncommitted one).
     """
     staging, output = Path(staging), Path(output)
     partitions = validate_staging(staging, run_date)
-    _sync_tree(staging)
+    _sync_partitions(staging, partitions)
     failpoint("publish:validated")
     journal = _write_journal(staging, run_date, partitions)
     failpoint("publish:journal-committed")

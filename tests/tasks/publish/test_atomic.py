@@ -19,7 +19,7 @@ from tasks.publish.atomic import (
     publish,
     recover,
 )
-from tasks.publish.write import write_manifest, write_partition
+from tasks.publish.write import write_manifest, write_partition, write_valid_events
 
 RUN_DATE = date(2026, 3, 31)
 COMMITTED = {
@@ -187,6 +187,28 @@ def test_the_manifest_is_swapped_in_last(tmp_path: Path, monkeypatch: pytest.Mon
     )
     publish(staging, output, RUN_DATE)
     assert swapped == ["contributions", "scores", "runs"]
+
+
+def test_every_published_file_is_synced_before_the_commit_and_no_work_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "out"
+    staging = _stage(output, ["a"])
+    work_file = write_valid_events(pl.DataFrame({"event_id": ["e1"]}), staging)
+    synced: list[Path] = []
+    committed: list[set[Path]] = []
+    monkeypatch.setattr(atomic_publish, "fsync_path", synced.append)
+    write_journal = atomic_publish._write_journal
+    monkeypatch.setattr(
+        atomic_publish,
+        "_write_journal",
+        lambda *args: committed.append(set(synced)) or write_journal(*args),
+    )
+    published = [p for p in staging.rglob("*") if "run_date=" in str(p.relative_to(staging))]
+    publish(staging, output, RUN_DATE)
+    assert len(published) == 6  # three partitions and their files
+    assert set(published) | {staging} <= committed[0]
+    assert work_file not in synced
 
 
 def test_a_clean_up_failure_after_the_commit_point_is_only_a_warning(
