@@ -22,7 +22,6 @@ from tasks.backtest.report import render_report
 from tasks.backtest.rules import METRIC_COLUMNS
 from tasks.backtest.suggested import suggested_config_text
 from tasks.extract.customers import read_customers
-from tasks.publish.write import scan_events
 
 BACKTEST_DIR = "backtest"
 SUGGESTED_CONFIG = "suggested_config.yaml"
@@ -154,10 +153,9 @@ def backtest_report(
 
 def read_valid_events(valid_path: str) -> pl.DataFrame:
     """The columns the backtest reads: the scoring ones and the metric snapshot's, when there."""
-    events = scan_events(valid_path)
-    present = events.collect_schema().names()
+    present = pl.scan_parquet(valid_path).collect_schema().names()
     wanted = ["customer_id", "event_type", "occurred_at", *METRIC_COLUMNS]
-    return events.select([c for c in wanted if c in present]).collect()
+    return pl.read_parquet(valid_path, columns=[c for c in wanted if c in present])
 
 
 @task(name="run-backtest", cache_policy=NO_CACHE, persist_result=False)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -24,7 +25,7 @@ from tasks.extract.sources.state import (
     write_watermark,
 )
 from tasks.publish.runs import published_run_dates
-from tasks.publish.write import scan_events, write_staged
+from tasks.publish.write import write_staged
 from tasks.secrets import scrubbed_errors
 
 
@@ -97,7 +98,7 @@ def extract_from_source(
 @task(name="store-events", cache_policy=NO_CACHE, persist_result=False)
 def store_events(valid_path: str, output: str, plan: ExtractionPlan) -> StoreReport:
     """Add the run's valid events to the event store (deduplicated by event_id)."""
-    return add_to_store(scan_events(valid_path).collect(), output, plan.previous_watermark)
+    return add_to_store(pl.read_parquet(valid_path), output, plan.previous_watermark)
 
 
 def scoring_input(output: str, valid_path: str) -> str:

@@ -28,7 +28,7 @@ from scoring.config import RowCountBand, ScoringConfig
 from scoring.events import ROW_ID, later_occurrences, typed_properties
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT
-from tasks.publish.write import MANIFEST_TABLE, write_partition, write_valid_events
+from tasks.publish.write import MANIFEST_TABLE, write_partition, write_staged
 from tasks.quality.contracts import staged_table_outcomes
 from tasks.quality.data_docs import (
     Outcome,
@@ -574,7 +574,7 @@ def validate_events(
     valid = validated.valid
     if not provenance:
         valid = valid.drop(ROW_ID, SOURCE_FILE, SOURCE_ROW, strict=False)
-    valid_path = write_valid_events(valid, staging)
+    valid_path = write_staged(valid, Path(staging) / "valid_events.parquet")
     del valid
     quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
     return ValidationReport(

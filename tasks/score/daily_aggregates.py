@@ -92,7 +92,6 @@ from scoring.metrics.panel_days import (
 )
 from scoring.metrics.panel_of_days import PanelDays, day_ranges
 from scoring.schema import SOURCE_FILE
-from tasks.publish.write import scan_events
 
 AGGREGATES_DIR = Path("_state") / "daily_aggregates"
 STATE_FILE = "state.json"
@@ -387,7 +386,7 @@ def refresh_aggregates(
     those of vanished files, and bring `last_events` up to date. With the run's `config`, the
     metric panel's daily tables and history tables too (under its panel_vocabulary)."""
     state = StoreState.read(output)
-    valid = scan_events(valid_path)
+    valid = pl.scan_parquet(valid_path)
     columns = valid.collect_schema().names()
     vocabulary = panel_vocabulary(config) if config is not None else None
     files = dict(state.files)

@@ -30,7 +30,7 @@ from scoring.metrics.retention import app_ties
 from scoring.metrics.web import valued_properties
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
 from tasks.extract.customers import read_customers
-from tasks.publish.write import scan_events, write_partition
+from tasks.publish.write import write_partition
 from tasks.score.daily_aggregates import panel_days_from_store
 
 
@@ -78,7 +78,7 @@ def read_panel_inputs(
     totals, the events are those of panel_events, read once into memory."""
     table = read_customers(customers).lazy() if customers else None
     totals = pl.read_ipc(totals_path).lazy() if totals_path else None
-    events = panel_events_of(scan_events(valid_path), config, run_date, table, totals)
+    events = panel_events_of(pl.scan_parquet(valid_path), config, run_date, table, totals)
     return events, table, totals
 
 

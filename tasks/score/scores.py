@@ -42,7 +42,7 @@ from scoring.metrics.panel_of_days import (
     weighted_counts,
 )
 from scoring.schema import CONTRIBUTIONS, SCORES
-from tasks.publish.write import scan_events, write_partition
+from tasks.publish.write import write_partition
 from tasks.score.daily_aggregates import panel_days_from_store, window_totals_from_store
 from tasks.score.running_totals import PeriodTotals, period_totals
 
@@ -230,7 +230,7 @@ def score_customers(
 ) -> ScoreReport:
     """Score every customer for the run date and stage scores and contributions (and the
     totals the metric panel reuses, with keep_totals)."""
-    return score_events(scan_events(valid_path), config, run_date, staging, keep_totals)
+    return score_events(pl.scan_parquet(valid_path), config, run_date, staging, keep_totals)
 
 
 @task(name="score-from-aggregates", cache_policy=NO_CACHE, persist_result=False)

@@ -19,7 +19,7 @@ from tasks.publish.atomic import (
     publish,
     recover,
 )
-from tasks.publish.write import write_manifest, write_partition, write_valid_events
+from tasks.publish.write import write_manifest, write_partition, write_staged
 
 RUN_DATE = date(2026, 3, 31)
 COMMITTED = {
@@ -194,7 +194,7 @@ def test_every_published_file_is_synced_before_the_commit_and_no_work_file(
 ) -> None:
     output = tmp_path / "out"
     staging = _stage(output, ["a"])
-    work_file = write_valid_events(pl.DataFrame({"event_id": ["e1"]}), staging)
+    work_file = write_staged(pl.DataFrame({"event_id": ["e1"]}), staging / "valid_events.parquet")
     synced: list[Path] = []
     committed: list[set[Path]] = []
     monkeypatch.setattr(atomic_publish, "fsync_path", synced.append)

@@ -216,7 +216,7 @@ def test_the_staged_valid_events_keep_their_provenance_only_when_asked(
     report = validate_module.validate_events.fn(
         raw, str(tmp_path / "staging"), date(2026, 3, 31), provenance=provenance
     )
-    staged = pl.read_ipc(report.valid_path)
+    staged = pl.read_parquet(report.valid_path)
     where = {"_row", "source_file", "source_row"} & set(staged.columns)
     assert where == ({"_row", "source_file", "source_row"} if provenance else set())
     assert staged.sort("event_id").select("event_id", "customer_id", "note").rows() == [
