@@ -42,14 +42,41 @@ class ConfigFileError(ValueError):
     """A configuration file that is missing, not YAML, or not a valid ScoringConfig."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping (PyYAML keeps the last
+    silently: a second `weights:` would replace the first unseen)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # unhashable keys are PyYAML's own error; merged keys may be overridden
+            key = self.construct_object(key_node)
+            if key in seen:
+                first = seen[key].line + 1
+                raise yaml.constructor.ConstructorError(
+                    problem=f"key {key!r} repeated (first at line {first})",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: Path) -> Any:
     """The YAML document of a configuration file; errors name the file."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except OSError as error:
         raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigFileError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}); save the configuration as UTF-8 YAML"
+        ) from error
     except yaml.YAMLError as error:
         raise ConfigFileError(f"{path}: not valid YAML: {_yaml_problem(error)}") from error
+    except RecursionError as error:
+        raise ConfigFileError(f"{path}: not valid YAML: nested too deeply") from error
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

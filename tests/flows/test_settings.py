@@ -1,0 +1,46 @@
+"""Reading the configuration file: whatever its bytes, a ScoringConfig or one ConfigFileError
+naming the file and what to fix (the command line prints it and exits 2)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from flows.settings import ConfigFileError, load_config, load_source
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"\xff\xfew\x00e\x00",
+            "not UTF-8 text (byte 0xff at offset 0); save the configuration as",
+        ),
+        ("weights: {login: 1}\n".encode("utf-16"), "not UTF-8 text (byte 0xff at offset 0)"),
+        (b"weights: {login: \xe9}\n", "not UTF-8 text (byte 0xe9 at offset 17)"),
+        (
+            b"weights: {login: 1}\nwindow_days: 7\nweights: {login: 2}\n",
+            "not valid YAML: key 'weights' repeated (first at line 1) at line 3, column 1",
+        ),
+        (
+            b"weights: {login: 1, login: 2}\n",
+            "not valid YAML: key 'login' repeated (first at line 1) at line 1",
+        ),
+        (b"weights: " + b"[" * 5000 + b"]" * 5000 + b"\n", "not valid YAML: nested too deeply"),
+    ],
+    ids=["binary", "utf-16", "latin-1", "repeated section", "repeated weight", "deep nesting"],
+)
+def test_a_configuration_that_cannot_be_read_is_one_error_naming_the_file(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    for load in (load_config, lambda p: load_source(p, "lake")):
+        with pytest.raises(ConfigFileError, match=re.escape(f"{path}: {message}")):
+            load(path)
+
+
+def test_a_merged_key_may_still_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("weights:\n  <<: {login: 1, invite_sent: 5}\n  invite_sent: 3\n")
+    assert load_config(path).weights == {"login": 1, "invite_sent": 3}
