@@ -59,6 +59,7 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError, EventInputError) as error:
         raise CustomersInputError(f"{path}: cannot read the customers table: {error}") from error
     check_customer_columns(path, frame.columns, required)
+    check_plain_values(path, frame.schema)
     duplicated = frame.filter(pl.col("customer_id").is_duplicated())["customer_id"]
     if duplicated.len():
         raise CustomersInputError(
@@ -66,6 +67,21 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
             f"{', '.join(map(str, duplicated.unique().sort().head(5).to_list()))}"
         )
     return frame
+
+
+def check_plain_values(path: str, schema: pl.Schema) -> None:
+    """Raise CustomersInputError naming the columns that hold lists, structs or bytes: segments,
+    plans, owners and values are read as text or numbers, which those are not."""
+    nested = [f"{name} ({dtype})" for name, dtype in schema.items() if _not_plain(dtype)]
+    if nested:
+        raise CustomersInputError(
+            f"{path}: column(s) {', '.join(nested)} hold lists, structs or bytes; a customers "
+            "table holds plain values (text, numbers, dates, booleans): flatten or drop them"
+        )
+
+
+def _not_plain(dtype: pl.DataType) -> bool:
+    return dtype.is_nested() or dtype == pl.Binary
 
 
 def check_rule_columns(path: str, found: list[str], needed: dict[str, list[str]]) -> None:

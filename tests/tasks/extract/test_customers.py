@@ -95,6 +95,20 @@ def test_duplicate_ids_are_errors_naming_the_repeated_ids(tmp_path: Path) -> Non
     assert read_customers(str(tmp_path / "c.csv"))["customer_id"].to_list() == ["7", "007"]
 
 
+def test_lists_structs_and_bytes_are_errors_naming_the_columns(tmp_path: Path) -> None:
+    table = pl.DataFrame({"customer_id": ["a"], "plan": ["pro"], "arr": [[1]], "raw": [b"x"]})
+    table.with_columns(owner=pl.struct(x=1)).write_parquet(tmp_path / "c.parquet")
+    (tmp_path / "c.ndjson").write_text('{"customer_id": "a", "plan": {"name": "pro"}}\n')
+    message = (
+        "column(s) arr (List(Int64)), raw (Binary), owner (Struct({'x': Int32})) hold lists, "
+        "structs or bytes; a customers table holds plain values"
+    )
+    with pytest.raises(CustomersInputError, match=re.escape(f"c.parquet: {message}")):
+        read_customers(str(tmp_path / "c.parquet"))
+    with pytest.raises(CustomersInputError, match=r"c\.ndjson: column\(s\) plan \(Struct"):
+        read_customers(str(tmp_path / "c.ndjson"))
+
+
 def test_errors_are_input_errors_the_cli_reports() -> None:
     assert issubclass(CustomersInputError, EventInputError)
 
