@@ -11,6 +11,7 @@ or Great Expectations got imported. The others run the daily flow in-process.
 import contextlib
 import errno
 import json
+import os
 import re
 import subprocess
 import sys
@@ -418,3 +419,27 @@ def test_the_flow_refuses_a_future_run_date_unless_allowed(tmp_path: Path) -> No
     with pytest.raises(FutureRunDateError, match="set allow_future to score it anyway"):
         daily_scoring(events=str(tmp_path / "none.csv"), run_date=future, output=str(tmp_path))
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_a_mistake_found_in_the_flow_of_a_cold_command_is_one_line_on_stderr(
+    tmp_path: Path,
+) -> None:
+    """Without `engage server`, the command's temporary Prefect server stops when it ends: the
+    failed run's logs still queued for it are sent before, not reported as failures after."""
+    _write_inputs(tmp_path / "in", {"customers.csv": "customer_id\na\na\n"})
+    arguments = _run("--customers", "{d}/customers.csv", "--output", "{d}/out")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    environment["ENGAGE_SERVER_HOME"] = str(tmp_path / "no-server")
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "engage")]
+        + [a.replace("{d}", str(tmp_path / "in")) for a in arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stderr.splitlines() == [
+        f"error: {tmp_path / 'in' / 'customers.csv'}: customer_id must be unique in the "
+        "customers table; repeated: a"
+    ]
