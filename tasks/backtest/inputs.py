@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from scoring.backtest.observations import OBSERVATION_DATE, OBSERVED_UNTIL
+from tasks.extract.files import PARQUET_ERRORS, read_parquet_frame
 
 LABEL_COLUMNS = ("customer_id", OBSERVATION_DATE, "churned")
 TRUE_TEXT = ("1", "true", "yes")
@@ -81,10 +82,10 @@ def read_table(path: str, what: str) -> pl.DataFrame:
         raise BacktestInputError(f"{path}: {what} not found")
     try:
         if name.endswith(".parquet"):
-            return pl.read_parquet(path)
+            return read_parquet_frame(path)
         if name.endswith((".csv", ".csv.gz")):
             return pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError) as error:
+    except PARQUET_ERRORS as error:
         raise BacktestInputError(f"{path}: cannot read the {what}: {error}") from error
     raise BacktestInputError(f"{path}: the {what} must be a .csv, .csv.gz or .parquet file")
 

@@ -4,7 +4,14 @@
 import polars as pl
 
 from scoring.followup_config import FollowupsConfig
-from tasks.extract.files import EventFile, EventInputError, delimiter_of, header_columns
+from tasks.extract.files import (
+    PARQUET_ERRORS,
+    EventFile,
+    EventInputError,
+    delimiter_of,
+    header_columns,
+    read_parquet_frame,
+)
 
 
 class CustomersInputError(EventInputError):
@@ -50,13 +57,13 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
         raise CustomersInputError(str(error)) from error
     try:
         if file.format == "parquet":
-            frame = pl.read_parquet(path)
+            frame = read_parquet_frame(path)
         elif file.format == "csv":
             separator = delimiter_of(file, CUSTOMER_COLUMNS)
             frame = pl.read_csv(path, separator=separator, infer_schema=False)
         else:
             frame = pl.read_ndjson(path, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, OSError, EventInputError) as error:
+    except (*PARQUET_ERRORS, EventInputError) as error:
         raise CustomersInputError(f"{path}: cannot read the customers table: {error}") from error
     check_customer_columns(path, frame.columns, required)
     check_plain_values(path, frame.schema)

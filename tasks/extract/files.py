@@ -21,8 +21,10 @@ import operator
 import os
 import re
 import zlib
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +32,7 @@ import msgspec
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from polars.exceptions import PanicException
 
 from scoring.config import MAX_UNCOMPRESSED_BYTES
 from scoring.events import ROW_ID, timestamp_from_text, timestamp_from_typed
@@ -516,12 +519,46 @@ def _read_text_table(file: EventFile, limit: int) -> pl.DataFrame:
     return _read_csv(file, limit) if file.format == "csv" else _read_ndjson(file, limit)
 
 
+@cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def polars_readable_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with each timestamp whose time zone is not a named zone (a fixed offset such as
+    `+05:30`, which Arrow allows and pandas writes) in UTC: the same instants, Arrow keeps them
+    in UTC. Polars cannot read such a zone: it panics, past any error handling."""
+    for index, field in enumerate(schema):
+        zone = getattr(field.type, "tz", None)
+        if zone is not None and zone not in _time_zone_names():
+            utc = pa.timestamp(field.type.unit, "UTC")
+            schema = schema.set(index, field.with_type(utc))
+    return schema
+
+
+def read_parquet_frame(source: str | io.BytesIO) -> pl.DataFrame:
+    """A Parquet file as a Polars frame, timestamps in zones Polars cannot name read in UTC
+    (polars_readable_schema). Raises PolarsError, ArrowException or OSError."""
+    schema = pq.read_schema(source)
+    readable = polars_readable_schema(schema)
+    if readable == schema:
+        return pl.read_parquet(source)
+    frame = pl.from_arrow(pq.read_table(source).cast(readable))
+    assert isinstance(frame, pl.DataFrame)  # a table gives a frame
+    return frame
+
+
+PARQUET_ERRORS = (pl.exceptions.PolarsError, pa.ArrowException, OSError, PanicException)
+"""What reading a Parquet file that is not what it says raises (a panic: Polars' last word on
+a file it cannot read)."""
+
+
 def _read_parquet(file: EventFile, limit: int) -> pl.DataFrame:
     try:
         if file.compression:  # Parquet needs random access: decompressed in memory, bounded
-            return pl.read_parquet(io.BytesIO(b"".join(_blocks(file, limit))))
-        return pl.read_parquet(file.path)
-    except (pl.exceptions.PolarsError, OSError) as error:
+            return read_parquet_frame(io.BytesIO(b"".join(_blocks(file, limit))))
+        return read_parquet_frame(file.path)
+    except PARQUET_ERRORS as error:
         raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
 
 
@@ -616,9 +653,12 @@ def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
     """An uncompressed Parquet file as a lazy raw event frame (read_event_file's steps as one
     query); its schema is read now, so a file that is not Parquet fails here, by name."""
     try:
+        arrow_schema = pq.read_schema(file.path)
+        if polars_readable_schema(arrow_schema) != arrow_schema:
+            return read_event_file(file).lazy()  # read through Arrow, the zone in UTC
         scan = pl.scan_parquet(file.path)
         schema = scan.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as error:
+    except PARQUET_ERRORS as error:
         raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
     if not schema:  # no columns at all: read_event_file's empty-file rule
         return read_event_file(file).lazy()

@@ -3,10 +3,12 @@ errors name the file and what to fix."""
 
 import gzip
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from scoring.config import ScoringConfig
@@ -107,6 +109,14 @@ def test_lists_structs_and_bytes_are_errors_naming_the_columns(tmp_path: Path) -
         read_customers(str(tmp_path / "c.parquet"))
     with pytest.raises(CustomersInputError, match=r"c\.ndjson: column\(s\) plan \(Struct"):
         read_customers(str(tmp_path / "c.ndjson"))
+
+
+def test_a_fixed_offset_time_zone_is_read_in_utc(tmp_path: Path) -> None:
+    signed_up = pa.array([1774864800000], pa.timestamp("ms", "+05:30"))  # pandas writes these
+    table = pa.table({"customer_id": ["a"], "plan": ["pro"], "signed_up_at": signed_up})
+    pq.write_table(table, tmp_path / "c.parquet")
+    frame = read_customers(str(tmp_path / "c.parquet"))
+    assert frame["signed_up_at"].to_list() == [datetime(2026, 3, 30, 10, tzinfo=UTC)]
 
 
 def test_errors_are_input_errors_the_cli_reports() -> None:
