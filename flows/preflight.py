@@ -21,6 +21,7 @@ from tasks.extract.files import (
     event_files,
     header_columns,
     missing_columns_message,
+    reserved_columns_message,
 )
 from tasks.extract.sources.config import SourceConfig
 from tasks.publish.atomic import OutputNotWritableError
@@ -76,7 +77,8 @@ def checked_events(pattern: str) -> list[str]:
         columns = header_columns(file)
         if columns is None:
             continue
-        if problem := missing_columns_message(file.path, columns, EVENT_COLUMN_NAMES):
+        problem = missing_columns_message(file.path, columns, EVENT_COLUMN_NAMES)
+        if problem := problem or reserved_columns_message(file.path, columns):
             raise EventInputError(problem)
     return [file.path for file in files]
 

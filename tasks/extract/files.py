@@ -36,10 +36,20 @@ from polars.exceptions import PanicException
 
 from scoring.config import MAX_UNCOMPRESSED_BYTES
 from scoring.events import ROW_ID, timestamp_from_text, timestamp_from_typed
-from scoring.schema import EVENT_COLUMN_NAMES, OPTIONAL_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
+from scoring.schema import (
+    EVENT_COLUMN_NAMES,
+    OPTIONAL_EVENT_COLUMNS,
+    QUARANTINE_FIXED,
+    SOURCE_FILE,
+    SOURCE_ROW,
+)
 
 OCCURRED_AT_TEXT = "_occurred_at_text"
 """The original text of occurred_at (null for typed Parquet columns), kept for error reasons."""
+
+RESERVED_COLUMNS = (ROW_ID, OCCURRED_AT_TEXT, *(c.name for c in QUARANTINE_FIXED))
+"""Names the job gives columns of its own next to the input's (row ids, provenance, the
+quarantine's reasons): an input column of one of them would be overwritten or collide."""
 
 BLOCK_BYTES = 64 * 1024 * 1024
 """Text files are read in blocks of this many bytes; a line may not be longer."""
@@ -351,6 +361,16 @@ def missing_columns_message(path: str, found: list[str], wanted: tuple[str, ...]
     )
 
 
+def reserved_columns_message(path: str, found: list[str]) -> str | None:
+    """The error naming the columns of `found` that have a name in RESERVED_COLUMNS, if any."""
+    if reserved := [name for name in found if name in RESERVED_COLUMNS]:
+        return (
+            f"{path}: column(s) {', '.join(reserved)} have a name the job gives its own columns "
+            f"({', '.join(RESERVED_COLUMNS)}); rename or drop them"
+        )
+    return None
+
+
 def _read_csv(file: EventFile, limit: int) -> pl.DataFrame:
     """A CSV file with every field as text, read piece by piece (the header from the first),
     its delimiter found from the header (`csv_delimiter`), a UTF-8 BOM dropped."""
@@ -576,6 +596,8 @@ def _typed(frame: Frame, file: EventFile) -> Frame:
             "map the source's columns onto event_id, customer_id, event_type, occurred_at"
         )
     if message := missing_columns_message(file.path, schema.names(), EVENT_COLUMN_NAMES):
+        raise EventInputError(message)
+    if message := reserved_columns_message(file.path, schema.names()):
         raise EventInputError(message)
     occurred = schema["occurred_at"]
     if occurred == pl.String:

@@ -134,6 +134,13 @@ BEFORE_PREFECT = [
         {"events.csv": "event_id,customer,event_type,occurred_at\ne1,a,login,2026-03-30\n"},
     ),
     Mistake(
+        "events with a column named like the job's own",
+        _run(),
+        2,
+        r"events\.csv: column\(s\) source_file have a name the job gives its own columns",
+        {"events.csv": f"{HEADER},source_file\ne1,a,login,2026-03-30,x.csv\n"},
+    ),
+    Mistake(
         "events separated by spaces",
         _run(),
         2,

@@ -215,6 +215,12 @@ CASES: dict[str, Case] = {
     "unsigned_ids.parquet": Case(valid=1),
     "nested_columns.parquet": Case(valid=1),
     "offset_time_zone.parquet": Case(valid=2),
+    "reserved_columns.csv": Case(error=r": column\(s\) reason have a name the job gives its own "),
+    "reserved_columns.ndjson": Case(
+        error=r": column\(s\) _row, source_file have a name the job gives its own columns \(_row, "
+        r"_occurred_at_text, source_file, source_row, reason, failed_expectations, run_id\); "
+        r"rename or drop them$"
+    ),
     "bomb.csv.gz": Case(error=r": expands to more than 1,048,576 bytes once decompressed; "),
     "not_gzip.csv.gz": Case(error=r": cannot be read: Not a gzipped file"),
     "two_members.csv.gz": Case(valid=2),

@@ -383,6 +383,9 @@ def more_kinds() -> None:
         "nested_columns.parquet", context=[{"device": "ios"}], tags=[[1, 2]], blob=[b"\xff\x00"]
     )
     offset_time_zone()
+    # the job's own column names in the input: they would collide or be overwritten
+    csv("reserved_columns.csv", "rc1,c1,login,2026-03-30T10:00:00Z,x", header=f"{HEADER},reason")
+    ndjson("reserved_columns.ndjson", event('"rc1"', extra=', "_row": 7, "source_file": "x"'))
     (HERE / "bomb.csv.gz").write_bytes(
         gzip.compress(
             (HEADER + "\n" + "bo1,c1,login,2026-03-30T10:00:00Z\n" * 70_000).encode(), mtime=0
