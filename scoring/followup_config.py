@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scoring.schema import TIERS
+from scoring.secret_names import EnvironmentVariableName
 
 FlagKind = Literal["at_risk", "upsell_ready"]
 FLAG_KINDS: tuple[FlagKind, ...] = ("at_risk", "upsell_ready")
@@ -196,8 +197,11 @@ class FollowupRule(_Frozen):
 class DeliveryConfig(_Frozen):
     """Where the follow-up flow delivers a run's actions."""
 
+    # a secret URL put where the name of its variable belongs must not be quoted back
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
     webhook_url: str | None = Field(None, description="JSON webhook; null = webhook_url_env")
-    webhook_url_env: str = Field(
+    webhook_url_env: EnvironmentVariableName = Field(
         "ENGAGE_WEBHOOK_URL", description="environment variable read when webhook_url is null"
     )
     retries: int = Field(3, ge=0, description="retries after a failed POST")

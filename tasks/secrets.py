@@ -24,6 +24,8 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from scoring.secret_names import BlockName, EnvironmentVariableName
+
 MASK = "**********"
 MIN_REDACTED_LENGTH = 4
 """Shorter values are not masked in text (masking `"ab"` everywhere would garble the logs)."""
@@ -40,10 +42,12 @@ class SecretNotFoundError(LookupError):
 class SecretRef(BaseModel):
     """Where a secret comes from: an environment variable or a Prefect Secret block."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    env: str | None = Field(None, description="name of the environment variable holding it")
-    block: str | None = Field(None, description="name of the Prefect Secret block holding it")
+    env: EnvironmentVariableName | None = Field(
+        None, description="name of the environment variable holding it"
+    )
+    block: BlockName | None = Field(None, description="name of the Prefect Secret block holding it")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:

@@ -98,6 +98,15 @@ def test_a_client_error_stops_at_once_with_what_to_check(api: EventsApi) -> None
     assert sleeps == []
 
 
+def test_a_key_in_the_url_is_not_quoted_in_errors(api: EventsApi) -> None:
+    api.behaviour.status_override = 404
+    config = HttpSourceConfig(name="product", url=f"{api.url}?api_key=S3cr3tPw", max_retries=0)
+    with pytest.raises(SourceError, match=r"answered HTTP 404") as raised:
+        HttpSource(config, sleep=lambda _: None).read(EVERYTHING)
+    assert f"{api.url} answered" in str(raised.value)
+    assert "S3cr3tPw" not in str(raised.value)
+
+
 def test_the_token_comes_from_the_environment(
     api: EventsApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
