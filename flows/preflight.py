@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flows.settings import ConfigFileError, load_config, load_source
 from scoring.config import ScoringConfig
-from scoring.run_dates import latest_started_date
+from scoring.run_dates import RUN_DATES, latest_started_date
 from scoring.schema import EVENT_COLUMN_NAMES
 from tasks.extract.customers import CustomersInputError, customers_header
 from tasks.extract.files import (
@@ -44,11 +44,15 @@ NOT_WRITABLE = OutputNotWritableError
 
 
 def parsed_date(text: str, option: str) -> date:
-    """A YYYY-MM-DD date, or PreflightError naming the option."""
+    """A YYYY-MM-DD date within RUN_DATES, or PreflightError naming the option."""
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
+        day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError as error:
         raise PreflightError(f"{option} {text!r} is not a date in the form YYYY-MM-DD") from error
+    first, last = RUN_DATES
+    if not first <= day <= last:
+        raise PreflightError(f"{option} {day} is out of range: give a date from {first} to {last}")
+    return day
 
 
 def refuse_future_run_date(

@@ -41,7 +41,7 @@ REASON_FIELDS: frozenset[str] = frozenset(
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _known_tiers(tiers: tuple[str, ...]) -> tuple[str, ...]:
@@ -71,7 +71,7 @@ class ScoreDrop(_Frozen):
     condition: Literal["score_drop"]
     points: float | None = Field(None, gt=0)
     percent: float | None = Field(None, gt=0)
-    days_ago: int | None = Field(None, ge=1, description="null = the previous run")
+    days_ago: int | None = Field(None, ge=1, le=3660, description="null = the previous run")
 
     @model_validator(mode="after")
     def _threshold(self) -> Self:
@@ -93,7 +93,7 @@ class TierFell(_Frozen):
 
     condition: Literal["tier_fell"]
     steps: int = Field(1, ge=1)
-    days_ago: int | None = Field(None, ge=1, description="null = the previous run")
+    days_ago: int | None = Field(None, ge=1, le=3660, description="null = the previous run")
 
 
 class NpsDetractor(_Frozen):
@@ -198,7 +198,9 @@ class DeliveryConfig(_Frozen):
     """Where the follow-up flow delivers a run's actions."""
 
     # a secret URL put where the name of its variable belongs must not be quoted back
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, hide_input_in_errors=True
+    )
 
     webhook_url: str | None = Field(None, description="JSON webhook; null = webhook_url_env")
     webhook_url_env: EnvironmentVariableName = Field(

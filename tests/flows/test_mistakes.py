@@ -89,6 +89,12 @@ BEFORE_PREFECT = [
         r"--run-date '31/03' is not a date in the form YYYY-MM-DD",
     ),
     Mistake(
+        "run date out of range",  # its window and lookback overflowed the date type (exit 1)
+        _run("--run-date", "0001-01-15"),  # the last --run-date counts
+        2,
+        r"--run-date 0001-01-15 is out of range: give a date from 1900-01-01 to 9799-12-31",
+    ),
+    Mistake(
         "run date in the future",
         ["run", "--events", "{d}/events.csv", "--config", "{d}/config.yaml", "--run-date", FUTURE],
         2,
