@@ -276,7 +276,7 @@ def backtest(
     from_: Annotated[str, typer.Option("--from", help="First observation date, YYYY-MM-DD.")],
     to: Annotated[str, typer.Option(help="Last possible observation date, YYYY-MM-DD.")],
     every: Annotated[int, typer.Option(min=1, help="Days between observation dates.")] = 7,
-    horizon: Annotated[int, typer.Option(min=1, help="Churn horizon in days.")] = 30,
+    horizon: Annotated[int, typer.Option(min=1, max=3660, help="Churn horizon in days.")] = 30,
     output: Annotated[Path, typer.Option(help="Directory of the backtest outputs.")] = Path(
         "output"
     ),

@@ -176,6 +176,14 @@ def test_bad_run_date_is_rejected() -> None:
     assert "YYYY-MM-DD" in result.output
 
 
+def test_a_backtest_horizon_beyond_ten_years_is_a_usage_error() -> None:
+    """A horizon of 1e11 days overflowed the dates of the observations (exit 1)."""
+    arguments = ["backtest", "--events", "x", "--config", "c.yaml", "--from", "2026-03-01"]
+    result = runner.invoke(app, [*arguments, "--to", "2026-03-31", "--horizon", "99999999999"])
+    assert result.exit_code == 2
+    assert "--horizon" in result.output and "3660" in result.output
+
+
 def test_every_command_has_help() -> None:
     for command in ([], ["run"], ["demo"]):
         result = runner.invoke(app, [*command, "--help"])
