@@ -9,7 +9,9 @@ from tasks.extract.files import (
     EventFile,
     EventInputError,
     delimiter_of,
+    error_text,
     header_columns,
+    not_plain_columns,
     read_parquet_frame,
 )
 
@@ -64,7 +66,9 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
         else:
             frame = pl.read_ndjson(path, infer_schema_length=None)
     except (*PARQUET_ERRORS, EventInputError) as error:
-        raise CustomersInputError(f"{path}: cannot read the customers table: {error}") from error
+        raise CustomersInputError(
+            f"{path}: cannot read the customers table: {error_text(error)}"
+        ) from error
     check_customer_columns(path, frame.columns, required)
     check_plain_values(path, frame.schema)
     duplicated = frame.filter(pl.col("customer_id").is_duplicated())["customer_id"]
@@ -79,16 +83,11 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
 def check_plain_values(path: str, schema: pl.Schema) -> None:
     """Raise CustomersInputError naming the columns that hold lists, structs or bytes: segments,
     plans, owners and values are read as text or numbers, which those are not."""
-    nested = [f"{name} ({dtype})" for name, dtype in schema.items() if _not_plain(dtype)]
-    if nested:
+    if nested := not_plain_columns(schema):
         raise CustomersInputError(
             f"{path}: column(s) {', '.join(nested)} hold lists, structs or bytes; a customers "
             "table holds plain values (text, numbers, dates, booleans): flatten or drop them"
         )
-
-
-def _not_plain(dtype: pl.DataType) -> bool:
-    return dtype.is_nested() or dtype == pl.Binary
 
 
 def check_rule_columns(path: str, found: list[str], needed: dict[str, list[str]]) -> None:

@@ -333,7 +333,9 @@ def header_columns(
         try:
             return list(pq.read_schema(file.path).names)
         except (pa.ArrowException, OSError) as error:
-            raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+            raise EventInputError(
+                f"{file.path}: cannot be read as parquet: {error_text(error)}"
+            ) from error
     head = _head(file)
     if file.format != "csv" or not head.strip():
         return None
@@ -544,6 +546,21 @@ def _time_zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
+def not_plain_columns(schema: pl.Schema) -> list[str]:
+    """The columns of a table (customers, labels) that hold lists, structs or bytes, as
+    `name (type)`: such a table's values are read as text, dates or numbers, which those are not."""
+    return [f"{name} ({dtype})" for name, dtype in schema.items() if _not_plain(dtype)]
+
+
+def _not_plain(dtype: pl.DataType) -> bool:
+    return dtype.is_nested() or dtype == pl.Binary
+
+
+def error_text(error: BaseException) -> str:
+    """An error's message in one line: its first (Polars adds hints and query plans below)."""
+    return next(iter(str(error).strip().splitlines()), type(error).__name__)
+
+
 def polars_readable_schema(schema: pa.Schema) -> pa.Schema:
     """`schema` with each timestamp whose time zone is not a named zone (a fixed offset such as
     `+05:30`, which Arrow allows and pandas writes) in UTC: the same instants, Arrow keeps them
@@ -579,7 +596,9 @@ def _read_parquet(file: EventFile, limit: int) -> pl.DataFrame:
             return read_parquet_frame(io.BytesIO(b"".join(_blocks(file, limit))))
         return read_parquet_frame(file.path)
     except PARQUET_ERRORS as error:
-        raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+        raise EventInputError(
+            f"{file.path}: cannot be read as parquet: {error_text(error)}"
+        ) from error
 
 
 def _typed(frame: Frame, file: EventFile) -> Frame:
@@ -681,7 +700,9 @@ def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
         scan = pl.scan_parquet(file.path)
         schema = scan.collect_schema()
     except PARQUET_ERRORS as error:
-        raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+        raise EventInputError(
+            f"{file.path}: cannot be read as parquet: {error_text(error)}"
+        ) from error
     if not schema:  # no columns at all: read_event_file's empty-file rule
         return read_event_file(file).lazy()
     _type_changes(schema, file)

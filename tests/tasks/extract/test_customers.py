@@ -111,6 +111,13 @@ def test_lists_structs_and_bytes_are_errors_naming_the_columns(tmp_path: Path) -
         read_customers(str(tmp_path / "c.ndjson"))
 
 
+def test_a_table_polars_cannot_read_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("customer_id,plan\na,pro,extra\n")
+    with pytest.raises(CustomersInputError, match="cannot read the customers table") as raised:
+        read_customers(str(tmp_path / "c.csv"))
+    assert "\n" not in str(raised.value)  # Polars' hint below its message is left out
+
+
 def test_a_fixed_offset_time_zone_is_read_in_utc(tmp_path: Path) -> None:
     signed_up = pa.array([1774864800000], pa.timestamp("ms", "+05:30"))  # pandas writes these
     table = pa.table({"customer_id": ["a"], "plan": ["pro"], "signed_up_at": signed_up})
