@@ -661,7 +661,7 @@ def _type_changes(schema: pl.Schema, file: EventFile) -> None:
             )
 
 
-def _extras_as_text(frame: Frame) -> Frame:
+def extras_as_text(frame: Frame) -> Frame:
     """Other columns that have no text of their own as text: nested ones as JSON (as NDJSON
     keeps them), binary ones as hexadecimal (the quarantine holds every field as text)."""
     schema = frame.collect_schema()
@@ -687,7 +687,7 @@ def read_event_file(
         return _typed(_read_text_table(file, max_uncompressed_bytes), file)
     frame = _read_parquet(file, max_uncompressed_bytes)
     _type_changes(frame.schema, file)
-    return _typed(_extras_as_text(frame), file)
+    return _typed(extras_as_text(frame), file)
 
 
 def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
@@ -706,7 +706,7 @@ def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
     if not schema:  # no columns at all: read_event_file's empty-file rule
         return read_event_file(file).lazy()
     _type_changes(schema, file)
-    return _typed(_extras_as_text(scan), file)
+    return _typed(extras_as_text(scan), file)
 
 
 def read_events(

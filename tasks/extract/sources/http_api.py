@@ -16,6 +16,8 @@ import httpx
 import polars as pl
 from pydantic import SecretStr
 
+from scoring.schema import EVENT_COLUMN_NAMES
+from tasks.extract.files import extras_as_text
 from tasks.extract.sources.base import (
     ExtractWindow,
     SourceError,
@@ -123,7 +125,15 @@ class HttpSource:
                 "objects"
             )
         records = body.select(pl.col(field).explode()).unnest(field)
-        return records.with_columns(pl.all().cast(pl.String)), cursor
+        event_fields = [self.config.source_column(name) for name in EVENT_COLUMN_NAMES]
+        if nested := [n for n, t in records.schema.items() if t.is_nested() and n in event_fields]:
+            raise SourceError(
+                f"source {self.name!r}: field {nested[0]!r} of the {field!r} of "
+                f"{self.config.endpoint} holds JSON objects or arrays; an event's id, customer, "
+                "type and time are strings or numbers"
+            )
+        # other nested values as their JSON text, as NDJSON files keep them
+        return extras_as_text(records).with_columns(pl.all().cast(pl.String)), cursor
 
     def pages(self, window: ExtractWindow) -> list[pl.DataFrame]:
         """Every page of the window as a text frame, following the cursor to the last page."""

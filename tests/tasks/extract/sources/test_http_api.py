@@ -137,6 +137,30 @@ def test_an_answer_echoing_the_token_is_redacted_in_the_error(
     assert token not in str(raised.value)
 
 
+def _answering(*records: dict[str, object]) -> httpx.Client:
+    answer = {"events": list(records), "next_cursor": None}
+    return httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, json=answer)))
+
+
+def test_nested_values_are_kept_as_their_json_text() -> None:
+    """A list or object in a record ended the run with a Polars cast error (exit 1)."""
+    record = {**RECORDS[0], "tags": [1, 2], "context": {"device": "ios"}}
+    config = HttpSourceConfig(name="api", url="http://api.test/events", columns=MAPPING)
+    frame = HttpSource(config, client=_answering(record)).read(EVERYTHING).collect()
+    assert frame.select("event_id", "tags", "context").rows() == [
+        ("e0", "[1,2]", '{"device":"ios"}')
+    ]
+
+
+def test_a_nested_id_is_an_error_naming_the_field() -> None:
+    record = {**RECORDS[0], "user_id": {"id": 7}}
+    config = HttpSourceConfig(name="api", url="http://api.test/events?key=s3", columns=MAPPING)
+    with pytest.raises(
+        SourceError, match=r"field 'user_id' of the 'events' of http://api\.test/ev"
+    ):
+        HttpSource(config, client=_answering(record)).read(EVERYTHING)
+
+
 def test_a_timeout_is_retried() -> None:
     import socket
 
