@@ -192,6 +192,17 @@ class MetricsConfig(_Frozen):
             raise ValueError("csat_satisfied_min must be on the scale (<= csat_scale_max)")
         return self
 
+    @model_validator(mode="after")
+    def _attributes_not_the_jobs_own(self) -> Self:
+        wanted = (*self.segments, self.percentile_segment, self.health.segment, self.plan_column)
+        for name in (name for name in wanted if name is not None):
+            if name.startswith("_"):  # _row, _occurred_at_text: the run's own event columns
+                raise ValueError(
+                    f"segment attribute {name!r} begins with '_', kept for the job's own "
+                    "columns: rename the attribute"
+                )
+        return self
+
 
 class NumericRange(_Frozen):
     """Inclusive bounds of a numeric event property; an unset bound is open."""

@@ -172,6 +172,21 @@ def test_settings_that_reach_beyond_the_dates_or_sums_a_run_holds_are_refused(
         ScoringConfig.model_validate(settings)
 
 
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {"segments": ["plan", "_row"]},
+        {"percentile_segment": "_occurred_at_text"},
+        {"health": {"segment": "_row"}},
+        {"plan_column": "_plan"},
+    ],
+)
+def test_segment_attributes_may_not_name_the_jobs_own_columns(metrics: dict[str, Any]) -> None:
+    """`_row` as a segment ended the run with a ColumnNotFoundError traceback (exit 1)."""
+    with pytest.raises(ValidationError, match="begins with '_', kept for the job's own columns"):
+        ScoringConfig.model_validate({"metrics": metrics})
+
+
 @pytest.mark.parametrize("name", ["", " ", "\t"])
 def test_weight_names_must_not_be_empty(name: str) -> None:
     with pytest.raises(ValidationError, match="must not be empty"):
