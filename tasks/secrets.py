@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any, Self
@@ -123,12 +124,18 @@ def register_secret(value: str) -> None:
         _secrets.update({value, quote(value, safe=""), quote_plus(value)})
 
 
+URL_PASSWORD = re.compile(r"(?<=://)([^/?#@\s:]*):(?!password@)[^/?#\s]+@")
+"""The password of a URL's `user:password@` (a connection URI typed where it does not belong);
+the word `password` itself is the placeholder of the messages' examples."""
+
+
 def redact(text: str) -> str:
-    """`text` with every registered secret replaced by `**********`."""
+    """`text` with every registered secret, and the password of every URL in it, replaced by
+    `**********`."""
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
-    return text
+    return URL_PASSWORD.sub(rf"\1:{MASK}@", text)
 
 
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
