@@ -8,6 +8,7 @@ REASON_FIELDS), e.g. "score dropped {score_drop} points to {score}".
 
 import string
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -211,6 +212,16 @@ class DeliveryConfig(_Frozen):
     timeout_seconds: float = Field(10.0, gt=0)
     drop_dir: str | None = Field(None, description="CRM import drop; null = <output>/crm_drop")
     drop_formats: tuple[Literal["csv", "parquet"], ...] = ("csv", "parquet")
+
+    @model_validator(mode="after")
+    def _no_password_in_the_url(self) -> Self:
+        # the configuration is kept in every run's manifest (the message must not quote it)
+        if self.webhook_url and urlsplit(self.webhook_url).password:
+            raise ValueError(
+                "webhook_url holds a password (user:password@host): put the URL in the "
+                "environment variable named by webhook_url_env instead"
+            )
+        return self
 
 
 class Capacity(_Frozen):

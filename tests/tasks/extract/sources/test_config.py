@@ -122,6 +122,9 @@ def test_secret_references_and_the_webhook_variable_must_be_names() -> None:
         DeliveryConfig(webhook_url_env="https://hooks.example.com/S3cr3tPw")
     assert "S3cr3tPw" not in str(raised.value)
     assert SecretRef(env="ENGAGE_POSTGRES_DSN").env == "ENGAGE_POSTGRES_DSN"
+    with pytest.raises(ValueError, match="webhook_url holds a password") as raised:
+        DeliveryConfig(webhook_url="https://crm:S3cr3tPw@hooks.example.com/in")
+    assert "S3cr3tPw" not in str(raised.value)  # the manifest would have kept it
 
 
 def test_http_errors_show_the_endpoint_without_its_query() -> None:
