@@ -29,7 +29,13 @@ from flows.cli_options import (
 )
 from flows.cli_output import print_backtest_summary, print_summary
 from flows.cli_server import server_app
-from flows.terminal import exit_on, gate_errors, output_errors, preflight_errors
+from flows.terminal import (
+    ExpectedErrorFilter,
+    exit_on,
+    gate_errors,
+    output_errors,
+    preflight_errors,
+)
 
 # Set before Prefect is imported: an ephemeral server needs 8-16 s to start on two cores.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -358,10 +364,18 @@ def backfill(
     terminal.console.print(f"backfilling {first} to {last} from {events} into {output} ...")
     with prefect_api() as server:  # a temporary server starts while the flows are imported
         from flows.backfill import BackfillFailed, backfill_scoring
+        from flows.preflight import FutureRunDateError
+        from tasks.extract.files import EventInputError
+        from tasks.publish.atomic import OutputNotWritableError
+        from tasks.quality.validate import QualityGateError
 
         if server is not None:
             server.wait()
-        with exit_on(BackfillFailed, debug=debug):
+        # a date's expected error is one line of the backfill's log, not the tracebacks of
+        # its run and task
+        failures = (EventInputError, FutureRunDateError, QualityGateError, OutputNotWritableError)
+        quiet = ExpectedErrorFilter((BackfillFailed, *failures))
+        with exit_on(BackfillFailed, debug=debug, quiet=quiet):
             summary = backfill_scoring(
                 start=first,
                 end=last,
