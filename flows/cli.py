@@ -220,7 +220,7 @@ def demo(
     run_date: Annotated[str, typer.Option(help="The day to score, YYYY-MM-DD.")] = str(
         DEMO_RUN_DATE
     ),
-    customers: Annotated[int, typer.Option(help="Customers in the generated data.")] = 2000,
+    customers: Annotated[int, typer.Option(min=1, help="Customers in the generated data.")] = 2000,
     debug: Debug = False,
 ) -> None:
     """Generate the seeded demo data and run the daily flow on it for two consecutive days:

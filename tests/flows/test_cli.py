@@ -184,6 +184,14 @@ def test_a_backtest_horizon_beyond_ten_years_is_a_usage_error() -> None:
     assert "--horizon" in result.output and "3660" in result.output
 
 
+def test_a_demo_of_no_customers_is_a_usage_error(tmp_path: Path) -> None:
+    """--customers 0 ended the demo with a ValueError traceback (exit 1)."""
+    result = runner.invoke(app, ["demo", "--output", str(tmp_path), "--customers", "0"])
+    assert result.exit_code == 2
+    assert "--customers" in result.output and "1" in result.output
+    assert not any(tmp_path.iterdir())
+
+
 def test_every_command_has_help() -> None:
     for command in ([], ["run"], ["demo"]):
         result = runner.invoke(app, [*command, "--help"])
