@@ -192,6 +192,19 @@ def test_a_demo_of_no_customers_is_a_usage_error(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
+def test_a_server_home_that_is_a_file_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It ended `engage server start` with a FileExistsError traceback (exit 1)."""
+    (tmp_path / "home").write_text("")
+    monkeypatch.setenv("ENGAGE_SERVER_HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, ["server", "start"])
+    assert result.exit_code == 2
+    assert f"error: ENGAGE_SERVER_HOME {tmp_path / 'home'} cannot hold the server's state" in (
+        " ".join(result.output.split())
+    )
+
+
 def test_every_command_has_help() -> None:
     for command in ([], ["run"], ["demo"]):
         result = runner.invoke(app, [*command, "--help"])
