@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from flows.settings import ConfigFileError, load_config, load_source
+from flows.settings import ConfigFileError, SettingsError, load_config, load_source, settings
 from scoring.config import ScoringConfig
 from scoring.run_dates import RUN_DATES, latest_started_date
 from scoring.schema import EVENT_COLUMN_NAMES
@@ -37,7 +37,7 @@ class FutureRunDateError(ValueError):
     every customer as inactive."""
 
 
-EXPECTED = (PreflightError, FutureRunDateError, ConfigFileError, EventInputError)
+EXPECTED = (PreflightError, FutureRunDateError, ConfigFileError, SettingsError, EventInputError)
 """The pre-flight's errors of a bad argument or input (exit status 2)."""
 NOT_WRITABLE = OutputNotWritableError
 """The pre-flight's error of an output that cannot be written (exit status 4)."""
@@ -69,7 +69,9 @@ def refuse_future_run_date(
 
 
 def checked_config(path: Path) -> ScoringConfig:
-    """The configuration of a file (ConfigFileError names the file and key)."""
+    """The configuration of a file (ConfigFileError names the file and key), once the ENGAGE_*
+    environment variables the flows read are known to fit (SettingsError names the variable)."""
+    settings()
     return load_config(path)
 
 

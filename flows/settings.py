@@ -33,9 +33,20 @@ class EngageSettings(BaseSettings):
     not block its date until its lease expires"""
 
 
+class SettingsError(ValueError):
+    """An ENGAGE_* environment variable whose value does not fit its setting."""
+
+
 def settings() -> EngageSettings:
-    """The settings as the environment says now."""
-    return EngageSettings()
+    """The settings as the environment says now (SettingsError names a bad variable)."""
+    try:
+        return EngageSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"ENGAGE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SettingsError(f"environment: {problems}") from error
 
 
 class ConfigFileError(ValueError):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import ConfigFileError, load_config, load_source
+from flows.preflight import EXPECTED, checked_config
+from flows.settings import ConfigFileError, SettingsError, load_config, load_source
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,16 @@ def test_a_merged_key_may_still_be_overridden(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("weights:\n  <<: {login: 1, invite_sent: 5}\n  invite_sent: 3\n")
     assert load_config(path).weights == {"login": 1, "invite_sent": 3}
+
+
+def test_a_bad_environment_variable_is_one_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flow read it first and ended with a pydantic ValidationError traceback (exit 1)."""
+    monkeypatch.setenv("ENGAGE_RUN_DATE_LOCK", "maybe")
+    path = tmp_path / "config.yaml"
+    path.write_text("weights: {login: 1}\n")
+    message = "environment: ENGAGE_RUN_DATE_LOCK: Input should be a valid boolean"
+    with pytest.raises(SettingsError, match=f"^{message}") as raised:
+        checked_config(path)  # every command's pre-flight
+    assert isinstance(raised.value, EXPECTED)  # exit 2, one line
