@@ -229,11 +229,12 @@ def demo(
     as the follow-up flow does (no webhook)."""
     from demo.data import write_demo_dataset
     from flows.preflight import parsed_date
-    from flows.settings import bundled_config_path
+    from flows.settings import bundled_config_path, settings
     from tasks.publish.atomic import check_output_writable
 
     with preflight_errors(debug):
         day = parsed_date(run_date, "--run-date")
+        settings()  # the ENGAGE_* variables the flows read
         check_output_writable(output)
     _hand_over(context)
     terminal.console.print(f"generating demo events for {customers:,} customers ...")
