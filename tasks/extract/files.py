@@ -663,11 +663,14 @@ def _type_changes(schema: pl.Schema, file: EventFile) -> None:
 
 def extras_as_text(frame: Frame) -> Frame:
     """Other columns that have no text of their own as text: nested ones as JSON (as NDJSON
-    keeps them), binary ones as hexadecimal (the quarantine holds every field as text)."""
+    keeps them), binary ones as hexadecimal, durations in ISO 8601 (the quarantine holds every
+    field as text)."""
     schema = frame.collect_schema()
     nested = [c for c, dtype in schema.items() if dtype.is_nested()]
     binary = [c for c, dtype in schema.items() if dtype == pl.Binary]
+    durations = [c for c, dtype in schema.items() if isinstance(dtype, pl.Duration)]
     return frame.with_columns(
+        *[pl.col(c).dt.to_string() for c in durations],  # ISO 8601 (P1DT5S): no cast to text
         *[
             # {"v":<JSON>} less its 5 + 1 wrapping characters
             pl.when(pl.col(c).is_not_null())
@@ -729,7 +732,22 @@ def read_events(
         return raw.collect(engine="in-memory")
     except (pl.exceptions.PolarsError, OSError):
         frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
-        return pl.concat(frames, how="diagonal_relaxed").with_row_index(ROW_ID)
+        return pl.concat(_extras_alike(frames), how="diagonal_relaxed").with_row_index(ROW_ID)
+
+
+def _extras_alike(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The frames with each extra column whose types differ between files and have no common
+    type (a time in one file, a boolean in the next) as text in all of them."""
+    types: dict[str, set[pl.DataType]] = {}
+    for frame in frames:
+        for name, dtype in frame.schema.items():
+            types.setdefault(name, set()).add(dtype)
+    own = {*EVENT_COLUMN_NAMES, *(c.name for c in OPTIONAL_EVENT_COLUMNS), *RESERVED_COLUMNS}
+    differing = [name for name, kinds in types.items() if len(kinds) > 1 and name not in own]
+    return [
+        frame.with_columns(pl.col(c).cast(pl.String) for c in differing if c in frame.columns)
+        for frame in frames
+    ]
 
 
 def read_untyped_file(
