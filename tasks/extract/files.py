@@ -732,12 +732,15 @@ def read_events(
         return raw.collect(engine="in-memory")
     except (pl.exceptions.PolarsError, OSError):
         frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
-        return pl.concat(_extras_alike(frames), how="diagonal_relaxed").with_row_index(ROW_ID)
+        return pl.concat(extras_alike(frames), how="diagonal_relaxed").with_row_index(ROW_ID)
 
 
-def _extras_alike(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
-    """The frames with each extra column whose types differ between files and have no common
-    type (a time in one file, a boolean in the next) as text in all of them."""
+def extras_alike(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The frames (of files or a source's pieces) with their extra columns as text where they
+    have none of their own (extras_as_text), and each extra column whose type differs between
+    frames, perhaps with no common type (a time in one file, a boolean in the next), as text
+    in all of them."""
+    frames = [extras_as_text(frame) for frame in frames]
     types: dict[str, set[pl.DataType]] = {}
     for frame in frames:
         for name, dtype in frame.schema.items():
