@@ -73,10 +73,25 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+"""A configuration is a few kilobytes: a larger file (or /dev/zero) is not one, and is not read
+whole."""
+
+
+def _config_text(path: Path) -> str:
+    with path.open("rb") as stream:
+        data = stream.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigFileError(
+            f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes: not a configuration; check --config"
+        )
+    return data.decode("utf-8")
+
+
 def _read_yaml(path: Path) -> Any:
     """The YAML document of a configuration file; errors name the file."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        return yaml.load(_config_text(path), Loader=_UniqueKeyLoader)
     except OSError as error:
         raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
     except UnicodeDecodeError as error:

@@ -41,6 +41,12 @@ def test_a_configuration_that_cannot_be_read_is_one_error_naming_the_file(
             load(path)
 
 
+def test_a_device_or_huge_file_is_not_read_whole() -> None:
+    """--config /dev/zero read forever."""
+    with pytest.raises(ConfigFileError, match=r"^/dev/zero: larger than 16,777,216 bytes: not a"):
+        load_config("/dev/zero")
+
+
 def test_a_merged_key_may_still_be_overridden(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("weights:\n  <<: {login: 1, invite_sent: 5}\n  invite_sent: 3\n")
