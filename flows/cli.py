@@ -29,7 +29,13 @@ from flows.cli_options import (
 )
 from flows.cli_output import print_backtest_summary, print_summary
 from flows.cli_server import server_app
-from flows.terminal import exit_on, gate_errors, output_errors, preflight_errors
+from flows.terminal import (
+    ExpectedErrorFilter,
+    exit_on,
+    gate_errors,
+    output_errors,
+    preflight_errors,
+)
 
 # Set before Prefect is imported: an ephemeral server needs 8-16 s to start on two cores.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -214,7 +220,7 @@ def demo(
     run_date: Annotated[str, typer.Option(help="The day to score, YYYY-MM-DD.")] = str(
         DEMO_RUN_DATE
     ),
-    customers: Annotated[int, typer.Option(help="Customers in the generated data.")] = 2000,
+    customers: Annotated[int, typer.Option(min=1, help="Customers in the generated data.")] = 2000,
     debug: Debug = False,
 ) -> None:
     """Generate the seeded demo data and run the daily flow on it for two consecutive days:
@@ -223,11 +229,12 @@ def demo(
     as the follow-up flow does (no webhook)."""
     from demo.data import write_demo_dataset
     from flows.preflight import parsed_date
-    from flows.settings import bundled_config_path
+    from flows.settings import bundled_config_path, settings
     from tasks.publish.atomic import check_output_writable
 
     with preflight_errors(debug):
         day = parsed_date(run_date, "--run-date")
+        settings()  # the ENGAGE_* variables the flows read
         check_output_writable(output)
     _hand_over(context)
     terminal.console.print(f"generating demo events for {customers:,} customers ...")
@@ -276,7 +283,7 @@ def backtest(
     from_: Annotated[str, typer.Option("--from", help="First observation date, YYYY-MM-DD.")],
     to: Annotated[str, typer.Option(help="Last possible observation date, YYYY-MM-DD.")],
     every: Annotated[int, typer.Option(min=1, help="Days between observation dates.")] = 7,
-    horizon: Annotated[int, typer.Option(min=1, help="Churn horizon in days.")] = 30,
+    horizon: Annotated[int, typer.Option(min=1, max=3660, help="Churn horizon in days.")] = 30,
     output: Annotated[Path, typer.Option(help="Directory of the backtest outputs.")] = Path(
         "output"
     ),
@@ -358,10 +365,18 @@ def backfill(
     terminal.console.print(f"backfilling {first} to {last} from {events} into {output} ...")
     with prefect_api() as server:  # a temporary server starts while the flows are imported
         from flows.backfill import BackfillFailed, backfill_scoring
+        from flows.preflight import FutureRunDateError
+        from tasks.extract.files import EventInputError
+        from tasks.publish.atomic import OutputNotWritableError
+        from tasks.quality.validate import QualityGateError
 
         if server is not None:
             server.wait()
-        with exit_on(BackfillFailed, debug=debug):
+        # a date's expected error is one line of the backfill's log, not the tracebacks of
+        # its run and task
+        failures = (EventInputError, FutureRunDateError, QualityGateError, OutputNotWritableError)
+        quiet = ExpectedErrorFilter((BackfillFailed, *failures))
+        with exit_on(BackfillFailed, debug=debug, quiet=quiet):
             summary = backfill_scoring(
                 start=first,
                 end=last,

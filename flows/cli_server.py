@@ -24,6 +24,11 @@ def server_start() -> None:
         state = start()
     except RuntimeError as error:
         raise fail(str(error), code=1) from error
+    except OSError as error:  # the home is a file, or cannot be written
+        raise fail(
+            f"ENGAGE_SERVER_HOME {server_home()} cannot hold the server's state and logs: "
+            f"{error.strerror or error}; point ENGAGE_SERVER_HOME at a writable directory"
+        ) from error
     ui = f"; UI {state.api_url.removesuffix('/api')}" if state.server_pid else ""
     terminal.console.print(
         f"engage server: Prefect API {state.api_url}{ui}; runner pid {state.runner_pid}"

@@ -179,10 +179,22 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
             environment_variable("PREFECT_API_URL", api_url),
             temporary_settings({PREFECT_API_URL: api_url}),
         ):
-            yield server
+            try:
+                yield server
+            finally:
+                send_queued_logs()
     finally:
         if server is not None:
             server.stop()
+
+
+def send_queued_logs() -> None:
+    """Send the run logs still queued for the API while it answers: a failed run's last
+    records, sent at exit to a temporary server already stopped, printed `--- Error logging
+    to API ---` under the command's one-line error."""
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
 
 
 # ------------------------------------------------------------------ `engage server` (warm)

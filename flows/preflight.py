@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from flows.settings import ConfigFileError, load_config, load_source
+from flows.settings import ConfigFileError, SettingsError, load_config, load_source, settings
 from scoring.config import ScoringConfig
-from scoring.run_dates import latest_started_date
+from scoring.run_dates import RUN_DATES, latest_started_date
 from scoring.schema import EVENT_COLUMN_NAMES
 from tasks.extract.customers import CustomersInputError, customers_header
 from tasks.extract.files import (
@@ -21,6 +21,7 @@ from tasks.extract.files import (
     event_files,
     header_columns,
     missing_columns_message,
+    reserved_columns_message,
 )
 from tasks.extract.sources.config import SourceConfig
 from tasks.publish.atomic import OutputNotWritableError
@@ -36,18 +37,22 @@ class FutureRunDateError(ValueError):
     every customer as inactive."""
 
 
-EXPECTED = (PreflightError, FutureRunDateError, ConfigFileError, EventInputError)
+EXPECTED = (PreflightError, FutureRunDateError, ConfigFileError, SettingsError, EventInputError)
 """The pre-flight's errors of a bad argument or input (exit status 2)."""
 NOT_WRITABLE = OutputNotWritableError
 """The pre-flight's error of an output that cannot be written (exit status 4)."""
 
 
 def parsed_date(text: str, option: str) -> date:
-    """A YYYY-MM-DD date, or PreflightError naming the option."""
+    """A YYYY-MM-DD date within RUN_DATES, or PreflightError naming the option."""
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
+        day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError as error:
         raise PreflightError(f"{option} {text!r} is not a date in the form YYYY-MM-DD") from error
+    first, last = RUN_DATES
+    if not first <= day <= last:
+        raise PreflightError(f"{option} {day} is out of range: give a date from {first} to {last}")
+    return day
 
 
 def refuse_future_run_date(
@@ -64,7 +69,9 @@ def refuse_future_run_date(
 
 
 def checked_config(path: Path) -> ScoringConfig:
-    """The configuration of a file (ConfigFileError names the file and key)."""
+    """The configuration of a file (ConfigFileError names the file and key), once the ENGAGE_*
+    environment variables the flows read are known to fit (SettingsError names the variable)."""
+    settings()
     return load_config(path)
 
 
@@ -76,7 +83,8 @@ def checked_events(pattern: str) -> list[str]:
         columns = header_columns(file)
         if columns is None:
             continue
-        if problem := missing_columns_message(file.path, columns, EVENT_COLUMN_NAMES):
+        problem = missing_columns_message(file.path, columns, EVENT_COLUMN_NAMES)
+        if problem := problem or reserved_columns_message(file.path, columns):
             raise EventInputError(problem)
     return [file.path for file in files]
 

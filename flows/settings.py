@@ -33,23 +33,76 @@ class EngageSettings(BaseSettings):
     not block its date until its lease expires"""
 
 
+class SettingsError(ValueError):
+    """An ENGAGE_* environment variable whose value does not fit its setting."""
+
+
 def settings() -> EngageSettings:
-    """The settings as the environment says now."""
-    return EngageSettings()
+    """The settings as the environment says now (SettingsError names a bad variable)."""
+    try:
+        return EngageSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"ENGAGE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SettingsError(f"environment: {problems}") from error
 
 
 class ConfigFileError(ValueError):
     """A configuration file that is missing, not YAML, or not a valid ScoringConfig."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping (PyYAML keeps the last
+    silently: a second `weights:` would replace the first unseen)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # unhashable keys are PyYAML's own error; merged keys may be overridden
+            key = self.construct_object(key_node)
+            if key in seen:
+                first = seen[key].line + 1
+                raise yaml.constructor.ConstructorError(
+                    problem=f"key {key!r} repeated (first at line {first})",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep)
+
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+"""A configuration is a few kilobytes: a larger file (or /dev/zero) is not one, and is not read
+whole."""
+
+
+def _config_text(path: Path) -> str:
+    with path.open("rb") as stream:
+        data = stream.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigFileError(
+            f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes: not a configuration; check --config"
+        )
+    return data.decode("utf-8")
+
+
 def _read_yaml(path: Path) -> Any:
     """The YAML document of a configuration file; errors name the file."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(_config_text(path), Loader=_UniqueKeyLoader)
     except OSError as error:
         raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigFileError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}); save the configuration as UTF-8 YAML"
+        ) from error
     except yaml.YAMLError as error:
         raise ConfigFileError(f"{path}: not valid YAML: {_yaml_problem(error)}") from error
+    except RecursionError as error:
+        raise ConfigFileError(f"{path}: not valid YAML: nested too deeply") from error
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

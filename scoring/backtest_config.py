@@ -17,7 +17,7 @@ class BacktestSettings(BaseModel):
     """How `engage backtest` labels churn and which configurations it tries (optional section
     `backtest`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     churn_event_types: tuple[str, ...] = Field(
         (),

@@ -3,7 +3,7 @@
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -16,16 +16,16 @@ from pydantic import (
 
 from scoring.backtest_config import BacktestSettings
 from scoring.followup_config import FollowupsConfig
+from scoring.metrics.rates import EXACT_MAGNITUDE
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and inf are refused in every float setting: no setting means infinity, and they
+    # overflowed the exact (Decimal) sums deep in a run
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _strictly_ascending(bounds: list[float], what: str) -> None:
-    # NaN compares false both ways, so it would slip through the sorted() check
-    if any(bound != bound for bound in bounds):
-        raise ValueError(f"{what} must be numbers, got {bounds}")
     if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
         raise ValueError(f"{what} must be strictly ascending, got {bounds}")
 
@@ -124,9 +124,11 @@ class HealthConfig(_Frozen):
     engagement_full_score: float | None = Field(
         None, gt=0, description="score worth 100 engagement; null = tiers.highly_engaged_max"
     )
-    ticket_penalty: float = Field(10.0, ge=0)
-    escalation_penalty: float = Field(25.0, ge=0)
-    billing_penalties: dict[str, float] = Field(
+    ticket_penalty: float = Field(10.0, ge=0, le=EXACT_MAGNITUDE)
+    escalation_penalty: float = Field(25.0, ge=0, le=EXACT_MAGNITUDE)
+    billing_penalties: dict[
+        str, Annotated[float, Field(ge=-EXACT_MAGNITUDE, le=EXACT_MAGNITUDE)]
+    ] = Field(
         default_factory=lambda: {"subscription_cancelled": 100.0, "downgrade": 50.0},
         description="event_type -> health points lost per occurrence in the window",
     )
@@ -190,6 +192,17 @@ class MetricsConfig(_Frozen):
             raise ValueError("csat_satisfied_min must be on the scale (<= csat_scale_max)")
         return self
 
+    @model_validator(mode="after")
+    def _attributes_not_the_jobs_own(self) -> Self:
+        wanted = (*self.segments, self.percentile_segment, self.health.segment, self.plan_column)
+        for name in (name for name in wanted if name is not None):
+            if name.startswith("_"):  # _row, _occurred_at_text: the run's own event columns
+                raise ValueError(
+                    f"segment attribute {name!r} begins with '_', kept for the job's own "
+                    "columns: rename the attribute"
+                )
+        return self
+
 
 class NumericRange(_Frozen):
     """Inclusive bounds of a numeric event property; an unset bound is open."""
@@ -199,9 +212,6 @@ class NumericRange(_Frozen):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
-        for bound in (self.min, self.max):
-            if bound is not None and (bound != bound or bound in (float("inf"), float("-inf"))):
-                raise ValueError(f"range bounds must be finite numbers, got {bound}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"range min {self.min} is above max {self.max}")
         return self
@@ -238,6 +248,10 @@ def _default_ranges() -> dict[str, dict[str, NumericRange]]:
     }
 
 
+MAX_LOOKBACK_DAYS = 36_500
+"""The furthest (100 years) a setting may reach back or ahead from a run date: from every run
+date of scoring.run_dates.RUN_DATES, every date it reaches is then a date (years 1-9999)."""
+
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 """validation.max_uncompressed_bytes by default: 2 GiB per compressed input file."""
 
@@ -255,10 +269,16 @@ class ValidationRules(_Frozen):
         "a share of a handful of rows says nothing (below it the check only warns)",
     )
     future_tolerance_hours: float = Field(
-        24, ge=0, description="occurred_at may be this far after the validation time"
+        24,
+        ge=0,
+        le=MAX_LOOKBACK_DAYS * 24,
+        description="occurred_at may be this far after the validation time",
     )
     lookback_days: int = Field(
-        3660, ge=1, description="occurred_at older than this many days before the run date fails"
+        3660,
+        ge=1,
+        le=MAX_LOOKBACK_DAYS,
+        description="occurred_at older than this many days before the run date fails",
     )
     event_types: list[str] = Field(
         default_factory=list,
@@ -325,8 +345,11 @@ class ScoringConfig(_Frozen):
         for event_type, weight in self.weights.items():
             if not event_type.strip():
                 raise ValueError("weights: event type names must not be empty")
-            if weight != weight or weight in (float("inf"), float("-inf")):
-                raise ValueError(f"weights.{event_type}: must be a finite number, got {weight}")
+            if abs(weight) > EXACT_MAGNITUDE:
+                raise ValueError(
+                    f"weights.{event_type}: must be within ±{EXACT_MAGNITUDE:g} (the exact sums "
+                    f"of contributions overflow beyond), got {weight:g}"
+                )
         if self.validation_rules.lookback_days < self.window_days:
             raise ValueError(
                 f"validation.lookback_days ({self.validation_rules.lookback_days}) must cover "

@@ -8,10 +8,12 @@ REASON_FIELDS), e.g. "score dropped {score_drop} points to {score}".
 
 import string
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scoring.schema import TIERS
+from scoring.secret_names import EnvironmentVariableName
 
 FlagKind = Literal["at_risk", "upsell_ready"]
 FLAG_KINDS: tuple[FlagKind, ...] = ("at_risk", "upsell_ready")
@@ -40,7 +42,7 @@ REASON_FIELDS: frozenset[str] = frozenset(
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _known_tiers(tiers: tuple[str, ...]) -> tuple[str, ...]:
@@ -70,7 +72,7 @@ class ScoreDrop(_Frozen):
     condition: Literal["score_drop"]
     points: float | None = Field(None, gt=0)
     percent: float | None = Field(None, gt=0)
-    days_ago: int | None = Field(None, ge=1, description="null = the previous run")
+    days_ago: int | None = Field(None, ge=1, le=3660, description="null = the previous run")
 
     @model_validator(mode="after")
     def _threshold(self) -> Self:
@@ -92,7 +94,7 @@ class TierFell(_Frozen):
 
     condition: Literal["tier_fell"]
     steps: int = Field(1, ge=1)
-    days_ago: int | None = Field(None, ge=1, description="null = the previous run")
+    days_ago: int | None = Field(None, ge=1, le=3660, description="null = the previous run")
 
 
 class NpsDetractor(_Frozen):
@@ -196,8 +198,13 @@ class FollowupRule(_Frozen):
 class DeliveryConfig(_Frozen):
     """Where the follow-up flow delivers a run's actions."""
 
+    # a secret URL put where the name of its variable belongs must not be quoted back
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, hide_input_in_errors=True
+    )
+
     webhook_url: str | None = Field(None, description="JSON webhook; null = webhook_url_env")
-    webhook_url_env: str = Field(
+    webhook_url_env: EnvironmentVariableName = Field(
         "ENGAGE_WEBHOOK_URL", description="environment variable read when webhook_url is null"
     )
     retries: int = Field(3, ge=0, description="retries after a failed POST")
@@ -205,6 +212,16 @@ class DeliveryConfig(_Frozen):
     timeout_seconds: float = Field(10.0, gt=0)
     drop_dir: str | None = Field(None, description="CRM import drop; null = <output>/crm_drop")
     drop_formats: tuple[Literal["csv", "parquet"], ...] = ("csv", "parquet")
+
+    @model_validator(mode="after")
+    def _no_password_in_the_url(self) -> Self:
+        # the configuration is kept in every run's manifest (the message must not quote it)
+        if self.webhook_url and urlsplit(self.webhook_url).password:
+            raise ValueError(
+                "webhook_url holds a password (user:password@host): put the URL in the "
+                "environment variable named by webhook_url_env instead"
+            )
+        return self
 
 
 class Capacity(_Frozen):

@@ -20,6 +20,11 @@ def scheduled_run_date(scheduled_at: datetime, time_zone: str) -> date:
     return scheduled_at.astimezone(ZoneInfo(time_zone)).date() - timedelta(days=1)
 
 
+RUN_DATES = (date(1900, 1, 1), date(9799, 12, 31))
+"""The first and last run date: every day a run reaches from its run date (windows, lookbacks,
+comparisons: at most 100 years back or ahead, scoring.config.MAX_LOOKBACK_DAYS) is then a day
+Python and Polars can hold (years 1 to 9999)."""
+
 EARLIEST_TIME_ZONE = timedelta(hours=14)
 """UTC+14 (Line Islands): the first place where a calendar day begins."""
 

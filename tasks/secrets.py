@@ -17,12 +17,15 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import quote, quote_plus, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from scoring.secret_names import BlockName, EnvironmentVariableName
 
 MASK = "**********"
 MIN_REDACTED_LENGTH = 4
@@ -40,10 +43,12 @@ class SecretNotFoundError(LookupError):
 class SecretRef(BaseModel):
     """Where a secret comes from: an environment variable or a Prefect Secret block."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    env: str | None = Field(None, description="name of the environment variable holding it")
-    block: str | None = Field(None, description="name of the Prefect Secret block holding it")
+    env: EnvironmentVariableName | None = Field(
+        None, description="name of the environment variable holding it"
+    )
+    block: BlockName | None = Field(None, description="name of the Prefect Secret block holding it")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -119,12 +124,18 @@ def register_secret(value: str) -> None:
         _secrets.update({value, quote(value, safe=""), quote_plus(value)})
 
 
+URL_PASSWORD = re.compile(r"(?<=://)([^/?#@\s:]*):(?!password@)[^/?#\s]+@")
+"""The password of a URL's `user:password@` (a connection URI typed where it does not belong);
+the word `password` itself is the placeholder of the messages' examples."""
+
+
 def redact(text: str) -> str:
-    """`text` with every registered secret replaced by `**********`."""
+    """`text` with every registered secret, and the password of every URL in it, replaced by
+    `**********`."""
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
-    return text
+    return URL_PASSWORD.sub(rf"\1:{MASK}@", text)
 
 
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:

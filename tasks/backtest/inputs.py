@@ -11,6 +11,12 @@ from pathlib import Path
 import polars as pl
 
 from scoring.backtest.observations import OBSERVATION_DATE, OBSERVED_UNTIL
+from tasks.extract.files import (
+    PARQUET_ERRORS,
+    error_text,
+    not_plain_columns,
+    read_parquet_frame,
+)
 
 LABEL_COLUMNS = ("customer_id", OBSERVATION_DATE, "churned")
 TRUE_TEXT = ("1", "true", "yes")
@@ -81,11 +87,11 @@ def read_table(path: str, what: str) -> pl.DataFrame:
         raise BacktestInputError(f"{path}: {what} not found")
     try:
         if name.endswith(".parquet"):
-            return pl.read_parquet(path)
+            return read_parquet_frame(path)
         if name.endswith((".csv", ".csv.gz")):
             return pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise BacktestInputError(f"{path}: cannot read the {what}: {error}") from error
+    except PARQUET_ERRORS as error:
+        raise BacktestInputError(f"{path}: cannot read the {what}: {error_text(error)}") from error
     raise BacktestInputError(f"{path}: the {what} must be a .csv, .csv.gz or .parquet file")
 
 
@@ -93,6 +99,11 @@ def read_labels(path: str) -> pl.DataFrame:
     """The labels: customer_id (text), observation_date (date), churned (bool) and
     observed_until (date, null where not given)."""
     frame = read_table(path, "labels file")
+    if nested := not_plain_columns(frame.schema):
+        raise BacktestInputError(
+            f"{path}: column(s) {', '.join(nested)} hold lists, structs or bytes; labels are "
+            "text, dates and 0/1: flatten or drop them"
+        )
     missing = [c for c in LABEL_COLUMNS if c not in frame.columns]
     if missing:
         raise BacktestInputError(

@@ -4,7 +4,16 @@
 import polars as pl
 
 from scoring.followup_config import FollowupsConfig
-from tasks.extract.files import EventFile, EventInputError, delimiter_of, header_columns
+from tasks.extract.files import (
+    PARQUET_ERRORS,
+    EventFile,
+    EventInputError,
+    delimiter_of,
+    error_text,
+    header_columns,
+    not_plain_columns,
+    read_parquet_frame,
+)
 
 
 class CustomersInputError(EventInputError):
@@ -50,15 +59,18 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
         raise CustomersInputError(str(error)) from error
     try:
         if file.format == "parquet":
-            frame = pl.read_parquet(path)
+            frame = read_parquet_frame(path)
         elif file.format == "csv":
             separator = delimiter_of(file, CUSTOMER_COLUMNS)
             frame = pl.read_csv(path, separator=separator, infer_schema=False)
         else:
             frame = pl.read_ndjson(path, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, OSError, EventInputError) as error:
-        raise CustomersInputError(f"{path}: cannot read the customers table: {error}") from error
+    except (*PARQUET_ERRORS, EventInputError) as error:
+        raise CustomersInputError(
+            f"{path}: cannot read the customers table: {error_text(error)}"
+        ) from error
     check_customer_columns(path, frame.columns, required)
+    check_plain_values(path, frame.schema)
     duplicated = frame.filter(pl.col("customer_id").is_duplicated())["customer_id"]
     if duplicated.len():
         raise CustomersInputError(
@@ -66,6 +78,16 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
             f"{', '.join(map(str, duplicated.unique().sort().head(5).to_list()))}"
         )
     return frame
+
+
+def check_plain_values(path: str, schema: pl.Schema) -> None:
+    """Raise CustomersInputError naming the columns that hold lists, structs or bytes: segments,
+    plans, owners and values are read as text or numbers, which those are not."""
+    if nested := not_plain_columns(schema):
+        raise CustomersInputError(
+            f"{path}: column(s) {', '.join(nested)} hold lists, structs or bytes; a customers "
+            "table holds plain values (text, numbers, dates, booleans): flatten or drop them"
+        )
 
 
 def check_rule_columns(path: str, found: list[str], needed: dict[str, list[str]]) -> None:

@@ -21,8 +21,10 @@ import operator
 import os
 import re
 import zlib
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,13 +32,24 @@ import msgspec
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from polars.exceptions import PanicException
 
 from scoring.config import MAX_UNCOMPRESSED_BYTES
 from scoring.events import ROW_ID, timestamp_from_text, timestamp_from_typed
-from scoring.schema import EVENT_COLUMN_NAMES, OPTIONAL_EVENT_COLUMNS, SOURCE_FILE, SOURCE_ROW
+from scoring.schema import (
+    EVENT_COLUMN_NAMES,
+    OPTIONAL_EVENT_COLUMNS,
+    QUARANTINE_FIXED,
+    SOURCE_FILE,
+    SOURCE_ROW,
+)
 
 OCCURRED_AT_TEXT = "_occurred_at_text"
 """The original text of occurred_at (null for typed Parquet columns), kept for error reasons."""
+
+RESERVED_COLUMNS = (ROW_ID, OCCURRED_AT_TEXT, *(c.name for c in QUARANTINE_FIXED))
+"""Names the job gives columns of its own next to the input's (row ids, provenance, the
+quarantine's reasons): an input column of one of them would be overwritten or collide."""
 
 BLOCK_BYTES = 64 * 1024 * 1024
 """Text files are read in blocks of this many bytes; a line may not be longer."""
@@ -320,7 +333,9 @@ def header_columns(
         try:
             return list(pq.read_schema(file.path).names)
         except (pa.ArrowException, OSError) as error:
-            raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+            raise EventInputError(
+                f"{file.path}: cannot be read as parquet: {error_text(error)}"
+            ) from error
     head = _head(file)
     if file.format != "csv" or not head.strip():
         return None
@@ -346,6 +361,16 @@ def missing_columns_message(path: str, found: list[str], wanted: tuple[str, ...]
         f"{path}: missing required column(s) {', '.join(missing)} "
         f"(found: {', '.join(found) or 'none'}); {hint}"
     )
+
+
+def reserved_columns_message(path: str, found: list[str]) -> str | None:
+    """The error naming the columns of `found` that have a name in RESERVED_COLUMNS, if any."""
+    if reserved := [name for name in found if name in RESERVED_COLUMNS]:
+        return (
+            f"{path}: column(s) {', '.join(reserved)} have a name the job gives its own columns "
+            f"({', '.join(RESERVED_COLUMNS)}); rename or drop them"
+        )
+    return None
 
 
 def _read_csv(file: EventFile, limit: int) -> pl.DataFrame:
@@ -516,13 +541,64 @@ def _read_text_table(file: EventFile, limit: int) -> pl.DataFrame:
     return _read_csv(file, limit) if file.format == "csv" else _read_ndjson(file, limit)
 
 
+@cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def not_plain_columns(schema: pl.Schema) -> list[str]:
+    """The columns of a table (customers, labels) that hold lists, structs or bytes, as
+    `name (type)`: such a table's values are read as text, dates or numbers, which those are not."""
+    return [f"{name} ({dtype})" for name, dtype in schema.items() if _not_plain(dtype)]
+
+
+def _not_plain(dtype: pl.DataType) -> bool:
+    return dtype.is_nested() or dtype == pl.Binary
+
+
+def error_text(error: BaseException) -> str:
+    """An error's message in one line: its first (Polars adds hints and query plans below)."""
+    return next(iter(str(error).strip().splitlines()), type(error).__name__)
+
+
+def polars_readable_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with each timestamp whose time zone is not a named zone (a fixed offset such as
+    `+05:30`, which Arrow allows and pandas writes) in UTC: the same instants, Arrow keeps them
+    in UTC. Polars cannot read such a zone: it panics, past any error handling."""
+    for index, field in enumerate(schema):
+        zone = getattr(field.type, "tz", None)
+        if zone is not None and zone not in _time_zone_names():
+            utc = pa.timestamp(field.type.unit, "UTC")
+            schema = schema.set(index, field.with_type(utc))
+    return schema
+
+
+def read_parquet_frame(source: str | io.BytesIO) -> pl.DataFrame:
+    """A Parquet file as a Polars frame, timestamps in zones Polars cannot name read in UTC
+    (polars_readable_schema). Raises PolarsError, ArrowException or OSError."""
+    schema = pq.read_schema(source)
+    readable = polars_readable_schema(schema)
+    if readable == schema:
+        return pl.read_parquet(source)
+    frame = pl.from_arrow(pq.read_table(source).cast(readable))
+    assert isinstance(frame, pl.DataFrame)  # a table gives a frame
+    return frame
+
+
+PARQUET_ERRORS = (pl.exceptions.PolarsError, pa.ArrowException, OSError, PanicException)
+"""What reading a Parquet file that is not what it says raises (a panic: Polars' last word on
+a file it cannot read)."""
+
+
 def _read_parquet(file: EventFile, limit: int) -> pl.DataFrame:
     try:
         if file.compression:  # Parquet needs random access: decompressed in memory, bounded
-            return pl.read_parquet(io.BytesIO(b"".join(_blocks(file, limit))))
-        return pl.read_parquet(file.path)
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+            return read_parquet_frame(io.BytesIO(b"".join(_blocks(file, limit))))
+        return read_parquet_frame(file.path)
+    except PARQUET_ERRORS as error:
+        raise EventInputError(
+            f"{file.path}: cannot be read as parquet: {error_text(error)}"
+        ) from error
 
 
 def _typed(frame: Frame, file: EventFile) -> Frame:
@@ -539,6 +615,8 @@ def _typed(frame: Frame, file: EventFile) -> Frame:
             "map the source's columns onto event_id, customer_id, event_type, occurred_at"
         )
     if message := missing_columns_message(file.path, schema.names(), EVENT_COLUMN_NAMES):
+        raise EventInputError(message)
+    if message := reserved_columns_message(file.path, schema.names()):
         raise EventInputError(message)
     occurred = schema["occurred_at"]
     if occurred == pl.String:
@@ -583,13 +661,16 @@ def _type_changes(schema: pl.Schema, file: EventFile) -> None:
             )
 
 
-def _extras_as_text(frame: Frame) -> Frame:
+def extras_as_text(frame: Frame) -> Frame:
     """Other columns that have no text of their own as text: nested ones as JSON (as NDJSON
-    keeps them), binary ones as hexadecimal (the quarantine holds every field as text)."""
+    keeps them), binary ones as hexadecimal, durations in ISO 8601 (the quarantine holds every
+    field as text)."""
     schema = frame.collect_schema()
     nested = [c for c, dtype in schema.items() if dtype.is_nested()]
     binary = [c for c, dtype in schema.items() if dtype == pl.Binary]
+    durations = [c for c, dtype in schema.items() if isinstance(dtype, pl.Duration)]
     return frame.with_columns(
+        *[pl.col(c).dt.to_string() for c in durations],  # ISO 8601 (P1DT5S): no cast to text
         *[
             # {"v":<JSON>} less its 5 + 1 wrapping characters
             pl.when(pl.col(c).is_not_null())
@@ -609,21 +690,26 @@ def read_event_file(
         return _typed(_read_text_table(file, max_uncompressed_bytes), file)
     frame = _read_parquet(file, max_uncompressed_bytes)
     _type_changes(frame.schema, file)
-    return _typed(_extras_as_text(frame), file)
+    return _typed(extras_as_text(frame), file)
 
 
 def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
     """An uncompressed Parquet file as a lazy raw event frame (read_event_file's steps as one
     query); its schema is read now, so a file that is not Parquet fails here, by name."""
     try:
+        arrow_schema = pq.read_schema(file.path)
+        if polars_readable_schema(arrow_schema) != arrow_schema:
+            return read_event_file(file).lazy()  # read through Arrow, the zone in UTC
         scan = pl.scan_parquet(file.path)
         schema = scan.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise EventInputError(f"{file.path}: cannot be read as parquet: {error}") from error
+    except PARQUET_ERRORS as error:
+        raise EventInputError(
+            f"{file.path}: cannot be read as parquet: {error_text(error)}"
+        ) from error
     if not schema:  # no columns at all: read_event_file's empty-file rule
         return read_event_file(file).lazy()
     _type_changes(schema, file)
-    return _typed(_extras_as_text(scan), file)
+    return _typed(extras_as_text(scan), file)
 
 
 def read_events(
@@ -646,7 +732,25 @@ def read_events(
         return raw.collect(engine="in-memory")
     except (pl.exceptions.PolarsError, OSError):
         frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
-        return pl.concat(frames, how="diagonal_relaxed").with_row_index(ROW_ID)
+        return pl.concat(extras_alike(frames), how="diagonal_relaxed").with_row_index(ROW_ID)
+
+
+def extras_alike(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The frames (of files or a source's pieces) with their extra columns as text where they
+    have none of their own (extras_as_text), and each extra column whose type differs between
+    frames, perhaps with no common type (a time in one file, a boolean in the next), as text
+    in all of them."""
+    frames = [extras_as_text(frame) for frame in frames]
+    types: dict[str, set[pl.DataType]] = {}
+    for frame in frames:
+        for name, dtype in frame.schema.items():
+            types.setdefault(name, set()).add(dtype)
+    own = {*EVENT_COLUMN_NAMES, *(c.name for c in OPTIONAL_EVENT_COLUMNS), *RESERVED_COLUMNS}
+    differing = [name for name, kinds in types.items() if len(kinds) > 1 and name not in own]
+    return [
+        frame.with_columns(pl.col(c).cast(pl.String) for c in differing if c in frame.columns)
+        for frame in frames
+    ]
 
 
 def read_untyped_file(

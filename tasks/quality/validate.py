@@ -27,7 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from scoring.config import RowCountBand, ScoringConfig
 from scoring.events import ROW_ID, later_occurrences, typed_properties
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
-from tasks.extract.files import OCCURRED_AT_TEXT
+from tasks.extract.files import OCCURRED_AT_TEXT, extras_as_text
 from tasks.publish.write import MANIFEST_TABLE, write_partition, write_staged
 from tasks.quality.contracts import staged_table_outcomes
 from tasks.quality.data_docs import (
@@ -345,8 +345,9 @@ def quarantine_rows(
         pl.col(OCCURRED_AT_TEXT),
         pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ"),
     )
+    # a source's lists, objects and bytes as text too (files' are already): nothing is lost
     return (
-        raw.filter(pl.col(ROW_ID).is_in(failing[ROW_ID].implode()))
+        extras_as_text(raw.filter(pl.col(ROW_ID).is_in(failing[ROW_ID].implode())))
         .join(failing, on=ROW_ID, how="inner")
         .sort(ROW_ID)
         .with_columns(occurred_text.alias("occurred_at"), pl.lit(run_id, pl.String).alias("run_id"))

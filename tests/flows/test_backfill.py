@@ -150,3 +150,28 @@ def test_an_interrupted_backfill_restarted_equals_an_uninterrupted_one(
             {k for k in want.keys() | got.keys() if want.get(k) != got.get(k)},
         )
     assert resumed_files == expected
+
+
+def test_a_date_failing_on_bad_input_is_one_log_line_not_a_traceback(
+    prefect_api: str, events: Path, tmp_path: Path
+) -> None:
+    """The date's run and task errors printed their tracebacks to the console (no input may
+    print one without --debug)."""
+    (tmp_path / "config.yaml").write_text(CONFIG_YAML)
+    (tmp_path / "customers.csv").write_text("customer_id\nc1\nc1\n")
+    command = [
+        str(Path(sys.executable).parent / "engage"), "backfill", "--start", str(START),
+        "--end", str(START), "--events", str(events), "--config", str(tmp_path / "config.yaml"),
+        "--output", str(tmp_path / "out"), "--customers", str(tmp_path / "customers.csv"),
+    ]  # fmt: skip
+    environment = os.environ | {"PREFECT_API_URL": prefect_api}
+    completed = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    reason = f"{tmp_path / 'customers.csv'}: customer_id must be unique in the customers table"
+    assert f"run date {START} failed: {reason}" in completed.stderr
+    assert completed.stderr.endswith(
+        f"error: run date(s) {START} failed; rerun the backfill to resume\n"
+    )

@@ -176,6 +176,35 @@ def test_bad_run_date_is_rejected() -> None:
     assert "YYYY-MM-DD" in result.output
 
 
+def test_a_backtest_horizon_beyond_ten_years_is_a_usage_error() -> None:
+    """A horizon of 1e11 days overflowed the dates of the observations (exit 1)."""
+    arguments = ["backtest", "--events", "x", "--config", "c.yaml", "--from", "2026-03-01"]
+    result = runner.invoke(app, [*arguments, "--to", "2026-03-31", "--horizon", "99999999999"])
+    assert result.exit_code == 2
+    assert "--horizon" in result.output and "3660" in result.output
+
+
+def test_a_demo_of_no_customers_is_a_usage_error(tmp_path: Path) -> None:
+    """--customers 0 ended the demo with a ValueError traceback (exit 1)."""
+    result = runner.invoke(app, ["demo", "--output", str(tmp_path), "--customers", "0"])
+    assert result.exit_code == 2
+    assert "--customers" in result.output and "1" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_server_home_that_is_a_file_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It ended `engage server start` with a FileExistsError traceback (exit 1)."""
+    (tmp_path / "home").write_text("")
+    monkeypatch.setenv("ENGAGE_SERVER_HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, ["server", "start"])
+    assert result.exit_code == 2
+    assert f"error: ENGAGE_SERVER_HOME {tmp_path / 'home'} cannot hold the server's state" in (
+        " ".join(result.output.split())
+    )
+
+
 def test_every_command_has_help() -> None:
     for command in ([], ["run"], ["demo"]):
         result = runner.invoke(app, [*command, "--help"])

@@ -11,6 +11,7 @@ or Great Expectations got imported. The others run the daily flow in-process.
 import contextlib
 import errno
 import json
+import os
 import re
 import subprocess
 import sys
@@ -88,6 +89,12 @@ BEFORE_PREFECT = [
         r"--run-date '31/03' is not a date in the form YYYY-MM-DD",
     ),
     Mistake(
+        "run date out of range",  # its window and lookback overflowed the date type (exit 1)
+        _run("--run-date", "0001-01-15"),  # the last --run-date counts
+        2,
+        r"--run-date 0001-01-15 is out of range: give a date from 1900-01-01 to 9799-12-31",
+    ),
+    Mistake(
         "run date in the future",
         ["run", "--events", "{d}/events.csv", "--config", "{d}/config.yaml", "--run-date", FUTURE],
         2,
@@ -131,6 +138,13 @@ BEFORE_PREFECT = [
         r"events\.csv: missing required column\(s\) customer_id \(found: event_id, customer, "
         r"event_type, occurred_at\); rename the header's columns to event_id, customer_id, ",
         {"events.csv": "event_id,customer,event_type,occurred_at\ne1,a,login,2026-03-30\n"},
+    ),
+    Mistake(
+        "events with a column named like the job's own",
+        _run(),
+        2,
+        r"events\.csv: column\(s\) source_file have a name the job gives its own columns",
+        {"events.csv": f"{HEADER},source_file\ne1,a,login,2026-03-30,x.csv\n"},
     ),
     Mistake(
         "events separated by spaces",
@@ -418,3 +432,27 @@ def test_the_flow_refuses_a_future_run_date_unless_allowed(tmp_path: Path) -> No
     with pytest.raises(FutureRunDateError, match="set allow_future to score it anyway"):
         daily_scoring(events=str(tmp_path / "none.csv"), run_date=future, output=str(tmp_path))
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_a_mistake_found_in_the_flow_of_a_cold_command_is_one_line_on_stderr(
+    tmp_path: Path,
+) -> None:
+    """Without `engage server`, the command's temporary Prefect server stops when it ends: the
+    failed run's logs still queued for it are sent before, not reported as failures after."""
+    _write_inputs(tmp_path / "in", {"customers.csv": "customer_id\na\na\n"})
+    arguments = _run("--customers", "{d}/customers.csv", "--output", "{d}/out")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    environment["ENGAGE_SERVER_HOME"] = str(tmp_path / "no-server")
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "engage")]
+        + [a.replace("{d}", str(tmp_path / "in")) for a in arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stderr.splitlines() == [
+        f"error: {tmp_path / 'in' / 'customers.csv'}: customer_id must be unique in the "
+        "customers table; repeated: a"
+    ]

@@ -89,9 +89,10 @@ def test_tier_boundaries_must_ascend(bounds: tuple[float, float, float, float]) 
         "somewhat_engaged_max",
         "highly_engaged_max",
     )
-    with pytest.raises(ValidationError, match="tier boundaries"):
+    refused = "tier boundaries|finite number"  # NaN: refused as any float setting
+    with pytest.raises(ValidationError, match=refused):
         TierBoundaries(**dict(zip(names, bounds, strict=True)))
-    with pytest.raises(ValidationError, match="tier boundaries"):
+    with pytest.raises(ValidationError, match=refused):
         ScoringConfig.model_validate({"tiers": dict(zip(names, bounds, strict=True))})
 
 
@@ -109,6 +110,81 @@ def test_ascending_custom_boundaries_are_accepted() -> None:
 def test_weights_must_be_finite(weight: float) -> None:
     with pytest.raises(ValidationError, match="finite"):
         ScoringConfig(weights={"login": 1.0, "bad": weight})
+
+
+def test_weights_beyond_the_exact_sums_range_are_refused() -> None:
+    assert ScoringConfig(weights={"login": 1e15, "churn": -1e15}).weights["login"] == 1e15
+    for weight in (1.0000001e15, -1e30):
+        with pytest.raises(ValidationError, match=r"weights\.bad: must be within ±1e\+15"):
+            ScoringConfig(weights={"login": 1.0, "bad": weight})
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"half_life_days": math.inf},
+        {"tiers": {"churn_risk_below": -math.inf}},
+        {"validation": {"future_tolerance_hours": math.inf}},
+        {"validation": {"row_count": {"max_ratio": math.inf}}},
+        {"metrics": {"customer_lifespan_years": math.inf}},
+        {"metrics": {"health": {"ticket_penalty": math.inf}}},
+        {"metrics": {"health": {"billing_penalties": {"downgrade": math.nan}}}},
+        {"metrics": {"health": {"weights": {"engagement": math.inf}}}},
+        {"followups": {"value": {"plan_values": {"pro": math.inf}}}},
+        {"followups": {"delivery": {"timeout_seconds": math.inf}}},
+        {"backtest": {"half_life_days_grid": [1.0, math.inf]}},
+    ],
+)
+def test_no_float_setting_may_be_infinite_or_nan(settings: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="finite number"):
+        ScoringConfig.model_validate(settings)
+
+
+@pytest.mark.parametrize(
+    ("settings", "bound"),
+    [
+        ({"validation": {"lookback_days": 36_501}}, "36500"),
+        ({"validation": {"future_tolerance_hours": 876_001}}, "876000"),
+        ({"metrics": {"health": {"ticket_penalty": 2e15}}}, "1000000000000000"),
+        ({"metrics": {"health": {"billing_penalties": {"downgrade": -2e15}}}}, "-1000000000000000"),
+        (
+            {
+                "followups": {
+                    "rules": [
+                        {
+                            "name": "r",
+                            "kind": "at_risk",
+                            "reason": "r",
+                            "when": {"condition": "score_drop", "points": 1, "days_ago": 3661},
+                        }
+                    ]
+                }
+            },
+            "3660",
+        ),
+    ],
+)
+def test_settings_that_reach_beyond_the_dates_or_sums_a_run_holds_are_refused(
+    settings: dict[str, Any], bound: str
+) -> None:
+    """Each ended a run with an OverflowError or a Decimal conversion error (exit 1)."""
+    with pytest.raises(ValidationError, match=bound):
+        ScoringConfig.model_validate(settings)
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {"segments": ["plan", "_row"]},
+        {"percentile_segment": "_occurred_at_text"},
+        {"health": {"segment": "_row"}},
+        {"plan_column": "_plan"},
+    ],
+)
+def test_segment_attributes_may_not_name_the_jobs_own_columns(metrics: dict[str, Any]) -> None:
+    """`_row` as a segment ended the run with a ColumnNotFoundError traceback (exit 1)."""
+    with pytest.raises(ValidationError, match="begins with '_', kept for the job's own columns"):
+        ScoringConfig.model_validate({"metrics": metrics})
 
 
 @pytest.mark.parametrize("name", ["", " ", "\t"])

@@ -44,7 +44,7 @@ def test_a_yaml_like_section_validates() -> None:
     [
         ({"error_budget": 1.5}, "less than or equal to 1"),
         ({"ranges": {"nps_response": {"value": {"min": 10, "max": 0}}}}, "min 10.0 is above max"),
-        ({"ranges": {"x": {"value": {"max": float("nan")}}}}, "must be finite"),
+        ({"ranges": {"x": {"value": {"max": float("nan")}}}}, "finite number"),
         ({"row_count": {"min_ratio": 2, "max_ratio": 1}}, "max_ratio 1.0 is below min_ratio"),
         ({"lookback_days": 7}, r"lookback_days \(7\) must cover window_days \(30\)"),
         ({"budget": 0.1}, "Extra inputs are not permitted"),

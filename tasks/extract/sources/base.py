@@ -15,7 +15,7 @@ import polars as pl
 
 from scoring.events import ROW_ID
 from scoring.schema import UTC_TIMESTAMP
-from tasks.extract.files import EventInputError, typed_event_frame
+from tasks.extract.files import EventInputError, extras_alike, typed_event_frame
 
 
 class SourceError(EventInputError):
@@ -92,7 +92,7 @@ def in_window(pieces: list[pl.DataFrame], window: ExtractWindow) -> pl.LazyFrame
     if not pieces:
         pieces = [typed_event_frame(pl.DataFrame(), "(no data)")]
     return (
-        pl.concat(pieces, how="diagonal_relaxed")
+        pl.concat(extras_alike(pieces), how="diagonal_relaxed")
         .lazy()
         .filter(window.contains(pl.col("occurred_at")))
         .with_row_index(ROW_ID)

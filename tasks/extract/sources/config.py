@@ -15,9 +15,11 @@ holds each (`tasks.secrets.SecretRef`), resolved only when it connects.
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from scoring.secret_names import BlockName, EnvironmentVariableName
 from tasks.secrets import SecretRef
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
@@ -25,7 +27,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
 class _SourceBase(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
@@ -78,7 +80,7 @@ class FileSourceConfig(_SourceBase):
         description="in an incremental run, skip files last modified before the window "
         "starts: they hold only older events (events are written after they happen)",
     )
-    credentials_block: str | None = Field(
+    credentials_block: BlockName | None = Field(
         None,
         description="name of a Prefect Secret block whose value is a JSON object of fsspec "
         'storage options, e.g. {"key": ..., "secret": ...}; default: the environment',
@@ -95,11 +97,11 @@ class PostgresSourceConfig(_SourceBase):
     kind: Literal["postgres"] = "postgres"
     table: str | None = Field(None, description="`table` or `schema.table`")
     query: str | None = Field(None, description="a SELECT; the time filter is applied around it")
-    dsn_env: str = Field(
+    dsn_env: EnvironmentVariableName = Field(
         "ENGAGE_POSTGRES_DSN",
         description="environment variable holding the connection URI (postgresql://...)",
     )
-    secret_block: str | None = Field(
+    secret_block: BlockName | None = Field(
         None, description="name of a Prefect Secret block holding the connection URI instead"
     )
 
@@ -141,10 +143,10 @@ class HttpSourceConfig(_SourceBase):
     limit_param: str = "limit"
     since_param: str = "since"
     until_param: str = "until"
-    token_env: str | None = Field(
+    token_env: EnvironmentVariableName | None = Field(
         None, description="environment variable holding a bearer token (sent, never logged)"
     )
-    token_block: str | None = Field(
+    token_block: BlockName | None = Field(
         None, description="name of a Prefect Secret block holding the bearer token instead"
     )
     timeout_s: float = Field(30.0, gt=0, description="per-request timeout")
@@ -156,7 +158,17 @@ class HttpSourceConfig(_SourceBase):
     def _one_token_source(self) -> "HttpSourceConfig":
         if self.token_env and self.token_block:
             raise ValueError("give at most one of `token_env` or `token_block`")
+        if urlsplit(self.url).password:  # the message must not quote it
+            raise ValueError(
+                "url holds a password (user:password@host): send the credential as a bearer "
+                "token from `token_env` or `token_block` instead"
+            )
         return self
+
+    @property
+    def endpoint(self) -> str:
+        """The url as messages show it: without its query, which may carry a key."""
+        return urlsplit(self.url)._replace(query="", fragment="").geturl()
 
     def token_secret(self) -> SecretRef | None:
         """Where the bearer token is kept (None: the API needs none)."""
@@ -171,7 +183,7 @@ SourceConfig = Annotated[
 
 
 class _Sources(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
     sources: dict[str, SourceConfig]
 
 

@@ -16,6 +16,8 @@ import httpx
 import polars as pl
 from pydantic import SecretStr
 
+from scoring.schema import EVENT_COLUMN_NAMES
+from tasks.extract.files import extras_as_text
 from tasks.extract.sources.base import (
     ExtractWindow,
     SourceError,
@@ -84,7 +86,7 @@ class HttpSource:
             elif response.is_error:
                 # the body may echo the request (a 401 quoting its Authorization header)
                 raise SourceError(
-                    f"source {self.name!r}: {config.url} answered HTTP "
+                    f"source {self.name!r}: {config.endpoint} answered HTTP "
                     f"{response.status_code} {response.reason_phrase}: "
                     f"{redact(response.text)[:200]!r}; check the URL, the token "
                     f"({config.token_env or config.token_block or 'none configured'}) and the "
@@ -93,7 +95,7 @@ class HttpSource:
             else:
                 return self._records_page(response)
         raise SourceUnavailable(
-            f"source {self.name!r}: {config.url} failed {config.max_retries + 1} times, last: "
+            f"source {self.name!r}: {config.endpoint} failed {config.max_retries + 1} times, last: "
             f"{problem}; check the service status or raise `max_retries`"
         )
 
@@ -104,12 +106,13 @@ class HttpSource:
             body = pl.read_json(io.BytesIO(response.content), infer_schema_length=None)
         except pl.exceptions.PolarsError as error:
             raise SourceError(
-                f"source {self.name!r}: {self.config.url} did not answer a JSON object: {error}"
+                f"source {self.name!r}: {self.config.endpoint} did not answer a JSON object: "
+                f"{error}"
             ) from error
         records_type = body.schema.get(field)
         if body.height != 1 or not isinstance(records_type, pl.List):
             raise SourceError(
-                f"source {self.name!r}: {self.config.url} answered without a {field!r} list; "
+                f"source {self.name!r}: {self.config.endpoint} answered without a {field!r} list; "
                 "set `records_field` to the field that holds the events"
             )
         cursor = body[next_field][0] if next_field in body.columns else None
@@ -118,10 +121,19 @@ class HttpSource:
             return None, cursor
         if not isinstance(records_type.inner, pl.Struct):
             raise SourceError(
-                f"source {self.name!r}: the {field!r} of {self.config.url} are not JSON objects"
+                f"source {self.name!r}: the {field!r} of {self.config.endpoint} are not JSON "
+                "objects"
             )
         records = body.select(pl.col(field).explode()).unnest(field)
-        return records.with_columns(pl.all().cast(pl.String)), cursor
+        event_fields = [self.config.source_column(name) for name in EVENT_COLUMN_NAMES]
+        if nested := [n for n, t in records.schema.items() if t.is_nested() and n in event_fields]:
+            raise SourceError(
+                f"source {self.name!r}: field {nested[0]!r} of the {field!r} of "
+                f"{self.config.endpoint} holds JSON objects or arrays; an event's id, customer, "
+                "type and time are strings or numbers"
+            )
+        # other nested values as their JSON text, as NDJSON files keep them
+        return extras_as_text(records).with_columns(pl.all().cast(pl.String)), cursor
 
     def pages(self, window: ExtractWindow) -> list[pl.DataFrame]:
         """Every page of the window as a text frame, following the cursor to the last page."""

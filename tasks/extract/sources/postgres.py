@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import SecretStr
 
 from tasks.extract.sources.base import (
@@ -69,6 +70,54 @@ def _arrow_table(reader: Any) -> pa.Table:
     return pa.Table.from_batches(batches, schema=reader.schema)
 
 
+DATES = (datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999))
+"""The instants a timestamp may hold here: PostgreSQL's `infinity`, `-infinity` and dates before
+year 1 reach Arrow as numbers Polars cannot read (it panics); they are read as null."""
+
+
+def _readable_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A result column in a type Polars reads (it fails on the others, or panics): extension
+    types (uuid, numeric, json) as their storage, an interval as text, a timestamp outside
+    DATES as null."""
+    kind = column.type
+    if isinstance(kind, pa.BaseExtensionType):
+        return pa.chunked_array([chunk.storage for chunk in column.chunks], kind.storage_type)
+    if kind == pa.month_day_nano_interval():
+        texts = [None if v is None else f"{v.months} mons {v.days} days {v.nanoseconds} ns"
+                 for v in column.to_pylist()]  # fmt: skip
+        return pa.chunked_array([pa.array(texts, pa.string())])
+    if pa.types.is_timestamp(kind):
+        first, last = pa.array(DATES, pa.timestamp(kind.unit)).cast(pa.int64()).to_pylist()
+        stored = column.cast(pa.int64())
+        outside = pc.or_(pc.less(stored, first), pc.greater(stored, last))
+        return pc.if_else(outside, pa.scalar(None, kind), column)
+    return column
+
+
+def readable_frame(table: pa.Table) -> pl.DataFrame:
+    """A result set as a Polars frame, each column as PostgreSQL writes it as text where Polars
+    has no type for it: a uuid as its canonical text, bytea as `\\x` and hexadecimal digits."""
+    uuids = [f.name for f in table.schema if isinstance(f.type, pa.UuidType)]
+    columns = [_readable_column(column) for column in table.columns]
+    frame = pl.from_arrow(pa.Table.from_arrays(columns, names=table.column_names))
+    assert isinstance(frame, pl.DataFrame)  # a table gives a frame
+    binary = [name for name, dtype in frame.schema.items() if dtype == pl.Binary]
+    hexadecimal = {name: pl.col(name).bin.encode("hex") for name in binary}
+    return frame.with_columns(
+        *[_uuid_text(hexadecimal[name]).alias(name) for name in uuids],
+        *[("\\x" + hexadecimal[name]).alias(name) for name in binary if name not in uuids],
+    )
+
+
+UUID_GROUPS = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))
+
+
+def _uuid_text(digits: pl.Expr) -> pl.Expr:
+    """32 hexadecimal digits as 8-4-4-4-12."""
+    groups = [digits.str.slice(start, length) for start, length in UUID_GROUPS]
+    return pl.concat_str(groups, separator="-")
+
+
 class PostgresSource:
     """Events in a PostgreSQL table or query."""
 
@@ -107,8 +156,7 @@ class PostgresSource:
             ) from None  # the chained error could carry the connection settings
 
     def read(self, window: ExtractWindow) -> pl.LazyFrame:
-        frame = pl.from_arrow(self.fetch(window))
-        assert isinstance(frame, pl.DataFrame)
+        frame = readable_frame(self.fetch(window))
         return in_window(
             [raw_event_frame(frame, self.origin, self.config.columns, self.name)], window
         )

@@ -63,6 +63,24 @@ def test_bad_labels_name_the_fix(tmp_path: Path, text: str, message: str) -> Non
         read_labels(_write(tmp_path, text, "labels.txt"))
 
 
+def test_labels_of_lists_or_bytes_are_an_error_naming_the_columns(tmp_path: Path) -> None:
+    path = tmp_path / "labels.parquet"
+    labels = {"customer_id": [["a"]], "observation_date": ["2026-01-05"], "churned": [b"1"]}
+    pl.DataFrame(labels).write_parquet(path)
+    with pytest.raises(
+        BacktestInputError,
+        match=re.escape("column(s) customer_id (List(String)), churned (Binary) hold lists"),
+    ):
+        read_labels(str(path))
+
+
+def test_a_labels_file_polars_cannot_read_is_one_line(tmp_path: Path) -> None:
+    ragged = _write(tmp_path, "customer_id,observation_date,churned\na,2026-01-05,1,extra\n")
+    with pytest.raises(BacktestInputError, match="cannot read the labels file") as raised:
+        read_labels(ragged)
+    assert "\n" not in str(raised.value)  # Polars' hint below its message is left out
+
+
 def test_observed_until_from_the_customers_table() -> None:
     customers = pl.DataFrame({"customer_id": ["a", "b"], "observed_until": ["2026-02-01", None]})
     found = observed_until_of(customers, "customers.csv")

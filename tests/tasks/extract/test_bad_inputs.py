@@ -6,6 +6,7 @@ right reason. Nothing is lost: rows read = valid + quarantined + duplicates, per
 All readable files are validated together in one GX run (one suite run keeps this fast).
 """
 
+import gzip
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -213,6 +214,13 @@ CASES: dict[str, Case] = {
     "binary_id.parquet": Case(error=r": column customer_id is Binary, the event contract says"),
     "unsigned_ids.parquet": Case(valid=1),
     "nested_columns.parquet": Case(valid=1),
+    "offset_time_zone.parquet": Case(valid=2),
+    "reserved_columns.csv": Case(error=r": column\(s\) reason have a name the job gives its own "),
+    "reserved_columns.ndjson": Case(
+        error=r": column\(s\) _row, source_file have a name the job gives its own columns \(_row, "
+        r"_occurred_at_text, source_file, source_row, reason, failed_expectations, run_id\); "
+        r"rename or drop them$"
+    ),
     "bomb.csv.gz": Case(error=r": expands to more than 1,048,576 bytes once decompressed; "),
     "not_gzip.csv.gz": Case(error=r": cannot be read: Not a gzipped file"),
     "two_members.csv.gz": Case(valid=2),
@@ -254,6 +262,19 @@ def test_each_bad_input_has_its_exact_outcome(name: str, validated: Validated) -
     assert valid.height == case.valid
     rows_read = _read(name).height
     assert rows_read == valid.height + quarantined.height + case.duplicates  # nothing lost
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["scanned", "read whole"])
+def test_a_fixed_offset_time_zone_is_read_as_the_same_instants(
+    tmp_path: Path, compressed: bool
+) -> None:
+    path = Path(_path("offset_time_zone.parquet"))
+    if compressed:
+        path = tmp_path / "offset.parquet.gz"
+        path.write_bytes(gzip.compress(Path(_path("offset_time_zone.parquet")).read_bytes()))
+    frame = read_events([EventFile.of(str(path))], max_uncompressed_bytes=LIMIT)
+    instants = [datetime(2026, 3, 30, hour, tzinfo=UTC) for hour in (10, 11)]
+    assert frame["occurred_at"].to_list() == frame["received_at"].to_list() == instants
 
 
 def test_the_whole_corpus_is_accounted_for(validated: Validated) -> None:

@@ -3,10 +3,12 @@ errors name the file and what to fix."""
 
 import gzip
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from scoring.config import ScoringConfig
@@ -93,6 +95,35 @@ def test_duplicate_ids_are_errors_naming_the_repeated_ids(tmp_path: Path) -> Non
     # ids differing only by leading zeros are different ids in a CSV (read as text)
     (tmp_path / "c.csv").write_text("customer_id\n7\n007\n")
     assert read_customers(str(tmp_path / "c.csv"))["customer_id"].to_list() == ["7", "007"]
+
+
+def test_lists_structs_and_bytes_are_errors_naming_the_columns(tmp_path: Path) -> None:
+    table = pl.DataFrame({"customer_id": ["a"], "plan": ["pro"], "arr": [[1]], "raw": [b"x"]})
+    table.with_columns(owner=pl.struct(x=1)).write_parquet(tmp_path / "c.parquet")
+    (tmp_path / "c.ndjson").write_text('{"customer_id": "a", "plan": {"name": "pro"}}\n')
+    message = (
+        "column(s) arr (List(Int64)), raw (Binary), owner (Struct({'x': Int32})) hold lists, "
+        "structs or bytes; a customers table holds plain values"
+    )
+    with pytest.raises(CustomersInputError, match=re.escape(f"c.parquet: {message}")):
+        read_customers(str(tmp_path / "c.parquet"))
+    with pytest.raises(CustomersInputError, match=r"c\.ndjson: column\(s\) plan \(Struct"):
+        read_customers(str(tmp_path / "c.ndjson"))
+
+
+def test_a_table_polars_cannot_read_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("customer_id,plan\na,pro,extra\n")
+    with pytest.raises(CustomersInputError, match="cannot read the customers table") as raised:
+        read_customers(str(tmp_path / "c.csv"))
+    assert "\n" not in str(raised.value)  # Polars' hint below its message is left out
+
+
+def test_a_fixed_offset_time_zone_is_read_in_utc(tmp_path: Path) -> None:
+    signed_up = pa.array([1774864800000], pa.timestamp("ms", "+05:30"))  # pandas writes these
+    table = pa.table({"customer_id": ["a"], "plan": ["pro"], "signed_up_at": signed_up})
+    pq.write_table(table, tmp_path / "c.parquet")
+    frame = read_customers(str(tmp_path / "c.parquet"))
+    assert frame["signed_up_at"].to_list() == [datetime(2026, 3, 30, 10, tzinfo=UTC)]
 
 
 def test_errors_are_input_errors_the_cli_reports() -> None:

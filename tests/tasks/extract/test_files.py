@@ -5,7 +5,7 @@ import gzip
 import subprocess
 import sys
 import zlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -434,3 +434,24 @@ def test_a_parquet_file_whose_pages_are_corrupt_is_named_among_others(tmp_path: 
     bad.write_bytes(bytes(data))
     with pytest.raises(EventInputError, match=r"b\.parquet: cannot be read as parquet"):
         _read(good, bad)
+
+
+def test_extra_columns_of_other_types_in_other_files_are_read_as_text(tmp_path: Path) -> None:
+    """A column that is a time in one file and a boolean in the next (or a duration next to
+    text) ended the run with a Polars SchemaError (exit 1); a duration could not be quarantined."""
+    base = {
+        "event_id": ["e1"],
+        "customer_id": ["a"],
+        "event_type": ["login"],
+        "occurred_at": [datetime(2026, 3, 30, 10, tzinfo=UTC)],
+    }
+    pl.DataFrame(base | {"x": [time(1)], "took": [timedelta(days=1, seconds=5)]}).write_parquet(
+        tmp_path / "a.parquet"
+    )
+    pl.DataFrame(base | {"event_id": [""], "x": [True]}).write_parquet(tmp_path / "b.parquet")
+    frame = read_events([EventFile.of(str(tmp_path / n)) for n in ("a.parquet", "b.parquet")])
+    assert frame.select("x", "took").rows() == [("01:00:00", "P1DT5S"), ("true", None)]
+    validated = validate(frame, run_date=date(2026, 3, 31), now=datetime(2026, 4, 1, tzinfo=UTC))
+    assert validated.quarantine.select("event_id", "x", "reason").rows() == [
+        ("", "true", "event_id is missing")
+    ]

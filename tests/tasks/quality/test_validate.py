@@ -7,7 +7,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tasks.extract.files import EventFile, read_events
+from scoring.events import ROW_ID
+from tasks.extract.files import EventFile, read_events, typed_event_frame
 from tasks.quality import validate as validate_module
 from tasks.quality.validate import (
     RowsLostError,
@@ -51,6 +52,27 @@ def test_quarantine_keeps_raw_fields_position_and_every_reason(tmp_path: Path) -
         ),
         (4, None, "c", "2026-03-31T10:00:00Z", "no id", "event_id is missing"),
         (5, "4", "d", None, "no time", "occurred_at is missing"),
+    ]
+
+
+def test_a_sources_lists_objects_and_bytes_are_quarantined_as_text() -> None:
+    """A source (PostgreSQL arrays, a files source's Parquet) hands them over as they are: the
+    quarantine's cast to text ended the run with a Polars error (exit 1)."""
+    source = pl.DataFrame(
+        {
+            "event_id": ["e1", ""],
+            "customer_id": ["a", "a"],
+            "event_type": ["login", "login"],
+            "occurred_at": [datetime(2026, 3, 30, tzinfo=UTC)] * 2,
+            "tags": [[1, 2], [3]],
+            "context": [{"device": "ios"}, {"device": "web"}],
+            "blob": [b"\x00", b"\xff"],
+        }
+    )
+    raw = typed_event_frame(source, "postgres:warehouse:events").with_row_index(ROW_ID)
+    validated = validate(raw, run_date=date(2026, 3, 31), now=datetime(2026, 4, 1, tzinfo=UTC))
+    assert validated.quarantine.select("reason", "tags", "context", "blob").rows() == [
+        ("event_id is missing", "[3]", '{"device":"web"}', "ff")
     ]
 
 

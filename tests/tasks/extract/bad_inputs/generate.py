@@ -10,6 +10,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 HERE = Path(__file__).parent
 HEADER = "event_id,customer_id,event_type,occurred_at"
@@ -380,6 +382,10 @@ def more_kinds() -> None:
     parquet(
         "nested_columns.parquet", context=[{"device": "ios"}], tags=[[1, 2]], blob=[b"\xff\x00"]
     )
+    offset_time_zone()
+    # the job's own column names in the input: they would collide or be overwritten
+    csv("reserved_columns.csv", "rc1,c1,login,2026-03-30T10:00:00Z,x", header=f"{HEADER},reason")
+    ndjson("reserved_columns.ndjson", event('"rc1"', extra=', "_row": 7, "source_file": "x"'))
     (HERE / "bomb.csv.gz").write_bytes(
         gzip.compress(
             (HEADER + "\n" + "bo1,c1,login,2026-03-30T10:00:00Z\n" * 70_000).encode(), mtime=0
@@ -393,6 +399,15 @@ def more_kinds() -> None:
     (HERE / "ndjson_gzip.ndjson.gz").write_bytes(
         gzip.compress((event("123456789012345678") + "\n").encode(), mtime=0)
     )
+
+
+def offset_time_zone() -> None:
+    """Timestamps in a fixed-offset zone, as pandas writes them: Arrow allows the zone, Polars
+    cannot name it (it panicked reading the file)."""
+    at = pa.array([1774864800000, 1774868400000], pa.timestamp("ms", "+05:30"))  # 10:00, 11:00Z
+    columns = {"event_id": ["oz1", "oz2"], "customer_id": ["c1", "c2"], "event_type": ["login"] * 2}
+    table = pa.table({**columns, "occurred_at": at, "received_at": at})
+    pq.write_table(table, HERE / "offset_time_zone.parquet")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from flows.settings import ConfigFileError, load_config, load_source
+from scoring.followup_config import DeliveryConfig
 from tasks.extract.sources.config import (
     FileSourceConfig,
     HttpSourceConfig,
@@ -87,6 +88,48 @@ def test_invalid_sources_are_refused_with_the_key(settings: dict, message: str) 
     with pytest.raises(ValueError, match=message) as raised:
         sources_from_document({"sources": {"bad": settings}})
     assert "sources.bad" in str(raised.value)
+
+
+SECRET = "postgresql://alice:S3cr3tPw@db:5432/prod"
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "where"),
+    [
+        ({"kind": "postgres", "table": "t", "dsn_env": SECRET}, "dsn_env", "environment variable"),
+        ({"kind": "postgres", "table": "t", "secret_block": SECRET}, "secret_block", "block"),
+        ({"kind": "http", "url": "http://x", "token_env": "Bearer S3cr3tPw"}, "token_env", "env"),
+        ({"kind": "http", "url": "http://x", "token_block": "S3cr3tPw!"}, "token_block", "block"),
+        ({"kind": "files", "path": "s3://b/", "credentials_block": SECRET}, "credentials", "block"),
+        ({"kind": "http", "url": "https://u:S3cr3tPw@api.example.com/e"}, "http", "a password"),
+    ],
+    ids=["dsn_env", "secret_block", "token_env", "token_block", "credentials_block", "url"],
+)
+def test_a_secret_where_its_name_belongs_is_refused_without_quoting_it(
+    settings: dict, key: str, where: str
+) -> None:
+    with pytest.raises(ValueError, match=f"sources.bad.*{key}.*{where}") as raised:
+        sources_from_document({"sources": {"bad": settings}})
+    assert "S3cr3tPw" not in str(raised.value)
+
+
+def test_secret_references_and_the_webhook_variable_must_be_names() -> None:
+    for reference in ({"env": SECRET}, {"block": SECRET}):
+        with pytest.raises(ValueError, match="not the secret itself") as raised:
+            SecretRef.model_validate(reference)
+        assert "S3cr3tPw" not in str(raised.value)
+    with pytest.raises(ValueError, match="webhook_url_env") as raised:
+        DeliveryConfig(webhook_url_env="https://hooks.example.com/S3cr3tPw")
+    assert "S3cr3tPw" not in str(raised.value)
+    assert SecretRef(env="ENGAGE_POSTGRES_DSN").env == "ENGAGE_POSTGRES_DSN"
+    with pytest.raises(ValueError, match="webhook_url holds a password") as raised:
+        DeliveryConfig(webhook_url="https://crm:S3cr3tPw@hooks.example.com/in")
+    assert "S3cr3tPw" not in str(raised.value)  # the manifest would have kept it
+
+
+def test_http_errors_show_the_endpoint_without_its_query() -> None:
+    api = HttpSourceConfig(name="a", url="https://api.example.com/v1/events?api_key=S3cr3tPw")
+    assert api.endpoint == "https://api.example.com/v1/events"
 
 
 def test_each_secret_of_a_source_is_a_reference_to_where_it_is_kept() -> None:

@@ -114,3 +114,24 @@ def test_s3_errors_name_the_source_and_what_to_check(s3_endpoint: str) -> None:
     )
     with pytest.raises(SourceError, match=r"source 'lake': (cannot list|no event files match)"):
         FileSource(config).read(EVERYTHING)
+
+
+def test_extra_columns_of_other_types_in_other_files_are_read_as_text(tmp_path: Path) -> None:
+    """A time in one file and a boolean in the next ended the run with a SchemaError (exit 1)."""
+    events = {
+        "event_id": ["e1"],
+        "customer_id": ["a"],
+        "event_type": ["login"],
+        "occurred_at": [datetime(2026, 3, 30, 10, tzinfo=UTC)],
+    }
+    took = timedelta(days=1, seconds=5)
+    pl.DataFrame(events | {"x": [datetime(2026, 1, 1)], "took": [took]}).write_parquet(
+        tmp_path / "a.parquet"
+    )
+    pl.DataFrame(events | {"x": [True], "took": ["soon"]}).write_parquet(tmp_path / "b.parquet")
+    source = FileSource(FileSourceConfig(name="lake", path=str(tmp_path / "*.parquet")))
+    frame = source.read(EVERYTHING).collect()
+    assert frame.select("x", "took").rows() == [
+        ("2026-01-01 00:00:00.000000", "P1DT5S"),
+        ("true", "soon"),
+    ]

@@ -98,6 +98,15 @@ def test_a_client_error_stops_at_once_with_what_to_check(api: EventsApi) -> None
     assert sleeps == []
 
 
+def test_a_key_in_the_url_is_not_quoted_in_errors(api: EventsApi) -> None:
+    api.behaviour.status_override = 404
+    config = HttpSourceConfig(name="product", url=f"{api.url}?api_key=S3cr3tPw", max_retries=0)
+    with pytest.raises(SourceError, match=r"answered HTTP 404") as raised:
+        HttpSource(config, sleep=lambda _: None).read(EVERYTHING)
+    assert f"{api.url} answered" in str(raised.value)
+    assert "S3cr3tPw" not in str(raised.value)
+
+
 def test_the_token_comes_from_the_environment(
     api: EventsApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,6 +135,30 @@ def test_an_answer_echoing_the_token_is_redacted_in_the_error(
     with pytest.raises(SourceError, match=r"HTTP 401 .*Bearer \*{10}") as raised:
         HttpSource(config, client=client).read(EVERYTHING)
     assert token not in str(raised.value)
+
+
+def _answering(*records: dict[str, object]) -> httpx.Client:
+    answer = {"events": list(records), "next_cursor": None}
+    return httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, json=answer)))
+
+
+def test_nested_values_are_kept_as_their_json_text() -> None:
+    """A list or object in a record ended the run with a Polars cast error (exit 1)."""
+    record = {**RECORDS[0], "tags": [1, 2], "context": {"device": "ios"}}
+    config = HttpSourceConfig(name="api", url="http://api.test/events", columns=MAPPING)
+    frame = HttpSource(config, client=_answering(record)).read(EVERYTHING).collect()
+    assert frame.select("event_id", "tags", "context").rows() == [
+        ("e0", "[1,2]", '{"device":"ios"}')
+    ]
+
+
+def test_a_nested_id_is_an_error_naming_the_field() -> None:
+    record = {**RECORDS[0], "user_id": {"id": 7}}
+    config = HttpSourceConfig(name="api", url="http://api.test/events?key=s3", columns=MAPPING)
+    with pytest.raises(
+        SourceError, match=r"field 'user_id' of the 'events' of http://api\.test/ev"
+    ):
+        HttpSource(config, client=_answering(record)).read(EVERYTHING)
 
 
 def test_a_timeout_is_retried() -> None:

@@ -71,6 +71,34 @@ def test_the_time_filter_is_pushed_down_as_bound_parameters(
     assert sorted(fetched.column("id").to_pylist()) == [1, 2, 5]
 
 
+def test_columns_of_types_polars_lacks_are_read_as_their_text(postgres_uri: str) -> None:
+    """uuid and bytea ids, numeric amounts, intervals and infinite times each ended the run
+    with a Polars error or panic (exit 1)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(postgres_uri) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE typed_events (id uuid, user_id bytea, name text, ts timestamptz, "
+            "amount numeric, customer_id numeric(6, 2), took interval, seen timestamp)"
+        )
+        cursor.execute(
+            "INSERT INTO typed_events VALUES ('0b7a3c5e-1f2d-4e6a-9b8c-7d6e5f4a3b2c', "
+            "'\\xff00', 'login', '2026-03-30 10:00Z', 12.50, 7.50, '1 day', 'infinity'), "
+            "('1b7a3c5e-1f2d-4e6a-9b8c-7d6e5f4a3b2c', 'a', 'login', '-infinity', NULL, 8, "
+            "NULL, '2026-03-30 10:00')"
+        )
+        connection.commit()
+    mapping = {"id": "event_id", "user_id": "customer", "name": "event_type", "ts": "occurred_at"}
+    config = PostgresSourceConfig(name="warehouse", table="typed_events", columns=mapping)
+    frame = PostgresSource(config, uri=postgres_uri).read(EVERYTHING).collect().sort("event_id")
+    assert frame.select("event_id", "customer", "customer_id", "amount", "took").rows() == [
+        ("0b7a3c5e-1f2d-4e6a-9b8c-7d6e5f4a3b2c", "\\xff00", "7.50", "12.50", "0 mons 1 days 0 ns"),
+        ("1b7a3c5e-1f2d-4e6a-9b8c-7d6e5f4a3b2c", "\\x61", "8.00", None, None),
+    ]
+    assert frame["occurred_at"].to_list() == [datetime(2026, 3, 30, 10, tzinfo=UTC), None]
+    assert frame["seen"].to_list() == [None, datetime(2026, 3, 30, 10)]
+
+
 def test_a_query_source(postgres_uri: str, events_table: str) -> None:
     query = f"SELECT id, user_id, name, ts FROM {events_table} WHERE name = 'login' -- logins"
     source = PostgresSource(_config(query=query), uri=postgres_uri)
