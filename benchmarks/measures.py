@@ -153,10 +153,7 @@ def measure_full_daily(history: Path, window_days: int, work: Path, _: int) -> d
     with steps.step("extract"):
         raw = extract_events.fn(history_files(history))
     with steps.step("validate"):
-        # staged without their provenance, as a run on files does (FileEvents.provenance)
-        validation = validate_events.fn(
-            raw, staging, RUN_DATE, config, str(work / "out"), provenance=False
-        )
+        validation = validate_events.fn(raw, staging, RUN_DATE, config, str(work / "out"))
     del raw  # as the flow frees the raw events before scoring
     with steps.step("score"):
         scored = score_customers.fn(
