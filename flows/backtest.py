@@ -65,9 +65,7 @@ def backtest(
     staging = new_staging_dir(output, end)
     try:
         files = find_event_files(events)
-        validation = validate_events(
-            extract_events(files), str(staging), end, config, output, provenance=False
-        )
+        validation = validate_events(extract_events(files), str(staging), end, config, output)
         logger.info(validated_message(validation))
         report = run_backtest(
             validation.valid_path,

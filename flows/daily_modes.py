@@ -94,10 +94,6 @@ class FileEvents:
     (or in `buckets` by customer hash) and the metric panel computed. The other modes replace
     some of these steps."""
 
-    provenance = False
-    """Whether the steps after validation read where each valid event came from (source_file,
-    source_row): the daily aggregates and the event store do, scoring and the panel do not."""
-
     def __init__(self, run: DailyRun, buckets: int) -> None:
         self.run = run
         self.buckets = buckets
@@ -121,9 +117,7 @@ class FileEvents:
     def validate(self, raw: RawEvents, run_id: str) -> ValidationReport:
         """The data-quality gate on the raw events; stage the valid ones."""
         run = self.run
-        return validate_events(
-            raw, run.staging, run.run_date, run.config, run.output, run_id, self.provenance
-        )
+        return validate_events(raw, run.staging, run.run_date, run.config, run.output, run_id)
 
     def stored(self, validation: ValidationReport) -> tuple[str, dict[str, Any] | None]:
         """The valid events to score, and what the extraction did (None: files)."""
@@ -208,7 +202,6 @@ class IncrementalFileEvents(FileEvents):
     metric panel computed from the aggregates."""
 
     plan: AggregatePlan
-    provenance = True
 
     def files_to_read(self) -> list[str]:
         run = self.run
@@ -244,7 +237,6 @@ class SourceEvents(FileEvents):
     events added to the event store and scored from it; the watermark advanced once published."""
 
     extracted: SourceExtraction
-    provenance = True
 
     def __init__(self, run: DailyRun, buckets: int, source: SourceConfig) -> None:
         super().__init__(run, buckets)

@@ -556,12 +556,9 @@ def validate_events(
     config: ScoringConfig | None = None,
     output: str | None = None,
     run_id: str | None = None,
-    provenance: bool = True,
 ) -> ValidationReport:
     """Run the GX gate on the raw events (in memory, or staged as Parquet at a path); stage
-    valid events and the quarantine. Without `provenance`, the valid events are staged without
-    where each came from (ROW_ID, source_file, source_row: a third of their bytes), for steps
-    that do not read it.
+    valid events and the quarantine.
 
     Raises QualityGateError (Data Docs kept under <output>/data_docs/failed/) when the run is
     over the error budget or outside the row-count band.
@@ -572,11 +569,7 @@ def validate_events(
     if validated.gate_failures:
         docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
         raise QualityGateError(gate_message(validated, run_date, docs))
-    valid = validated.valid
-    if not provenance:
-        valid = valid.drop(ROW_ID, SOURCE_FILE, SOURCE_ROW, strict=False)
-    valid_path = write_staged(valid, Path(staging) / "valid_events.parquet")
-    del valid
+    valid_path = write_staged(validated.valid, Path(staging) / "valid_events.parquet")
     quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
     return ValidationReport(
         rows_read=validated.rows_read,

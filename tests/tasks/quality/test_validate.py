@@ -226,22 +226,3 @@ def test_messages_show_invisible_characters_escaped() -> None:
     assert escaped_counts({"login": 3, "sign\u200bup": 1, "a\u202eb": 1200}) == (
         "'login' (3), 'sign\\u200bup' (1), 'a\\u202eb' (1,200)"
     )
-
-
-@pytest.mark.parametrize("provenance", [True, False])
-def test_the_staged_valid_events_keep_their_provenance_only_when_asked(
-    tmp_path: Path, provenance: bool
-) -> None:
-    path = tmp_path / "events.csv"
-    path.write_text(CSV)
-    raw = read_events([EventFile.of(str(path))])
-    report = validate_module.validate_events.fn(
-        raw, str(tmp_path / "staging"), date(2026, 3, 31), provenance=provenance
-    )
-    staged = pl.read_parquet(report.valid_path)
-    where = {"_row", "source_file", "source_row"} & set(staged.columns)
-    assert where == ({"_row", "source_file", "source_row"} if provenance else set())
-    assert staged.sort("event_id").select("event_id", "customer_id", "note").rows() == [
-        ("1", "a", "ok"),
-        ("5", "e", "first"),
-    ]
