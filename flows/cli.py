@@ -144,12 +144,13 @@ def _scored(
         from flows.preflight import FutureRunDateError
         from tasks.extract.files import EventInputError
         from tasks.quality.validate import QualityGateError
+        from tasks.score.daily_aggregates import AggregateStoreError
 
         if server is not None:
             server.wait()
         # EventInputError covers the customers table (CustomersInputError), sources (SourceError)
         with (
-            exit_on(EventInputError, FutureRunDateError, debug=debug),
+            exit_on(EventInputError, FutureRunDateError, AggregateStoreError, debug=debug),
             gate_errors(QualityGateError, debug),
             output_errors(output, debug),
         ):

@@ -143,6 +143,11 @@ class Fingerprint:
         return cls(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
+class AggregateStoreError(ValueError):
+    """The daily aggregate store cannot be read (a torn or foreign state file): its message
+    names the file and says to delete the store, which the next incremental run rebuilds."""
+
+
 @dataclass(frozen=True)
 class StoreState:
     """state.json: per aggregated input file its fingerprint and event days."""
@@ -159,14 +164,20 @@ class StoreState:
             return cls()
         try:
             document = json.loads(path.read_text())
-        except ValueError as error:
-            raise ValueError(
-                f"{path}: unreadable aggregate state ({error}); delete {store_dir(output)} "
+            if document.get("version") != STATE_VERSION:
+                return cls()  # an older layout: rebuilt from the raw events
+            files = document["files"]
+            if not isinstance(files, dict):
+                raise TypeError(f"files is {type(files).__name__}, not a mapping")
+            state = cls(files, document.get("last_events_through"), document.get("panel"))
+            state.days_overlap(date.min, date.max)  # every entry has the fields it needs
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            problem = f"{type(error).__name__}: {error}"
+            raise AggregateStoreError(
+                f"{path}: unreadable aggregate state ({problem}); delete {store_dir(output)} "
                 "to rebuild the aggregates from the raw events"
             ) from error
-        if document.get("version") != STATE_VERSION:
-            return cls()  # an older layout: rebuilt from the raw events
-        return cls(document["files"], document.get("last_events_through"), document.get("panel"))
+        return state
 
     def write(self, output: str | Path) -> None:
         document = {
@@ -279,6 +290,17 @@ def _last_events_of_all(output: str | Path, state: StoreState) -> pl.DataFrame:
         return pl.DataFrame(schema=CUSTOMER_LAST_EVENTS)
     counts = pl.scan_parquet(paths, schema=DAILY_EVENT_COUNTS)
     return counts.group_by("customer_id").agg(pl.col("last_event_at").max()).collect()
+
+
+def _latest_events_kept(
+    output: str | Path, state: StoreState, kept: Path, new: list[pl.LazyFrame]
+) -> pl.DataFrame:
+    """The kept latest events brought up to date with the new files' counts; counted again
+    from every file's counts when the kept ones cannot be read (a torn or foreign file)."""
+    try:
+        return latest_events(pl.scan_parquet(kept), *new).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return _last_events_of_all(output, state)
 
 
 def _shrank(old: pl.DataFrame, new: pl.DataFrame) -> bool:
@@ -438,7 +460,7 @@ def refresh_aggregates(
     if rebuild_last or not last_path.exists():
         latest = _last_events_of_all(output, state)
     else:
-        latest = latest_events(pl.scan_parquet(last_path), *new_latest).collect()
+        latest = _latest_events_kept(output, state, last_path, new_latest)
     _atomic_write_parquet(latest.sort("customer_id"), last_path)
     if config is not None:
         refresh_history(output, state, new_history, rebuild_history, config)

@@ -423,6 +423,19 @@ def test_an_output_that_cannot_be_written_exits_4_and_leaves_earlier_outputs(
 
 
 @pytest.mark.usefixtures("prefect_api")
+def test_a_torn_aggregate_state_is_one_error_naming_it_and_the_fix(tmp_path: Path) -> None:
+    state = tmp_path / "out" / "_state" / "daily_aggregates" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"version": 1, "files": {"events.csv": {"first_day": "2026-0')
+    result = _engage(tmp_path, "--incremental")
+    assert result.exit_code == 2, result.output
+    (line,) = _error_lines(result.output)
+    assert line.startswith(f"error: {state}: unreadable aggregate state (")
+    assert line.endswith(f"delete {state.parent} to rebuild the aggregates from the raw events")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.usefixtures("prefect_api")
 def test_the_flow_refuses_a_future_run_date_unless_allowed(tmp_path: Path) -> None:
     """The UI's form starts the flow itself: it checks the date as the command line does."""
     from flows.daily import daily_scoring

@@ -13,6 +13,7 @@ import pytest
 from scoring.config import ScoringConfig, TierBoundaries
 from scoring.schema import SOURCE_FILE, UTC_TIMESTAMP
 from tasks.score.daily_aggregates import (
+    AggregateStoreError,
     StoreState,
     plan_refresh,
     refresh_aggregates,
@@ -159,12 +160,42 @@ def test_rewritten_and_vanished_files_rebuild_what_they_fed(tmp_path: Path) -> N
     assert len(StoreState.read(output).files) == 4
 
 
-def test_unreadable_state_names_the_file_and_the_fix(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "torn",
+    [
+        "{not json",
+        '{"version": 1}',
+        '{"version": 1, "files": []}',
+        '{"version": 1, "files": {"a.parquet": {"first_day": "2026-02-30", "last_day": null}}}',
+        '{"version": 1, "files": {"a.parquet": 7}}',
+    ],
+)
+def test_unreadable_state_names_the_file_and_the_fix(tmp_path: Path, torn: str) -> None:
     state = tmp_path / "_state" / "daily_aggregates" / "state.json"
     state.parent.mkdir(parents=True)
-    state.write_text("{not json")
-    with pytest.raises(ValueError, match=r"state\.json: unreadable aggregate state.*delete"):
+    state.write_text(torn)
+    with pytest.raises(
+        AggregateStoreError, match=r"state\.json: unreadable aggregate state.*delete"
+    ):
         StoreState.read(tmp_path)
+
+
+def test_torn_latest_events_are_counted_again_from_the_daily_counts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    raw, output = tmp_path / "raw", tmp_path / "out"
+    files = []
+    for offset in range(4):
+        day = FIRST_DAY + timedelta(days=offset)
+        frame = day_events(rng, day, 60, f"d{offset}")
+        files.append(write(frame, raw / f"event_date={day}" / "part-0.parquet"))
+        if offset == 2:  # the kept latest events torn between two daily runs
+            incremental_run(files, output, CONFIG, day, tmp_path / f"i{offset}")
+            kept = output / "_state" / "daily_aggregates" / "last_events.parquet"
+            kept.write_bytes(kept.read_bytes()[:100])
+    run_date = FIRST_DAY + timedelta(days=3)
+    incremental, read = incremental_run(files, output, CONFIG, run_date, tmp_path / "i3")
+    assert read == [files[3]]
+    assert_same_outputs(full_run(files, CONFIG, run_date, tmp_path / "f3"), incremental)
 
 
 def test_a_metric_can_keep_its_own_daily_table(tmp_path: Path, monkeypatch) -> None:
