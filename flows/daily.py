@@ -16,7 +16,7 @@ from prefect.runtime import flow_run
 
 from flows.daily_modes import DailyRun, FileEvents, daily_mode, daily_run
 from flows.locks import run_date_lock, wait_for_previous_date
-from flows.preflight import refuse_future_run_date
+from flows.preflight import refuse_future_run_date, refuse_run_date_out_of_range
 from flows.run_dates import scheduled_run_date
 from flows.settings import load_config, settings
 from scoring.config import ScoringConfig
@@ -185,6 +185,7 @@ def daily_scoring(
             up to the follow-up capacity instead of queueing them all.
     """
     run_date = run_date or default_run_date()
+    refuse_run_date_out_of_range(run_date)
     refuse_future_run_date(run_date, allow_future, "set allow_future to score it anyway")
     output = output or str(settings().output)
     with run_date_lock(run_date), written_to(output):

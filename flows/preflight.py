@@ -49,10 +49,18 @@ def parsed_date(text: str, option: str) -> date:
         day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError as error:
         raise PreflightError(f"{option} {text!r} is not a date in the form YYYY-MM-DD") from error
-    first, last = RUN_DATES
-    if not first <= day <= last:
-        raise PreflightError(f"{option} {day} is out of range: give a date from {first} to {last}")
+    refuse_run_date_out_of_range(day, option)
     return day
+
+
+def refuse_run_date_out_of_range(run_date: date, what: str = "run_date") -> None:
+    """PreflightError naming `what` when `run_date` is outside RUN_DATES (the command line's
+    dates and the flow's, as a run started from the UI gives it)."""
+    first, last = RUN_DATES
+    if not first <= run_date <= last:
+        raise PreflightError(
+            f"{what} {run_date} is out of range: give a date from {first} to {last}"
+        )
 
 
 def refuse_future_run_date(

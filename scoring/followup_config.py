@@ -207,9 +207,13 @@ class DeliveryConfig(_Frozen):
     webhook_url_env: EnvironmentVariableName = Field(
         "ENGAGE_WEBHOOK_URL", description="environment variable read when webhook_url is null"
     )
-    retries: int = Field(3, ge=0, description="retries after a failed POST")
-    backoff_seconds: float = Field(1.0, ge=0, description="first retry delay, doubled each time")
-    timeout_seconds: float = Field(10.0, gt=0)
+    # bounded: a retry's delay (backoff x 2^attempt) and a request's wait stay numbers a
+    # sleep and an HTTP client take
+    retries: int = Field(3, ge=0, le=100, description="retries after a failed POST")
+    backoff_seconds: float = Field(
+        1.0, ge=0, le=3600, description="first retry delay, doubled each time"
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=3600)
     drop_dir: str | None = Field(None, description="CRM import drop; null = <output>/crm_drop")
     drop_formats: tuple[Literal["csv", "parquet"], ...] = ("csv", "parquet")
 

@@ -447,6 +447,19 @@ def test_the_flow_refuses_a_future_run_date_unless_allowed(tmp_path: Path) -> No
     assert not any(tmp_path.iterdir())  # refused before anything was written
 
 
+@pytest.mark.usefixtures("prefect_api")
+def test_the_flow_refuses_a_run_date_out_of_range(tmp_path: Path) -> None:
+    """The UI's form gives any date: the flow checks the range as the command line does."""
+    from flows.daily import daily_scoring
+    from flows.preflight import PreflightError
+
+    with pytest.raises(PreflightError, match=r"run_date 0001-01-15 is out of range: give a"):
+        daily_scoring(
+            events=str(tmp_path / "none.csv"), run_date=date(1, 1, 15), output=str(tmp_path)
+        )
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
 def test_a_mistake_found_in_the_flow_of_a_cold_command_is_one_line_on_stderr(
     tmp_path: Path,
 ) -> None:

@@ -162,6 +162,9 @@ def test_no_float_setting_may_be_infinite_or_nan(settings: dict[str, Any]) -> No
             },
             "3660",
         ),
+        ({"followups": {"delivery": {"retries": 10**9}}}, "100"),
+        ({"followups": {"delivery": {"backoff_seconds": 1e300}}}, "3600"),
+        ({"followups": {"delivery": {"timeout_seconds": 1e300}}}, "3600"),
     ],
 )
 def test_settings_that_reach_beyond_the_dates_or_sums_a_run_holds_are_refused(
