@@ -43,7 +43,8 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -146,6 +147,24 @@ class Fingerprint:
 class AggregateStoreError(ValueError):
     """The daily aggregate store cannot be read (a torn or foreign state file): its message
     names the file and says to delete the store, which the next incremental run rebuilds."""
+
+
+@contextmanager
+def store_read(output: str | Path) -> Iterator[None]:
+    """Reading the store: a file of it that is missing or not Parquet (torn, or written by
+    something else) is AggregateStoreError, naming the store and the fix."""
+    try:
+        yield
+    except (pl.exceptions.ComputeError, FileNotFoundError) as error:
+        problem = next(iter(str(error).strip().splitlines()), type(error).__name__)
+        missing = isinstance(error, FileNotFoundError)
+        if not missing and "parquet" not in problem.lower():
+            raise
+        raise AggregateStoreError(
+            f"{store_dir(output)}: a file of the daily aggregate store cannot be read "
+            f"({problem}); delete {store_dir(output)} to rebuild the aggregates from the raw "
+            "events"
+        ) from error
 
 
 @dataclass(frozen=True)
@@ -564,4 +583,5 @@ def refresh_daily_aggregates(
 ) -> AggregateReport:
     """Update the daily aggregate store from the run's valid events (with `config`: the
     metric panel's tables too)."""
-    return refresh_aggregates(valid_path, plan, output, config)
+    with store_read(output):
+        return refresh_aggregates(valid_path, plan, output, config)

@@ -31,7 +31,7 @@ from scoring.metrics.web import valued_properties
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
 from tasks.extract.customers import read_customers
 from tasks.publish.write import write_partition
-from tasks.score.daily_aggregates import panel_days_from_store
+from tasks.score.daily_aggregates import panel_days_from_store, store_read
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,7 @@ def compute_metrics_from_aggregates(
     table = read_customers(customers).lazy() if customers else None
     totals = pl.read_ipc(totals_path).lazy()
     key = panel_key(totals)
-    days = panel_days_from_store(output, config, run_date)
-    panel = metric_panel_of_days(days, config, run_date, table, totals, key)
-    return staged_tables(materialized(panel), config, staging, run_date)
+    with store_read(output):
+        days = panel_days_from_store(output, config, run_date)
+        panel = materialized(metric_panel_of_days(days, config, run_date, table, totals, key))
+    return staged_tables(panel, config, staging, run_date)

@@ -43,7 +43,11 @@ from scoring.metrics.panel_of_days import (
 )
 from scoring.schema import CONTRIBUTIONS, SCORES
 from tasks.publish.write import write_partition
-from tasks.score.daily_aggregates import panel_days_from_store, window_totals_from_store
+from tasks.score.daily_aggregates import (
+    panel_days_from_store,
+    store_read,
+    window_totals_from_store,
+)
 from tasks.score.running_totals import PeriodTotals, period_totals
 
 
@@ -242,12 +246,13 @@ def score_from_aggregates(
     per-customer totals of the days (scoring.metrics.panel_days.customer_totals_of_days),
     staged as TOTALS_FILE as score_events stages them; the window's and previous period's
     totals slid from the day before's when they can be (tasks.score.running_totals)."""
-    if not keep_totals:
-        totals, last_events = window_totals_from_store(output, config, run_date)
-        return score_totals(totals, last_events, config, run_date, staging)
-    days = panel_days_from_store(output, config, run_date)
-    periods = period_totals(output, config, run_date, days, counted_period_totals)
-    panel_totals = customer_totals_of_days(
-        days, config, run_date, periods.window.lazy(), periods.previous.lazy()
-    )
-    return score_totals(periods.window, None, config, run_date, staging, panel_totals)
+    with store_read(output):
+        if not keep_totals:
+            totals, last_events = window_totals_from_store(output, config, run_date)
+            return score_totals(totals, last_events, config, run_date, staging)
+        days = panel_days_from_store(output, config, run_date)
+        periods = period_totals(output, config, run_date, days, counted_period_totals)
+        panel_totals = customer_totals_of_days(
+            days, config, run_date, periods.window.lazy(), periods.previous.lazy()
+        )
+        return score_totals(periods.window, None, config, run_date, staging, panel_totals)

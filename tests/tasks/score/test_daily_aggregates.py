@@ -198,6 +198,27 @@ def test_torn_latest_events_are_counted_again_from_the_daily_counts(tmp_path: Pa
     assert_same_outputs(full_run(files, CONFIG, run_date, tmp_path / "f3"), incremental)
 
 
+@pytest.mark.parametrize("damage", ["torn", "missing"])
+def test_a_damaged_daily_table_names_the_store_and_the_fix(tmp_path: Path, damage: str) -> None:
+    from tasks.score.scores import score_from_aggregates
+
+    rng = np.random.default_rng(3)
+    day = FIRST_DAY + timedelta(days=1)
+    files = [
+        write(day_events(rng, d, 40, str(d)), tmp_path / "raw" / f"{d}.parquet")
+        for d in (FIRST_DAY, day)
+    ]
+    output = tmp_path / "out"
+    incremental_run(files, output, CONFIG, day, tmp_path / "s1")
+    counts = sorted((output / "_state" / "daily_aggregates" / "event_counts").glob("*.parquet"))
+    if damage == "torn":
+        counts[0].write_bytes(counts[0].read_bytes()[:50])
+    else:
+        counts[0].unlink()
+    with pytest.raises(AggregateStoreError, match=r"daily_aggregates: a file of the daily aggre"):
+        score_from_aggregates.fn(str(output), CONFIG, day, str(tmp_path / "s2"))
+
+
 def test_a_metric_can_keep_its_own_daily_table(tmp_path: Path, monkeypatch) -> None:
     """A metric registers a daily table (here: active customers per day, the DAU of
     stickiness); the store keeps it per input file and serves a window of it."""
