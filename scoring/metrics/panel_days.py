@@ -119,44 +119,46 @@ def history_types(config: MetricsConfig) -> list[str]:
     )
 
 
-def _latest_id(at: pl.Expr) -> pl.Expr:
-    """Aggregation: the largest event_id among the events at the instant `at` (a per-group
-    scalar): the tie-break of the latest event."""
-    return pl.col("event_id").filter(pl.col("occurred_at") == at).max()
-
-
 # ------------------------------------------------------------------ daily tables
 
 
 def session_days(events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
     """SESSION_DAYS: per customer, session (with an id) and day, the session's page views of
     the day (as web.page_sessions aggregates them), its last view and its interactions
-    (events other than page views and session starts, web.single_view_interactions)."""
+    (events other than page views and session starts, web.single_view_interactions).
+
+    The events are sorted with the page views last, by time then event_id: a session's last
+    row is then its last view (ties on time broken by event_id) whenever it has one, read by
+    `last()` (a group keeps its rows' order), far faster than filtering and sorting every
+    group's rows (0.33 s against 0.04 s for a day of 222 k events)."""
     metrics = config.metric_settings
     event_type = pl.col("event_type")
     page_view = event_type == metrics.page_view_event
     interaction = ~event_type.is_in([metrics.page_view_event, metrics.session_start_event])
     duration, scroll = pl.col("duration_s"), pl.col("scroll_pct")
-    last_view = pl.col("occurred_at").filter(page_view).max()
-    views_in_order = [pl.col("occurred_at").filter(page_view), pl.col("event_id").filter(page_view)]
+    views = count_of(page_view)
+
+    def of_last_view(name: str) -> pl.Expr:
+        return pl.when(views > 0).then(pl.col(name).last())
+
     return (
         events.filter(pl.col("session_id").is_not_null() & (page_view | interaction))
+        .sort(page_view, "occurred_at", "event_id")
         .group_by("customer_id", "session_id", DAY)
         .agg(
-            count_of(page_view).alias("views"),
+            views.alias("views"),
             count_of(page_view & duration.is_not_null()).alias("timed"),
             decimal_sum(pl.when(page_view).then(duration)).alias("seconds"),
             count_of(page_view & scroll.is_not_null()).alias("scrolled"),
             decimal_sum(pl.when(page_view).then(scroll)).alias("scroll"),
-            last_view.alias("last_view_at"),
-            pl.col("event_id").filter(page_view & (pl.col("occurred_at") == last_view)).max()
-            .alias("last_view_id"),
-            pl.col("page").filter(page_view).sort_by(*views_in_order).last().alias("exit_page"),
+            of_last_view("occurred_at").alias("last_view_at"),
+            of_last_view("event_id").alias("last_view_id"),
+            of_last_view("page").alias("exit_page"),
             count_of(interaction).alias("interactions"),
         )
         .with_columns(SESSION_HASH.alias("session_key"))
         .select(list(SESSION_DAYS))
-    )  # fmt: skip
+    )
 
 
 def day_sessions(sessions: pl.LazyFrame) -> list[pl.Expr]:
@@ -267,8 +269,12 @@ def type_days(events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
     )
     typed = (
         events.filter(pl.col("event_type").is_in(history_types(config.metric_settings)))
+        .sort("occurred_at", "event_id")  # a group's last row is its latest (see session_days)
         .group_by("customer_id", "event_type", DAY)
-        .agg(latest.alias("last_event_at"), _latest_id(latest).alias("last_event_id"))
+        .agg(
+            pl.col("occurred_at").last().alias("last_event_at"),
+            pl.col("event_id").last().alias("last_event_id"),
+        )
     )
     return pl.concat([any_event.select(list(TYPE_DAYS)), typed.select(list(TYPE_DAYS))])
 
@@ -283,13 +289,15 @@ def event_attributes(config: ScoringConfig, columns: Iterable[str]) -> list[str]
 def attribute_days(events: pl.LazyFrame, config: ScoringConfig) -> pl.LazyFrame:
     """ATTRIBUTE_DAYS: per customer, day and attribute event column (event_attributes), its
     latest non-null value as text (ties on time broken by event_id)."""
+    # sorted first: a group's last row is its latest (see session_days)
+    in_order = events.sort("occurred_at", "event_id")
     parts = [
-        events.filter(pl.col(name).is_not_null())
+        in_order.filter(pl.col(name).is_not_null())
         .group_by("customer_id", DAY)
         .agg(
-            pl.col("occurred_at").max().alias("last_event_at"),
-            pl.col("event_id").sort_by("occurred_at", "event_id").last().alias("last_event_id"),
-            pl.col(name).cast(pl.String).sort_by("occurred_at", "event_id").last().alias("value"),
+            pl.col("occurred_at").last().alias("last_event_at"),
+            pl.col("event_id").last().alias("last_event_id"),
+            pl.col(name).cast(pl.String).last().alias("value"),
         )
         .with_columns(pl.lit(name).alias("attribute"))
         .select(list(ATTRIBUTE_DAYS))
@@ -342,13 +350,10 @@ def app_latest(rows: pl.LazyFrame, config: MetricsConfig) -> pl.LazyFrame:
 def attribute_history(rows: pl.LazyFrame) -> pl.LazyFrame:
     """ATTRIBUTE_HISTORY of attribute_days (or attribute_history) rows: per customer and
     attribute, the latest value."""
-    in_order = [pl.col("last_event_at"), pl.col("last_event_id")]
+    # sorted first: a group's last row is its latest (see session_days)
     return (
-        rows.group_by("customer_id", "attribute")
-        .agg(
-            pl.col("last_event_at").max(),
-            pl.col("last_event_id").sort_by(*in_order).last(),
-            pl.col("value").sort_by(*in_order).last(),
-        )
+        rows.sort("last_event_at", "last_event_id")
+        .group_by("customer_id", "attribute")
+        .agg(pl.col("last_event_at").last(), pl.col("last_event_id").last(), pl.col("value").last())
         .select(list(ATTRIBUTE_HISTORY))
     )

@@ -2,7 +2,7 @@
 events: random worlds split into input files by day and in late batches (sessions over several
 days and files, NPS answers, app ties, attribute columns), with and without decay."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 import polars as pl
@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from scoring.aggregates import EVENT_DATE, customer_last_events, daily_event_counts
 from scoring.config import ScoringConfig
+from scoring.events import typed_properties
 from scoring.metrics.customer_panel import KEY
 from scoring.metrics.panel import (
     MetricPanel,
@@ -33,6 +34,7 @@ from scoring.metrics.panel_days import (
 )
 from scoring.metrics.panel_inputs import CUSTOMER_ID, HASHED_CUSTOMER_ID
 from scoring.metrics.panel_of_days import PanelDays, customer_totals_of_days, day_ranges
+from scoring.schema import UTC_TIMESTAMP
 from tests.scoring.metrics.test_shared_totals import RUN_DATE, world, world_config
 
 TABLES = ("event_counts", "customers", "sessions", "pages", "features", "purchases", "types",
@@ -126,3 +128,41 @@ def test_panel_from_daily_aggregates_equals_the_panel_from_events(
         for want, got in zip(expected[2:], actual[2:], strict=True):
             assert_frame_equal(got, want, check_exact=True)
     assert KEY not in expected[0].columns
+
+
+def test_the_latest_of_a_day_breaks_ties_on_time_by_the_larger_event_id() -> None:
+    """A session's last view, a history type's latest event and an attribute's latest value:
+    of events at one instant, the one with the larger event_id ("e2" > "e10" as text), wherever
+    the rows stand in the file; a later interaction is not a view."""
+    ten, eleven = (datetime(2026, 3, 30, h, tzinfo=UTC) for h in (10, 11))
+    events = typed_properties(
+        pl.DataFrame(
+            {
+                "event_id": ["e2", "e10", "e0", "e30", "e3"],
+                "customer_id": ["c"] * 5,
+                "event_type": ["page_view", "page_view", "login", "app_install", "app_install"],
+                "occurred_at": [ten, ten, eleven, ten, ten],
+                "session_id": ["s", "s", "s", None, None],
+                "page": ["/b", "/a", None, None, None],
+                "plan": ["pro", "free", None, None, None],
+            },
+            schema_overrides={"occurred_at": UTC_TIMESTAMP},
+        ).lazy()
+    )
+    config = world_config(None)
+    session = session_days(events, config).collect().row(0, named=True)
+    assert (session["views"], session["interactions"]) == (2, 1)
+    assert (session["last_view_at"], session["last_view_id"], session["exit_page"]) == (
+        ten,
+        "e2",
+        "/b",
+    )
+    installs = type_days(events, config).filter(pl.col("event_type") == "app_install").collect()
+    assert installs.select("last_event_at", "last_event_id").rows() == [(ten, "e30")]
+    plan = attribute_days(events, config).collect()
+    assert plan.select("last_event_id", "value").rows() == [("e2", "pro")]
+    kept = plan.drop(EVENT_DATE).with_columns(
+        pl.lit("e10").alias("last_event_id"), pl.lit("x").alias("value")
+    )
+    merged = attribute_history(pl.concat([plan.drop(EVENT_DATE), kept]).lazy()).collect()
+    assert merged.select("last_event_id", "value").rows() == [("e2", "pro")]
