@@ -260,15 +260,16 @@ def scored(mode: FileEvents, scored_path: str, validation: ValidationReport) -> 
 def tracked_followups(run: DailyRun, scoring: ScoreReport) -> FollowupReport:
     """The follow-ups of the run's scores, once the previous run date is published."""
     wait_for_previous_date(run.run_date, "follow-ups need it")
-    followups = track_followups(
-        scoring.scores_file,
-        scoring.contributions_file,
-        run.config,
-        run.run_date,
-        run.staging,
-        run.output,
-        run.customers,
-    )
+    with run.timed("followups"):  # not the wait
+        followups = track_followups(
+            scoring.scores_file,
+            scoring.contributions_file,
+            run.config,
+            run.run_date,
+            run.staging,
+            run.output,
+            run.customers,
+        )
     get_run_logger().info(
         "follow-ups: flags %s, statuses %s, delivered actions %s",
         followups.flags,

@@ -100,6 +100,7 @@ def test_daily_flow_scores_counts_and_quarantines(daily_run: DailyRun) -> None:
         "validate",
         "score",
         "metrics",
+        "followups",
         "validate_outputs",
     }
     assert not (output / "_staging").exists()
