@@ -1,9 +1,13 @@
-"""Small deterministic event files spanning many days: scores move from one day to the next."""
+"""Small deterministic event files spanning many days: scores move from one day to the next;
+and event frames of a few hand-written rows."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+
 from scoring.config import ScoringConfig
+from scoring.schema import UTC_TIMESTAMP
 
 CONFIG = ScoringConfig(
     window_days=7,
@@ -39,3 +43,21 @@ def write_daily_events(path: Path, first_day: date, days: int, customers: int = 
             lines.append(f"{day}-orphan,,login,{day}T12:00:00Z")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def event_frame(rows: list[tuple[str, str, datetime]]) -> pl.LazyFrame:
+    """Events of (customer_id, event_type, occurred_at) rows, with ids e0, e1, ..."""
+    return pl.LazyFrame(
+        {
+            "event_id": [f"e{i}" for i in range(len(rows))],
+            "customer_id": [r[0] for r in rows],
+            "event_type": [r[1] for r in rows],
+            "occurred_at": [r[2] for r in rows],
+        },
+        schema={
+            "event_id": pl.String,
+            "customer_id": pl.String,
+            "event_type": pl.String,
+            "occurred_at": UTC_TIMESTAMP,
+        },
+    )

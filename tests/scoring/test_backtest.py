@@ -26,26 +26,9 @@ from scoring.backtest.observations import (
 from scoring.backtest.split import customer_holdout, split_in_time, time_split
 from scoring.config import ScoringConfig
 from scoring.engagement import customer_scores
-from scoring.schema import UTC_TIMESTAMP
+from tests.daily_events import event_frame
 
 D = date(2026, 3, 10)
-
-
-def _events(rows: list[tuple[str, str, datetime]]) -> pl.LazyFrame:
-    return pl.LazyFrame(
-        {
-            "event_id": [f"e{i}" for i in range(len(rows))],
-            "customer_id": [r[0] for r in rows],
-            "event_type": [r[1] for r in rows],
-            "occurred_at": [r[2] for r in rows],
-        },
-        schema={
-            "event_id": pl.String,
-            "customer_id": pl.String,
-            "event_type": pl.String,
-            "occurred_at": UTC_TIMESTAMP,
-        },
-    )
 
 
 def _at(day: date, hour: int = 12) -> datetime:
@@ -75,7 +58,7 @@ def _scores(events: pl.LazyFrame, config: ScoringConfig, labels: pl.LazyFrame) -
 
 
 def test_churn_labels_active_silent_and_churn_event() -> None:
-    events = _events(
+    events = event_frame(
         [
             ("stays", "login", _at(D)),
             ("stays", "login", _at(D + timedelta(days=30), 23)),  # last horizon day: stays
@@ -112,7 +95,7 @@ def test_an_event_after_the_observation_date_never_changes_its_score() -> None:
     after = [("a", "invite_sent", datetime(2026, 3, 11, tzinfo=UTC)), ("b", "login", _at(D, 0))]
     after[1] = ("b", "invite_sent", _at(D + timedelta(days=5)))
     for rows in (before, before + after):
-        events = _events(rows)
+        events = event_frame(rows)
         labels = _labels(events, 7, 30, [])
         assert _scores(events, config, labels).select("customer_id", "score").rows() == [
             ("a", 11.0),
@@ -128,7 +111,7 @@ def test_an_event_after_the_observation_date_never_changes_its_score() -> None:
 
 def test_features_follow_the_decay_of_the_score() -> None:
     config = ScoringConfig(window_days=7, half_life_days=2, weights={"login": 4})
-    events = _events([("a", "login", _at(D)), ("a", "login", _at(D - timedelta(days=2)))])
+    events = event_frame([("a", "login", _at(D)), ("a", "login", _at(D - timedelta(days=2)))])
     labels = _labels(events, 7, 30, [])
     features = features_over(daily_event_counts(events), labels, [Setting.of(config)], [D])
     assert features.collect()["value_0"].to_list() == [1.5]
@@ -138,7 +121,7 @@ def test_features_follow_the_decay_of_the_score() -> None:
 def test_one_pass_gives_every_setting_its_own_window_and_decay() -> None:
     # a: logins today, 3 and 10 days ago. window 7 counts two; window 14 three; with a
     # half-life of 3 days in a 14-day window: 1 + 0.5 + 0.5 ** (10 / 3)
-    events = _events([("a", "login", _at(D - timedelta(days=age))) for age in (0, 3, 10)])
+    events = event_frame([("a", "login", _at(D - timedelta(days=age))) for age in (0, 3, 10)])
     labels = pl.LazyFrame({"observation_date": [D], "customer_id": ["a"]})
     settings = [Setting(7, None), Setting(14, None), Setting(14, 3.0)]
     row = features_over(daily_event_counts(events), labels, settings, [D]).collect().row(0)
@@ -168,14 +151,14 @@ def test_outside_labels_and_observation_ends() -> None:
 
 
 def test_observations_without_history() -> None:
-    events = _events([("a", "login", _at(D)), ("b", "login", _at(D + timedelta(days=1)))])
+    events = event_frame([("a", "login", _at(D)), ("b", "login", _at(D + timedelta(days=1)))])
     observations = pl.LazyFrame({"observation_date": [D] * 3, "customer_id": ["a", "b", "zz"]})
     found = without_history(observations, daily_event_counts(events)).collect()
     assert sorted(found["customer_id"].to_list()) == ["b", "zz"]  # b's first event is after D
 
 
 def test_last_event_dates_are_as_of_each_observation() -> None:
-    events = _events(
+    events = event_frame(
         [("a", "login", _at(D - timedelta(days=40))), ("a", "login", _at(D + timedelta(days=2)))]
     )
     observations = pl.LazyFrame(
@@ -207,7 +190,7 @@ def test_backtest_scores_equal_the_run_scores(
     """Property: the score from the daily counts' features equals customer_scores (what
     `engage run` computes) for every customer seen, at any window and half-life."""
     config = setting.applied_to(ScoringConfig(weights={"login": 1.5, "invite_sent": -4}))
-    events = _events([(c, t, _at(D - timedelta(days=age), 5)) for c, t, age in spec])
+    events = event_frame([(c, t, _at(D - timedelta(days=age), 5)) for c, t, age in spec])
     expected = customer_scores(events, config, D).select("customer_id", "score").collect()
     keys = expected.select(pl.lit(D).alias("observation_date"), "customer_id").lazy()
     got = _scores(events, config, keys)
@@ -402,7 +385,7 @@ def test_later_events_never_change_scores_or_features(
         ]
 
     found = []
-    for events in (_events(rows(past)), _events(rows(past + future))):
+    for events in (event_frame(rows(past)), event_frame(rows(past + future))):
         labels = _labels(events, 10, 30, [])
         features = features_over(daily_event_counts(events), labels, settings, [D]).collect()
         found.append((_scores(events, config, labels).drop("churned"), features))

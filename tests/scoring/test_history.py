@@ -16,26 +16,10 @@ from scoring.history import (
     score_deltas,
     score_snapshot,
 )
+from tests.daily_events import event_frame
 
 CONFIG = ScoringConfig(weights={"login": 1, "invite_sent": 4, "app_uninstalled": -20})
 BEFORE, TODAY = date(2026, 3, 30), date(2026, 3, 31)
-
-
-def events(rows: list[tuple[str, str, datetime]]) -> pl.LazyFrame:
-    return pl.LazyFrame(
-        {
-            "event_id": [f"e{i}" for i in range(len(rows))],
-            "customer_id": [r[0] for r in rows],
-            "event_type": [r[1] for r in rows],
-            "occurred_at": [r[2] for r in rows],
-        },
-        schema={
-            "event_id": pl.String,
-            "customer_id": pl.String,
-            "event_type": pl.String,
-            "occurred_at": pl.Datetime("us", "UTC"),
-        },
-    )
 
 
 def at(day: int) -> datetime:
@@ -52,7 +36,7 @@ ANA = [("ana", "login", at(1))] * 12 + [
     ("ana", "app_uninstalled", at(31)),
 ]
 BEN = [("ben", "login", at(20))]  # no change
-EVENTS = events(ANA + BEN + [("cy", "login", at(31))])  # cy is new on 31 March
+EVENTS = event_frame(ANA + BEN + [("cy", "login", at(31))])  # cy is new on 31 March
 
 
 def test_decomposition_of_the_issue_example_sums_exactly_to_the_delta() -> None:
@@ -151,7 +135,7 @@ def test_decomposition_always_sums_to_the_delta(
         window_days=7,
         weights=dict(zip(["login", "invite", "uninstall", "view"], weights, strict=True)),
     )
-    frame = events([(c, t, at(d)) for c, t, d in rows] + [("a", "login", at(1))])
+    frame = event_frame([(c, t, at(d)) for c, t, d in rows] + [("a", "login", at(1))])
     before_date, today_date = date(2026, 3, 31 - gap_days), TODAY
     deltas = score_deltas(
         customer_scores(frame, config, today_date), customer_scores(frame, config, before_date)
