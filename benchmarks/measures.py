@@ -138,12 +138,12 @@ def measure_full_daily(history: Path, window_days: int, work: Path, _: int) -> d
     """The daily job on every raw file, as the flow runs its steps (task bodies, no Prefect):
     extract, validate (the GX gate), score with the panel's totals, the metric panel; the
     writes of the staged outputs (scores, contributions, customer_metrics, segment_metrics)
-    timed apart. The raw events are read into memory and handed to validation, as the flow
-    does."""
+    timed apart. The raw events are read into memory and handed to validation, and the valid
+    events from validation to scoring and the panel, as the flow does."""
     import great_expectations  # noqa: F401  (its import is a once-per-process cost)
 
     from tasks.extract.events import extract_events
-    from tasks.quality.validate import validate_events
+    from tasks.quality.validate import validate_events_in_memory
     from tasks.score.metrics import compute_metrics
     from tasks.score.scores import score_customers
 
@@ -153,16 +153,14 @@ def measure_full_daily(history: Path, window_days: int, work: Path, _: int) -> d
     with steps.step("extract"):
         raw = extract_events.fn(history_files(history))
     with steps.step("validate"):
-        validation = validate_events.fn(raw, staging, RUN_DATE, config, str(work / "out"))
+        validation, valid = validate_events_in_memory.fn(
+            raw, staging, RUN_DATE, config, str(work / "out")
+        )
     del raw  # as the flow frees the raw events before scoring
     with steps.step("score"):
-        scored = score_customers.fn(
-            validation.valid_path, config, RUN_DATE, staging, keep_totals=True
-        )
+        scored = score_customers.fn(valid, config, RUN_DATE, staging, keep_totals=True)
     with steps.step("metrics"):
-        panel = compute_metrics.fn(
-            validation.valid_path, config, RUN_DATE, staging, None, scored.totals_file
-        )
+        panel = compute_metrics.fn(valid, config, RUN_DATE, staging, None, scored.totals_file)
     return {
         "seconds": steps.total(),
         "steps": steps.seconds,

@@ -29,7 +29,7 @@ from tasks.followups.track import (
     with_baseline_delivery,
 )
 from tasks.publish.atomic import abandon, not_writable, output_write_problem
-from tasks.publish.write import publish_outputs, write_manifest
+from tasks.publish.write import StagedEvents, publish_outputs, write_manifest
 from tasks.quality.validate import (
     RawEvents,
     ValidationReport,
@@ -245,10 +245,10 @@ def validated(mode: FileEvents, raw: RawEvents) -> tuple[ValidationReport, str]:
     return validation, run_id
 
 
-def scored(mode: FileEvents, scored_path: str, validation: ValidationReport) -> ScoreReport:
-    """Score the run's events as its mode says (timed as `score`)."""
+def scored(mode: FileEvents, valid: StagedEvents, validation: ValidationReport) -> ScoreReport:
+    """Score the run's valid events as its mode says (timed as `score`)."""
     with mode.run.timed("score"):
-        scoring = mode.score(scored_path, validation)
+        scoring = mode.score(valid, validation)
     if scoring.unweighted_event_types:
         get_run_logger().info(
             "unweighted event types (count 0): %s",
@@ -349,9 +349,10 @@ def score_run_date(mode: FileEvents) -> RunSummary:
         raw = mode.extract()
     validation, run_id = validated(mode, raw)
     del raw  # the raw events (in memory when read from files) are freed before scoring
-    scored_path, extraction = mode.stored(validation)
-    scoring = scored(mode, scored_path, validation)
-    metrics = mode.metrics(scored_path, scoring)
+    valid, extraction = mode.stored(validation)
+    scoring = scored(mode, valid, validation)
+    metrics = mode.metrics(valid, scoring)
+    del valid  # the valid events (in memory on event files) are freed before the follow-ups
     followups = tracked_followups(run, scoring)
     with run.timed("validate_outputs"):
         checks = validate_outputs(run.staging, run.output, run_date, validation.expectations)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import get_run_logger
 
 from flows.settings import bundled_config_path, load_config, load_source, settings
@@ -26,9 +27,14 @@ from tasks.extract.incremental import (
     store_events,
 )
 from tasks.extract.sources import SourceConfig
-from tasks.publish.write import new_staging_dir
+from tasks.publish.write import StagedEvents, new_staging_dir
 from tasks.quality.buckets import gate_buckets
-from tasks.quality.validate import RawEvents, ValidationReport, validate_events
+from tasks.quality.validate import (
+    RawEvents,
+    ValidationReport,
+    validate_events,
+    validate_events_in_memory,
+)
 from tasks.score.buckets import BucketPart, merge_panels, merge_scores, process_buckets
 from tasks.score.daily_aggregates import (
     AggregatePlan,
@@ -94,10 +100,14 @@ class FileEvents:
     (or in `buckets` by customer hash) and the metric panel computed. The other modes replace
     some of these steps."""
 
+    valid_in_memory = True
+    """Whether validation hands the valid events over in memory (else it stages them)."""
+
     def __init__(self, run: DailyRun, buckets: int) -> None:
         self.run = run
         self.buckets = buckets
         self.files: list[str] = []
+        self.valid: pl.DataFrame | None = None
 
     def files_to_read(self) -> list[str]:
         """The input files of the run."""
@@ -115,26 +125,35 @@ class FileEvents:
         return self.files
 
     def validate(self, raw: RawEvents, run_id: str) -> ValidationReport:
-        """The data-quality gate on the raw events; stage the valid ones."""
+        """The data-quality gate on the raw events; the valid ones kept in memory for
+        `stored` (or staged, valid_in_memory False)."""
         run = self.run
-        return validate_events(raw, run.staging, run.run_date, run.config, run.output, run_id)
+        arguments = (raw, run.staging, run.run_date, run.config, run.output, run_id)
+        if not self.valid_in_memory:
+            return validate_events(*arguments)
+        validation, self.valid = validate_events_in_memory(*arguments)
+        return validation
 
-    def stored(self, validation: ValidationReport) -> tuple[str, dict[str, Any] | None]:
-        """The valid events to score, and what the extraction did (None: files)."""
-        return validation.valid_path, None
+    def stored(self, validation: ValidationReport) -> tuple[StagedEvents, dict[str, Any] | None]:
+        """The valid events to score (the caller's is then their only reference), and what
+        the extraction did (None: files)."""
+        valid, self.valid = self.valid, None
+        staged = valid if valid is not None else validation.valid_path
+        assert staged is not None  # validated in memory, or staged
+        return staged, None
 
-    def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
-        """Score the valid events at `scored_path` and stage the scores."""
+    def score(self, scored: StagedEvents, validation: ValidationReport) -> ScoreReport:
+        """Score the valid events (`stored`) and stage the scores."""
         run = self.run
-        # the panel runs on this path: keep the scoring pass's totals for it
-        return score_customers(scored_path, run.config, run.run_date, run.staging, keep_totals=True)
+        # the panel runs on these events: keep the scoring pass's totals for it
+        return score_customers(scored, run.config, run.run_date, run.staging, keep_totals=True)
 
-    def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
+    def metrics(self, scored: StagedEvents, scoring: ScoreReport) -> MetricsReport | None:
         """Compute and stage the metric panel (timed as `metrics`)."""
         run = self.run
         with run.timed("metrics"):
             return compute_metrics(
-                scored_path,
+                scored,
                 run.config,
                 run.run_date,
                 run.staging,
@@ -185,12 +204,12 @@ class BucketedFileEvents(FileEvents):
             checks, self.raw, run.staging, run.run_date, self.now, run.config, run.output, run_id
         )
 
-    def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
+    def score(self, scored: StagedEvents, validation: ValidationReport) -> ScoreReport:
         return merge_scores(
             self.parts, self.run.staging, self.run.run_date, self.run.config.tier_boundaries
         )
 
-    def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
+    def metrics(self, scored: StagedEvents, scoring: ScoreReport) -> MetricsReport | None:
         run = self.run
         with run.timed("metrics"):
             return merge_panels(self.parts, run.config, run.run_date, run.staging, run.customers)
@@ -202,13 +221,14 @@ class IncrementalFileEvents(FileEvents):
     metric panel computed from the aggregates."""
 
     plan: AggregatePlan
+    valid_in_memory = False  # the aggregate refresh reads the new files' valid events
 
     def files_to_read(self) -> list[str]:
         run = self.run
         self.plan = plan_aggregates(find_event_files(run.events), run.output, run.config)
         return self.plan.read
 
-    def score(self, scored_path: str, validation: ValidationReport) -> ScoreReport:
+    def score(self, scored: StagedEvents, validation: ValidationReport) -> ScoreReport:
         run = self.run
         refreshed = refresh_daily_aggregates(
             validation.valid_path, self.plan, run.output, run.config
@@ -218,7 +238,7 @@ class IncrementalFileEvents(FileEvents):
             run.output, run.config, run.run_date, run.staging, keep_totals=True
         )
 
-    def metrics(self, scored_path: str, scoring: ScoreReport) -> MetricsReport | None:
+    def metrics(self, scored: StagedEvents, scoring: ScoreReport) -> MetricsReport | None:
         run = self.run
         assert scoring.totals_file is not None  # score() keeps the totals
         with run.timed("metrics"):
@@ -237,6 +257,7 @@ class SourceEvents(FileEvents):
     events added to the event store and scored from it; the watermark advanced once published."""
 
     extracted: SourceExtraction
+    valid_in_memory = False  # added to the event store, and scored from it
 
     def __init__(self, run: DailyRun, buckets: int, source: SourceConfig) -> None:
         super().__init__(run, buckets)

@@ -53,6 +53,17 @@ def to_arrow(frame: pl.DataFrame, columns: tuple[Column, ...] | None, table: str
     return arrow.cast(pa.schema(fields)).replace_schema_metadata(metadata)
 
 
+StagedEvents = pl.DataFrame | str
+"""Events one step of a run hands to the next: in memory (the valid events of a run on event
+files, scored and measured where validation left them), or a work file (write_staged) at a
+path."""
+
+
+def events_of(staged: StagedEvents) -> pl.LazyFrame:
+    """Staged events as a LazyFrame: the work file scanned, or the frame in memory."""
+    return pl.scan_parquet(staged) if isinstance(staged, str) else staged.lazy()
+
+
 def write_staged(frame: pl.DataFrame, target: str | Path) -> Path:
     """Write a run's work file (raw or valid events, a bucket's part): read once or twice on
     the same machine within the run, so uncompressed, which writes about twice as fast as

@@ -516,7 +516,7 @@ class ValidationReport:
     rows_valid: int
     rows_quarantined: int
     duplicates_removed: int
-    valid_path: str
+    valid_path: str | None  # None: the valid events stayed in memory (validate_events_in_memory)
     quarantine_file: str
     quarantine_reasons: dict[str, int]
     expectations: list[dict[str, Any]] = field(default_factory=list)
@@ -548,6 +548,44 @@ def _keep_failed_docs(
     return target / "index.html"
 
 
+def _gated(
+    raw: RawEvents,
+    staging: str,
+    run_date: date,
+    config: ScoringConfig | None,
+    output: str | None,
+    run_id: str | None,
+) -> Validated:
+    """The raw events validated, the quarantine staged; QualityGateError (Data Docs kept
+    under <output>/data_docs/failed/) when the run is over the error budget or outside the
+    row-count band."""
+    frame = pl.read_parquet(raw) if isinstance(raw, str) else raw
+    validated = validate(frame, config, run_date, output=output, staging=staging, run_id=run_id)
+    del frame  # the caller's reference is all that is left of the raw events
+    if validated.gate_failures:
+        docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
+        raise QualityGateError(gate_message(validated, run_date, docs))
+    return validated
+
+
+def _report(
+    validated: Validated, valid_path: str | None, staging: str, run_date: date
+) -> ValidationReport:
+    """The report of a run's validation, its quarantine staged."""
+    quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
+    return ValidationReport(
+        rows_read=validated.rows_read,
+        rows_valid=validated.rows_valid,
+        rows_quarantined=validated.rows_quarantined,
+        duplicates_removed=validated.duplicates_removed,
+        valid_path=valid_path,
+        quarantine_file=str(quarantine_file),
+        quarantine_reasons=reason_counts(validated.quarantine),
+        expectations=[o.as_dict() for o in validated.outcomes],
+        unknown_event_types=validated.unknown_event_types,
+    )
+
+
 @task(name="validate-events", cache_policy=NO_CACHE, persist_result=False)
 def validate_events(
     raw: RawEvents,
@@ -563,25 +601,34 @@ def validate_events(
     Raises QualityGateError (Data Docs kept under <output>/data_docs/failed/) when the run is
     over the error budget or outside the row-count band.
     """
-    frame = pl.read_parquet(raw) if isinstance(raw, str) else raw
-    validated = validate(frame, config, run_date, output=output, staging=staging, run_id=run_id)
-    del frame  # the caller's reference is all that is left of the raw events
-    if validated.gate_failures:
-        docs = _keep_failed_docs(staging, output, run_date, validated.outcomes)
-        raise QualityGateError(gate_message(validated, run_date, docs))
+    validated = _gated(raw, staging, run_date, config, output, run_id)
     valid_path = write_staged(validated.valid, Path(staging) / "valid_events.parquet")
-    quarantine_file = write_partition(validated.quarantine, "quarantine", None, staging, run_date)
-    return ValidationReport(
-        rows_read=validated.rows_read,
-        rows_valid=validated.rows_valid,
-        rows_quarantined=validated.rows_quarantined,
-        duplicates_removed=validated.duplicates_removed,
-        valid_path=str(valid_path),
-        quarantine_file=str(quarantine_file),
-        quarantine_reasons=reason_counts(validated.quarantine),
-        expectations=[o.as_dict() for o in validated.outcomes],
-        unknown_event_types=validated.unknown_event_types,
-    )
+    return _report(validated, str(valid_path), staging, run_date)
+
+
+@task(name="validate-events", cache_policy=NO_CACHE, persist_result=False)
+def validate_events_in_memory(
+    raw: RawEvents,
+    staging: str,
+    run_date: date,
+    config: ScoringConfig | None = None,
+    output: str | None = None,
+    run_id: str | None = None,
+) -> tuple[ValidationReport, pl.DataFrame]:
+    """validate_events, the valid events returned in memory instead of staged (the report's
+    valid_path is None), without the columns that say where each came from (file, row: only
+    the quarantine keeps them, and they were half the frame's memory): a run on event files
+    scores and measures them where validation left them. Writing them to be read back took
+    about as long as validating them (20 M events: 2.4 s of 4.9 s)."""
+    validated = _gated(raw, staging, run_date, config, output, run_id)
+    report = _report(validated, None, staging, run_date)
+    valid = validated.valid
+    for name in (ROW_ID, SOURCE_FILE, SOURCE_ROW):
+        if name in valid.columns:
+            # in place: DataFrame.drop collects a lazy query, which the streaming engine
+            # answers with a copy of every column (1.9 GB for 20 M events)
+            valid.drop_in_place(name)
+    return report, valid
 
 
 @task(name="validate-outputs", cache_policy=NO_CACHE, persist_result=False)

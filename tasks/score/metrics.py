@@ -30,7 +30,7 @@ from scoring.metrics.retention import app_ties
 from scoring.metrics.web import valued_properties
 from scoring.schema import CUSTOMER_METRICS, SEGMENT_METRICS, UTC_TIMESTAMP
 from tasks.extract.customers import read_customers
-from tasks.publish.write import write_partition
+from tasks.publish.write import StagedEvents, events_of, write_partition
 from tasks.score.daily_aggregates import panel_days_from_store, store_read
 
 
@@ -68,7 +68,7 @@ def ties_before_window(
 
 
 def read_panel_inputs(
-    valid_path: str,
+    valid: StagedEvents,
     config: ScoringConfig,
     run_date: date,
     customers: str | None = None,
@@ -78,7 +78,7 @@ def read_panel_inputs(
     totals, the events are those of panel_events, read once into memory."""
     table = read_customers(customers).lazy() if customers else None
     totals = pl.read_ipc(totals_path).lazy() if totals_path else None
-    events = panel_events_of(pl.scan_parquet(valid_path), config, run_date, table, totals)
+    events = panel_events_of(events_of(valid), config, run_date, table, totals)
     return events, table, totals
 
 
@@ -160,7 +160,7 @@ def staged_tables(
 
 @task(name="compute-metrics", cache_policy=NO_CACHE, persist_result=False)
 def compute_metrics(
-    valid_path: str,
+    valid: StagedEvents,
     config: ScoringConfig,
     run_date: date,
     staging: str,
@@ -171,7 +171,7 @@ def compute_metrics(
 
     `totals_path`: the scoring pass's per-customer totals (tasks.score.scores.TOTALS_FILE), with the
     scores; recomputed from the events when not given."""
-    events, table, totals = read_panel_inputs(valid_path, config, run_date, customers, totals_path)
+    events, table, totals = read_panel_inputs(valid, config, run_date, customers, totals_path)
     return staged_tables(
         panel_of(events, table, totals, config, run_date), config, staging, run_date
     )

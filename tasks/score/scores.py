@@ -42,7 +42,7 @@ from scoring.metrics.panel_of_days import (
     weighted_counts,
 )
 from scoring.schema import CONTRIBUTIONS, SCORES
-from tasks.publish.write import write_partition
+from tasks.publish.write import StagedEvents, events_of, write_partition
 from tasks.score.daily_aggregates import (
     panel_days_from_store,
     store_read,
@@ -226,15 +226,16 @@ def score_events(
 
 @task(name="score-customers", cache_policy=NO_CACHE, persist_result=False)
 def score_customers(
-    valid_path: str,
+    valid: StagedEvents,
     config: ScoringConfig,
     run_date: date,
     staging: str,
     keep_totals: bool = False,
 ) -> ScoreReport:
-    """Score every customer for the run date and stage scores and contributions (and the
-    totals the metric panel reuses, with keep_totals)."""
-    return score_events(pl.scan_parquet(valid_path), config, run_date, staging, keep_totals)
+    """Score every customer for the run date from the valid events (in memory, or their
+    staged file) and stage scores and contributions (and the totals the metric panel reuses,
+    with keep_totals)."""
+    return score_events(events_of(valid), config, run_date, staging, keep_totals)
 
 
 @task(name="score-from-aggregates", cache_policy=NO_CACHE, persist_result=False)

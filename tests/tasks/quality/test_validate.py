@@ -6,8 +6,11 @@ from typing import Any
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from scoring.config import ScoringConfig
 from scoring.events import ROW_ID
+from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import EventFile, read_events, typed_event_frame
 from tasks.quality import validate as validate_module
 from tasks.quality.validate import (
@@ -16,7 +19,10 @@ from tasks.quality.validate import (
     escaped_counts,
     reason_counts,
     validate,
+    validate_events,
+    validate_events_in_memory,
 )
+from tasks.score.scores import score_customers
 
 CSV = """event_id,customer_id,event_type,occurred_at,note
 1,a,login,2026-03-31T10:00:00Z,ok
@@ -226,3 +232,30 @@ def test_messages_show_invisible_characters_escaped() -> None:
     assert escaped_counts({"login": 3, "sign\u200bup": 1, "a\u202eb": 1200}) == (
         "'login' (3), 'sign\\u200bup' (1), 'a\\u202eb' (1,200)"
     )
+
+
+def test_the_valid_events_handed_in_memory_score_as_the_staged_ones(tmp_path: Path) -> None:
+    """A run on event files keeps its valid events in memory (validate_events_in_memory):
+    the same report (no valid_events work file written), the same rows less where each came
+    from, and scores and contributions byte-identical to those scored from the staged file."""
+    path = tmp_path / "events.csv"
+    path.write_text(CSV)
+    config, run_date = ScoringConfig(weights={"login": 2}), date(2026, 3, 31)
+    raw = read_events([EventFile.of(str(path))])
+    staged = validate_events.fn(raw, str(tmp_path / "staged"), run_date, config)
+    report, valid = validate_events_in_memory.fn(raw, str(tmp_path / "memory"), run_date, config)
+
+    assert report.valid_path is None and staged.valid_path is not None
+    assert not (tmp_path / "memory" / "valid_events.parquet").exists()
+    assert {**report.__dict__, "valid_path": None, "quarantine_file": None} == {
+        **staged.__dict__, "valid_path": None, "quarantine_file": None,
+    }  # fmt: skip
+    provenance = [ROW_ID, SOURCE_FILE, SOURCE_ROW]  # kept by the quarantine, not the valid
+    assert not set(provenance) & set(valid.columns)
+    assert_frame_equal(valid, pl.read_parquet(staged.valid_path).drop(provenance))
+    from_file = score_customers.fn(staged.valid_path, config, run_date, str(tmp_path / "a"))
+    in_memory = score_customers.fn(valid, config, run_date, str(tmp_path / "b"))
+    assert from_file.customers == in_memory.customers == 2
+    for table in ("scores_file", "contributions_file"):
+        a, b = getattr(from_file, table), getattr(in_memory, table)
+        assert Path(a).read_bytes() == Path(b).read_bytes()
