@@ -22,6 +22,7 @@ from flows.daily import daily_scoring
 from flows.locks import lock_is_held
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
+from tasks.messages import one_line
 from tasks.publish.runs import is_complete
 
 MAX_BACKFILL_DAYS = 3660
@@ -44,7 +45,7 @@ class BackfillSummary:
         if error is None:
             self.scored.append(run_date)
         else:
-            self.failed[run_date] = f"{type(error).__name__}: {error}"
+            self.failed[run_date] = one_line(f"{type(error).__name__}: {error}")
 
     def progress(self, dates: int) -> float:
         """The % of the backfill's `dates` run dates done (skipped, scored or failed)."""
@@ -190,7 +191,7 @@ def backfill_scoring(
 
     def finished(run_date: date, error: Exception | None) -> None:
         if error is not None:
-            logger.error("run date %s failed: %s", run_date, error)
+            logger.error("run date %s failed: %s", run_date, one_line(str(error)))
         summary.record(run_date, error)
         update_progress_artifact(progress_id, summary.progress(len(dates)))
 

@@ -63,6 +63,19 @@ BEFORE_PREFECT = [
         {"events.xlsx": b"PK"},
     ),
     Mistake(
+        "events whose file name holds a newline",  # the error line was split in two
+        _run(events="{d}/events\nerror: forged.xlsx"),
+        2,
+        r"events\\nerror: forged\.xlsx: unsupported file type '\.xlsx'; use one of",
+        {"events\nerror: forged.xlsx": b"PK"},
+    ),
+    Mistake(
+        "events named like rich markup",  # a MarkupError traceback, exit 1
+        _run(events="{d}/x[/]y.csv"),
+        2,
+        r"no event files match '.*/x\[/\]y\.csv': check the path or glob",
+    ),
+    Mistake(
         "configuration not found",
         _run(config="{d}/missing.yaml"),
         2,
