@@ -20,12 +20,12 @@ from pydantic import Field
 
 from flows.daily import daily_scoring
 from flows.locks import lock_is_held
+from flows.preflight import refuse_long_backfill
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
 from tasks.messages import one_line
 from tasks.publish.runs import is_complete
 
-MAX_BACKFILL_DAYS = 3660
 PROGRESS_KEY = "engage-backfill-progress"
 REPORT_KEY = "engage-backfill"
 
@@ -57,13 +57,12 @@ class BackfillFailed(RuntimeError):
 
 
 def run_dates_between(start: date, end: date) -> list[date]:
-    """Every day from `start` to `end`, both included, oldest first."""
+    """Every day from `start` to `end`, both included, oldest first (at most MAX_BACKFILL_DAYS:
+    flows.preflight.refuse_long_backfill)."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}: give start <= end")
-    days = (end - start).days + 1
-    if days > MAX_BACKFILL_DAYS:
-        raise ValueError(f"{days} days from {start} to {end}: at most {MAX_BACKFILL_DAYS}")
-    return [start + timedelta(days=offset) for offset in range(days)]
+    refuse_long_backfill(start, end)
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
 def backfill_run_name() -> str:

@@ -212,6 +212,24 @@ BEFORE_PREFECT = [
         r"--end 2026-03-01 is before --start 2026-03-31",
     ),
     Mistake(
+        "backfill over decades",  # accepted: a flow run started, then a traceback (exit 1)
+        [
+            "backfill",
+            "--start",
+            "1900-01-01",
+            "--end",
+            "9000-01-01",
+            "--events",
+            "{d}/events.csv",
+            "--config",
+            "{d}/config.yaml",
+        ],
+        2,
+        r"--start 1900-01-01 to --end 9000-01-01 is 2,593,223 run dates; a backfill scores at "
+        r"most 3,660: split it into backfills of at most 3,660 days, the first --start "
+        r"1900-01-01 --end 1910-01-08$",
+    ),
+    Mistake(
         "backfill into the future",
         [
             "backfill",
