@@ -22,7 +22,7 @@ import os
 import re
 import zlib
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -641,9 +641,13 @@ def _typed(frame: Frame, file: EventFile) -> Frame:
     )
 
 
-def _type_changes(schema: pl.Schema, file: EventFile) -> None:
+def refuse_type_changes(
+    schema: pl.Schema, path: str, source_columns: Mapping[str, str] | None = None
+) -> None:
     """Reject typed columns whose type contradicts the contract (schema evolution: new columns
-    are ignored, missing optional ones are null, a changed type is an error)."""
+    are ignored, missing optional ones are null, a changed type is an error: binary ids too,
+    whose bytes need not be text). `source_columns` (event column -> the file's own name, a
+    source's mapping reversed) names the column as the file does."""
     expected = {c: pl.String() for c in ("event_id", "customer_id", "event_type")}
     expected |= {c.name: c.dtype for c in OPTIONAL_EVENT_COLUMNS}
     for name, contract in expected.items():
@@ -655,8 +659,10 @@ def _type_changes(schema: pl.Schema, file: EventFile) -> None:
         text = actual.is_integer() or isinstance(actual, pl.Categorical | pl.Enum)
         fits = fits or (contract == pl.String and text)
         if not fits:
+            own = (source_columns or {}).get(name, name)
+            column = name if own == name else f"{own} (mapped to {name})"
             raise EventInputError(
-                f"{file.path}: column {name} is {actual}, the event contract says {contract}: "
+                f"{path}: column {column} is {actual}, the event contract says {contract}: "
                 "the source's type changed; cast it back at the source or map another column"
             )
 
@@ -689,7 +695,7 @@ def read_event_file(
     if file.format != "parquet":  # text formats are read as text: nothing typed to contradict
         return _typed(_read_text_table(file, max_uncompressed_bytes), file)
     frame = _read_parquet(file, max_uncompressed_bytes)
-    _type_changes(frame.schema, file)
+    refuse_type_changes(frame.schema, file.path)
     return _typed(extras_as_text(frame), file)
 
 
@@ -708,7 +714,7 @@ def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
         ) from error
     if not schema:  # no columns at all: read_event_file's empty-file rule
         return read_event_file(file).lazy()
-    _type_changes(schema, file)
+    refuse_type_changes(schema, file.path)
     return _typed(extras_as_text(scan), file)
 
 
