@@ -734,28 +734,31 @@ def read_events(
     ]
     try:
         # in memory: the streaming engine copies each file's literal path into every row
-        raw = pl.concat(lazy, how="diagonal_relaxed").with_row_index(ROW_ID)
+        raw = pl.concat(extras_alike(lazy), how="diagonal_relaxed").with_row_index(ROW_ID)
         return raw.collect(engine="in-memory")
     except (pl.exceptions.PolarsError, OSError):
         frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
         return pl.concat(extras_alike(frames), how="diagonal_relaxed").with_row_index(ROW_ID)
 
 
-def extras_alike(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+def extras_alike(frames: list[Frame]) -> list[Frame]:
     """The frames (of files or a source's pieces) with their extra columns as text where they
     have none of their own (extras_as_text), and each extra column whose type differs between
-    frames, perhaps with no common type (a time in one file, a boolean in the next), as text
-    in all of them."""
+    frames as text in all of them: each value as its file wrote it, where concatenating would
+    take a supertype (a date in one file, an integer in the next: day numbers) or find none (a
+    time, then a boolean). A column that is all null (type Null) in a file differs from none."""
     frames = [extras_as_text(frame) for frame in frames]
+    schemas = [frame.collect_schema() for frame in frames]
     types: dict[str, set[pl.DataType]] = {}
-    for frame in frames:
-        for name, dtype in frame.schema.items():
-            types.setdefault(name, set()).add(dtype)
+    for schema in schemas:
+        for name, dtype in schema.items():
+            if dtype != pl.Null:
+                types.setdefault(name, set()).add(dtype)
     own = {*EVENT_COLUMN_NAMES, *(c.name for c in OPTIONAL_EVENT_COLUMNS), *RESERVED_COLUMNS}
     differing = [name for name, kinds in types.items() if len(kinds) > 1 and name not in own]
     return [
-        frame.with_columns(pl.col(c).cast(pl.String) for c in differing if c in frame.columns)
-        for frame in frames
+        frame.with_columns(pl.col(c).cast(pl.String) for c in differing if c in schema)
+        for frame, schema in zip(frames, schemas, strict=True)
     ]
 
 
