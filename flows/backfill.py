@@ -20,11 +20,12 @@ from pydantic import Field
 
 from flows.daily import daily_scoring
 from flows.locks import lock_is_held
+from flows.preflight import refuse_long_backfill
 from flows.settings import bundled_config_path, load_config, settings
 from scoring.config import ScoringConfig
+from tasks.messages import one_line
 from tasks.publish.runs import is_complete
 
-MAX_BACKFILL_DAYS = 3660
 PROGRESS_KEY = "engage-backfill-progress"
 REPORT_KEY = "engage-backfill"
 
@@ -44,7 +45,7 @@ class BackfillSummary:
         if error is None:
             self.scored.append(run_date)
         else:
-            self.failed[run_date] = f"{type(error).__name__}: {error}"
+            self.failed[run_date] = one_line(f"{type(error).__name__}: {error}")
 
     def progress(self, dates: int) -> float:
         """The % of the backfill's `dates` run dates done (skipped, scored or failed)."""
@@ -56,13 +57,12 @@ class BackfillFailed(RuntimeError):
 
 
 def run_dates_between(start: date, end: date) -> list[date]:
-    """Every day from `start` to `end`, both included, oldest first."""
+    """Every day from `start` to `end`, both included, oldest first (at most MAX_BACKFILL_DAYS:
+    flows.preflight.refuse_long_backfill)."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}: give start <= end")
-    days = (end - start).days + 1
-    if days > MAX_BACKFILL_DAYS:
-        raise ValueError(f"{days} days from {start} to {end}: at most {MAX_BACKFILL_DAYS}")
-    return [start + timedelta(days=offset) for offset in range(days)]
+    refuse_long_backfill(start, end)
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
 def backfill_run_name() -> str:
@@ -190,7 +190,7 @@ def backfill_scoring(
 
     def finished(run_date: date, error: Exception | None) -> None:
         if error is not None:
-            logger.error("run date %s failed: %s", run_date, error)
+            logger.error("run date %s failed: %s", run_date, one_line(str(error)))
         summary.record(run_date, error)
         update_progress_artifact(progress_id, summary.progress(len(dates)))
 

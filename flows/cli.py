@@ -357,6 +357,7 @@ def backfill(
 
     with preflight_errors(debug):
         first, last = _date_range(start, end, "--start", "--end")
+        preflight.refuse_long_backfill(first, last, "--start", "--end")
         preflight.refuse_future_run_date(last, False, "end the backfill on a date that has begun")
         scoring_config = preflight.checked_config(config)
         preflight.checked_events(events)

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
+from rich.text import Text
 
 from flows import terminal
 
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
 def show(*objects: Any, **options: Any) -> None:
     """Print on the command's terminal (terminal.console, made again in a forked runner)."""
     terminal.console.print(*objects, **options)
+
+
+def noted(label: str, text: str) -> Text:
+    """`label: text`, the label in yellow (the console reads no markup: `text` is data)."""
+    return Text.assemble((f"{label}:", "yellow"), f" {text}")
 
 
 def counted(counts: dict[str, int]) -> str:
@@ -33,8 +39,10 @@ def print_summary(summary: "RunSummary") -> None:
     if not scoring.customers:
         reason = no_customers_reason(validation_counts(validation), summary.run_date)
         show(
-            f"[yellow]no customer was scored:[/] {reason}; every table is published "
-            "empty, with its schema"
+            noted(
+                "no customer was scored",
+                f"{reason}; every table is published empty, with its schema",
+            )
         )
 
     show(tiers_table(scoring.tiers, scoring.customers))
@@ -42,13 +50,12 @@ def print_summary(summary: "RunSummary") -> None:
         show(counts_by("quarantine reasons", "reason", validation.quarantine_reasons))
     if scoring.unweighted_event_types:
         unweighted = escaped_counts(scoring.unweighted_event_types)
-        # event types are data: `[/x]` is not rich markup
-        show(f"unweighted event types (counted 0): {unweighted}", markup=False)
+        show(f"unweighted event types (counted 0): {unweighted}")
     if summary.followups is not None:
         print_call_list(summary)
     if validation.unknown_event_types:
         unknown = escaped_counts(validation.unknown_event_types)
-        show(f"event types not in the catalogue (kept): {unknown}", markup=False)
+        show(f"event types not in the catalogue (kept): {unknown}")
     if summary.data_docs:
         show(f"Data Docs: {summary.data_docs}")
     if summary.run_report:
@@ -243,15 +250,15 @@ def print_backtest_summary(report: "BacktestReport") -> None:
     if new_types:
         show(f"suggested new event types (not in the config): {', '.join(new_types)}")
     for note in report.notes:
-        show(f"[yellow]note:[/] {note}")
+        show(noted("note", note))
     for warning in report.warnings:
-        show(f"[yellow]warning:[/] {warning}")
+        show(noted("warning", warning))
     if report.dropped_dates:
         dropped = ", ".join(map(str, report.dropped_dates))
-        show(f"[yellow]dropped (horizon beyond the last event):[/] {dropped}")
+        show(noted("dropped (horizon beyond the last event)", dropped))
     if report.empty_dates:
         empty = ", ".join(map(str, report.empty_dates))
-        show(f"[yellow]no observed customer on:[/] {empty}")
+        show(noted("no observed customer on", empty))
     if report.skipped_segment_columns:
         skipped = ", ".join(report.skipped_segment_columns)
         show(f"customer columns not used as segments (1 or > 20 values): {skipped}")

@@ -8,7 +8,7 @@ check (`refuse_future_run_date`) for runs started from the Prefect UI.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flows.settings import ConfigFileError, SettingsError, load_config, load_source, settings
@@ -60,6 +60,24 @@ def refuse_run_date_out_of_range(run_date: date, what: str = "run_date") -> None
     if not first <= run_date <= last:
         raise PreflightError(
             f"{what} {run_date} is out of range: give a date from {first} to {last}"
+        )
+
+
+MAX_BACKFILL_DAYS = 3660
+"""The most run dates one backfill scores (ten years): a longer range is more likely a typo
+(1900 for 2026) than a plan, and would start a daily run for each of its days."""
+
+
+def refuse_long_backfill(start: date, end: date, first: str = "start", last: str = "end") -> None:
+    """PreflightError naming the options `first` and `last` when `start`..`end` (both included)
+    spans more than MAX_BACKFILL_DAYS run dates; the message gives the first piece to run."""
+    days = (end - start).days + 1
+    if days > MAX_BACKFILL_DAYS:
+        piece_end = start + timedelta(days=MAX_BACKFILL_DAYS - 1)
+        raise PreflightError(
+            f"{first} {start} to {last} {end} is {days:,} run dates; a backfill scores at most "
+            f"{MAX_BACKFILL_DAYS:,}: split it into backfills of at most {MAX_BACKFILL_DAYS:,} "
+            f"days, the first {first} {start} {last} {piece_end}"
         )
 
 

@@ -10,26 +10,38 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 EXIT_INPUT, EXIT_QUALITY_GATE, EXIT_OUTPUT = 2, 3, 4
 """Exit statuses: a bad argument, input or configuration; the data-quality gate stopped the
 run; the output cannot be written."""
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(markup=False)
+errors = Console(stderr=True, markup=False)
+"""The consoles never read rich markup: what they print holds data (file names, customer names,
+event types), and a `[/]` in it would end the command with a MarkupError."""
 
 
 def use_this_terminal() -> None:
     """Make the consoles again for the terminal now on stdout and stderr (in a process forked by
     `engage server`'s runner: its consoles were made for the runner's log)."""
     global console, errors
-    console, errors = Console(), Console(stderr=True)
+    console, errors = Console(markup=False), Console(stderr=True, markup=False)
 
 
-def fail(message: str, code: int = 2, label: str = "error") -> typer.Exit:
+def fail(
+    message: str, code: int = 2, label: str = "error", several_lines: bool = False
+) -> typer.Exit:
+    """Print `label: message` on stderr, secrets masked, as one line (tasks.messages.one_line:
+    a newline in a file name it quotes is written `\\n`), or keeping the message's own lines if
+    it has `several_lines` (the quality gate's report); end with exit `code`."""
+    from tasks.messages import lines_as_written, one_line
     from tasks.secrets import redact
 
-    errors.print(f"[bold red]{label}:[/] {redact(message)}", highlight=False, soft_wrap=True)
+    text = (lines_as_written if several_lines else one_line)(redact(message))
+    errors.print(
+        Text.assemble((f"{label}:", "bold red"), " ", text), highlight=False, soft_wrap=True
+    )
     return typer.Exit(code=code)
 
 
@@ -87,11 +99,13 @@ def exit_on(
     label: str = "error",
     debug: bool = False,
     quiet: logging.Filter | None = None,
+    several_lines: bool = False,
 ) -> Iterator[None]:
     """An error of one of `kinds` ends the command: `label: message` on stderr, exit `code`
     (2: bad input or configuration; 3: the data-quality gate stopped the run; 4: the output
     cannot be written), with no traceback on the console unless `debug` (`quiet`: the filter
-    of the console records of the error, by default those of `kinds`)."""
+    of the console records of the error, by default those of `kinds`; `several_lines`: the
+    message's own lines are kept, see `fail`)."""
     filters = [quiet or ExpectedErrorFilter(kinds), SummarizedFilter()] if not debug else []
     handlers = list(logging.getLogger().handlers)
     for handler in handlers:
@@ -102,7 +116,7 @@ def exit_on(
     except kinds as error:
         if debug:
             traceback.print_exception(error)
-        raise fail(str(error), code, label) from error
+        raise fail(str(error), code, label, several_lines) from error
     finally:
         for handler in handlers:
             for kind in filters:
@@ -121,7 +135,9 @@ def preflight_errors(debug: bool) -> Iterator[None]:
 
 def gate_errors(kind: type[Exception], debug: bool) -> Any:
     """Exit 3 when the data-quality gate (QualityGateError) stops the run."""
-    return exit_on(kind, code=EXIT_QUALITY_GATE, label="data-quality gate", debug=debug)
+    return exit_on(
+        kind, code=EXIT_QUALITY_GATE, label="data-quality gate", debug=debug, several_lines=True
+    )
 
 
 def output_errors(output: Path, debug: bool) -> Any:

@@ -40,6 +40,11 @@ RETRIED_STATUSES = frozenset({408, 425, 429})
 """Client-error statuses a retry may cure (with every 5xx); others are the server saying no."""
 
 
+def how_often(count: int) -> str:
+    """`once`, `2 times`: how many times something was tried, as a sentence says it."""
+    return "once" if count == 1 else f"{count:,} times"
+
+
 def is_transient(error: BaseException | None) -> bool:
     """True for errors worth retrying: timeouts, connection errors, transient OS errors,
     also when wrapped (a clear input error raised `from` a transient cause)."""

@@ -22,7 +22,7 @@ import os
 import re
 import zlib
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -641,9 +641,13 @@ def _typed(frame: Frame, file: EventFile) -> Frame:
     )
 
 
-def _type_changes(schema: pl.Schema, file: EventFile) -> None:
+def refuse_type_changes(
+    schema: pl.Schema, path: str, source_columns: Mapping[str, str] | None = None
+) -> None:
     """Reject typed columns whose type contradicts the contract (schema evolution: new columns
-    are ignored, missing optional ones are null, a changed type is an error)."""
+    are ignored, missing optional ones are null, a changed type is an error: binary ids too,
+    whose bytes need not be text). `source_columns` (event column -> the file's own name, a
+    source's mapping reversed) names the column as the file does."""
     expected = {c: pl.String() for c in ("event_id", "customer_id", "event_type")}
     expected |= {c.name: c.dtype for c in OPTIONAL_EVENT_COLUMNS}
     for name, contract in expected.items():
@@ -655,8 +659,10 @@ def _type_changes(schema: pl.Schema, file: EventFile) -> None:
         text = actual.is_integer() or isinstance(actual, pl.Categorical | pl.Enum)
         fits = fits or (contract == pl.String and text)
         if not fits:
+            own = (source_columns or {}).get(name, name)
+            column = name if own == name else f"{own} (mapped to {name})"
             raise EventInputError(
-                f"{file.path}: column {name} is {actual}, the event contract says {contract}: "
+                f"{path}: column {column} is {actual}, the event contract says {contract}: "
                 "the source's type changed; cast it back at the source or map another column"
             )
 
@@ -689,7 +695,7 @@ def read_event_file(
     if file.format != "parquet":  # text formats are read as text: nothing typed to contradict
         return _typed(_read_text_table(file, max_uncompressed_bytes), file)
     frame = _read_parquet(file, max_uncompressed_bytes)
-    _type_changes(frame.schema, file)
+    refuse_type_changes(frame.schema, file.path)
     return _typed(extras_as_text(frame), file)
 
 
@@ -708,7 +714,7 @@ def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
         ) from error
     if not schema:  # no columns at all: read_event_file's empty-file rule
         return read_event_file(file).lazy()
-    _type_changes(schema, file)
+    refuse_type_changes(schema, file.path)
     return _typed(extras_as_text(scan), file)
 
 
@@ -728,28 +734,31 @@ def read_events(
     ]
     try:
         # in memory: the streaming engine copies each file's literal path into every row
-        raw = pl.concat(lazy, how="diagonal_relaxed").with_row_index(ROW_ID)
+        raw = pl.concat(extras_alike(lazy), how="diagonal_relaxed").with_row_index(ROW_ID)
         return raw.collect(engine="in-memory")
     except (pl.exceptions.PolarsError, OSError):
         frames = [read_event_file(f, max_uncompressed_bytes) for f in files]
         return pl.concat(extras_alike(frames), how="diagonal_relaxed").with_row_index(ROW_ID)
 
 
-def extras_alike(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+def extras_alike(frames: list[Frame]) -> list[Frame]:
     """The frames (of files or a source's pieces) with their extra columns as text where they
     have none of their own (extras_as_text), and each extra column whose type differs between
-    frames, perhaps with no common type (a time in one file, a boolean in the next), as text
-    in all of them."""
+    frames as text in all of them: each value as its file wrote it, where concatenating would
+    take a supertype (a date in one file, an integer in the next: day numbers) or find none (a
+    time, then a boolean). A column that is all null (type Null) in a file differs from none."""
     frames = [extras_as_text(frame) for frame in frames]
+    schemas = [frame.collect_schema() for frame in frames]
     types: dict[str, set[pl.DataType]] = {}
-    for frame in frames:
-        for name, dtype in frame.schema.items():
-            types.setdefault(name, set()).add(dtype)
+    for schema in schemas:
+        for name, dtype in schema.items():
+            if dtype != pl.Null:
+                types.setdefault(name, set()).add(dtype)
     own = {*EVENT_COLUMN_NAMES, *(c.name for c in OPTIONAL_EVENT_COLUMNS), *RESERVED_COLUMNS}
     differing = [name for name, kinds in types.items() if len(kinds) > 1 and name not in own]
     return [
-        frame.with_columns(pl.col(c).cast(pl.String) for c in differing if c in frame.columns)
-        for frame in frames
+        frame.with_columns(pl.col(c).cast(pl.String) for c in differing if c in schema)
+        for frame, schema in zip(frames, schemas, strict=True)
     ]
 
 

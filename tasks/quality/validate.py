@@ -28,6 +28,7 @@ from scoring.config import RowCountBand, ScoringConfig
 from scoring.events import ROW_ID, later_occurrences, typed_properties
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT, extras_as_text
+from tasks.messages import one_line
 from tasks.publish.write import MANIFEST_TABLE, write_partition, write_staged
 from tasks.quality.contracts import staged_table_outcomes
 from tasks.quality.data_docs import (
@@ -463,7 +464,8 @@ def sample_rows(quarantine: pl.DataFrame, samples: int) -> list[str]:
         columns = dict.fromkeys(reason.split(" ", 1)[0] for reason in row["reason"].split("; "))
         values = [f"{c}={shown_value(row[c])}" for c in columns if row.get(c) is not None]
         shown = f" ({', '.join(values)})" if values else ""
-        lines.append(f"  {row[SOURCE_FILE]} row {row[SOURCE_ROW]}: {row['reason']}{shown}")
+        file = one_line(row[SOURCE_FILE])  # a line of the gate's report, whatever the name
+        lines.append(f"  {file} row {row[SOURCE_ROW]}: {row['reason']}{shown}")
     return lines
 
 
@@ -503,7 +505,7 @@ def gate_message(validated: Validated, run_date: date, docs: Path | None, sample
         lines.append("sample quarantined rows:")
         lines += sample_rows(validated.quarantine, samples)
     if docs is not None:
-        lines.append(f"Data Docs: {docs}")
+        lines.append(f"Data Docs: {one_line(str(docs))}")
     lines.append(f"nothing was published (earlier outputs are untouched): {gate_advice(validated)}")
     return "\n".join(lines)
 

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from deployments.local_stack import api_post
-from flows.backfill import PROGRESS_KEY, backfill_markdown, backfill_scoring, run_dates_between
+from flows.backfill import (
+    PROGRESS_KEY,
+    BackfillSummary,
+    backfill_markdown,
+    backfill_scoring,
+    run_dates_between,
+)
+from flows.preflight import PreflightError
 from scoring.config import ScoringConfig
 from tests.daily_events import CONFIG, CONFIG_YAML, write_daily_events
 
@@ -62,6 +69,27 @@ def test_run_dates_between_includes_both_ends_and_rejects_reversed_ranges() -> N
     ]
     with pytest.raises(ValueError, match="end 2026-03-01 is before start 2026-03-02"):
         run_dates_between(date(2026, 3, 2), date(2026, 3, 1))
+
+
+def test_a_backfill_of_more_than_ten_years_is_refused_naming_its_first_piece() -> None:
+    """The flow's own check, for runs started from a deployment (the CLI's is pre-flight)."""
+    start = date(2000, 1, 1)
+    assert len(run_dates_between(start, start + timedelta(days=3659))) == 3660
+    with pytest.raises(
+        PreflightError,
+        match=r"^start 2000-01-01 to end 2010-01-08 is 3,661 run dates; a backfill scores at "
+        r"most 3,660: split it .* the first start 2000-01-01 end 2010-01-07$",
+    ):
+        run_dates_between(start, start + timedelta(days=3660))
+
+
+def test_a_failed_date_is_one_row_of_the_report_whatever_its_error_quotes() -> None:
+    """A file name holding a newline split the date's row of the markdown table in two."""
+    summary = BackfillSummary(START, START)
+    summary.record(START, ValueError("in\n| 2026-04-11 | scored |.csv: cannot be read"))
+    assert backfill_markdown(summary).splitlines()[-1] == (
+        f"| {START} | failed: ValueError: in\\n/ 2026-04-11 / scored /.csv: cannot be read |"
+    )
 
 
 def test_complete_dates_are_skipped_unless_forced_or_configured_differently(

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import typer
 import yaml
+from rich.table import Table
 from typer.testing import CliRunner
 
 from demo.data import write_demo_dataset
+from flows import terminal
 from flows.cli import app
 from flows.settings import bundled_config_path
 from tests.reference import Event, parse_iso, reference_scores
@@ -203,6 +206,43 @@ def test_a_server_home_that_is_a_file_is_one_error(
     assert f"error: ENGAGE_SERVER_HOME {tmp_path / 'home'} cannot hold the server's state" in (
         " ".join(result.output.split())
     )
+
+
+def test_an_error_line_stays_one_line_whatever_the_name_it_quotes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A file name holding a newline split the error line in two (and could forge a second)."""
+    with pytest.raises(typer.Exit) as ended:
+        raise terminal.fail("in\nerror: forged.csv\x1b[2J\u2028: cannot be read")
+    assert ended.value.exit_code == 2
+    assert capsys.readouterr().err == (
+        "error: in\\nerror: forged.csv\\x1b[2J\\u2028: cannot be read\n"
+    )
+
+
+def test_the_gate_report_keeps_its_own_lines_and_escapes_the_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(typer.Exit) as ended:
+        raise terminal.fail("failed:\n  a\rb\x1b[2J row 1", 3, "gate", several_lines=True)
+    assert ended.value.exit_code == 3
+    assert capsys.readouterr().err == "gate: failed:\n  a\\rb\\x1b[2J row 1\n"
+
+
+def test_the_consoles_print_data_as_written_never_as_markup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A `[/]` in a path or a customer's name ended the command with a MarkupError (exit 1)."""
+    call_list = Table()
+    call_list.add_column("customer")
+    call_list.add_row("x[/]y")
+    terminal.console.print("scoring from in[/b]put/events.csv ...")
+    terminal.console.print(call_list)
+    with pytest.raises(typer.Exit):
+        raise terminal.fail("no event files match 'x[/]y.csv'")
+    captured = capsys.readouterr()
+    assert "in[/b]put/events.csv" in captured.out and "x[/]y" in captured.out
+    assert captured.err == "error: no event files match 'x[/]y.csv'\n"
 
 
 def test_every_command_has_help() -> None:

@@ -63,6 +63,19 @@ BEFORE_PREFECT = [
         {"events.xlsx": b"PK"},
     ),
     Mistake(
+        "events whose file name holds a newline",  # the error line was split in two
+        _run(events="{d}/events\nerror: forged.xlsx"),
+        2,
+        r"events\\nerror: forged\.xlsx: unsupported file type '\.xlsx'; use one of",
+        {"events\nerror: forged.xlsx": b"PK"},
+    ),
+    Mistake(
+        "events named like rich markup",  # a MarkupError traceback, exit 1
+        _run(events="{d}/x[/]y.csv"),
+        2,
+        r"no event files match '.*/x\[/\]y\.csv': check the path or glob",
+    ),
+    Mistake(
         "configuration not found",
         _run(config="{d}/missing.yaml"),
         2,
@@ -197,6 +210,24 @@ BEFORE_PREFECT = [
         ],
         2,
         r"--end 2026-03-01 is before --start 2026-03-31",
+    ),
+    Mistake(
+        "backfill over decades",  # accepted: a flow run started, then a traceback (exit 1)
+        [
+            "backfill",
+            "--start",
+            "1900-01-01",
+            "--end",
+            "9000-01-01",
+            "--events",
+            "{d}/events.csv",
+            "--config",
+            "{d}/config.yaml",
+        ],
+        2,
+        r"--start 1900-01-01 to --end 9000-01-01 is 2,593,223 run dates; a backfill scores at "
+        r"most 3,660: split it into backfills of at most 3,660 days, the first --start "
+        r"1900-01-01 --end 1910-01-08$",
     ),
     Mistake(
         "backfill into the future",

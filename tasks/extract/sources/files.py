@@ -14,13 +14,19 @@ from typing import Any
 
 import polars as pl
 
-from tasks.extract.files import EventFile, event_files, read_untyped_file
+from tasks.extract.files import (
+    EventFile,
+    event_files,
+    read_untyped_file,
+    refuse_type_changes,
+    typed_event_frame,
+)
 from tasks.extract.sources.base import (
     ExtractWindow,
     SourceError,
     SourceUnavailable,
     in_window,
-    raw_event_frame,
+    with_event_columns,
 )
 from tasks.extract.sources.config import FileSourceConfig
 from tasks.secrets import SecretNotFoundError, as_secret, resolve_secret
@@ -136,8 +142,17 @@ class FileSource:
                 f"source {self.name!r}: cannot download {uri}: {error}; check the "
                 "credentials and that the object still exists"
             ) from error
-        frame = read_untyped_file(EventFile(str(local), file.format, file.compression))
-        return raw_event_frame(frame, uri, self.config.columns, self.name)
+        return self._events(EventFile(str(local), file.format, file.compression), uri)
+
+    def _events(self, file: EventFile, origin: str) -> pl.DataFrame:
+        """One file as raw events with provenance `origin`, its columns mapped; a Parquet
+        column whose type contradicts the event contract is an error naming it, as with
+        `--events` (a binary id is bytes, perhaps not text at all)."""
+        columns = self.config.columns
+        frame = with_event_columns(read_untyped_file(file), columns, self.name, origin)
+        if file.format == "parquet":
+            refuse_type_changes(frame.schema, origin, {e: s for s, e in columns.items()})
+        return typed_event_frame(frame, origin)
 
     def _arrived(self, modified: datetime | None, window: ExtractWindow) -> bool:
         """Whether a file may hold events of the window. A file last modified before the
@@ -151,7 +166,7 @@ class FileSource:
         if not self.is_remote:
             files = event_files(self.config.path.removeprefix("file://"))
             pieces = [
-                raw_event_frame(read_untyped_file(f), f.path, self.config.columns, self.name)
+                self._events(f, f.path)
                 for f in files
                 if self._arrived(datetime.fromtimestamp(os.stat(f.path).st_mtime, UTC), window)
             ]

@@ -26,7 +26,7 @@ from tasks.extract.sources.base import (
     raw_event_frame,
 )
 from tasks.extract.sources.config import HttpSourceConfig
-from tasks.retry import HttpRetryPolicy, send_with_retries, worth_retrying
+from tasks.retry import HttpRetryPolicy, how_often, send_with_retries, worth_retrying
 from tasks.secrets import SecretNotFoundError, redact, resolve_secret
 
 
@@ -95,8 +95,8 @@ class HttpSource:
             else:
                 return self._records_page(response)
         raise SourceUnavailable(
-            f"source {self.name!r}: {config.endpoint} failed {config.max_retries + 1} times, last: "
-            f"{problem}; check the service status or raise `max_retries`"
+            f"source {self.name!r}: {config.endpoint} failed {how_often(config.max_retries + 1)}, "
+            f"last: {problem}; check the service status or raise `max_retries`"
         )
 
     def _records_page(self, response: httpx.Response) -> tuple[pl.DataFrame | None, str | None]:

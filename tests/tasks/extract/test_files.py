@@ -455,3 +455,18 @@ def test_extra_columns_of_other_types_in_other_files_are_read_as_text(tmp_path: 
     assert validated.quarantine.select("event_id", "x", "reason").rows() == [
         ("", "true", "event_id is missing")
     ]
+
+
+def test_an_extra_column_of_dates_in_one_file_and_numbers_in_another_keeps_each_value(
+    tmp_path: Path,
+) -> None:
+    """The query over every Parquet file took Polars' supertype of Date and Int64: 2024-05-17
+    became the day number 19860, silently (the text rule ran only when the query failed)."""
+    paths = [
+        _events_parquet(tmp_path / "a.parquet", 0, 1, signup=[date(2024, 5, 17)]),
+        _events_parquet(tmp_path / "b.parquet", 1, 1, signup=[7]),
+        _events_parquet(tmp_path / "c.parquet", 2, 1, signup=pl.Series([None], dtype=pl.Null)),
+    ]
+    assert _read(*paths)["signup"].to_list() == ["2024-05-17", "7", None]
+    # a column all null in a file differs from none: the dates stay dates
+    assert _read(paths[0], paths[2])["signup"].to_list() == [date(2024, 5, 17), None]

@@ -139,6 +139,20 @@ def test_the_gate_message_names_reasons_bad_values_and_the_fix(tmp_path: Path) -
     ]
 
 
+def test_the_gate_report_quotes_a_file_name_holding_a_newline_on_its_own_line(
+    tmp_path: Path,
+) -> None:
+    """A newline in the file name split the sample row's line of the report in two."""
+    path = tmp_path / "ev\nents\u2028.csv"
+    path.write_text("event_id,customer_id,event_type,occurred_at\n1,,login,2026-03-30\n")
+    strict = ScoringConfig(validation=ValidationRules(error_budget_min_rows=0))
+    validated = validate(read_events([EventFile.of(str(path))]), strict, RUN_DATE, NOW)
+    lines = gate_message(validated, RUN_DATE, tmp_path / "out\n/docs.html").splitlines()
+    assert f"  {tmp_path}/ev\\nents\\u2028.csv row 1: customer_id is missing" in lines
+    assert f"Data Docs: {tmp_path}/out\\n/docs.html" in lines
+    assert len(lines) == 7
+
+
 def test_a_few_bad_rows_may_be_within_a_larger_budget_a_range_may_be_too_narrow(
     tmp_path: Path,
 ) -> None:

@@ -2,12 +2,14 @@
 
 import gzip
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from tasks.extract.files import EventInputError
 from tasks.extract.sources.base import ExtractWindow, SourceError
 from tasks.extract.sources.config import FileSourceConfig
 from tasks.extract.sources.files import FileSource
@@ -135,3 +137,44 @@ def test_extra_columns_of_other_types_in_other_files_are_read_as_text(tmp_path: 
         ("2026-01-01 00:00:00.000000", "P1DT5S"),
         ("true", "soon"),
     ]
+
+
+def _binary_ids(path: Path) -> None:
+    ids = pl.Series([b"c1", b"\xff\xfe"], dtype=pl.Binary)
+    ts = [datetime(2026, 3, 30, tzinfo=UTC)] * 2
+    pl.DataFrame(
+        {"event_id": ["1", "2"], "user_id": ids, "name": ["login"] * 2, "ts": ts}
+    ).write_parquet(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        (
+            "a.csv",
+            lambda path: path.write_bytes(CSV.replace("007", "0\xff7").encode("latin-1")),
+            r"a\.csv: line 2 is not valid UTF-8 \(byte 0xff at offset 28\); re-encode the file",
+        ),
+        (
+            "b.ndjson",
+            lambda path: path.write_bytes(NDJSON.replace(b"009", b"0\xff9")),
+            r"b\.ndjson: line 1 is not valid UTF-8 \(byte 0xff at offset 31\); re-encode the file",
+        ),
+        (
+            "c.parquet",
+            _binary_ids,
+            r"c\.parquet: column user_id \(mapped to customer_id\) is Binary, the event contract "
+            r"says String: .*; cast it back at the source",
+        ),
+    ],
+    ids=["csv", "ndjson", "parquet"],
+)
+def test_ids_that_are_not_utf8_are_one_error_naming_the_file(
+    tmp_path: Path, name: str, write: Callable[[Path], object], message: str
+) -> None:
+    """Binary Parquet ids (bytes that are not UTF-8) ended `engage run --source` with a Polars
+    InvalidOperationError traceback, exit 1; `--events` refused the same file by name."""
+    write(tmp_path / name)
+    source = FileSource(FileSourceConfig(name="local", path=str(tmp_path / name), columns=MAPPING))
+    with pytest.raises(EventInputError, match=message):
+        source.read(EVERYTHING)

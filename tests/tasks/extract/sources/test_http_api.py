@@ -87,6 +87,14 @@ def test_persistent_failure_gives_up_naming_the_source(api: EventsApi) -> None:
     assert sleeps == [0.5, 1.0]  # exponential backoff: 0.5, 0.5 * 2
 
 
+def test_a_request_tried_once_says_once(api: EventsApi) -> None:
+    """With max_retries 0 the error said "failed 1 times"."""
+    api.behaviour.failing_requests = {1}
+    with pytest.raises(SourceError, match=r"/events failed once, last: HTTP 500; check the"):
+        _source(api, [], max_retries=0).read(EVERYTHING)
+    assert len(api.requests) == 1
+
+
 def test_a_client_error_stops_at_once_with_what_to_check(api: EventsApi) -> None:
     api.behaviour.status_override = 404
     sleeps: list[float] = []
