@@ -29,7 +29,7 @@ from scoring.events import ROW_ID, later_occurrences, typed_properties
 from scoring.schema import SOURCE_FILE, SOURCE_ROW
 from tasks.extract.files import OCCURRED_AT_TEXT, extras_as_text
 from tasks.messages import one_line
-from tasks.publish.write import MANIFEST_TABLE, write_partition, write_staged
+from tasks.publish.write import MANIFEST_TABLE, StagedEvents, write_partition, write_staged
 from tasks.quality.contracts import staged_table_outcomes
 from tasks.quality.data_docs import (
     Outcome,
@@ -73,7 +73,7 @@ class RowsLostError(RuntimeError):
     stops before anything is published."""
 
 
-RawEvents = pl.DataFrame | str
+RawEvents = StagedEvents
 """A run's raw events: read from event files (in memory), or staged as Parquet by a source."""
 
 
