@@ -14,11 +14,14 @@ comparing text in a large hash table. Here:
    distinct ids, customer_order), not by sorting rows on text.
 
 A 64-bit hash may give two ids one number. Each step that relies on one is checked: the pairs
-carry a second, independent hash (PAIR_CHECK, pairs_told_apart), and CUSTOMER_KEY must differ
-for every customer scored (keys_told_apart), which the anti-join keeps visible by dropping
-only events whose CUSTOMER_IDENTITY (KEY and CHECK side by side) is a window customer's.
-When a check fails the caller scores with the text ids instead; a clash passing unseen needs
-both independent hashes to agree (odds about 2^-128 per pair of ids).
+carry a second, independent hash (PAIR_CHECK): summed over the rows grouped (check_total) it
+must equal the sum over the groups of ROWS x the PAIR_CHECK of the ids restored for each
+(pairs_told_apart), which a group holding two pairs breaks unless the two sums still agree mod
+2^64; and CUSTOMER_KEY must differ for every customer scored (keys_told_apart), which the
+anti-join keeps visible by dropping only events whose CUSTOMER_IDENTITY (KEY and CHECK side by
+side) is a window customer's. When a check fails the caller scores with the text ids instead;
+a clash passing unseen needs both independent hashes to agree (odds about 2^-128 per pair of
+ids).
 """
 
 from datetime import date
@@ -54,11 +57,12 @@ PAIR_CHECK = CUSTOMER_CHECK ^ (pl.col("event_type").hash(seed=20260402) * _SPREA
 """An independent 64-bit hash of (customer_id, event_type)."""
 
 ROWS = "_rows"
-"""Rows grouped under a key (events, or daily counts' rows): what CHECK_SUM multiplies."""
+"""Rows grouped under a key (events, or daily counts' rows): what pairs_told_apart multiplies
+the restored ids' PAIR_CHECK by."""
 POSITION = "_position"
 """An event's position among the window's events (the group keeps its first one's)."""
 CHECK_SUM = "_check_sum"
-"""Sum (mod 2^64) of PAIR_CHECK over a group: count x PAIR_CHECK when one pair is in it."""
+"""Sum (mod 2^64) of PAIR_CHECK over the rows grouped (check_total)."""
 KEY, IDENTITY, RANK, TYPE_RANK = "_key", "_identity", "_rank", "_type_rank"
 
 
@@ -80,12 +84,11 @@ def window_events(events: pl.LazyFrame, config: ScoringConfig, run_date: date) -
 def window_pairs(in_window: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """Per PAIR_KEY of the window's events (window_events, in memory): count, occurrences
     (decayed with a half-life, else the count), last_event_at, the POSITION of its first
-    event, CHECK_SUM and ROWS (the count again: set after the group-by, not counted twice)."""
+    event and ROWS (the count again: set after the group-by, not counted twice)."""
     aggregations = [
         pl.len().cast(pl.Int64).alias("count"),
         pl.col("occurred_at").max().alias("last_event_at"),
         pl.col(POSITION).min(),
-        PAIR_CHECK.sum().alias(CHECK_SUM),
     ]
     if config.half_life_days is None:
         occurrences = pl.col("count").cast(pl.Float64)
@@ -104,7 +107,7 @@ def window_pairs(in_window: pl.LazyFrame, config: ScoringConfig, run_date: date)
 def daily_pairs(daily: pl.LazyFrame, config: ScoringConfig, run_date: date) -> pl.LazyFrame:
     """Per PAIR_KEY of the window's daily event counts (scoring.aggregates.DAILY_EVENT_COUNTS
     rows of its days, in memory): count, occurrences, last_event_at, the POSITION of its first
-    row, CHECK_SUM and ROWS: aggregates.window_totals_from_daily by 64-bit keys."""
+    row and ROWS: aggregates.window_totals_from_daily by 64-bit keys."""
     occurrences = occurrences_of_daily_counts(config, run_date)
     return (
         daily.with_row_index(POSITION)
@@ -114,7 +117,6 @@ def daily_pairs(daily: pl.LazyFrame, config: ScoringConfig, run_date: date) -> p
             occurrences.alias("occurrences"),
             pl.col("last_event_at").max(),
             pl.col(POSITION).min(),
-            PAIR_CHECK.sum().alias(CHECK_SUM),
             pl.len().alias(ROWS),
         )
     )
@@ -130,10 +132,19 @@ def restored_pairs(pairs: pl.DataFrame, in_window: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def pairs_told_apart() -> pl.Expr:
+def check_total(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """One row, CHECK_SUM: the sum (mod 2^64) of PAIR_CHECK over the rows a pairs' group-by
+    reads (a pass of its own, cheaper than a sum per group)."""
+    return rows.select(PAIR_CHECK.sum().alias(CHECK_SUM))
+
+
+def pairs_told_apart(check_sum: int) -> pl.Expr:
     """Over restored pairs: whether every group held one (customer_id, event_type), i.e. the
-    CHECK_SUM of its rows is ROWS x the PAIR_CHECK of its ids (mod 2^64)."""
-    return ((PAIR_CHECK * pl.col(ROWS).cast(pl.UInt64)) == pl.col(CHECK_SUM)).all()
+    sum of ROWS x the PAIR_CHECK of the restored ids is the rows' `check_sum` (check_total),
+    mod 2^64. A group holding the rows of pairs A (restored) and B adds count_B x (PAIR_CHECK_A
+    - PAIR_CHECK_B) to one side only."""
+    restored = (PAIR_CHECK * pl.col(ROWS).cast(pl.UInt64)).sum()
+    return restored == pl.lit(check_sum, dtype=pl.UInt64)
 
 
 def keys_told_apart(customers: pl.LazyFrame) -> pl.LazyFrame:

@@ -20,6 +20,7 @@ from scoring.aggregates import (
 from scoring.config import ScoringConfig
 from scoring.engagement import tier_distribution
 from scoring.keyed import (
+    check_total,
     customer_order,
     customers_before_window,
     daily_pairs,
@@ -134,9 +135,12 @@ def keyed_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) ->
     memory and grouped by key, the customers seen only before it found by an anti-join. None
     when a key did not tell two ids apart (then score by text: window_totals)."""
     in_window = window_events(events, config, run_date).collect()
-    pairs = restored_pairs(window_pairs(in_window.lazy(), config, run_date).collect(), in_window)
+    grouped, check = pl.collect_all(
+        [window_pairs(in_window.lazy(), config, run_date), check_total(in_window.lazy())]
+    )
+    pairs = restored_pairs(grouped, in_window)
     del in_window  # the window's events are no longer needed: free them before the history
-    if not pairs.select(pairs_told_apart()).item():
+    if not pairs.select(pairs_told_apart(check.item())).item():
         return None
     known = window_customers(pairs.lazy()).collect()
     before = customers_before_window(events, known, config, run_date).collect()
@@ -163,8 +167,11 @@ def window_totals_of_days(
     (`daily`): by 64-bit keys (scoring.keyed.daily_pairs), else by the text ids when a key
     did not tell two pairs apart."""
     rows = daily.collect()
-    pairs = restored_pairs(daily_pairs(rows.lazy(), config, run_date).collect(), rows)
-    if pairs.select(pairs_told_apart()).item():
+    grouped, check = pl.collect_all(
+        [daily_pairs(rows.lazy(), config, run_date), check_total(rows.lazy())]
+    )
+    pairs = restored_pairs(grouped, rows)
+    if pairs.select(pairs_told_apart(check.item())).item():
         return pairs.select(list(WINDOW_TOTALS))
     return window_totals_from_daily(rows.lazy(), config, run_date).collect()
 
