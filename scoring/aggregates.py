@@ -308,7 +308,7 @@ def contributions_from_totals(totals: pl.LazyFrame, config: ScoringConfig) -> pl
         .join(weights_frame(config), on="event_type", how="inner")
         .with_columns(contribution(pl.col("weight"), pl.col("occurrences")).alias("contribution"))
         .select("customer_id", "event_type", "count", "weight", "contribution")
-        .sort("customer_id", "event_type", multithreaded=False)
+        .sort("customer_id", "event_type")
     )
 
 
@@ -359,7 +359,7 @@ def customer_scores_from_totals(
             "last_event_at",
             *(e.meta.output_name() for e in also),
         )
-        .sort("customer_id", multithreaded=False)
+        .sort("customer_id")
     )
 
 
