@@ -302,6 +302,17 @@ def served_url(path: str, output: str) -> str | None:
     return f"{environment.output_url.rstrip('/')}/{quote(relative)}"
 
 
+def webhook_url_kept_in(run: DailyRun) -> dict[str, str | None]:
+    """With a webhook_url in the configuration (a secret: the manifest's copy of the
+    configuration holds it masked), `webhook_url_file`: the absolute path of the configuration
+    file it is in, where the delivery flow reads it (None: the configuration was given as an
+    object)."""
+    delivery = run.config.followups.delivery if run.config.followups else None
+    if delivery is None or delivery.webhook_url is None:
+        return {}
+    return {"webhook_url_file": run.config.source_file}
+
+
 def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
     """Write the run report and manifest, publish the staged outputs, then announce the run
     (artifacts, data-quality events, the run event)."""
@@ -309,6 +320,7 @@ def published(mode: FileEvents, summary: RunSummary, run_id: str) -> RunSummary:
     validation, scoring, followups = summary.validation, summary.scoring, summary.followups
     assert followups is not None  # every daily run tracks its follow-ups
     manifest = manifest_of(summary, run.config, flow_run.get_id())
+    manifest.update(webhook_url_kept_in(run))
     manifest["run_id"] = run_id
     manifest["followups"] = asdict(followups)
     manifest["extraction"] = summary.extraction

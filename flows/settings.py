@@ -135,13 +135,14 @@ def load_config(path: str | Path) -> ScoringConfig:
         # the `sources` section is read by load_source, not part of the scoring rules
         document = {k: v for k, v in document.items() if k != "sources"}
     try:
-        return ScoringConfig.model_validate(document or {})
+        config = ScoringConfig.model_validate(document or {})
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
             for e in error.errors()
         )
         raise ConfigFileError(f"{path}: invalid configuration: {problems}") from error
+    return config.read_from(str(path.resolve()))
 
 
 def bundled_config_path() -> Path:

@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
@@ -339,6 +340,19 @@ class ScoringConfig(_Frozen):
     validation: ValidationRules | None = Field(
         None, description="data-quality gate; null = the defaults of ValidationRules"
     )
+    _source_file: str | None = PrivateAttr(None)
+
+    @property
+    def source_file(self) -> str | None:
+        """The absolute path of the YAML file this configuration was read from (read_from),
+        None when it was built otherwise. Not part of the configuration: neither dumped nor
+        hashed. The delivery flow reads a webhook_url (a secret no manifest keeps) there."""
+        return self._source_file
+
+    def read_from(self, path: str) -> Self:
+        """This configuration, noted as read from the file at `path` (source_file)."""
+        self._source_file = path
+        return self
 
     @model_validator(mode="after")
     def _finite_weights(self) -> Self:

@@ -10,7 +10,7 @@ import string
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from scoring.schema import TIERS
 from scoring.secret_names import EnvironmentVariableName
@@ -195,6 +195,11 @@ class FollowupRule(_Frozen):
         return self
 
 
+MASKED_SECRET = "**********"
+"""What a SecretStr is dumped as (pydantic): a configuration read back from a manifest holds
+this in place of its webhook_url."""
+
+
 class DeliveryConfig(_Frozen):
     """Where the follow-up flow delivers a run's actions."""
 
@@ -203,7 +208,9 @@ class DeliveryConfig(_Frozen):
         frozen=True, extra="forbid", allow_inf_nan=False, hide_input_in_errors=True
     )
 
-    webhook_url: str | None = Field(None, description="JSON webhook; null = webhook_url_env")
+    # a secret (a Slack-style URL holds its token in the path): shown and dumped as
+    # MASKED_SECRET, so no manifest, log or Prefect parameter holds it
+    webhook_url: SecretStr | None = Field(None, description="JSON webhook; null = webhook_url_env")
     webhook_url_env: EnvironmentVariableName = Field(
         "ENGAGE_WEBHOOK_URL", description="environment variable read when webhook_url is null"
     )
@@ -220,7 +227,7 @@ class DeliveryConfig(_Frozen):
     @model_validator(mode="after")
     def _no_password_in_the_url(self) -> Self:
         # the configuration is kept in every run's manifest (the message must not quote it)
-        if self.webhook_url and urlsplit(self.webhook_url).password:
+        if self.webhook_url and urlsplit(self.webhook_url.get_secret_value()).password:
             raise ValueError(
                 "webhook_url holds a password (user:password@host): put the URL in the "
                 "environment variable named by webhook_url_env instead"

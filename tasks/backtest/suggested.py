@@ -55,5 +55,13 @@ def suggested_config_text(tables: BacktestTables, config_source: str) -> str:
     if kept:
         header.append(f"# Kept at their current weight (too little data): {', '.join(kept)}")
     document = tables.suggested_config.model_dump(mode="json")
+    delivery = document.get("followups", {}).get("delivery", {})
+    if delivery.get("webhook_url") is not None:  # a secret, dumped masked: never copied here
+        delivery["webhook_url"] = None
+        header.append(
+            f"# followups.delivery.webhook_url (a secret) is left out: copy it from "
+            f"{config_source}, or keep it in the environment variable "
+            f"{delivery['webhook_url_env']}."
+        )
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     return "\n".join(header) + "\n" + body

@@ -362,3 +362,49 @@ def test_a_webhook_url_secret_reaches_neither_the_server_database_nor_the_ledger
     prefect_database_dump(prefect_server, postgres, tmp_path)
     secrets = [secret_url, WEBHOOK_PASSWORD, WEBHOOK_PATH_SECRET]
     assert files_holding(secrets, [tmp_path]) == {}
+
+
+FLAGGED_EVENTS = """event_id,customer_id,event_type,occurred_at
+e1,ana,app_uninstalled,2026-03-30T10:00:00Z
+e2,ben,login,2026-03-31T10:00:00Z
+"""
+
+
+def test_a_webhook_url_in_the_configuration_file_stays_there(
+    prefect_server: PrefectServer,
+    postgres: LocalPostgres,
+    webhook_receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    """A Slack-style URL (its token in the path) written in the configuration file: the run's
+    manifest, report, outputs, logs and the server's database never hold it; the delivery flow
+    reads it from that file and delivers."""
+    address = webhook_receiver.url.removeprefix("http://").removesuffix("/hook")
+    secret_url = f"http://{address}/hook/{WEBHOOK_PATH_SECRET}"
+    events, config, output = tmp_path / "events.csv", tmp_path / "config.yaml", tmp_path / "out"
+    events.write_text(FLAGGED_EVENTS)
+    rule = {"condition": "tier", "tiers": ["churn_risk"]}
+    at_risk = {"name": "churn_risk", "kind": "at_risk", "when": rule, "reason": "negative"}
+    delivery = {"webhook_url": secret_url, "retries": 0, "drop_formats": ["csv"]}
+    document = {
+        "weights": {"login": 1, "app_uninstalled": -20},
+        "followups": {"rules": [at_risk], "delivery": delivery},
+    }
+    config.write_text(json.dumps(document))  # JSON is YAML
+    summary = daily_scoring(
+        events=str(events),
+        config=str(config),
+        run_date=RUN_DATE,
+        output=str(output),
+        deliver_baseline=True,
+    )
+    manifest = json.loads(next(output.glob("runs/run_date=*/manifest.json")).read_text())
+    assert manifest["webhook_url_file"] == str(config.resolve())
+    assert manifest["config"]["followups"]["delivery"]["webhook_url"] == "**********"
+    assert summary.followups is not None and summary.followups.actions
+
+    report = deliver_followups(run_date=RUN_DATE, output=str(output))
+    assert report.webhook is not None and report.webhook.sent == ["2026-03-31:at_risk:ana:new"]
+    assert [key for key, _ in webhook_receiver.accepted()] == report.webhook.sent
+    prefect_database_dump(prefect_server, postgres, tmp_path)
+    assert files_holding([WEBHOOK_PATH_SECRET], [tmp_path]) == {str(config): [WEBHOOK_PATH_SECRET]}

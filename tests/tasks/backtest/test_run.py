@@ -1,5 +1,6 @@
 """The backtest on the planted demo data and on awkward inputs (no Prefect: pure functions)."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
@@ -137,6 +138,18 @@ def test_suggested_config_is_valid_and_states_both_aucs(tables: BacktestTables) 
     assert f"#   current configuration: {auc['current']:.4f}" in text
     assert f"#   suggested:             {auc['suggested']:.4f}" in text
     assert "my-config.yaml" in text.splitlines()[0]
+
+
+def test_suggested_config_leaves_a_configured_webhook_url_out(tables: BacktestTables) -> None:
+    delivery = {"webhook_url": "https://hooks.example.com/T0/B0/s3cr3t"}
+    with_webhook = tables.suggested_config.model_validate(
+        {**tables.suggested_config.model_dump(), "followups": {"delivery": delivery}}
+    )
+    text = suggested_config_text(replace(tables, suggested_config=with_webhook), "my.yaml")
+    assert "s3cr3t" not in text and "*****" not in text
+    assert "# followups.delivery.webhook_url (a secret) is left out: copy it from my.yaml" in text
+    config = ScoringConfig.model_validate(yaml.safe_load(text))
+    assert config.followups is not None and config.followups.delivery.webhook_url is None
 
 
 def test_the_fit_never_sees_the_test_period(
