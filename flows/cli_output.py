@@ -128,7 +128,7 @@ def print_call_list(summary: "RunSummary") -> None:
     )
     flags_file = Path(summary.output) / "flags" / f"run_date={summary.run_date}" / "part-0.parquet"
     top = (
-        pl.read_parquet(flags_file)
+        pl.read_parquet(flags_file, glob=False)
         .filter(pl.col("status").is_in(["new", "open"]))
         .sort("priority")
         .head(CALL_LIST_SHOWN)

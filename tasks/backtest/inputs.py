@@ -89,7 +89,7 @@ def read_table(path: str, what: str) -> pl.DataFrame:
         if name.endswith(".parquet"):
             return read_parquet_frame(path)
         if name.endswith((".csv", ".csv.gz")):
-            return pl.read_csv(path, infer_schema=False)
+            return pl.read_csv(path, infer_schema=False, glob=False)
     except PARQUET_ERRORS as error:
         raise BacktestInputError(f"{path}: cannot read the {what}: {error_text(error)}") from error
     raise BacktestInputError(f"{path}: the {what} must be a .csv, .csv.gz or .parquet file")

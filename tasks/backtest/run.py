@@ -153,9 +153,9 @@ def backtest_report(
 
 def read_valid_events(valid_path: str) -> pl.DataFrame:
     """The columns the backtest reads: the scoring ones and the metric snapshot's, when there."""
-    present = pl.scan_parquet(valid_path).collect_schema().names()
+    present = pl.scan_parquet(valid_path, glob=False).collect_schema().names()
     wanted = ["customer_id", "event_type", "occurred_at", *METRIC_COLUMNS]
-    return pl.read_parquet(valid_path, columns=[c for c in wanted if c in present])
+    return pl.read_parquet(valid_path, columns=[c for c in wanted if c in present], glob=False)
 
 
 @task(name="run-backtest", cache_policy=NO_CACHE, persist_result=False)

@@ -62,9 +62,10 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
             frame = read_parquet_frame(path)
         elif file.format == "csv":
             separator = delimiter_of(file, CUSTOMER_COLUMNS)
-            frame = pl.read_csv(path, separator=separator, infer_schema=False)
+            frame = pl.read_csv(path, separator=separator, infer_schema=False, glob=False)
         else:
-            frame = pl.read_ndjson(path, infer_schema_length=None)
+            with open(path, "rb") as stream:  # a path would be read as a glob
+                frame = pl.read_ndjson(stream, infer_schema_length=None)
     except (*PARQUET_ERRORS, EventInputError) as error:
         raise CustomersInputError(
             f"{path}: cannot read the customers table: {error_text(error)}"

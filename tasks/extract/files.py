@@ -579,7 +579,7 @@ def read_parquet_frame(source: str | io.BytesIO) -> pl.DataFrame:
     schema = pq.read_schema(source)
     readable = polars_readable_schema(schema)
     if readable == schema:
-        return pl.read_parquet(source)
+        return pl.read_parquet(source, glob=False)
     frame = pl.from_arrow(pq.read_table(source).cast(readable))
     assert isinstance(frame, pl.DataFrame)  # a table gives a frame
     return frame
@@ -706,7 +706,7 @@ def _scanned_parquet(file: EventFile) -> pl.LazyFrame:
         arrow_schema = pq.read_schema(file.path)
         if polars_readable_schema(arrow_schema) != arrow_schema:
             return read_event_file(file).lazy()  # read through Arrow, the zone in UTC
-        scan = pl.scan_parquet(file.path)
+        scan = pl.scan_parquet(file.path, glob=False)
         schema = scan.collect_schema()
     except PARQUET_ERRORS as error:
         raise EventInputError(

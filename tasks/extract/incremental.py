@@ -98,7 +98,7 @@ def extract_from_source(
 @task(name="store-events", cache_policy=NO_CACHE, persist_result=False)
 def store_events(valid_path: str, output: str, plan: ExtractionPlan) -> StoreReport:
     """Add the run's valid events to the event store (deduplicated by event_id)."""
-    return add_to_store(pl.read_parquet(valid_path), output, plan.previous_watermark)
+    return add_to_store(pl.read_parquet(valid_path, glob=False), output, plan.previous_watermark)
 
 
 def scoring_input(output: str, valid_path: str) -> str:

@@ -174,7 +174,7 @@ def spreadsheet_safe(actions: pl.DataFrame) -> pl.DataFrame:
 def read_actions(actions_file: str | Path) -> pl.DataFrame:
     """The actions of a run the delivery sends: the rows with delivered = true (the follow-up
     step decided them; queued flags resolved before delivery are only recorded)."""
-    return pl.read_parquet(actions_file).filter(pl.col("delivered"))
+    return pl.read_parquet(actions_file, glob=False).filter(pl.col("delivered"))
 
 
 def owner_file_stem(owner: str | None) -> str:

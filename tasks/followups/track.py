@@ -75,7 +75,7 @@ def published(output: str | Path, table: str, run_date: date | None, otherwise: 
     if run_date is None:
         return otherwise
     path = partition_dir(output, table, run_date) / PART_FILE
-    return pl.scan_parquet(path) if path.exists() else otherwise
+    return pl.scan_parquet(path, glob=False) if path.exists() else otherwise
 
 
 def previous_flags(output: str | Path, run_date: date | None) -> pl.LazyFrame:
@@ -142,10 +142,10 @@ def track_followups(
     feature adoption) are used when this run staged a customer_metrics table; the customers
     table gives plans, owners, names and values."""
     followups = config.followups or FollowupsConfig()
-    scores = pl.scan_parquet(scores_file)
-    contributed = pl.scan_parquet(contributions_file)
+    scores = pl.scan_parquet(scores_file, glob=False)
+    contributed = pl.scan_parquet(contributions_file, glob=False)
     metrics_file = partition_dir(staging, "customer_metrics", run_date) / PART_FILE
-    metrics = pl.scan_parquet(metrics_file) if metrics_file.exists() else None
+    metrics = pl.scan_parquet(metrics_file, glob=False) if metrics_file.exists() else None
     customers_frame = read_customers(customers).lazy() if customers else None
 
     before = previous_run_date(output, run_date)

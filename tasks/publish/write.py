@@ -61,7 +61,7 @@ path."""
 
 def events_of(staged: StagedEvents) -> pl.LazyFrame:
     """Staged events as a LazyFrame: the work file scanned, or the frame in memory."""
-    return pl.scan_parquet(staged) if isinstance(staged, str) else staged.lazy()
+    return pl.scan_parquet(staged, glob=False) if isinstance(staged, str) else staged.lazy()
 
 
 def write_staged(frame: pl.DataFrame, target: str | Path) -> Path:

@@ -122,9 +122,11 @@ def gate_buckets(
     """The data-quality gate over every bucket's row checks: GX on their suspect rows, the
     event types and the table; stage the quarantine. Raises QualityGateError as
     validate_events does."""
-    schema = pl.read_parquet_schema(raw.partitions[0])
+    schema = pl.scan_parquet(raw.partitions[0], glob=False).collect_schema()
     suite = raw_event_rules(pl.DataFrame(schema=schema), config.validation_rules, run_date, now)
-    suspects = pl.concat([pl.read_parquet(c.suspects_file) for c in checks]).sort(POSITION)
+    suspects = pl.concat([pl.read_parquet(c.suspects_file, glob=False) for c in checks]).sort(
+        POSITION
+    )
     counts: dict[str, int] = {}
     for check in checks:
         for event_type, rows in check.type_counts.items():

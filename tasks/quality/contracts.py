@@ -102,5 +102,5 @@ def staged_table_outcomes(staging: str | Path, run_date: date) -> list[Outcome]:
     for table in OUTPUT_TABLES:
         path = partition_dir(staging, table, run_date) / PART_FILE
         if path.exists():
-            outcomes += table_outcomes(table, pl.scan_parquet(path))
+            outcomes += table_outcomes(table, pl.scan_parquet(path, glob=False))
     return outcomes

@@ -163,14 +163,14 @@ def publish_run_artifacts(
     """Compare the published run with the previous one; create the summary and tier
     artifacts (and a link artifact to the report when it is served at `report_url`). Returns
     the markdown."""
-    scores = pl.scan_parquet(partition_dir(output, "scores", run_date) / PART_FILE)
+    scores = pl.scan_parquet(partition_dir(output, "scores", run_date) / PART_FILE, glob=False)
     previous_date = previous_run_date(output, run_date)
     if previous_date is None:
         previous_scores = scores.clear()
         previous_tiers: dict[str, int] = {}
     else:
         previous_file = partition_dir(output, "scores", previous_date) / PART_FILE
-        previous_scores = pl.scan_parquet(previous_file)
+        previous_scores = pl.scan_parquet(previous_file, glob=False)
         previous_tiers = (read_manifest(output, previous_date) or {}).get("tiers") or {}
     tier_frame = {"tier": pl.String, "customers": pl.Int64}
     shift = tier_shift(
@@ -180,7 +180,7 @@ def publish_run_artifacts(
     movers = top_movers(score_changes(scores, previous_scores), TOP_MOVERS).collect()
     flags_file = partition_dir(output, "flags", run_date) / PART_FILE
     has_rules = ((read_manifest(output, run_date) or {}).get("config") or {}).get("followups")
-    flags = pl.read_parquet(flags_file) if has_rules and flags_file.is_file() else None
+    flags = pl.read_parquet(flags_file, glob=False) if has_rules and flags_file.is_file() else None
     markdown = run_summary_markdown(
         run_date,
         validation,

@@ -55,7 +55,7 @@ def score_trends(output: str, staging: str, run_date: date, customers: list[str]
     sources = [(partition_dir(output, "score_history", d), d) for d in earlier]
     sources.append((partition_dir(staging, "score_history", run_date), run_date))
     frames = [
-        pl.scan_parquet(directory / PART_FILE)
+        pl.scan_parquet(directory / PART_FILE, glob=False)
         .filter(pl.col("customer_id").is_in(customers))
         .select("customer_id", pl.lit(day).alias("run_date"), "score")
         for directory, day in sources
@@ -79,13 +79,15 @@ def mover_explanations(
     previous_scores = partition_dir(output, "scores", previous_date) / PART_FILE
     if not before.is_file() or not previous_scores.is_file():
         return empty
-    today = pl.scan_parquet(partition_dir(staging, "contributions", run_date) / PART_FILE)
+    today = pl.scan_parquet(
+        partition_dir(staging, "contributions", run_date) / PART_FILE, glob=False
+    )
     deltas = score_deltas(
-        pl.scan_parquet(partition_dir(staging, "scores", run_date) / PART_FILE),
-        pl.scan_parquet(previous_scores),
+        pl.scan_parquet(partition_dir(staging, "scores", run_date) / PART_FILE, glob=False),
+        pl.scan_parquet(previous_scores, glob=False),
     )
     named = pl.LazyFrame({"customer_id": movers}, schema={"customer_id": pl.String})
-    return explained_changes(named, today, pl.scan_parquet(before), deltas).collect()
+    return explained_changes(named, today, pl.scan_parquet(before, glob=False), deltas).collect()
 
 
 def call_list_rows(

@@ -173,7 +173,7 @@ def with_segment(scores: pl.DataFrame, customer_metrics: Path) -> pl.DataFrame:
     (its segment is `metrics.percentile_segment`, the plan by default)."""
     if "segment" in scores.columns or not customer_metrics.is_file():
         return scores
-    segments = pl.read_parquet(customer_metrics, columns=["customer_id", "segment"])
+    segments = pl.read_parquet(customer_metrics, columns=["customer_id", "segment"], glob=False)
     return scores.join(segments, on="customer_id", how="left")
 
 
@@ -181,8 +181,8 @@ def read_flags(roots: list[Path], run_date: date) -> pl.DataFrame | None:
     """The run date's flags partition (written by the follow-up rules), if there is one."""
     for root in roots:
         partition = partition_dir(root, "flags", run_date)
-        if partition.is_dir() and any(partition.glob("*.parquet")):
-            return pl.read_parquet(partition / "*.parquet")
+        if partition.is_dir() and (files := sorted(partition.glob("*.parquet"))):
+            return pl.read_parquet(files, glob=False)
     return None
 
 
@@ -283,7 +283,7 @@ def write_run_report(
     staged before it, so the manifest lists it) and the published history; stage it at
     `reports/run_date=…/report.html`. Returns the path it will have once published."""
     scores = with_segment(
-        pl.read_parquet(partition_dir(staging, "scores", run_date) / PART_FILE),
+        pl.read_parquet(partition_dir(staging, "scores", run_date) / PART_FILE, glob=False),
         partition_dir(staging, "customer_metrics", run_date) / PART_FILE,
     )
     current_tiers = pl.DataFrame(
@@ -296,7 +296,7 @@ def write_run_report(
     )
     previous_date = previous_run_date(output, run_date)
     previous = (
-        pl.read_parquet(partition_dir(output, "scores", previous_date) / PART_FILE)
+        pl.read_parquet(partition_dir(output, "scores", previous_date) / PART_FILE, glob=False)
         if previous_date
         else None
     )

@@ -113,13 +113,13 @@ def process_bucket(
     """Every per-customer step of one bucket, on its raw partition read once: row checks,
     scores and the panel's totals, the metric panel's per-customer counts; stage them."""
     files_read = [raw.partitions[bucket], raw.repeats]
-    rows = bucket_rows(*(pl.read_parquet(f) for f in files_read), config, run_date, now)
+    rows = bucket_rows(*(pl.read_parquet(f, glob=False) for f in files_read), config, run_date, now)
     directory = bucket_dir(staging, bucket)
     check = staged_check(rows, staging, bucket)
     scored = score_events(rows.valid.lazy(), config, run_date, str(directory), keep_totals=True)
     assert scored.totals_file is not None  # keep_totals
     table = read_customers(customers).lazy() if customers else None
-    totals = pl.read_ipc(scored.totals_file).lazy()
+    totals = pl.scan_ipc(scored.totals_file, glob=False).collect().lazy()
     counts, pages, features, sources = bucket_panel(rows.valid, table, totals, config, run_date)
     paths = {name: directory / f"{name}.parquet" for name in ("counts", "pages", "features")}
     for name, frame in zip(paths, pl.collect_all([counts, pages, features]), strict=True):
@@ -161,11 +161,11 @@ def merge_scores(
 ) -> ScoreReport:
     """The buckets' scores and contributions in the single-process order, staged; rank-based
     tiers (tiers.quantiles) ranked over every customer, not each bucket's own."""
-    scores = pl.read_parquet([p.scores for p in parts]).sort("customer_id")
+    scores = pl.read_parquet([p.scores for p in parts], glob=False).sort("customer_id")
     if boundaries.quantiles is not None:
         # a rank-based tier depends on every customer's score, not on its bucket's only
         scores = scores.with_columns(tier_of(pl.col("score"), boundaries).alias("tier"))
-    contributed = pl.read_parquet([p.contributions for p in parts]).sort(
+    contributed = pl.read_parquet([p.contributions for p in parts], glob=False).sort(
         "customer_id", "event_type"
     )
     unweighted: dict[str, int] = {}
@@ -180,9 +180,9 @@ def merged_panel(
 ) -> MetricPanel:
     """The buckets' panel counts completed over the whole population (customer_rows: the
     feature catalogue of every bucket's features when not configured, score percentiles)."""
-    counts = pl.concat([pl.scan_parquet(p.panel_counts) for p in parts])
-    pages = pl.concat([pl.scan_parquet(p.pages) for p in parts])
-    feature_users = pl.concat([pl.scan_parquet(p.feature_users) for p in parts])
+    counts = pl.concat([pl.scan_parquet(p.panel_counts, glob=False) for p in parts])
+    pages = pl.concat([pl.scan_parquet(p.pages, glob=False) for p in parts])
+    feature_users = pl.concat([pl.scan_parquet(p.feature_users, glob=False) for p in parts])
     if config.metric_settings.features is None:
         # joined, not a literal: a literal divisor is a scalar, which Polars divides by
         # exactly where a column is multiplied by its reciprocal (see retention.stickiness)

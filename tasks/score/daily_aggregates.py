@@ -298,7 +298,7 @@ def scan_daily(
     schema = table_schema(table)
     if not paths:
         return pl.LazyFrame(schema=schema)
-    return pl.scan_parquet(paths, schema=schema).filter(
+    return pl.scan_parquet(paths, schema=schema, glob=False).filter(
         pl.col(EVENT_DATE).is_between(pl.lit(first), pl.lit(last))
     )
 
@@ -307,7 +307,7 @@ def _last_events_of_all(output: str | Path, state: StoreState) -> pl.DataFrame:
     paths = [table_file(output, "event_counts", p) for p in state.files]
     if not paths:
         return pl.DataFrame(schema=CUSTOMER_LAST_EVENTS)
-    counts = pl.scan_parquet(paths, schema=DAILY_EVENT_COUNTS)
+    counts = pl.scan_parquet(paths, schema=DAILY_EVENT_COUNTS, glob=False)
     return counts.group_by("customer_id").agg(pl.col("last_event_at").max()).collect()
 
 
@@ -317,7 +317,7 @@ def _latest_events_kept(
     """The kept latest events brought up to date with the new files' counts; counted again
     from every file's counts when the kept ones cannot be read (a torn or foreign file)."""
     try:
-        return latest_events(pl.scan_parquet(kept), *new).collect()
+        return latest_events(pl.scan_parquet(kept, glob=False), *new).collect()
     except (pl.exceptions.PolarsError, OSError):
         return _last_events_of_all(output, state)
 
@@ -386,7 +386,7 @@ def refresh_history(
         if rebuild or not target.exists():
             paths = [table_file(output, table, p) for p in state.files]
             rows = (
-                pl.scan_parquet(paths, schema=PANEL_TABLES[table])
+                pl.scan_parquet(paths, schema=PANEL_TABLES[table], glob=False)
                 if paths
                 else pl.LazyFrame(schema=PANEL_TABLES[table])
             )
@@ -394,7 +394,7 @@ def refresh_history(
         else:
             new = [r.lazy() for r in new_rows[table]]
             rows = pl.concat(new) if new else pl.LazyFrame(schema=PANEL_TABLES[table])
-            history = _merged_history(name, pl.scan_parquet(target), rows, config)
+            history = _merged_history(name, pl.scan_parquet(target, glob=False), rows, config)
         _atomic_write_parquet(history.collect().sort("customer_id"), target)
 
 
@@ -415,7 +415,7 @@ def _event_count_rows(output: str | Path, path: str, entry: dict[str, Any]) -> i
     from the file for entries written before they did)."""
     rows = entry.get("rows", {}).get("event_counts")
     if rows is None:
-        counts = pl.scan_parquet(table_file(output, "event_counts", path))
+        counts = pl.scan_parquet(table_file(output, "event_counts", path), glob=False)
         rows = counts.select(pl.len()).collect().item()
     return int(rows)
 
@@ -427,7 +427,7 @@ def refresh_aggregates(
     those of vanished files, and bring `last_events` up to date. With the run's `config`, the
     metric panel's daily tables and history tables too (under its panel_vocabulary)."""
     state = StoreState.read(output)
-    valid = pl.scan_parquet(valid_path)
+    valid = pl.scan_parquet(valid_path, glob=False)
     columns = valid.collect_schema().names()
     vocabulary = panel_vocabulary(config) if config is not None else None
     files = dict(state.files)
@@ -453,7 +453,7 @@ def refresh_aggregates(
         counts = frames["event_counts"]
         target = table_file(output, "event_counts", path)
         if target.exists() and not rebuild_last:
-            rebuild_last = _shrank(pl.read_parquet(target), counts)
+            rebuild_last = _shrank(pl.read_parquet(target, glob=False), counts)
         new_latest.append(counts.lazy())
         rows += counts.height
         for table, frame in frames.items():
@@ -504,7 +504,7 @@ def last_events_at(output: str | Path, run_date: date, state: StoreState) -> pl.
     if through is None:
         return pl.LazyFrame(schema=CUSTOMER_LAST_EVENTS)
     if date.fromisoformat(through) <= run_date:
-        return pl.scan_parquet(store_dir(output) / LAST_EVENTS_FILE)
+        return pl.scan_parquet(store_dir(output) / LAST_EVENTS_FILE, glob=False)
     history = scan_daily(output, "event_counts", date.min, run_date, state)
     return customer_last_events(history, run_date)
 
@@ -528,7 +528,7 @@ def history_as_of(
     date (a rerun of an older date)."""
     through = state.last_events_through
     if through is not None and date.fromisoformat(through) <= run_date:
-        return pl.scan_parquet(store_dir(output) / name)
+        return pl.scan_parquet(store_dir(output) / name, glob=False)
     rows = scan_daily(output, HISTORY_FILES[name], date.min, run_date, state)
     return _history_of(name, rows, config)
 

@@ -77,7 +77,7 @@ def read_panel_inputs(
     """The panel's events, customers table and customer totals (see compute_metrics). With the
     totals, the events are those of panel_events, read once into memory."""
     table = read_customers(customers).lazy() if customers else None
-    totals = pl.read_ipc(totals_path).lazy() if totals_path else None
+    totals = pl.scan_ipc(totals_path, glob=False).collect().lazy() if totals_path else None
     events = panel_events_of(events_of(valid), config, run_date, table, totals)
     return events, table, totals
 
@@ -191,7 +191,7 @@ def compute_metrics_from_aggregates(
     the tables compute_metrics stages from the events. `totals_path`: the scoring step's
     per-customer totals of the days (score_from_aggregates with keep_totals)."""
     table = read_customers(customers).lazy() if customers else None
-    totals = pl.read_ipc(totals_path).lazy()
+    totals = pl.scan_ipc(totals_path, glob=False).collect().lazy()
     key = panel_key(totals)
     with store_read(output):
         days = panel_days_from_store(output, config, run_date)

@@ -94,7 +94,7 @@ def kept_totals(path: Path) -> PeriodTotals | None:
     """The totals a daily run kept (RUNNING_TOTALS_FILE at `path`); None when they cannot be
     read."""
     try:
-        rows = pl.read_parquet(path)
+        rows = pl.read_parquet(path, glob=False)
     except (OSError, pl.exceptions.PolarsError):
         return None
     window, previous = (

@@ -122,7 +122,7 @@ def stored_events(output: str | Path) -> pl.LazyFrame:
     files = store_files(output)
     if not files:
         return pl.LazyFrame(schema=STORE_SCHEMA)
-    return pl.scan_parquet(files, hive_partitioning=False)
+    return pl.scan_parquet(files, hive_partitioning=False, glob=False)
 
 
 def store_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
@@ -172,7 +172,9 @@ def add_to_store(
         target = directory / PART_FILE
         merged = pl.concat(
             [
-                pl.read_parquet(target) if target.exists() else pl.DataFrame(schema=STORE_SCHEMA),
+                pl.read_parquet(target, glob=False)
+                if target.exists()
+                else pl.DataFrame(schema=STORE_SCHEMA),
                 rows.drop("_event_date"),
             ]
         ).sort("occurred_at", "event_id")

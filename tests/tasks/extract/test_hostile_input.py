@@ -7,7 +7,9 @@ import polars as pl
 import pytest
 
 from scoring.config import ScoringConfig, ValidationRules
-from tasks.extract.files import EventFile, EventInputError, read_events
+from scoring.schema import SOURCE_FILE
+from tasks.extract.customers import read_customers
+from tasks.extract.files import EventFile, EventInputError, event_files, read_events
 from tasks.extract.sources.base import ExtractWindow
 from tasks.extract.sources.config import PostgresSourceConfig, sources_from_document
 from tasks.extract.sources.postgres import select_statement
@@ -132,3 +134,24 @@ def test_a_changed_column_type_is_rejected_naming_file_and_column(
 def test_integer_ids_in_parquet_are_ids(tmp_path: Path) -> None:
     file = _parquet(tmp_path, "ints.parquet", customer_id=[42])
     assert read_events([file])["customer_id"].to_list() == ["42"]
+
+
+@pytest.mark.parametrize("name", ["e?.parquet", "e*.parquet", "e[x].parquet"])
+def test_a_parquet_file_named_like_a_glob_is_read_alone(tmp_path: Path, name: str) -> None:
+    """Polars read the name as a glob: `e?.parquet` also read ex.parquet's rows (under the
+    wrong file name), `e[x].parquet` matched nothing and the run crashed."""
+    named = _parquet(tmp_path, name, event_id=["named"])
+    other = _parquet(tmp_path, "ex.parquet", event_id=["other"])
+    raw = read_events(event_files(str(tmp_path)))
+    assert sorted(raw.select("event_id", SOURCE_FILE).rows()) == [
+        ("named", named.path),
+        ("other", other.path),
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".ndjson", ".parquet"])
+def test_a_customers_table_named_like_a_glob_is_read(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"customers[1]{suffix}"
+    table = pl.DataFrame({"customer_id": ["a"], "plan": ["pro"]})
+    getattr(table, f"write_{suffix[1:]}")(path)
+    assert read_customers(str(path))["customer_id"].to_list() == ["a"]
