@@ -577,6 +577,8 @@ def read_parquet_frame(source: str | io.BytesIO) -> pl.DataFrame:
     """A Parquet file as a Polars frame, timestamps in zones Polars cannot name read in UTC
     (polars_readable_schema). Raises PolarsError, ArrowException or OSError."""
     schema = pq.read_schema(source)
+    if isinstance(source, io.BytesIO):
+        source.seek(0)  # reading the schema left the stream at its end: the rows come after
     readable = polars_readable_schema(schema)
     if readable == schema:
         return pl.read_parquet(source, glob=False)

@@ -1,5 +1,6 @@
 """Hostile input: SQL identifiers, oversized fields, schema evolution."""
 
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,6 +148,14 @@ def test_a_parquet_file_named_like_a_glob_is_read_alone(tmp_path: Path, name: st
         ("named", named.path),
         ("other", other.path),
     ]
+
+
+def test_a_gzipped_parquet_file_is_read(tmp_path: Path) -> None:
+    """Reading the schema left the decompressed stream at its end: never a row was read."""
+    plain = _parquet(tmp_path, "events.parquet", event_id=["zipped"])
+    zipped = tmp_path / "events.parquet.gz"
+    zipped.write_bytes(gzip.compress(Path(plain.path).read_bytes()))
+    assert read_events([EventFile.of(str(zipped))])["event_id"].to_list() == ["zipped"]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".ndjson", ".parquet"])
