@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from scoring.changes import score_changes
 from scoring.config import TierBoundaries
+from scoring.metrics.rates import EXACT_MAGNITUDE
 from scoring.schema import TIERS
 from tasks.pages import new_figure, png_data_uri, render_page
 from tasks.publish.runs import previous_run_date, tier_history
@@ -33,6 +34,7 @@ from tasks.report.call_list import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.figure import Figure
 
 REPORT_TABLE = "reports"
@@ -56,18 +58,39 @@ def score_histogram(scores: pl.DataFrame, boundaries: TierBoundaries) -> "Figure
     axes = figure.subplots()
     # an array, not a list: matplotlib reshapes a list of 500 k floats one by one (1.7 s)
     values = scores["score"].to_numpy()
-    axes.hist(values, bins=min(60, max(10, scores["score"].n_unique())), color="#5d6d7e")
-    for bound in (
-        boundaries.churn_risk_below,
-        boundaries.very_disengaged_max,
-        boundaries.somewhat_engaged_max,
-        boundaries.highly_engaged_max,
-    ):
+    bins = min(60, max(10, scores["score"].n_unique()))
+    axes.hist(values, bins=bins, range=histogram_range(values), color="#5d6d7e")
+    for bound in shown_bounds(boundaries, values):
         axes.axvline(bound, color="#922b21", linestyle="--", linewidth=1)
     axes.set_xlabel("score (CES)")
     axes.set_ylabel("customers")
     axes.set_title(f"Score distribution ({len(values):,} customers)")
     return figure
+
+
+def histogram_range(values: "np.ndarray") -> tuple[float, float] | None:
+    """The histogram's x range: the scores' own, widened around scores all (nearly) equal, whose
+    own range numpy cannot split into bins when they are large (1e15: a float step is 0.125)."""
+    if not len(values):
+        return None
+    low, high = float(values.min()), float(values.max())
+    margin = max(abs(low), abs(high)) * 1e-6
+    if high - low > margin:
+        return low, high
+    return low - max(margin, 0.5), high + max(margin, 0.5)
+
+
+def shown_bounds(boundaries: TierBoundaries, values: "np.ndarray") -> list[float]:
+    """The tier boundaries drawn on the histogram: those within ±EXACT_MAGNITUDE or the scores'
+    reach (a bound of 1e308 stretches the axis beyond what matplotlib can put ticks on)."""
+    reach = max(EXACT_MAGNITUDE, float(abs(values).max()) if len(values) else 0.0)
+    bounds = (
+        boundaries.churn_risk_below,
+        boundaries.very_disengaged_max,
+        boundaries.somewhat_engaged_max,
+        boundaries.highly_engaged_max,
+    )
+    return [bound for bound in bounds if abs(bound) <= reach]
 
 
 def tier_shares_figure(history: pl.DataFrame) -> "Figure":

@@ -85,3 +85,27 @@ def test_a_feed_of_bad_rows_is_stopped_by_the_gate_with_exit_3(tmp_path: Path, k
     result = _run(tmp_path, events)
     assert result.exit_code == 3, result.output
     assert "data-quality gate" in result.output
+
+
+def test_an_output_named_like_a_glob_and_extreme_settings_publish_every_table(
+    tmp_path: Path,
+) -> None:
+    """`[1]` in --output: every table the run reads back was read as a glob matching nothing
+    (exit 1). Scores all 1e15 and a tier bound of ±1e308: the report's histogram could not be
+    drawn (exit 1)."""
+    events = tmp_path / "events.csv"
+    events.write_text(NASTY_CSV.splitlines()[0] + "\n" + NASTY_CSV.splitlines()[1] + "\n")
+    config = tmp_path / "config.yaml"
+    tiers = {"churn_risk_below": -1e308, "very_disengaged_max": 0}
+    tiers |= {"somewhat_engaged_max": 1, "highly_engaged_max": 1e308}
+    config.write_text(yaml.safe_dump({"weights": {"login": 1e15}, "tiers": tiers}))
+    output = tmp_path / "out[1]"
+    arguments = ["run", "--events", str(events), "--config", str(config), "--output", str(output)]
+    result = runner.invoke(app, [*arguments, "--run-date", RUN_DATE.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    scores = pl.read_parquet(
+        output / "scores" / f"run_date={RUN_DATE}" / "part-0.parquet", glob=False
+    )
+    assert scores.select("customer_id", "score").rows() == [("alice", 1e15)]
+    assert (output / "reports" / f"run_date={RUN_DATE}" / "report.html").is_file()
