@@ -103,6 +103,9 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigFileError(f"{path}: not valid YAML: {_yaml_problem(error)}") from error
     except RecursionError as error:
         raise ConfigFileError(f"{path}: not valid YAML: nested too deeply") from error
+    except ValueError as error:  # a value PyYAML cannot build: 2026-02-30, 5,000 digits
+        problem = str(error).split(";")[0]  # not Python's advice to raise its digit limit
+        raise ConfigFileError(f"{path}: not valid YAML: {problem}; check the file") from error
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

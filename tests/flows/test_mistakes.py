@@ -96,6 +96,21 @@ BEFORE_PREFECT = [
         {"config.yaml": "weights: [login\n"},
     ),
     Mistake(
+        "configuration with a number of 5,000 digits",  # a ValueError traceback, exit 1
+        _run(),
+        2,
+        r"config\.yaml: not valid YAML: Exceeds the limit \(4300 digits\) for integer string "
+        r"conversion: value has 5000 digits; check the file$",
+        {"config.yaml": "weights: {login: " + "9" * 5000 + "}\n"},
+    ),
+    Mistake(
+        "configuration with a day that does not exist",  # a ValueError traceback, exit 1
+        _run(),
+        2,
+        r"config\.yaml: not valid YAML: day is out of range for month; check the file$",
+        {"config.yaml": "weights: {login: 1}\nwindow_days: 2026-02-30\n"},
+    ),
+    Mistake(
         "run date not a date",
         ["run", "--events", "{d}/events.csv", "--config", "{d}/config.yaml", "--run-date", "31/03"],
         2,
