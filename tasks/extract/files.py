@@ -363,8 +363,23 @@ def missing_columns_message(path: str, found: list[str], wanted: tuple[str, ...]
     )
 
 
+def nul_columns_message(path: str, found: list[str]) -> str | None:
+    """The error naming the columns of `found` whose name holds a NUL character, if any: Arrow
+    hands names over as C strings, and writing one (the quarantine keeps every input column)
+    panicked, ending the process."""
+    if named := [name for name in found if "\x00" in name]:
+        return (
+            f"{path}: column name(s) {', '.join(map(repr, named))} hold a NUL character "
+            "(\\x00), which no output can store; rename or drop them"
+        )
+    return None
+
+
 def reserved_columns_message(path: str, found: list[str]) -> str | None:
-    """The error naming the columns of `found` that have a name in RESERVED_COLUMNS, if any."""
+    """The error naming the columns of `found` that have a name in RESERVED_COLUMNS, or one
+    holding a NUL character (nul_columns_message), if any."""
+    if message := nul_columns_message(path, found):
+        return message
     if reserved := [name for name in found if name in RESERVED_COLUMNS]:
         return (
             f"{path}: column(s) {', '.join(reserved)} have a name the job gives its own columns "

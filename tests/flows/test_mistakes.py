@@ -175,6 +175,14 @@ BEFORE_PREFECT = [
         {"events.csv": f"{HEADER},source_file\ne1,a,login,2026-03-30,x.csv\n"},
     ),
     Mistake(
+        "events with a NUL in a column's name",  # a Rust panic writing the quarantine
+        _run(),
+        2,
+        r"events\.csv: column name\(s\) 'a\\x00b' hold a NUL character \(\\x00\), which no "
+        r"output can store; rename or drop them$",
+        {"events.csv": f"{HEADER},a\x00b\ne1,a,login,2026-03-30,x\n"},
+    ),
+    Mistake(
         "events separated by spaces",
         _run(),
         2,

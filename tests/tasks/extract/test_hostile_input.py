@@ -164,3 +164,13 @@ def test_a_customers_table_named_like_a_glob_is_read(tmp_path: Path, suffix: str
     table = pl.DataFrame({"customer_id": ["a"], "plan": ["pro"]})
     getattr(table, f"write_{suffix[1:]}")(path)
     assert read_customers(str(path))["customer_id"].to_list() == ["a"]
+
+
+def test_a_column_name_holding_a_nul_is_one_error_naming_it(tmp_path: Path) -> None:
+    """Arrow hands column names over as C strings: writing the quarantine (which keeps every
+    input column) panicked on `a\\x00b`, ending the process with a Rust backtrace."""
+    path = tmp_path / "events.ndjson"
+    row = '{"a\\u0000b": 1, "event_id": "e1", "customer_id": "c1", "event_type": "login", '
+    path.write_text(row + '"occurred_at": "2026-03-30T10:00:00Z"}\n')
+    with pytest.raises(EventInputError, match=r"events\.ndjson: column name\(s\) 'a\\x00b' hold"):
+        read_events([EventFile.of(str(path))])
