@@ -12,7 +12,8 @@ from tasks.extract.files import (
     error_text,
     header_columns,
     not_plain_columns,
-    read_parquet_frame,
+    read_untyped_file,
+    reject_repeated_names,
 )
 
 
@@ -58,18 +59,10 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
     except EventInputError as error:
         raise CustomersInputError(str(error)) from error
     try:
-        if file.format == "parquet":
-            frame = read_parquet_frame(path)
-        elif file.format == "csv":
-            separator = delimiter_of(file, CUSTOMER_COLUMNS)
-            frame = pl.read_csv(path, separator=separator, infer_schema=False, glob=False)
-        else:
-            with open(path, "rb") as stream:  # a path would be read as a glob
-                frame = pl.read_ndjson(stream, infer_schema_length=None)
+        frame = _customers_frame(file)
     except (*PARQUET_ERRORS, EventInputError) as error:
-        raise CustomersInputError(
-            f"{path}: cannot read the customers table: {error_text(error)}"
-        ) from error
+        problem = error_text(error).removeprefix(f"{path}: ")  # named once
+        raise CustomersInputError(f"{path}: cannot read the customers table: {problem}") from error
     check_customer_columns(path, frame.columns, required)
     check_plain_values(path, frame.schema)
     duplicated = frame.filter(pl.col("customer_id").is_duplicated())["customer_id"]
@@ -78,6 +71,20 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
             f"{path}: customer_id must be unique in the customers table; repeated: "
             f"{', '.join(map(str, duplicated.unique().sort().head(5).to_list()))}"
         )
+    return frame
+
+
+def _customers_frame(file: EventFile) -> pl.DataFrame:
+    """The table as stored: CSV as text (its delimiter found from the header, a column named
+    twice refused), NDJSON and Parquet (a .parquet.gz too) with their types."""
+    if file.format == "parquet":
+        return read_untyped_file(file)
+    if file.format == "ndjson":
+        with open(file.path, "rb") as stream:  # a path would be read as a glob
+            return pl.read_ndjson(stream, infer_schema_length=None)
+    separator = delimiter_of(file, CUSTOMER_COLUMNS)
+    frame = pl.read_csv(file.path, separator=separator, infer_schema=False, glob=False)
+    reject_repeated_names(file, frame.columns)
     return frame
 
 

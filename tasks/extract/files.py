@@ -264,7 +264,7 @@ def _reject_header(file: EventFile, piece: _Piece) -> None:
         )
 
 
-def _reject_repeated_names(file: EventFile, names: list[str]) -> None:
+def reject_repeated_names(file: EventFile, names: list[str]) -> None:
     """A header naming a column twice (Polars renames the second `<name>_duplicated_0`)."""
     for name in names:
         original, marker, number = name.rpartition("_duplicated_")
@@ -407,7 +407,7 @@ def _read_csv(file: EventFile, limit: int) -> pl.DataFrame:
                     data, separator=delimiter, infer_schema=False, raise_if_empty=False
                 )
                 names = frame.columns
-                _reject_repeated_names(file, names)
+                reject_repeated_names(file, names)
             else:
                 schema = dict.fromkeys(names, pl.String)
                 frame = pl.read_csv(data, separator=delimiter, has_header=False, schema=schema)

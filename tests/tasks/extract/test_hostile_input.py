@@ -9,7 +9,7 @@ import pytest
 
 from scoring.config import ScoringConfig, ValidationRules
 from scoring.schema import SOURCE_FILE
-from tasks.extract.customers import read_customers
+from tasks.extract.customers import CustomersInputError, read_customers
 from tasks.extract.files import EventFile, EventInputError, event_files, read_events
 from tasks.extract.sources.base import ExtractWindow
 from tasks.extract.sources.config import PostgresSourceConfig, sources_from_document
@@ -174,3 +174,23 @@ def test_a_column_name_holding_a_nul_is_one_error_naming_it(tmp_path: Path) -> N
     path.write_text(row + '"occurred_at": "2026-03-30T10:00:00Z"}\n')
     with pytest.raises(EventInputError, match=r"events\.ndjson: column name\(s\) 'a\\x00b' hold"):
         read_events([EventFile.of(str(path))])
+
+
+def test_a_gzipped_parquet_customers_table_is_read(tmp_path: Path) -> None:
+    """The README promises .gz for every customers format: Parquet was read undecompressed."""
+    plain = tmp_path / "customers.parquet"
+    pl.DataFrame({"customer_id": ["a"], "plan": ["pro"]}).write_parquet(plain)
+    zipped = tmp_path / "customers.parquet.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_customers(str(zipped)).rows() == [("a", "pro")]
+
+
+def test_a_customers_header_naming_a_column_twice_is_one_error(tmp_path: Path) -> None:
+    """Polars renamed the second `plan_duplicated_0`: its values were silently ignored."""
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,plan,plan\na,pro,free\n")
+    with pytest.raises(
+        CustomersInputError,
+        match=r"customers\.csv: cannot read the customers table: the header names column 'plan'",
+    ):
+        read_customers(str(path))
