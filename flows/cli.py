@@ -221,7 +221,9 @@ def demo(
     run_date: Annotated[str, typer.Option(help="The day to score, YYYY-MM-DD.")] = str(
         DEMO_RUN_DATE
     ),
-    customers: Annotated[int, typer.Option(min=1, help="Customers in the generated data.")] = 2000,
+    customers: Annotated[
+        int, typer.Option(min=1, help="Customers in the generated data (at most 100,000).")
+    ] = 2000,
     debug: Debug = False,
 ) -> None:
     """Generate the seeded demo data and run the daily flow on it for two consecutive days:
@@ -229,12 +231,13 @@ def demo(
     top of the call list, the queue offered within capacity); after each, write the CRM drop
     as the follow-up flow does (no webhook)."""
     from demo.data import write_demo_dataset
-    from flows.preflight import parsed_date
+    from flows.preflight import parsed_date, refuse_large_demo
     from flows.settings import bundled_config_path, settings
     from tasks.publish.atomic import check_output_writable
 
     with preflight_errors(debug):
         day = parsed_date(run_date, "--run-date")
+        refuse_large_demo(customers)
         settings()  # the ENGAGE_* variables the flows read
         check_output_writable(output)
     _hand_over(context)

@@ -81,6 +81,21 @@ def refuse_long_backfill(start: date, end: date, first: str = "start", last: str
         )
 
 
+MAX_DEMO_CUSTOMERS = 100_000
+"""The most customers `engage demo` generates: about 140 events each, made in memory (some
+60 kB a customer at the peak, 6 GB for the most), so a typo of 10,000,000 ran out of memory."""
+
+
+def refuse_large_demo(customers: int) -> None:
+    """PreflightError when the demo is asked for more than MAX_DEMO_CUSTOMERS customers."""
+    if customers > MAX_DEMO_CUSTOMERS:
+        raise PreflightError(
+            f"--customers {customers:,} is more than the demo generates "
+            f"({MAX_DEMO_CUSTOMERS:,}: its events are made in memory); give at most "
+            f"{MAX_DEMO_CUSTOMERS:,}"
+        )
+
+
 def refuse_future_run_date(
     run_date: date, allow_future: bool, fix: str, now: datetime | None = None
 ) -> None:

@@ -269,6 +269,15 @@ BEFORE_PREFECT = [
         rf"run date {FUTURE} is in the future .*; end the backfill on a date that has begun",
     ),
     Mistake(
+        # ten million were generated in memory until the machine ran out; one over the limit
+        # costs a regression 6 GB, not all there is
+        "demo of more customers than it makes",
+        ["demo", "--customers", "100001", "--output", "{d}/demo"],
+        2,
+        r"--customers 100,001 is more than the demo generates \(100,000: its events are "
+        r"made in memory\); give at most 100,000$",
+    ),
+    Mistake(
         "backtest labels not found",
         [
             "backtest",
