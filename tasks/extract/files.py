@@ -107,6 +107,11 @@ def event_files(pattern: str) -> list[EventFile]:
     """The files matching a path, a directory or a glob, sorted by name; each real file once
     (symbolic links to a file already matched are left out, looping directory links are not
     followed)."""
+    if not pattern.strip():  # Path("") is the working directory: an unset variable read it
+        raise EventInputError(
+            f"no event files: the events path is empty ({pattern!r}); give a file, directory "
+            "or glob"
+        )
     path = Path(pattern)
     if path.is_dir():
         matches = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix != ".md")

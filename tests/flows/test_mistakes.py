@@ -56,6 +56,12 @@ BEFORE_PREFECT = [
         r"no event files match '.*/nope\.csv': check the path or glob",
     ),
     Mistake(
+        "events path empty",  # `--events "$UNSET"` read the working directory's files
+        _run(events=""),
+        2,
+        r"no event files: the events path is empty \(''\); give a file, directory or glob$",
+    ),
+    Mistake(
         "events of an unknown type",
         _run(events="{d}/events.xlsx"),
         2,
