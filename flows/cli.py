@@ -43,6 +43,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+try:  # Typer 0.2x raises the errors of the Click it vendors; earlier ones Click's own
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older Typer
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
 if TYPE_CHECKING:
     from flows.daily import RunSummary
     from flows.preflight import DailyInputs
@@ -60,7 +65,29 @@ app = typer.Typer(
 def main() -> None:
     """The `engage` console script. A command that runs a flow is handed, once its pre-flight
     checks pass, to `engage server`'s warm runner when one runs (flows/engage_server.py)."""
-    app(obj={"argv": sys.argv[1:]})
+    sys.exit(invoked(sys.argv[1:]))
+
+
+def invoked(argv: list[str]) -> int:
+    """Run the command line `argv`; its exit status. A usage error (a missing, unknown or
+    out-of-range option) is one line on stderr saying where the help is, as every other error
+    (exit 2), not Click's usage box."""
+    try:
+        status = app(args=argv, prog_name="engage", obj={"argv": argv}, standalone_mode=False)
+    except click_errors.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # `engage` alone: the help
+            error.show()
+        else:
+            command = error.ctx.command_path if error.ctx else "engage"
+            terminal.fail(f"{command}: {error.format_message()} (see {command} --help)")
+        return error.exit_code
+    except click_errors.ClickException as error:
+        terminal.fail(error.format_message(), code=error.exit_code)
+        return error.exit_code
+    except typer.Abort:  # Ctrl-C: what Click says in its own main
+        terminal.errors.print("Aborted!")
+        return 1
+    return status if isinstance(status, int) else 0
 
 
 def _hand_over(context: typer.Context) -> None:

@@ -551,3 +551,30 @@ def test_a_mistake_found_in_the_flow_of_a_cold_command_is_one_line_on_stderr(
         f"error: {tmp_path / 'in' / 'customers.csv'}: customer_id must be unique in the "
         "customers table; repeated: a"
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["run", "--run-date", "2026-03-31", "--events", "e.csv"],
+            r"^error: engage run: Missing option '--config'\. \(see engage run --help\)$",
+        ),
+        (
+            ["backtest", "--every", "0", "--events", "e", "--config", "c", "--from", "x"],
+            r"^error: engage backtest: Invalid value for '--every': .*greater than or equal to 1",
+        ),
+        (["run", "--bogus", "1"], r"^error: engage run: No such option: --bogus"),
+        (["bogus"], r"^error: engage: No such command 'bogus'\. \(see engage --help\)$"),
+    ],
+)
+def test_a_usage_error_is_one_line_too(
+    args: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script (flows.cli.main): a missing, unknown or out-of-range option is one
+    line like every other error (exit 2), not Click's usage box."""
+    from flows.cli import invoked
+
+    assert invoked(args) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and re.search(line, errors[0]), errors
