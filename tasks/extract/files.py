@@ -260,8 +260,21 @@ def _csv_problem(piece: _Piece, width: int, records_before: int, delimiter: str 
     return "check the quoting (an unterminated quote swallows the rest of the file)"
 
 
+def wide_encoding_message(path: str) -> str:
+    """The error of a header whose names are interleaved with NUL bytes."""
+    return (
+        f"{path}: the header's names are interleaved with NUL bytes: the file looks like "
+        "UTF-16 or UTF-32 without a byte-order mark; re-encode the file as UTF-8"
+    )
+
+
 def _reject_header(file: EventFile, piece: _Piece) -> None:
-    """Line ends Polars does not see as such: one header holding every record."""
+    """A header in a wide encoding without a byte-order mark (valid UTF-8 with a NUL beside
+    every letter), or line ends Polars does not see as such: one header holding every
+    record."""
+    header = piece.data.split(b"\n", 1)[0]
+    if header.count(b"\x00") * 4 >= len(header) > 0:
+        raise EventInputError(wide_encoding_message(file.path))
     if b"\r" in piece.data and b"\n" not in piece.data:
         raise EventInputError(
             f"{file.path}: lines end in a carriage return alone (classic Mac OS); "
@@ -353,6 +366,8 @@ def missing_columns_message(path: str, found: list[str], wanted: tuple[str, ...]
     missing = [c for c in wanted if c not in found]
     if not missing:
         return None
+    if sum(name.count("\x00") for name in found) > len(found):  # e\x00v\x00e\x00n\x00t...
+        return wide_encoding_message(path)
     hint = (
         f"rename the header's columns to {', '.join(wanted)}, or map the file's own names "
         "in a `sources` entry's `columns:` of the configuration and run it with --source"

@@ -194,3 +194,15 @@ def test_a_customers_header_naming_a_column_twice_is_one_error(tmp_path: Path) -
         match=r"customers\.csv: cannot read the customers table: the header names column 'plan'",
     ):
         read_customers(str(path))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_a_wide_encoding_without_a_byte_order_mark_is_named(tmp_path: Path, encoding: str) -> None:
+    """UTF-16/32 text without a BOM decodes as 'UTF-8' with a NUL between letters: the error
+    said the required columns were missing and quoted e\\x00v\\x00e\\x00n\\x00t..."""
+    path = tmp_path / "events.csv"
+    text = "event_id,customer_id,event_type,occurred_at\ne1,c1,login,2026-03-30T10:00:00Z\n"
+    path.write_bytes(text.encode(encoding))
+    wide = r"events\.csv: the header's names are interleaved with NUL bytes: .* re-encode"
+    with pytest.raises(EventInputError, match=wide):
+        read_events([EventFile.of(str(path))])
