@@ -274,7 +274,7 @@ class SourceEvents(FileEvents):
         get_run_logger().info("read %d rows of %s %s", rows, origin, plan.window.describe())
         return self.extracted.raw_path  # what was read is in the manifest's extraction
 
-    def stored(self, validation: ValidationReport) -> tuple[str, dict[str, Any] | None]:
+    def stored(self, validation: ValidationReport) -> tuple[StagedEvents, dict[str, Any] | None]:
         run, plan = self.run, self.extracted.plan
         stored = store_events(validation.valid_path, run.output, plan)
         extraction = extraction_manifest(self.extracted, stored, run.output, run.run_date)

@@ -18,7 +18,6 @@ from tasks.extract.sources.state import (
     StoreReport,
     add_to_store,
     affected_run_dates,
-    events_dir,
     extraction_window,
     read_watermark,
     store_files,
@@ -101,12 +100,10 @@ def store_events(valid_path: str, output: str, plan: ExtractionPlan) -> StoreRep
     return add_to_store(pl.read_parquet(valid_path, glob=False), output, plan.previous_watermark)
 
 
-def scoring_input(output: str, valid_path: str) -> str:
-    """What scoring reads: a glob of the event store's files (the run's valid file when the
-    store is still empty)."""
-    if not store_files(output):
-        return valid_path
-    return str(events_dir(output) / "event_date=*" / PART_FILE)
+def scoring_input(output: str, valid_path: str) -> list[str]:
+    """What scoring reads: the event store's files, listed (never a glob: the output's path may
+    hold glob characters); the run's valid file when the store is still empty."""
+    return [str(path) for path in store_files(output)] or [valid_path]
 
 
 @task(name="advance-watermark", cache_policy=NO_CACHE, persist_result=False)

@@ -53,15 +53,18 @@ def to_arrow(frame: pl.DataFrame, columns: tuple[Column, ...] | None, table: str
     return arrow.cast(pa.schema(fields)).replace_schema_metadata(metadata)
 
 
-StagedEvents = pl.DataFrame | str
+StagedEvents = pl.DataFrame | str | list[str]
 """Events one step of a run hands to the next: in memory (the valid events of a run on event
-files, scored and measured where validation left them), or a work file (write_staged) at a
-path."""
+files, scored and measured where validation left them), a work file (write_staged) at a path,
+or Parquet files read as one table (the event store's days)."""
 
 
 def events_of(staged: StagedEvents) -> pl.LazyFrame:
-    """Staged events as a LazyFrame: the work file scanned, or the frame in memory."""
-    return pl.scan_parquet(staged, glob=False) if isinstance(staged, str) else staged.lazy()
+    """Staged events as a LazyFrame: the files scanned (their paths as named, never globs),
+    or the frame in memory."""
+    if isinstance(staged, pl.DataFrame):
+        return staged.lazy()
+    return pl.scan_parquet(staged, glob=False, hive_partitioning=False)
 
 
 def write_staged(frame: pl.DataFrame, target: str | Path) -> Path:
