@@ -92,6 +92,8 @@ def _read_yaml(path: Path) -> Any:
     """The YAML document of a configuration file; errors name the file."""
     try:
         return yaml.load(_config_text(path), Loader=_UniqueKeyLoader)
+    except ConfigFileError:  # _config_text's own (a ValueError too): already one line
+        raise
     except OSError as error:
         raise ConfigFileError(f"{path}: cannot read the configuration: {error}") from error
     except UnicodeDecodeError as error:
