@@ -260,6 +260,14 @@ def _csv_problem(piece: _Piece, width: int, records_before: int, delimiter: str 
     return "check the quoting (an unterminated quote swallows the rest of the file)"
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def wide_encoding_message(path: str) -> str:
     """The error of a header whose names are interleaved with NUL bytes."""
     return (
@@ -273,7 +281,7 @@ def _reject_header(file: EventFile, piece: _Piece) -> None:
     every letter), or line ends Polars does not see as such: one header holding every
     record."""
     header = piece.data.split(b"\n", 1)[0]
-    if header.count(b"\x00") * 4 >= len(header) > 0:
+    if header.count(b"\x00") * 4 >= len(header) > 0 and _is_utf8(header):  # else: named as such
         raise EventInputError(wide_encoding_message(file.path))
     if b"\r" in piece.data and b"\n" not in piece.data:
         raise EventInputError(
