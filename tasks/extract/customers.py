@@ -65,6 +65,7 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
         raise CustomersInputError(f"{path}: cannot read the customers table: {problem}") from error
     check_customer_columns(path, frame.columns, required)
     check_plain_values(path, frame.schema)
+    check_ids_given(path, frame)
     duplicated = frame.filter(pl.col("customer_id").is_duplicated())["customer_id"]
     if duplicated.len():
         raise CustomersInputError(
@@ -72,6 +73,19 @@ def read_customers(path: str, required: tuple[str, ...] = ()) -> pl.DataFrame:
             f"{', '.join(map(str, duplicated.unique().sort().head(5).to_list()))}"
         )
     return frame
+
+
+def check_ids_given(path: str, frame: pl.DataFrame) -> None:
+    """CustomersInputError naming the rows without a customer_id (null or blank): no customer
+    can be matched to them."""
+    ids = pl.col("customer_id")
+    blank = frame.select(ids.is_null() | (ids.cast(pl.String).str.strip_chars() == "")).to_series()
+    if blank.any():
+        first = int(blank.arg_true()[0]) + 1
+        raise CustomersInputError(
+            f"{path}: customer_id is empty on {blank.sum():,} row(s) of the customers table "
+            f"(the first: data row {first:,}); give each row its customer's id or drop it"
+        )
 
 
 def _customers_frame(file: EventFile) -> pl.DataFrame:

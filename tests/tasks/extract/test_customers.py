@@ -3,6 +3,7 @@ errors name the file and what to fix."""
 
 import gzip
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -95,6 +96,28 @@ def test_duplicate_ids_are_errors_naming_the_repeated_ids(tmp_path: Path) -> Non
     # ids differing only by leading zeros are different ids in a CSV (read as text)
     (tmp_path / "c.csv").write_text("customer_id\n7\n007\n")
     assert read_customers(str(tmp_path / "c.csv"))["customer_id"].to_list() == ["7", "007"]
+
+
+@pytest.mark.parametrize(
+    ("name", "write"),
+    [
+        ("c.csv", lambda p: p.write_text("customer_id,plan\nx,pro\n,free\n  ,free\n")),
+        (
+            "c.parquet",
+            lambda p: pl.DataFrame(
+                {"customer_id": ["x", None, None], "plan": ["a"] * 3}
+            ).write_parquet(p),
+        ),
+    ],
+)
+def test_rows_without_a_customer_id_are_one_error_naming_the_first(
+    tmp_path: Path, name: str, write: Callable[[Path], object]
+) -> None:
+    """Two rows without an id were reported as 'repeated: None'; one was kept unseen."""
+    write(tmp_path / name)
+    message = rf"{name}: customer_id is empty on 2 row\(s\) .*\(the first: data row 2\)"
+    with pytest.raises(CustomersInputError, match=message):
+        read_customers(str(tmp_path / name))
 
 
 def test_lists_structs_and_bytes_are_errors_naming_the_columns(tmp_path: Path) -> None:
