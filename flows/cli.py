@@ -68,10 +68,28 @@ def main() -> None:
     sys.exit(invoked(sys.argv[1:]))
 
 
+PATH_OPTIONS = ("--output", "--config", "--customers", "--labels", "--events")
+"""The options whose value is a path: an empty one is refused (empty_path_option)."""
+
+
+def empty_path_option(argv: list[str]) -> str | None:
+    """The first PATH_OPTIONS option given an empty value in `argv` (`--output ""` or
+    `--output=`), if any."""
+    for word, following in zip(argv, [*argv[1:], None], strict=True):
+        option, equals, value = word.partition("=")
+        if option in PATH_OPTIONS and (value.strip() == "" if equals else following == ""):
+            return option
+    return None
+
+
 def invoked(argv: list[str]) -> int:
     """Run the command line `argv`; its exit status. A usage error (a missing, unknown or
     out-of-range option) is one line on stderr saying where the help is, as every other error
-    (exit 2), not Click's usage box."""
+    (exit 2), not Click's usage box. An empty path (an unset variable) is refused as one: Click
+    reads `--output ""` as the working directory."""
+    if option := empty_path_option(argv):
+        terminal.fail(f"{option} is empty (an unset variable?); give a path")
+        return 2
     try:
         status = app(args=argv, prog_name="engage", obj={"argv": argv}, standalone_mode=False)
     except click_errors.UsageError as error:

@@ -566,13 +566,18 @@ def test_a_mistake_found_in_the_flow_of_a_cold_command_is_one_line_on_stderr(
         ),
         (["run", "--bogus", "1"], r"^error: engage run: No such option: --bogus"),
         (["bogus"], r"^error: engage: No such command 'bogus'\. \(see engage --help\)$"),
+        (  # Click reads "" as the working directory: the outputs landed there
+            ["run", "--config", "c.yaml", "--run-date", "2026-03-31", "--output", ""],
+            r"^error: --output is empty \(an unset variable\?\); give a path$",
+        ),
+        (["backtest", "--config="], r"^error: --config is empty"),
     ],
 )
 def test_a_usage_error_is_one_line_too(
     args: list[str], line: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The console script (flows.cli.main): a missing, unknown or out-of-range option is one
-    line like every other error (exit 2), not Click's usage box."""
+    """The console script (flows.cli.main): a missing, unknown or out-of-range option, or an
+    empty path, is one line like every other error (exit 2), not Click's usage box."""
     from flows.cli import invoked
 
     assert invoked(args) == 2
