@@ -204,7 +204,11 @@ def backfill_scoring(
     )
     if summary.failed:
         failed = ", ".join(str(d) for d in sorted(summary.failed))
-        raise BackfillFailed(f"run date(s) {failed} failed; rerun the backfill to resume")
+        first = min(summary.failed)  # the others' reasons are in the log and the report
+        raise BackfillFailed(
+            f"run date(s) {failed} failed (the first, {first}: {summary.failed[first]}); "
+            "fix that and rerun the backfill to resume"
+        )
     return summary
 
 

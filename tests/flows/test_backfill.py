@@ -200,6 +200,7 @@ def test_a_date_failing_on_bad_input_is_one_log_line_not_a_traceback(
     assert "Traceback" not in completed.stderr
     reason = f"{tmp_path / 'customers.csv'}: customer_id must be unique in the customers table"
     assert f"run date {START} failed: {reason}" in completed.stderr
-    assert completed.stderr.endswith(
-        f"error: run date(s) {START} failed; rerun the backfill to resume\n"
+    assert completed.stderr.endswith(  # the last line says why too
+        f"error: run date(s) {START} failed (the first, {START}: CustomersInputError: {reason}"
+        "; repeated: c1); fix that and rerun the backfill to resume\n"
     )
