@@ -27,7 +27,7 @@ from flows.cli_options import (
     Labels,
     Output,
 )
-from flows.cli_output import print_backtest_summary, print_summary
+from flows.cli_output import print_backtest_summary, print_summary, show
 from flows.cli_server import server_app
 from flows.terminal import (
     ExpectedErrorFilter,
@@ -165,9 +165,7 @@ def _run(
         )
     if context is not None:
         _hand_over(context)
-    terminal.console.print(
-        f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ..."
-    )
+    show(f"scoring {run_date} from {events or 'source ' + str(source)} into {output} ...")
     options = {"incremental": incremental, "deliver_baseline": deliver_baseline}
     print_summary(_scored(inputs, events, output, customers, options, debug))
 
@@ -286,9 +284,9 @@ def demo(
         settings()  # the ENGAGE_* variables the flows read
         check_output_writable(output)
     _hand_over(context)
-    terminal.console.print(f"generating demo events for {customers:,} customers ...")
+    show(f"generating demo events for {customers:,} customers ...")
     dataset = write_demo_dataset(output / "input", end_date=day, customers=customers)
-    terminal.console.print(f"  {dataset['rows']:,} rows -> {dataset['events']}")
+    show(f"  {dataset['rows']:,} rows -> {dataset['events']}")
     from flows.engage_server import prefect_api
 
     # one Prefect API for both days and their deliveries; the demo's events are generated up to
@@ -318,7 +316,7 @@ def _demo_delivery(run_date: date, output: Path) -> None:
     with environment_variable("ENGAGE_WEBHOOK_URL", None):
         report = deliver_followups(run_date=run_date, output=str(output))
     owners = [f for f in report.drop_files if "by_owner" in Path(f).parts]
-    terminal.console.print(
+    show(
         f"CRM drop: {report.actions:,} action(s) -> {Path(report.drop_files[0]).parent} "
         f"({len(owners)} file(s) per owner)"
     )
@@ -362,9 +360,7 @@ def backtest(
 
         with exit_on(BacktestInputError, debug=debug):
             refuse_overwriting(str(config), output)
-        terminal.console.print(
-            f"backtesting {start}..{end} every {every} d, horizon {horizon} d ..."
-        )
+        show(f"backtesting {start}..{end} every {every} d, horizon {horizon} d ...")
         if server is not None:
             server.wait()
         with (
@@ -412,7 +408,7 @@ def backfill(
         preflight.checked_customers(customers, scoring_config)
         preflight.check_output_writable(output)
     _hand_over(context)
-    terminal.console.print(f"backfilling {first} to {last} from {events} into {output} ...")
+    show(f"backfilling {first} to {last} from {events} into {output} ...")
     with prefect_api() as server:  # a temporary server starts while the flows are imported
         from flows.backfill import BackfillFailed, backfill_scoring
         from flows.preflight import FutureRunDateError
@@ -434,9 +430,7 @@ def backfill(
                 max_concurrent=max_concurrent,
                 **_flow_inputs(events, scoring_config, output, customers),
             )
-    terminal.console.print(
-        f"{len(summary.scored)} scored, {len(summary.skipped)} skipped (already complete)"
-    )
+    show(f"{len(summary.scored)} scored, {len(summary.skipped)} skipped (already complete)")
 
 
 app.add_typer(server_app, name="server")

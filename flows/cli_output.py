@@ -14,8 +14,13 @@ if TYPE_CHECKING:
 
 
 def show(*objects: Any, **options: Any) -> None:
-    """Print on the command's terminal (terminal.console, made again in a forked runner)."""
-    terminal.console.print(*objects, **options)
+    """Print on the command's terminal (terminal.console, made again in a forked runner); a
+    line of text as one line (tasks.messages.one_line: a path holding a newline or an escape
+    sequence cannot split it or drive the terminal)."""
+    from tasks.messages import one_line
+
+    shown = [one_line(o) if isinstance(o, str) else o for o in objects]
+    terminal.console.print(*shown, **options)
 
 
 def noted(label: str, text: str) -> Text:

@@ -2,7 +2,7 @@
 
 import typer
 
-from flows import terminal
+from flows.cli_output import show
 from flows.terminal import fail
 
 server_app = typer.Typer(
@@ -19,7 +19,7 @@ def server_start() -> None:
     later run, backfill, backtest or demo is handed to the runner."""
     from flows.engage_server import server_home, start
 
-    terminal.console.print(f"starting engage server under {server_home()} ...")
+    show(f"starting engage server under {server_home()} ...")
     try:
         state = start()
     except RuntimeError as error:
@@ -30,9 +30,7 @@ def server_start() -> None:
             f"{error.strerror or error}; point ENGAGE_SERVER_HOME at a writable directory"
         ) from error
     ui = f"; UI {state.api_url.removesuffix('/api')}" if state.server_pid else ""
-    terminal.console.print(
-        f"engage server: Prefect API {state.api_url}{ui}; runner pid {state.runner_pid}"
-    )
+    show(f"engage server: Prefect API {state.api_url}{ui}; runner pid {state.runner_pid}")
 
 
 @server_app.command("stop")
@@ -41,7 +39,7 @@ def server_stop() -> None:
     from flows.engage_server import stop
 
     state = stop()
-    terminal.console.print("engage server stopped" if state else "engage server was not running")
+    show("engage server stopped" if state else "engage server was not running")
 
 
 @server_app.command("status")
@@ -51,9 +49,7 @@ def server_status() -> None:
 
     state = running_state()
     if state is None:
-        terminal.console.print("engage server is not running (start it: engage server start)")
+        show("engage server is not running (start it: engage server start)")
         raise typer.Exit(1)
     stale = "" if state.fingerprint == code_fingerprint() else " (runs older code: restart it)"
-    terminal.console.print(
-        f"engage server runs: Prefect API {state.api_url}, runner pid {state.runner_pid}{stale}"
-    )
+    show(f"engage server runs: Prefect API {state.api_url}, runner pid {state.runner_pid}{stale}")

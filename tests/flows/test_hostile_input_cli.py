@@ -109,3 +109,15 @@ def test_an_output_named_like_a_glob_and_extreme_settings_publish_every_table(
     )
     assert scores.select("customer_id", "score").rows() == [("alice", 1e15)]
     assert (output / "reports" / f"run_date={RUN_DATE}" / "report.html").is_file()
+
+
+def test_what_a_command_prints_keeps_a_path_on_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An output path holding a newline split the run summary's lines (and an escape sequence
+    in one reached the terminal): each line of text is printed as one line."""
+    from flows import terminal
+    from flows.cli_output import show
+
+    terminal.use_this_terminal()  # consoles writing to the captured stdout
+    show("outputs:")
+    show("  /tmp/o\nut/scores\x1b[2J")
+    assert capsys.readouterr().out == "outputs:\n  /tmp/o\\nut/scores\\x1b[2J\n"
