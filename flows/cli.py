@@ -77,7 +77,8 @@ def empty_path_option(argv: list[str]) -> str | None:
     `--output=`), if any."""
     for word, following in zip(argv, [*argv[1:], None], strict=True):
         option, equals, value = word.partition("=")
-        if option in PATH_OPTIONS and (value.strip() == "" if equals else following == ""):
+        given = value if equals else following  # None: no value (Click says so)
+        if option in PATH_OPTIONS and given is not None and not given.strip():
             return option
     return None
 
