@@ -147,6 +147,15 @@ def pairs_told_apart(check_sum: int) -> pl.Expr:
     return restored == pl.lit(check_sum, dtype=pl.UInt64)
 
 
+def told_apart_pairs(grouped: pl.LazyFrame, rows: pl.DataFrame) -> pl.DataFrame | None:
+    """The pairs `grouped` (window_pairs or daily_pairs of `rows`) with their ids restored
+    (restored_pairs), computed beside the rows' check_total; None when a PAIR_KEY held two
+    pairs (pairs_told_apart)."""
+    pairs, check = pl.collect_all([grouped, check_total(rows.lazy())])
+    restored = restored_pairs(pairs, rows)
+    return restored if restored.select(pairs_told_apart(check.item())).item() else None
+
+
 def keys_told_apart(customers: pl.LazyFrame) -> pl.LazyFrame:
     """One row, `told_apart`: whether CUSTOMER_KEY differs for these distinct customer_ids."""
     return customers.select((CUSTOMER_KEY.n_unique() == pl.len()).alias("told_apart"))

@@ -20,7 +20,6 @@ from scoring.aggregates import (
 from scoring.config import ScoringConfig
 from scoring.engagement import tier_distribution
 from scoring.keyed import (
-    check_total,
     customer_order,
     customers_before_window,
     daily_pairs,
@@ -28,9 +27,8 @@ from scoring.keyed import (
     keyed_scores,
     keyed_unweighted,
     keys_told_apart,
-    pairs_told_apart,
     ranked_pairs,
-    restored_pairs,
+    told_apart_pairs,
     window_customers,
     window_events,
     window_pairs,
@@ -135,12 +133,9 @@ def keyed_tables(events: pl.LazyFrame, config: ScoringConfig, run_date: date) ->
     memory and grouped by key, the customers seen only before it found by an anti-join. None
     when a key did not tell two ids apart (then score by text: window_totals)."""
     in_window = window_events(events, config, run_date).collect()
-    grouped, check = pl.collect_all(
-        [window_pairs(in_window.lazy(), config, run_date), check_total(in_window.lazy())]
-    )
-    pairs = restored_pairs(grouped, in_window)
+    pairs = told_apart_pairs(window_pairs(in_window.lazy(), config, run_date), in_window)
     del in_window  # the window's events are no longer needed: free them before the history
-    if not pairs.select(pairs_told_apart(check.item())).item():
+    if pairs is None:
         return None
     known = window_customers(pairs.lazy()).collect()
     before = customers_before_window(events, known, config, run_date).collect()
@@ -167,11 +162,8 @@ def window_totals_of_days(
     (`daily`): by 64-bit keys (scoring.keyed.daily_pairs), else by the text ids when a key
     did not tell two pairs apart."""
     rows = daily.collect()
-    grouped, check = pl.collect_all(
-        [daily_pairs(rows.lazy(), config, run_date), check_total(rows.lazy())]
-    )
-    pairs = restored_pairs(grouped, rows)
-    if pairs.select(pairs_told_apart(check.item())).item():
+    pairs = told_apart_pairs(daily_pairs(rows.lazy(), config, run_date), rows)
+    if pairs is not None:
         return pairs.select(list(WINDOW_TOTALS))
     return window_totals_from_daily(rows.lazy(), config, run_date).collect()
 
