@@ -307,8 +307,7 @@ def webhook_url_kept_in(run: DailyRun) -> dict[str, str | None]:
     configuration holds it masked), `webhook_url_file`: the absolute path of the configuration
     file it is in, where the delivery flow reads it (None: the configuration was given as an
     object)."""
-    delivery = run.config.followups.delivery if run.config.followups else None
-    if delivery is None or delivery.webhook_url is None:
+    if run.config.followup_settings.delivery.webhook_url is None:
         return {}
     return {"webhook_url_file": run.config.source_file}
 

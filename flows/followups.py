@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from flows.settings import ConfigFileError, load_config
 from scoring.config import ScoringConfig
-from scoring.followup_config import MASKED_SECRET, DeliveryConfig, FollowupsConfig
+from scoring.followup_config import MASKED_SECRET, DeliveryConfig
 from tasks.followups.deliver import (
     DROP_DIR,
     WebhookReport,
@@ -57,8 +57,7 @@ def run_delivery(output: str, run_date: date) -> RunDelivery:
         )
     recorded = json.loads(manifest.read_text())
     config = ScoringConfig.model_validate(recorded["config"])
-    delivery = (config.followups or FollowupsConfig()).delivery
-    return RunDelivery(delivery, recorded.get("webhook_url_file"))
+    return RunDelivery(config.followup_settings.delivery, recorded.get("webhook_url_file"))
 
 
 def webhook_secret(webhook_url: SecretStr | SecretRef | None, run: RunDelivery) -> SecretStr | None:
@@ -94,7 +93,7 @@ def configured_webhook(run: RunDelivery) -> SecretStr:
             f"followups.delivery.webhook_url, which its manifest does not keep: {fix}"
         )
     try:
-        configured = (load_config(path).followups or FollowupsConfig()).delivery.webhook_url
+        configured = load_config(path).followup_settings.delivery.webhook_url
     except (OSError, ConfigFileError) as error:
         raise SecretNotFoundError(
             f"{path}: the configuration file holding the run's webhook_url cannot be read "

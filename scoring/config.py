@@ -391,6 +391,10 @@ class ScoringConfig(_Frozen):
         "validation", ValidationRules
     )
     """The effective data-quality rules (configured, or the defaults)."""
+    followup_settings: ClassVar[_Effective[FollowupsConfig]] = _Effective(
+        "followups", FollowupsConfig
+    )
+    """The effective follow-up rules and delivery (configured, or the defaults: no rules)."""
 
     @property
     def event_catalogue(self) -> frozenset[str]:

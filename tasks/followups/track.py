@@ -141,7 +141,7 @@ def track_followups(
     with the latest earlier run published under `output`. Customer metrics (NPS, effort,
     feature adoption) are used when this run staged a customer_metrics table; the customers
     table gives plans, owners, names and values."""
-    followups = config.followups or FollowupsConfig()
+    followups = config.followup_settings
     scores = pl.scan_parquet(scores_file, glob=False)
     contributed = pl.scan_parquet(contributions_file, glob=False)
     metrics_file = partition_dir(staging, "customer_metrics", run_date) / PART_FILE
