@@ -268,21 +268,16 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def wide_encoding_message(path: str) -> str:
-    """The error of a header whose names are interleaved with NUL bytes."""
-    return (
-        f"{path}: the header's names are interleaved with NUL bytes: the file looks like "
-        "UTF-16 or UTF-32 without a byte-order mark; re-encode the file as UTF-8"
-    )
-
-
 def _reject_header(file: EventFile, piece: _Piece) -> None:
     """A header in a wide encoding without a byte-order mark (valid UTF-8 with a NUL beside
     every letter), or line ends Polars does not see as such: one header holding every
     record."""
     header = piece.data.split(b"\n", 1)[0]
     if header.count(b"\x00") * 4 >= len(header) > 0 and _is_utf8(header):  # else: named as such
-        raise EventInputError(wide_encoding_message(file.path))
+        raise EventInputError(
+            f"{file.path}: the header's names are interleaved with NUL bytes: the file looks "
+            "like UTF-16 or UTF-32 without a byte-order mark; re-encode the file as UTF-8"
+        )
     if b"\r" in piece.data and b"\n" not in piece.data:
         raise EventInputError(
             f"{file.path}: lines end in a carriage return alone (classic Mac OS); "
@@ -374,8 +369,6 @@ def missing_columns_message(path: str, found: list[str], wanted: tuple[str, ...]
     missing = [c for c in wanted if c not in found]
     if not missing:
         return None
-    if sum(name.count("\x00") for name in found) > len(found):  # e\x00v\x00e\x00n\x00t...
-        return wide_encoding_message(path)
     hint = (
         f"rename the header's columns to {', '.join(wanted)}, or map the file's own names "
         "in a `sources` entry's `columns:` of the configuration and run it with --source"
