@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flows import terminal
+from tasks.messages import one_line
 
 if TYPE_CHECKING:
     from flows.daily import RunSummary
@@ -17,8 +18,6 @@ def show(*objects: Any, **options: Any) -> None:
     """Print on the command's terminal (terminal.console, made again in a forked runner); a
     line of text as one line (tasks.messages.one_line: a path holding a newline or an escape
     sequence cannot split it or drive the terminal)."""
-    from tasks.messages import one_line
-
     shown = [one_line(o) if isinstance(o, str) else o for o in objects]
     terminal.console.print(*shown, **options)
 

@@ -561,7 +561,7 @@ def _gated(
     """The raw events validated, the quarantine staged; QualityGateError (Data Docs kept
     under <output>/data_docs/failed/) when the run is over the error budget or outside the
     row-count band."""
-    frame = pl.read_parquet(raw, glob=False) if isinstance(raw, str) else raw
+    frame = raw if isinstance(raw, pl.DataFrame) else pl.read_parquet(raw, glob=False)
     validated = validate(frame, config, run_date, output=output, staging=staging, run_id=run_id)
     del frame  # the caller's reference is all that is left of the raw events
     if validated.gate_failures:
